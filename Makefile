@@ -1,0 +1,90 @@
+# One non-recursive Makefile for the quiz backend.
+#   make          release binaries in build/
+#   make run      install what is missing, start PostgreSQL under var/, run the stack
+#   make test     unit + integration tests, built with ASan/UBSan in build-asan/
+#   make bench    optimised stack under wrk (see bench/README.md)
+
+CC      ?= cc
+LIBS    := libzmq msgpack libpq libsystemd jansson libsodium
+TLIBS   := $(LIBS) criterion libcurl
+WARN    := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Wpointer-arith -Wundef -Wno-unused-parameter
+CFLAGS  := -std=c17 -D_GNU_SOURCE -g -O2 $(WARN) -I. $(shell pkg-config --cflags $(LIBS) 2>/dev/null)
+LDLIBS  := $(shell pkg-config --libs $(LIBS) 2>/dev/null) -lcivetweb -lpthread
+TLDLIBS := $(shell pkg-config --libs $(TLIBS) 2>/dev/null) -lcivetweb -lpthread
+SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+COMMON_SRC  := $(wildcard common/*.c)
+PROTO_SRC   := $(wildcard proto/*.c)
+GW_SRC      := $(wildcard gateway/*.c)
+WK_SRC      := $(wildcard worker/*.c)
+SQL_FILES   := $(sort $(wildcard sql/shared/*.sql)) $(sort $(wildcard sql/tenant/*.sql))
+UNIT_SRC    := $(wildcard tests/unit/test_*.c)
+INTEG_SRC   := $(wildcard tests/integration/test_*.c)
+HELPER_SRC  := $(wildcard tests/helpers/*.c)
+
+# Objects for build dir $(1)
+objs = $(patsubst %.c,$(1)/%.o,$(2))
+
+GW_OBJ  = $(call objs,$(1),$(GW_SRC) $(PROTO_SRC) $(COMMON_SRC))
+WK_OBJ  = $(call objs,$(1),$(WK_SRC) $(PROTO_SRC) $(COMMON_SRC)) $(1)/sql_embedded.o
+
+.PHONY: all run test unit integration bench bench-tenants deps clean format
+all: build/quiz-gateway build/quiz-worker
+
+build/quiz-gateway: $(call GW_OBJ,build)
+	$(CC) -o $@ $^ $(LDLIBS)
+build/quiz-worker: $(call WK_OBJ,build)
+	$(CC) -o $@ $^ $(LDLIBS)
+build-asan/quiz-gateway: $(call GW_OBJ,build-asan)
+	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+build-asan/quiz-worker: $(call WK_OBJ,build-asan)
+	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+
+build/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+build-asan/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -MMD -MP -c -o $@ $<
+
+# Migrations are compiled into the worker so a deployed binary carries the schema it expects.
+%/sql_embedded.c: $(SQL_FILES) sql/embed.sh
+	@mkdir -p $(dir $@)
+	sh sql/embed.sh $(SQL_FILES) > $@
+%/sql_embedded.o: %/sql_embedded.c
+	$(CC) $(CFLAGS) -I. -c -o $@ $<
+
+# Unit tests link only the module under test and what it needs.
+UNIT_DEPS := $(call objs,build-asan,$(PROTO_SRC) $(COMMON_SRC) gateway/gw_route.c)
+build-asan/tests/unit/%: build-asan/tests/unit/%.o $(UNIT_DEPS)
+	$(CC) $(SAN) -o $@ $^ $(TLDLIBS)
+INTEG_DEPS := $(call objs,build-asan,$(HELPER_SRC) $(COMMON_SRC))
+build-asan/tests/integration/%: build-asan/tests/integration/%.o $(INTEG_DEPS)
+	$(CC) $(SAN) -o $@ $^ $(TLDLIBS)
+
+UNIT_BIN  := $(patsubst %.c,build-asan/%,$(UNIT_SRC))
+INTEG_BIN := $(patsubst %.c,build-asan/%,$(INTEG_SRC))
+
+deps:
+	@sh deploy/dev/deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@exec bash deploy/dev/run.sh
+
+test: deps
+	@$(MAKE) --no-print-directory $(UNIT_BIN) $(INTEG_BIN) build-asan/quiz-gateway build-asan/quiz-worker
+	@sh tests/run.sh $(UNIT_BIN) -- $(INTEG_BIN)
+
+bench: deps
+	@sh bench/run.sh
+
+clean:
+	rm -rf build build-asan build-bench
+
+format:
+	clang-format -i $(GW_SRC) $(WK_SRC) $(COMMON_SRC) $(PROTO_SRC) $(UNIT_SRC) $(INTEG_SRC) $(HELPER_SRC) */*.h tests/*/*.h
+
+-include $(shell find build build-asan -name '*.d' 2>/dev/null)
+.SECONDARY:

@@ -1,0 +1,23 @@
+/* Process lifecycle shared by both daemons: SIGTERM/SIGINT set a stop flag (no work in the
+ * handler), and the systemd notifications READY/STOPPING/WATCHDOG/STATUS. Without NOTIFY_SOCKET
+ * the notifications are no-ops, so the same binary runs under systemd, `make run` and tests. */
+#ifndef COMMON_LIFECYCLE_H
+#define COMMON_LIFECYCLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Installs the signal handlers (SIGTERM, SIGINT stop; SIGPIPE ignored). */
+void lifecycle_init(void);
+/* True once a stop signal arrived. Async-signal safe to read from any thread. */
+bool lifecycle_is_stopping(void);
+/* READY=1 plus a STATUS line (the endpoint served, for humans and tests). */
+void lifecycle_ready(const char *status);
+/* STOPPING=1: we begin draining. */
+void lifecycle_stopping(void);
+/* WATCHDOG=1; call at least every lifecycle_watchdog_usec()/2. */
+void lifecycle_watchdog(void);
+/* The unit's WatchdogSec in microseconds, or 0 when the watchdog is off. */
+uint64_t lifecycle_watchdog_usec(void);
+
+#endif

@@ -1,0 +1,35 @@
+/* Logging to stderr with sd-daemon priority prefixes, which journald turns into levels.
+ * log_req_* prefix a line with the request id, tenant and shard so one request can be followed
+ * across gateway and worker. Secrets (tokens, passwords, DSNs with passwords) are never logged. */
+#ifndef COMMON_LOG_H
+#define COMMON_LOG_H
+
+#include <stdint.h>
+
+typedef enum { LOG_LEVEL_ERROR, LOG_LEVEL_WARNING, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG } log_level_t;
+
+/* Sets the process name shown in each line and the most verbose level printed. */
+void log_init(const char *name, log_level_t max_level);
+void log_write(log_level_t level, const char *prefix, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* What identifies a request in the logs: 16-byte request id, tenant (NULL if none), shard. */
+typedef struct {
+    const uint8_t *request_id;
+    const uint8_t *tenant;
+    int shard;
+} log_req_t;
+
+void log_req_write(log_level_t level, const log_req_t *req, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#define log_error(...) log_write(LOG_LEVEL_ERROR, NULL, __VA_ARGS__)
+#define log_warning(...) log_write(LOG_LEVEL_WARNING, NULL, __VA_ARGS__)
+#define log_info(...) log_write(LOG_LEVEL_INFO, NULL, __VA_ARGS__)
+#define log_debug(...) log_write(LOG_LEVEL_DEBUG, NULL, __VA_ARGS__)
+#define log_req_error(r, ...) log_req_write(LOG_LEVEL_ERROR, r, __VA_ARGS__)
+#define log_req_warning(r, ...) log_req_write(LOG_LEVEL_WARNING, r, __VA_ARGS__)
+#define log_req_info(r, ...) log_req_write(LOG_LEVEL_INFO, r, __VA_ARGS__)
+#define log_req_debug(r, ...) log_req_write(LOG_LEVEL_DEBUG, r, __VA_ARGS__)
+
+#endif

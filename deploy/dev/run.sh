@@ -1,0 +1,61 @@
+#!/bin/bash
+# `make run`: the whole stack in the foreground. Starts an embedded PostgreSQL under var/ unless
+# DATABASE_URL or NEON_DATABASE_URL names one, applies migrations, runs one worker per shard and
+# a gateway, and stops every process it started on Ctrl-C, SIGTERM, or when any of them exits.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+VAR=$PWD/var
+SHARDS=${QUIZ_SHARDS:-2}
+HTTP=${QUIZ_LISTEN:-127.0.0.1:8000}
+PG_PORT=${QUIZ_PG_PORT:-55432}
+ZMQ_BASE=${QUIZ_ZMQ_PORT:-7100}
+mkdir -p "$VAR"
+
+pids=()
+pg_started=""
+cleanup() {
+  trap - INT TERM EXIT
+  echo "make run: stopping" >&2
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  [ -n "$pg_started" ] && sh deploy/dev/pg.sh stop "$VAR/pg"
+  echo "make run: stopped" >&2
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+DSN=${DATABASE_URL:-${NEON_DATABASE_URL:-}}
+if [ -z "$DSN" ]; then
+  DSN=$(sh deploy/dev/pg.sh start "$VAR/pg" "$PG_PORT")
+  pg_started=1
+  echo "make run: embedded PostgreSQL on 127.0.0.1:$PG_PORT (data in var/pg)" >&2
+fi
+export QUIZ_DATABASE_URL=$DSN
+
+if [ -z "${QUIZ_PLATFORM_TOKEN:-}" ]; then
+  if [ ! -s "$VAR/platform_token" ]; then
+    (umask 077; od -An -N32 -tx1 /dev/urandom | tr -d ' \n' > "$VAR/platform_token")
+  fi
+  export QUIZ_PLATFORM_TOKEN=$(cat "$VAR/platform_token")
+  token_note="platform token in var/platform_token"
+else
+  token_note="platform token from QUIZ_PLATFORM_TOKEN"
+fi
+
+build/quiz-worker --migrate
+
+shard_args=()
+for ((k = 0; k < SHARDS; k++)); do
+  ep="tcp://127.0.0.1:$((ZMQ_BASE + k))"
+  build/quiz-worker --shard "$k" --shards "$SHARDS" --endpoint "$ep" &
+  pids+=($!)
+  shard_args+=(--shard "$ep")
+done
+build/quiz-gateway --listen "$HTTP" "${shard_args[@]}" &
+pids+=($!)
+
+echo "make run: quiz backend on http://$HTTP ($SHARDS shards, $token_note); Ctrl-C stops it" >&2
+# Any process exiting ends the run, so a crash is never hidden behind a half-working stack.
+wait -n "${pids[@]}" || true
+exit 1

@@ -1,0 +1,352 @@
+/* HTTP request driver. A request in a few steps, all on the civetweb thread that accepted it:
+ *   route (gw_route) -> authenticate (gw_auth) -> read body and query -> envelope (proto)
+ *   -> gw_shard_call on this thread's own sockets -> status table -> JSON or problem+json.
+ * Nothing here knows SQL or business rules; it only knows HTTP, limits and routing. */
+#include "gateway/gw_http.h"
+
+#include <civetweb.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/ident.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/shard.h"
+#include "gateway/gw_metrics.h"
+#include "gateway/gw_route.h"
+
+struct gw_http {
+    gw_http_config_t cfg;      /* copy of the configuration */
+    struct mg_context *ctx;    /* civetweb server */
+    atomic_uint rr;            /* round-robin counter for platform-wide calls */
+};
+
+/* One proto status -> one HTTP status: the gateway's only translation point. */
+static const int s_http_status[PROTO_STATUS__COUNT] = {
+    [PROTO_STATUS_OK] = 200,           [PROTO_STATUS_CREATED] = 201,
+    [PROTO_STATUS_NO_CONTENT] = 204,   [PROTO_STATUS_BAD_REQUEST] = 400,
+    [PROTO_STATUS_UNAUTHORIZED] = 401, [PROTO_STATUS_FORBIDDEN] = 403,
+    [PROTO_STATUS_NOT_FOUND] = 404,    [PROTO_STATUS_CONFLICT] = 409,
+    [PROTO_STATUS_TOO_LARGE] = 413,    [PROTO_STATUS_RATE_LIMITED] = 429,
+    [PROTO_STATUS_UNAVAILABLE] = 503,  [PROTO_STATUS_TIMEOUT] = 504,
+    [PROTO_STATUS_MISROUTED] = 503,    [PROTO_STATUS_INTERNAL] = 500,
+};
+
+static uint64_t s_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Writes a complete response. extra_headers is "" or lines ending in \r\n. */
+static int s_send(struct mg_connection *conn, int status, const char *type, const char *body,
+                  size_t len, const char *rid, const char *extra_headers)
+{
+    mg_printf(conn,
+              "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+              "X-Request-ID: %s\r\nCache-Control: no-store\r\n%s\r\n",
+              status, mg_get_response_code_text(conn, status), type, len, rid, extra_headers);
+    if (len)
+        mg_write(conn, body, len);
+    return status;
+}
+
+static int s_send_json(struct mg_connection *conn, int status, const char *body, size_t len,
+                       const char *rid)
+{
+    return s_send(conn, status, "application/json", body, len, rid, "");
+}
+
+/* application/problem+json (RFC 9457) with the request id, so a client can quote it. */
+static int s_problem(struct mg_connection *conn, int status, const char *type, const char *detail,
+                     const char *rid, const char *extra_headers)
+{
+    json_t *doc = json_pack("{s:s+, s:s, s:i, s:s, s:s}", "type", "/problems/", type, "title",
+                            mg_get_response_code_text(conn, status), "status", status, "detail",
+                            detail ? detail : "", "request_id", rid);
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    s_send(conn, status, "application/problem+json", text ? text : "{}", text ? strlen(text) : 2,
+           rid, extra_headers);
+    free(text);
+    return status;
+}
+
+/* Reads the body (at most max bytes). 0, or the HTTP status to answer (413/400). */
+static int s_read_body(struct mg_connection *conn, size_t max, proto_request_t *req)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    if (ri->content_length > (long long)max)
+        return 413;
+    size_t cap = ri->content_length >= 0 ? (size_t)ri->content_length : 4096, len = 0;
+    char *buf = mem_alloc(cap + 1);
+    for (;;) {
+        if (len == cap) {
+            if (ri->content_length >= 0 || cap > max)
+                break;
+            cap = cap * 2 > max + 1 ? max + 1 : cap * 2; /* chunked: grow to max + 1 at most */
+            buf = mem_realloc(buf, cap + 1);
+        }
+        int n = mg_read(conn, buf + len, cap - len);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    if (len > max) {
+        free(buf);
+        return 413;
+    }
+    buf[len] = '\0';
+    req->body = buf;
+    req->body_len = len;
+    return 0;
+}
+
+/* Splits the query string into decoded pairs. 0, or -1 if there are too many or too long. */
+static int s_read_query(const char *qs, proto_request_t *req)
+{
+    if (!qs || !*qs)
+        return 0;
+    char *copy = mem_strdup(qs), *save = NULL;
+    int rc = 0;
+    for (char *pair = strtok_r(copy, "&", &save); pair; pair = strtok_r(NULL, "&", &save)) {
+        if (req->nquery == PROTO_MAX_QUERY || strlen(pair) > 2 * PROTO_MAX_QUERY_LEN) {
+            rc = -1;
+            break;
+        }
+        char *eq = strchr(pair, '=');
+        const char *raw_val = eq ? eq + 1 : "";
+        if (eq)
+            *eq = '\0';
+        char key[PROTO_MAX_QUERY_LEN + 1], val[PROTO_MAX_QUERY_LEN + 1];
+        int kl = mg_url_decode(pair, (int)strlen(pair), key, sizeof key, 1);
+        int vl = mg_url_decode(raw_val, (int)strlen(raw_val), val, sizeof val, 1);
+        if (kl < 0 || vl < 0 || strlen(key) != (size_t)kl || strlen(val) != (size_t)vl) {
+            rc = -1; /* too long, or a decoded NUL */
+            break;
+        }
+        req->query[req->nquery].key = mem_strdup(key);
+        req->query[req->nquery].value = mem_strdup(val);
+        req->nquery++;
+    }
+    free(copy);
+    return rc;
+}
+
+/* Sends one request to a shard and answers the client with the worker's reply. */
+static int s_forward(struct mg_connection *conn, proto_request_t *req, int shard, const char *rid)
+{
+    gw_shard_link_t *link = mg_get_thread_pointer(conn);
+    proto_reply_t rep;
+    gw_call_t outcome = gw_shard_call(link, shard, req, &rep);
+    gw_metrics_call(shard, outcome);
+    log_req_t lr = {req->request_id, req->has_tenant ? req->tenant : NULL, shard};
+    if (outcome == GW_CALL_UNAVAILABLE) {
+        log_req_warning(&lr, "%s: no worker connected", proto_op_str(req->op));
+        return s_problem(conn, 503, "shard_unavailable", "no worker of this shard is reachable",
+                         rid, "Retry-After: 1\r\n");
+    }
+    if (outcome == GW_CALL_TIMEOUT) {
+        log_req_warning(&lr, "%s: deadline passed", proto_op_str(req->op));
+        return s_problem(conn, 504, "deadline_exceeded", "the shard did not answer in time", rid,
+                         "");
+    }
+    int status = s_http_status[rep.status];
+    if (status >= 400)
+        s_problem(conn, status, proto_status_str(rep.status), rep.detail, rid, "");
+    else if (status == 204)
+        s_send(conn, 204, "application/json", NULL, 0, rid, "");
+    else
+        s_send_json(conn, status, rep.body ? rep.body : "{}", rep.body ? rep.body_len : 2, rid);
+    if (status >= 500)
+        log_req_warning(&lr, "%s: %s", proto_op_str(req->op), rep.detail ? rep.detail : "");
+    proto_reply_clear(&rep);
+    return status;
+}
+
+/* Readiness: every shard must answer a ping within a second. */
+static int s_readyz(struct mg_connection *conn, gw_http_t *http, const char *rid)
+{
+    int n = gw_shards_count(http->cfg.shards);
+    json_t *shards = json_array();
+    bool all = true;
+    for (int s = 0; s < n; s++) {
+        proto_request_t req = {.op = PROTO_OP_PING, .deadline_ms = s_now_us() / 1000 + 1000};
+        randombytes_buf(req.request_id, 16);
+        proto_reply_t rep;
+        gw_call_t outcome = gw_shard_call(mg_get_thread_pointer(conn), s, &req, &rep);
+        bool up = outcome == GW_CALL_OK && rep.status == PROTO_STATUS_OK;
+        if (outcome == GW_CALL_OK)
+            proto_reply_clear(&rep);
+        all = all && up;
+        json_array_append_new(shards, json_pack("{s:i, s:b}", "shard", s, "ready", up));
+    }
+    json_t *doc = json_pack("{s:b, s:o}", "ready", all, "shards", shards);
+    char *text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    int status = s_send_json(conn, all ? 200 : 503, text, strlen(text), rid);
+    free(text);
+    return status;
+}
+
+static int s_dispatch(struct mg_connection *conn, gw_http_t *http, const char *rid,
+                      proto_request_t *req)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    const char *path = ri->local_uri ? ri->local_uri : "/";
+    if (strcmp(ri->request_method, "GET") == 0) {
+        if (strcmp(path, "/healthz") == 0)
+            return s_send_json(conn, 200, "{\"status\":\"ok\"}", 15, rid);
+        if (strcmp(path, "/readyz") == 0)
+            return s_readyz(conn, http, rid);
+        if (strcmp(path, "/metrics") == 0) {
+            char *text = gw_metrics_render(gw_shards_count(http->cfg.shards));
+            s_send(conn, 200, "text/plain; version=0.0.4", text, strlen(text), rid, "");
+            free(text);
+            return 200;
+        }
+    }
+    gw_match_t m;
+    switch (gw_route_match(ri->request_method, path, &m)) {
+    case GW_ROUTE_NOT_FOUND:
+        return s_problem(conn, 404, "not_found", "no such endpoint", rid, "");
+    case GW_ROUTE_BAD_METHOD:
+        return s_problem(conn, 405, "method_not_allowed", "method not allowed here", rid, "");
+    case GW_ROUTE_BAD_ID:
+        return s_problem(conn, 400, "bad_request", "path id is not a UUID", rid, "");
+    case GW_ROUTE_OK:
+        break;
+    }
+    const gw_route_t *route = m.route;
+    if (route->scope == GW_SCOPE_PLATFORM) {
+        if (!gw_auth_is_platform(http->cfg.auth, mg_get_header(conn, "Authorization")))
+            return s_problem(conn, 401, "unauthorized", "a valid platform token is required",
+                             rid, "WWW-Authenticate: Bearer\r\n");
+        req->role = PROTO_ROLE_PLATFORM;
+    }
+    switch (route->tenant) {
+    case GW_TENANT_NONE:
+        break;
+    case GW_TENANT_NEW:
+        ident_uuid_random(req->tenant);
+        req->has_tenant = true;
+        break;
+    case GW_TENANT_PARAM:
+        memcpy(req->tenant, m.params[0], 16);
+        req->has_tenant = true;
+        break;
+    case GW_TENANT_HEADER: {
+        const char *h = mg_get_header(conn, "X-Tenant-ID");
+        if (!h)
+            return s_problem(conn, 400, "bad_request", "X-Tenant-ID header is required", rid, "");
+        if (ident_uuid_parse(h, strlen(h), req->tenant) < 0)
+            return s_problem(conn, 400, "bad_request", "X-Tenant-ID is not a UUID", rid, "");
+        req->has_tenant = true;
+        break;
+    }
+    }
+    int body_status = s_read_body(conn, http->cfg.max_body, req);
+    if (body_status == 413)
+        return s_problem(conn, 413, "too_large", "request body exceeds the limit", rid,
+                         "Connection: close\r\n");
+    if (s_read_query(ri->query_string, req) < 0)
+        return s_problem(conn, 400, "bad_request", "query string has too many or too long parts",
+                         rid, "");
+    req->op = route->op;
+    req->nparams = m.nparams;
+    memcpy(req->params, m.params, sizeof m.params);
+    snprintf(req->client, sizeof req->client, "%s", ri->remote_addr);
+    int nshards = gw_shards_count(http->cfg.shards);
+    int shard = req->has_tenant
+                    ? shard_of(req->tenant, nshards)
+                    : (int)(atomic_fetch_add_explicit(&http->rr, 1, memory_order_relaxed) %
+                            (unsigned)nshards);
+    return s_forward(conn, req, shard, rid);
+}
+
+static int s_on_request(struct mg_connection *conn, void *cbdata)
+{
+    gw_http_t *http = cbdata;
+    uint64_t start = s_now_us();
+    proto_request_t req = {0};
+    randombytes_buf(req.request_id, sizeof req.request_id);
+    req.deadline_ms = start / 1000 + (uint64_t)http->cfg.deadline_ms;
+    char rid[33];
+    ident_hex(req.request_id, 16, rid);
+    int status = s_dispatch(conn, http, rid, &req);
+    proto_request_clear(&req);
+    gw_metrics_request(status, (unsigned long long)(s_now_us() - start));
+    return status; /* non-zero: the request was handled */
+}
+
+static void *s_init_thread(const struct mg_context *ctx, int thread_type)
+{
+    if (thread_type != 1)
+        return NULL; /* only connection threads call shards */
+    gw_http_t *http = mg_get_user_data(ctx);
+    return gw_shard_link_new(http->cfg.shards);
+}
+
+static void s_exit_thread(const struct mg_context *ctx, int thread_type, void *ptr)
+{
+    gw_shard_link_t *link = ptr;
+    gw_shard_link_destroy(&link);
+}
+
+static int s_log_message(const struct mg_connection *conn, const char *message)
+{
+    log_warning("civetweb: %s", message);
+    return 1;
+}
+
+gw_http_t *gw_http_start(const gw_http_config_t *cfg)
+{
+    gw_http_t *http = mem_zalloc(sizeof *http);
+    http->cfg = *cfg;
+    char threads[16], keep_alive[16], timeout[16];
+    snprintf(threads, sizeof threads, "%d", cfg->threads);
+    snprintf(keep_alive, sizeof keep_alive, "%d", cfg->keep_alive_ms);
+    snprintf(timeout, sizeof timeout, "%d", cfg->deadline_ms + 5000);
+    const char *options[] = {"listening_ports", cfg->listen,
+                             "num_threads", threads,
+                             "enable_keep_alive", "yes",
+                             "keep_alive_timeout_ms", keep_alive,
+                             "request_timeout_ms", timeout,
+                             "tcp_nodelay", "1",
+                             "listen_backlog", "1024",
+                             NULL};
+    struct mg_callbacks cb = {0};
+    cb.init_thread = s_init_thread;
+    cb.exit_thread = s_exit_thread;
+    cb.log_message = s_log_message;
+    http->ctx = mg_start(&cb, http, options);
+    if (!http->ctx) {
+        log_error("could not listen on \"%s\"", cfg->listen);
+        free(http);
+        return NULL;
+    }
+    mg_set_request_handler(http->ctx, "/", s_on_request, http);
+    return http;
+}
+
+int gw_http_port(const gw_http_t *http)
+{
+    struct mg_server_port ports[4];
+    int n = mg_get_server_ports(http->ctx, 4, ports);
+    return n > 0 ? ports[0].port : -1;
+}
+
+void gw_http_stop(gw_http_t **http_p)
+{
+    if (!http_p || !*http_p)
+        return;
+    mg_stop((*http_p)->ctx);
+    free(*http_p);
+    *http_p = NULL;
+}

@@ -1,0 +1,30 @@
+/* The gateway's HTTP side: civetweb set-up, the request driver (route, authenticate, build the
+ * envelope, call the shard, answer), health and metrics endpoints. */
+#ifndef GATEWAY_GW_HTTP_H
+#define GATEWAY_GW_HTTP_H
+
+#include <stddef.h>
+
+#include "gateway/gw_auth.h"
+#include "gateway/gw_shard.h"
+
+typedef struct {
+    const char *listen;    /* civetweb listening_ports, e.g. "127.0.0.1:8000" */
+    int threads;           /* civetweb worker threads = concurrent connections served */
+    int deadline_ms;       /* per-request deadline */
+    int keep_alive_ms;     /* idle keep-alive connections are closed after this */
+    size_t max_body;       /* request bodies above this get 413 */
+    gw_shards_t *shards;   /* borrowed */
+    gw_auth_t *auth;       /* borrowed */
+} gw_http_config_t;
+
+typedef struct gw_http gw_http_t;
+
+/* Starts serving. NULL (after logging) if the port cannot be bound. */
+gw_http_t *gw_http_start(const gw_http_config_t *cfg);
+/* The bound TCP port (useful with port 0). */
+int gw_http_port(const gw_http_t *http);
+/* Stops accepting, lets requests in progress finish, and frees. */
+void gw_http_stop(gw_http_t **http_p);
+
+#endif

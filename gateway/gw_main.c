@@ -1,0 +1,148 @@
+/* quiz-gateway: parses options, loads the platform token, starts the HTTP server and waits for
+ * SIGTERM; then stops accepting and lets requests in progress finish (civetweb's mg_stop). */
+#include <getopt.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/lifecycle.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "common/shard.h"
+#include "gateway/gw_http.h"
+
+static void s_usage(FILE *out)
+{
+    fputs("usage: quiz-gateway --shard ENDPOINTS [--shard ENDPOINTS ...] [--listen ADDR:PORT]\n"
+          "                    [--threads N] [--deadline-ms MS] [--keep-alive-ms MS]\n"
+          "                    [--max-body BYTES] [--platform-token-file PATH] [--verbose]\n"
+          "Each --shard names shard 0, 1, ... in order: comma-separated worker endpoints.\n"
+          "The platform token is $QUIZ_PLATFORM_TOKEN, or the first line of the token file.\n",
+          out);
+}
+
+static int s_int(const char *text, long min, long max, long *out)
+{
+    char *end;
+    long v = strtol(text, &end, 10);
+    if (!*text || *end || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* The platform token from the environment or a file; the caller frees it. */
+static char *s_platform_token(const char *path)
+{
+    const char *env = getenv("QUIZ_PLATFORM_TOKEN");
+    if (env && *env)
+        return mem_strdup(env);
+    if (!path)
+        return NULL;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    char line[600] = "";
+    char *ok = fgets(line, sizeof line, f);
+    fclose(f);
+    if (!ok)
+        return NULL;
+    line[strcspn(line, "\r\n")] = '\0';
+    char *token = mem_strdup(line);
+    sodium_memzero(line, sizeof line);
+    return token;
+}
+
+int main(int argc, char **argv)
+{
+    gw_http_config_t cfg = {.listen = "127.0.0.1:8000", .threads = 64, .deadline_ms = 5000,
+                            .keep_alive_ms = 5000, .max_body = 64 * 1024};
+    char *shard_eps[SHARD_MAX];
+    int nshards = 0;
+    const char *token_file = NULL;
+    bool verbose = false;
+    static const struct option opts[] = {
+        {"shard", required_argument, 0, 's'},       {"listen", required_argument, 0, 'l'},
+        {"threads", required_argument, 0, 't'},     {"deadline-ms", required_argument, 0, 'd'},
+        {"keep-alive-ms", required_argument, 0, 'k'}, {"max-body", required_argument, 0, 'b'},
+        {"platform-token-file", required_argument, 0, 'p'},
+        {"verbose", no_argument, 0, 'v'},           {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    int c;
+    long v = 0;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        int bad = 0;
+        switch (c) {
+        case 's':
+            if (nshards == SHARD_MAX)
+                bad = 1;
+            else
+                shard_eps[nshards++] = optarg;
+            break;
+        case 'l': cfg.listen = optarg; break;
+        case 't': bad = s_int(optarg, 2, 4096, &v); cfg.threads = (int)v; break;
+        case 'd': bad = s_int(optarg, 10, 600000, &v); cfg.deadline_ms = (int)v; break;
+        case 'k': bad = s_int(optarg, 0, 600000, &v); cfg.keep_alive_ms = (int)v; break;
+        case 'b': bad = s_int(optarg, 0, PROTO_MAX_BODY, &v); cfg.max_body = (size_t)v; break;
+        case 'p': token_file = optarg; break;
+        case 'v': verbose = true; break;
+        case 'h': s_usage(stdout); return 0;
+        default: s_usage(stderr); return 2;
+        }
+        if (bad) {
+            fprintf(stderr, "quiz-gateway: invalid value \"%s\"\n", optarg);
+            return 2;
+        }
+    }
+    log_init("quiz-gateway", verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+    if (nshards == 0) {
+        s_usage(stderr);
+        return 2;
+    }
+    if (sodium_init() < 0) {
+        log_error("could not initialise libsodium");
+        return 1;
+    }
+    char *token = s_platform_token(token_file);
+    gw_auth_t *auth = gw_auth_new(token);
+    if (token) {
+        sodium_memzero(token, strlen(token));
+        free(token);
+    }
+    if (!auth) {
+        log_error("no usable platform token: set QUIZ_PLATFORM_TOKEN or --platform-token-file"
+                  " (16 to 512 bytes)");
+        return 2;
+    }
+    lifecycle_init();
+    cfg.shards = gw_shards_new(nshards, shard_eps);
+    cfg.auth = auth;
+    gw_http_t *http = gw_http_start(&cfg);
+    if (!http) {
+        gw_shards_destroy(&cfg.shards);
+        gw_auth_destroy(&auth);
+        return 1;
+    }
+    char status[128];
+    snprintf(status, sizeof status, "listening on http://%.*s:%d with %d shards",
+             (int)strcspn(cfg.listen, ":"), cfg.listen, gw_http_port(http), nshards);
+    lifecycle_ready(status);
+    log_info("%s", status);
+
+    uint64_t wd_usec = lifecycle_watchdog_usec();
+    useconds_t tick = wd_usec ? (useconds_t)(wd_usec / 2 < 200000 ? wd_usec / 2 : 200000) : 200000;
+    while (!lifecycle_is_stopping()) {
+        usleep(tick); /* SIGTERM interrupts the sleep; the loop then sees the flag */
+        if (wd_usec)
+            lifecycle_watchdog();
+    }
+    lifecycle_stopping();
+    log_info("stopping: finishing requests in progress");
+    gw_http_stop(&http);
+    gw_shards_destroy(&cfg.shards);
+    gw_auth_destroy(&auth);
+    log_info("stopped");
+    return 0;
+}

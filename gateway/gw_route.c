@@ -1,0 +1,79 @@
+/* Route table and matcher. Segment-wise comparison; no regex, no allocation. */
+#include "gateway/gw_route.h"
+
+#include <string.h>
+
+#include "common/ident.h"
+
+const gw_route_t gw_route_table[] = {
+    {"GET", "/api/ping", PROTO_OP_PING, GW_SCOPE_TENANT, GW_TENANT_HEADER},
+    {"POST", "/api/tenants", PROTO_OP_TENANT_CREATE, GW_SCOPE_PLATFORM, GW_TENANT_NEW},
+    {"GET", "/api/tenants", PROTO_OP_TENANT_LIST, GW_SCOPE_PLATFORM, GW_TENANT_NONE},
+    {"GET", "/api/tenants/{}", PROTO_OP_TENANT_GET, GW_SCOPE_PLATFORM, GW_TENANT_PARAM},
+    {"DELETE", "/api/tenants/{}", PROTO_OP_TENANT_DELETE, GW_SCOPE_PLATFORM, GW_TENANT_PARAM},
+    {"GET", "/api/tenants/{}/stats", PROTO_OP_TENANT_STATS, GW_SCOPE_PLATFORM, GW_TENANT_PARAM},
+    {"POST", "/api/tenants/{}/users", PROTO_OP_TENANT_USER_CREATE, GW_SCOPE_PLATFORM,
+     GW_TENANT_PARAM},
+    {NULL, NULL, 0, 0, 0},
+};
+
+/* Next segment of *p (after a '/'), returned as [start, len); advances *p. */
+static const char *s_segment(const char **p, size_t *len)
+{
+    const char *s = *p;
+    if (*s != '/')
+        return NULL;
+    s++;
+    const char *e = strchr(s, '/');
+    *len = e ? (size_t)(e - s) : strlen(s);
+    *p = s + *len;
+    return s;
+}
+
+/* 1 = match, 0 = no match, -1 = shape matches but a parameter is not a UUID. */
+static int s_match(const char *pattern, const char *path, size_t path_len, gw_match_t *m)
+{
+    const char *p = pattern, *q = path, *end = path + path_len;
+    int bad_id = 0;
+    m->nparams = 0;
+    while (*p && q < end) {
+        size_t plen = 0, qlen = 0;
+        const char *ps = s_segment(&p, &plen), *qs = s_segment(&q, &qlen);
+        if (!ps || !qs || q > end)
+            return 0;
+        if (plen == 2 && memcmp(ps, "{}", 2) == 0) {
+            if (m->nparams == PROTO_MAX_PARAMS || qlen == 0)
+                return 0;
+            if (ident_uuid_parse(qs, qlen, m->params[m->nparams++]) < 0)
+                bad_id = 1;
+        } else if (plen != qlen || memcmp(ps, qs, plen) != 0) {
+            return 0;
+        }
+    }
+    if (*p || q != end)
+        return 0;
+    return bad_id ? -1 : 1;
+}
+
+gw_route_result_t gw_route_match(const char *method, const char *path, gw_match_t *m)
+{
+    size_t len = strlen(path);
+    if (len > 1 && path[len - 1] == '/')
+        len--; /* "/api/tenants/" and "/api/tenants" are the same resource */
+    gw_route_result_t result = GW_ROUTE_NOT_FOUND;
+    for (const gw_route_t *r = gw_route_table; r->method; r++) {
+        int hit = s_match(r->pattern, path, len, m);
+        if (hit == 0)
+            continue;
+        if (strcmp(r->method, method) != 0) {
+            if (result == GW_ROUTE_NOT_FOUND)
+                result = GW_ROUTE_BAD_METHOD;
+            continue;
+        }
+        if (hit < 0)
+            return GW_ROUTE_BAD_ID;
+        m->route = r;
+        return GW_ROUTE_OK;
+    }
+    return result;
+}

@@ -1,0 +1,34 @@
+/* Calls to worker shards over ZeroMQ. gw_shards_t is the immutable, shared map of shard ->
+ * worker endpoints; each civetweb thread owns a gw_shard_link_t with one DEALER socket per shard
+ * (ZeroMQ sockets never cross threads), so requests in flight never wait on a lock. */
+#ifndef GATEWAY_GW_SHARD_H
+#define GATEWAY_GW_SHARD_H
+
+#include "proto/proto.h"
+
+typedef struct gw_shards gw_shards_t;
+typedef struct gw_shard_link gw_shard_link_t;
+
+typedef enum {
+    GW_CALL_OK,          /* *rep holds the worker's reply */
+    GW_CALL_UNAVAILABLE, /* no worker of that shard is connected */
+    GW_CALL_TIMEOUT,     /* the deadline passed without an answer */
+} gw_call_t;
+
+/* endpoints[i] is a comma-separated list of worker endpoints for shard i. Caller owns the
+ * result; NULL if nshards is out of range. */
+gw_shards_t *gw_shards_new(int nshards, char *const *endpoints);
+void gw_shards_destroy(gw_shards_t **shards_p);
+int gw_shards_count(const gw_shards_t *shards);
+
+/* A thread's sockets to every shard. Create and use it on one thread only. */
+gw_shard_link_t *gw_shard_link_new(gw_shards_t *shards);
+void gw_shard_link_destroy(gw_shard_link_t **link_p);
+
+/* Sends req to `shard` and waits for the reply carrying the same request id until
+ * req->deadline_ms. Replies to earlier, abandoned requests are discarded. On GW_CALL_OK the
+ * caller clears *rep. */
+gw_call_t gw_shard_call(gw_shard_link_t *link, int shard, const proto_request_t *req,
+                        proto_reply_t *rep);
+
+#endif

@@ -1,0 +1,336 @@
+/* msgpack codec for the gateway<->worker envelopes (see PROTOCOL.md). Encoding uses msgpack-c's
+ * packer into an sbuffer; decoding uses msgpack_unpack_next and then checks every field's type
+ * and bound before copying it out, so a malformed frame is an error value, never a crash. */
+#include "proto/proto.h"
+
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/mem.h"
+
+#define REQUEST_FIELDS 11
+#define REPLY_FIELDS 5
+
+static const char *const s_op_names[PROTO_OP__COUNT] = {
+    [PROTO_OP_PING] = "ping",
+    [PROTO_OP_TENANT_CREATE] = "tenant_create",
+    [PROTO_OP_TENANT_LIST] = "tenant_list",
+    [PROTO_OP_TENANT_GET] = "tenant_get",
+    [PROTO_OP_TENANT_DELETE] = "tenant_delete",
+    [PROTO_OP_TENANT_STATS] = "tenant_stats",
+    [PROTO_OP_TENANT_USER_CREATE] = "tenant_user_create",
+};
+
+static const char *const s_status_names[PROTO_STATUS__COUNT] = {
+    [PROTO_STATUS_OK] = "ok",
+    [PROTO_STATUS_CREATED] = "created",
+    [PROTO_STATUS_NO_CONTENT] = "no_content",
+    [PROTO_STATUS_BAD_REQUEST] = "bad_request",
+    [PROTO_STATUS_UNAUTHORIZED] = "unauthorized",
+    [PROTO_STATUS_FORBIDDEN] = "forbidden",
+    [PROTO_STATUS_NOT_FOUND] = "not_found",
+    [PROTO_STATUS_CONFLICT] = "conflict",
+    [PROTO_STATUS_TOO_LARGE] = "too_large",
+    [PROTO_STATUS_RATE_LIMITED] = "rate_limited",
+    [PROTO_STATUS_UNAVAILABLE] = "unavailable",
+    [PROTO_STATUS_TIMEOUT] = "timeout",
+    [PROTO_STATUS_MISROUTED] = "misrouted",
+    [PROTO_STATUS_INTERNAL] = "internal",
+};
+
+static const char *const s_role_names[PROTO_ROLE__COUNT] = {
+    [PROTO_ROLE_NONE] = "none",
+    [PROTO_ROLE_PLATFORM] = "platform",
+    [PROTO_ROLE_MEMBER] = "member",
+    [PROTO_ROLE_ADMIN] = "admin",
+};
+
+const char *proto_op_str(proto_op_t op)
+{
+    return (unsigned)op < PROTO_OP__COUNT ? s_op_names[op] : "unknown";
+}
+
+const char *proto_status_str(proto_status_t status)
+{
+    return (unsigned)status < PROTO_STATUS__COUNT ? s_status_names[status] : "unknown";
+}
+
+const char *proto_role_str(proto_role_t role)
+{
+    return (unsigned)role < PROTO_ROLE__COUNT ? s_role_names[role] : "unknown";
+}
+
+/* ---- encoding ---- */
+
+static void s_pack_bin(msgpack_packer *pk, const void *data, size_t len)
+{
+    msgpack_pack_bin(pk, len);
+    msgpack_pack_bin_body(pk, data, len);
+}
+
+static void s_pack_str(msgpack_packer *pk, const char *s)
+{
+    size_t len = strlen(s);
+    msgpack_pack_str(pk, len);
+    msgpack_pack_str_body(pk, s, len);
+}
+
+static void s_pack_opt_uuid(msgpack_packer *pk, bool present, const uint8_t uuid[16])
+{
+    if (present)
+        s_pack_bin(pk, uuid, 16);
+    else
+        msgpack_pack_nil(pk);
+}
+
+static void *s_finish(msgpack_sbuffer *sb, size_t *len)
+{
+    *len = sb->size;
+    return sb->data; /* the sbuffer's storage becomes the caller's */
+}
+
+void *proto_request_encode(const proto_request_t *req, size_t *len)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, REQUEST_FIELDS);
+    msgpack_pack_uint32(&pk, PROTO_VERSION);
+    s_pack_bin(&pk, req->request_id, 16);
+    msgpack_pack_uint64(&pk, req->deadline_ms);
+    s_pack_opt_uuid(&pk, req->has_tenant, req->tenant);
+    msgpack_pack_uint32(&pk, (uint32_t)req->role);
+    s_pack_opt_uuid(&pk, req->has_user, req->user_id);
+    msgpack_pack_uint32(&pk, (uint32_t)req->op);
+    msgpack_pack_array(&pk, (size_t)req->nparams);
+    for (int i = 0; i < req->nparams; i++)
+        s_pack_bin(&pk, req->params[i], 16);
+    msgpack_pack_map(&pk, (size_t)req->nquery);
+    for (int i = 0; i < req->nquery; i++) {
+        s_pack_str(&pk, req->query[i].key);
+        s_pack_str(&pk, req->query[i].value);
+    }
+    s_pack_bin(&pk, req->body ? req->body : "", req->body ? req->body_len : 0);
+    s_pack_str(&pk, req->client);
+    return s_finish(&sb, len);
+}
+
+void *proto_reply_encode(const proto_reply_t *rep, size_t *len)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, REPLY_FIELDS);
+    msgpack_pack_uint32(&pk, PROTO_VERSION);
+    s_pack_bin(&pk, rep->request_id, 16);
+    msgpack_pack_uint32(&pk, (uint32_t)rep->status);
+    s_pack_bin(&pk, rep->body ? rep->body : "", rep->body ? rep->body_len : 0);
+    s_pack_str(&pk, rep->detail ? rep->detail : "");
+    return s_finish(&sb, len);
+}
+
+/* ---- decoding ---- */
+
+/* Unpacks one whole top-level array of exactly `fields` elements. */
+static int s_unpack(const void *buf, size_t len, size_t fields, msgpack_unpacked *up,
+                    const char **why)
+{
+    if (!buf || len == 0) {
+        *why = "empty frame";
+        return -1;
+    }
+    if (len > PROTO_MAX_FRAME) {
+        *why = "frame too large";
+        return -1;
+    }
+    size_t off = 0;
+    msgpack_unpack_return rc = msgpack_unpack_next(up, buf, len, &off);
+    if (rc != MSGPACK_UNPACK_SUCCESS) {
+        *why = rc == MSGPACK_UNPACK_CONTINUE ? "truncated frame" : "invalid msgpack";
+        return -1;
+    }
+    if (off != len) {
+        *why = "trailing bytes after envelope";
+        return -1;
+    }
+    const msgpack_object *root = &up->data;
+    if (root->type != MSGPACK_OBJECT_ARRAY || root->via.array.size != fields) {
+        *why = "envelope is not an array of the expected size";
+        return -1;
+    }
+    const msgpack_object *v = &root->via.array.ptr[0];
+    if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 != PROTO_VERSION) {
+        *why = "unsupported protocol version";
+        return -1;
+    }
+    return 0;
+}
+
+static int s_uint(const msgpack_object *o, uint64_t max, uint64_t *out)
+{
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 > max)
+        return -1;
+    *out = o->via.u64;
+    return 0;
+}
+
+static int s_uuid(const msgpack_object *o, uint8_t out[16])
+{
+    if (o->type != MSGPACK_OBJECT_BIN || o->via.bin.size != 16)
+        return -1;
+    memcpy(out, o->via.bin.ptr, 16);
+    return 0;
+}
+
+static int s_opt_uuid(const msgpack_object *o, bool *present, uint8_t out[16])
+{
+    *present = false;
+    if (o->type == MSGPACK_OBJECT_NIL)
+        return 0;
+    if (s_uuid(o, out) < 0)
+        return -1;
+    *present = true;
+    return 0;
+}
+
+/* Copies a str into a fresh NUL-terminated string, refusing embedded NULs and over-long ones. */
+static int s_str(const msgpack_object *o, size_t max, char **out)
+{
+    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size > max ||
+        memchr(o->via.str.ptr, '\0', o->via.str.size))
+        return -1;
+    *out = mem_strndup(o->via.str.ptr, o->via.str.size);
+    return 0;
+}
+
+static int s_bin(const msgpack_object *o, size_t max, char **out, size_t *out_len)
+{
+    if (o->type != MSGPACK_OBJECT_BIN || o->via.bin.size > max)
+        return -1;
+    *out = mem_alloc(o->via.bin.size + 1);
+    memcpy(*out, o->via.bin.ptr, o->via.bin.size);
+    (*out)[o->via.bin.size] = '\0';
+    *out_len = o->via.bin.size;
+    return 0;
+}
+
+#define FAIL(reason)                                                                           \
+    do {                                                                                       \
+        *why = reason;                                                                         \
+        goto out;                                                                              \
+    } while (0)
+
+int proto_request_decode(const void *buf, size_t len, proto_request_t *out, const char **why)
+{
+    memset(out, 0, sizeof *out);
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    int rc = -1;
+    if (s_unpack(buf, len, REQUEST_FIELDS, &up, why) < 0)
+        goto out;
+    const msgpack_object *f = up.data.via.array.ptr;
+    uint64_t u;
+    if (s_uuid(&f[1], out->request_id) < 0)
+        FAIL("request_id is not 16 bytes");
+    if (s_uint(&f[2], UINT64_MAX, &out->deadline_ms) < 0)
+        FAIL("deadline is not an unsigned integer");
+    if (s_opt_uuid(&f[3], &out->has_tenant, out->tenant) < 0)
+        FAIL("tenant is neither nil nor 16 bytes");
+    if (s_uint(&f[4], PROTO_ROLE__COUNT - 1, &u) < 0)
+        FAIL("unknown role");
+    out->role = (proto_role_t)u;
+    if (s_opt_uuid(&f[5], &out->has_user, out->user_id) < 0)
+        FAIL("user is neither nil nor 16 bytes");
+    if (s_uint(&f[6], PROTO_OP__COUNT - 1, &u) < 0)
+        FAIL("unknown operation");
+    out->op = (proto_op_t)u;
+    if (f[7].type != MSGPACK_OBJECT_ARRAY || f[7].via.array.size > PROTO_MAX_PARAMS)
+        FAIL("params is not an array of at most 4");
+    for (uint32_t i = 0; i < f[7].via.array.size; i++) {
+        if (s_uuid(&f[7].via.array.ptr[i], out->params[i]) < 0)
+            FAIL("param is not 16 bytes");
+        out->nparams++;
+    }
+    if (f[8].type != MSGPACK_OBJECT_MAP || f[8].via.map.size > PROTO_MAX_QUERY)
+        FAIL("query is not a map of at most 16");
+    for (uint32_t i = 0; i < f[8].via.map.size; i++) {
+        proto_kv_t *kv = &out->query[out->nquery];
+        if (s_str(&f[8].via.map.ptr[i].key, PROTO_MAX_QUERY_LEN, &kv->key) < 0)
+            FAIL("query key is not a short string");
+        out->nquery++; /* counted now so clear() frees the key if the value fails */
+        if (s_str(&f[8].via.map.ptr[i].val, PROTO_MAX_QUERY_LEN, &kv->value) < 0)
+            FAIL("query value is not a short string");
+    }
+    if (s_bin(&f[9], PROTO_MAX_BODY, &out->body, &out->body_len) < 0)
+        FAIL("body is not binary within the size limit");
+    char *client = NULL;
+    if (s_str(&f[10], PROTO_MAX_CLIENT, &client) < 0)
+        FAIL("client is not a short string");
+    memcpy(out->client, client, strlen(client) + 1);
+    free(client);
+    rc = 0;
+out:
+    msgpack_unpacked_destroy(&up);
+    if (rc < 0)
+        proto_request_clear(out);
+    return rc;
+}
+
+int proto_reply_decode(const void *buf, size_t len, proto_reply_t *out, const char **why)
+{
+    memset(out, 0, sizeof *out);
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    int rc = -1;
+    if (s_unpack(buf, len, REPLY_FIELDS, &up, why) < 0)
+        goto out;
+    const msgpack_object *f = up.data.via.array.ptr;
+    uint64_t u;
+    if (s_uuid(&f[1], out->request_id) < 0)
+        FAIL("request_id is not 16 bytes");
+    if (s_uint(&f[2], PROTO_STATUS__COUNT - 1, &u) < 0)
+        FAIL("unknown status");
+    out->status = (proto_status_t)u;
+    if (s_bin(&f[3], PROTO_MAX_BODY, &out->body, &out->body_len) < 0)
+        FAIL("body is not binary within the size limit");
+    if (s_str(&f[4], PROTO_MAX_DETAIL, &out->detail) < 0)
+        FAIL("detail is not a short string");
+    rc = 0;
+out:
+    msgpack_unpacked_destroy(&up);
+    if (rc < 0)
+        proto_reply_clear(out);
+    return rc;
+}
+
+const char *proto_request_query(const proto_request_t *req, const char *key)
+{
+    for (int i = 0; i < req->nquery; i++)
+        if (strcmp(req->query[i].key, key) == 0)
+            return req->query[i].value;
+    return NULL;
+}
+
+void proto_request_clear(proto_request_t *req)
+{
+    for (int i = 0; i < req->nquery; i++) {
+        free(req->query[i].key);
+        free(req->query[i].value);
+    }
+    free(req->body);
+    req->nquery = 0;
+    req->body = NULL;
+    req->body_len = 0;
+}
+
+void proto_reply_clear(proto_reply_t *rep)
+{
+    free(rep->body);
+    free(rep->detail);
+    rep->body = NULL;
+    rep->detail = NULL;
+    rep->body_len = 0;
+}

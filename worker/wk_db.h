@@ -1,0 +1,56 @@
+/* One worker thread's PostgreSQL connection and the tenant-bound transaction every request runs
+ * in. The tenant context (search_path, statement_timeout from the request deadline) is set with
+ * SET LOCAL inside the transaction, so nothing survives into the next request even behind a
+ * transaction-mode pooler. SQLSTATEs are translated to proto statuses here and nowhere else. */
+#ifndef WORKER_WK_DB_H
+#define WORKER_WK_DB_H
+
+#include <libpq-fe.h>
+#include <stdint.h>
+
+#include "proto/proto.h"
+
+typedef struct wk_db wk_db_t;
+
+/* A connection for `dsn` (not opened until first use). Caller owns; NULL never. */
+wk_db_t *wk_db_new(const char *dsn);
+void wk_db_destroy(wk_db_t **db_p);
+/* Opens (or reopens after a failure) the connection. Borrowed PGconn, or NULL when PostgreSQL is
+ * unreachable; reconnects are attempted at most every 500 ms so a dead database costs little. */
+PGconn *wk_db_conn(wk_db_t *db);
+
+/* A transaction in progress: created by wk_tx_begin, ended by wk_tx_commit or wk_tx_end. */
+typedef struct {
+    wk_db_t *db;
+    PGconn *conn;
+    proto_status_t status; /* status of the first failure, or PROTO_STATUS_OK */
+    char detail[256];      /* what failed, for the client: never SQL text or values */
+    int open;
+} wk_tx_t;
+
+/* Begins a transaction bound to the tenant's schema (tenant NULL: shared schema only) with a
+ * statement timeout from deadline_ms. 0, or -1 with tx->status set. */
+int wk_tx_begin(wk_tx_t *tx, wk_db_t *db, const uint8_t *tenant, uint64_t deadline_ms)
+    __attribute__((warn_unused_result));
+typedef enum { WK_SCHEMA_CREATE, WK_SCHEMA_DROP } wk_schema_action_t;
+/* Creates a tenant's schema and binds the transaction to it, or drops it with its contents.
+ * 0, or -1 with tx->status set. */
+int wk_tx_schema(wk_tx_t *tx, const uint8_t tenant[16], wk_schema_action_t action)
+    __attribute__((warn_unused_result));
+/* Runs one parameterized statement (values are text, NULL = SQL NULL). Returns the result the
+ * caller must PQclear, or NULL with tx->status/detail set from the SQLSTATE. */
+PGresult *wk_tx_exec(wk_tx_t *tx, const char *sql, int nparams, const char *const *values);
+/* Runs a script of several statements without parameters (migrations only). 0 or -1. */
+int wk_tx_script(wk_tx_t *tx, const char *sql) __attribute__((warn_unused_result));
+/* Commits. 0, or -1 with tx->status set (the transaction is then gone). */
+int wk_tx_commit(wk_tx_t *tx) __attribute__((warn_unused_result));
+/* Rolls back if still open; safe after commit. */
+void wk_tx_end(wk_tx_t *tx);
+
+/* Maps a failed result's SQLSTATE to a status (the one translation point). */
+proto_status_t wk_db_status_of(const PGresult *res);
+
+/* Milliseconds of Unix time now. */
+uint64_t wk_db_now_ms(void);
+
+#endif

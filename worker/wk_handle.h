@@ -1,0 +1,22 @@
+/* Request dispatch: one table indexed by operation names the handler, the role it requires
+ * and whether it works on a tenant. Checks common to all operations (role, tenant present,
+ * tenant on this shard, deadline) happen here once. */
+#ifndef WORKER_WK_HANDLE_H
+#define WORKER_WK_HANDLE_H
+
+#include "proto/proto.h"
+#include "worker/wk_db.h"
+
+/* What a handler may use: the calling thread's connection and the worker's placement. */
+typedef struct {
+    wk_db_t *db;
+    int shard;
+    int shards;
+} wk_ctx_t;
+
+typedef void (*wk_handler_fn)(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep);
+
+/* Runs the request and fills rep (zeroed by the caller; its request id is set here). */
+void wk_handle_request(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep);
+
+#endif

@@ -1,0 +1,15 @@
+/* Schema migrations from the files compiled in from sql/: the shared schema once per database,
+ * and each tenant schema (at creation, inside the creating transaction; later by --migrate).
+ * Each schema records the versions applied to it in its own schema_migrations table. */
+#ifndef WORKER_WK_MIGRATE_H
+#define WORKER_WK_MIGRATE_H
+
+#include "worker/wk_db.h"
+
+/* Applies every tenant migration to the schema the transaction is bound to. 0 or -1. */
+int wk_migrate_tenant(wk_tx_t *tx) __attribute__((warn_unused_result));
+/* Applies pending shared migrations, then pending tenant migrations to every active tenant,
+ * under an advisory lock so concurrent runs wait for each other. 0, or -1 after logging. */
+int wk_migrate_all(const char *dsn) __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,279 @@
+/* Broker between the gateways and the database threads.
+ *
+ *   gateways --tcp--> ROUTER "frontend" --(main thread)--> ROUTER "backend" --inproc--> DEALER xN
+ *
+ * Each database thread announces itself with an empty message and then alternates: receive
+ * [gateway id][request], run it, send [gateway id][reply]. The main thread hands a request only
+ * to an idle thread and stops reading the frontend while none is idle, so requests wait in
+ * ZeroMQ's queue rather than behind a slow query. On SIGTERM it tells systemd it is stopping,
+ * answers new requests "unavailable", waits for busy threads (up to drain_ms) and exits. */
+#include "worker/wk_server.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "common/lifecycle.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "worker/wk_handle.h"
+
+#define BACKEND "inproc://wk-backend"
+#define ID_MAX 256
+
+typedef struct {
+    void *zctx;                       /* shared ZeroMQ context */
+    const wk_server_config_t *cfg;
+    pthread_t tid;
+} wk_thread_t;
+
+/* Receives one frame into a fresh zmq_msg_t; 0, or -1 on error (errno from zmq). */
+static int s_recv(void *sock, zmq_msg_t *msg, int flags)
+{
+    zmq_msg_init(msg);
+    if (zmq_msg_recv(msg, sock, flags) < 0) {
+        zmq_msg_close(msg);
+        return -1;
+    }
+    return 0;
+}
+
+static bool s_more(void *sock)
+{
+    int more = 0;
+    size_t len = sizeof more;
+    zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &len);
+    return more != 0;
+}
+
+/* Discards the remaining frames of a message. */
+static void s_drain_frames(void *sock)
+{
+    while (s_more(sock)) {
+        zmq_msg_t m;
+        if (s_recv(sock, &m, 0) < 0)
+            return;
+        zmq_msg_close(&m);
+    }
+}
+
+/* Decodes, handles and encodes one request. Returns the reply frame (caller frees) or NULL if
+ * the frame was malformed, which is logged and dropped: without a request id there is no one to
+ * answer. */
+static void *s_serve(wk_ctx_t *ctx, const void *data, size_t len, size_t *out_len)
+{
+    proto_request_t req;
+    const char *why = NULL;
+    if (proto_request_decode(data, len, &req, &why) < 0) {
+        log_warning("dropped malformed request frame (%zu bytes): %s", len, why);
+        return NULL;
+    }
+    proto_reply_t rep = {0};
+    wk_handle_request(ctx, &req, &rep);
+    void *out = proto_reply_encode(&rep, out_len);
+    proto_reply_clear(&rep);
+    proto_request_clear(&req);
+    return out;
+}
+
+static void s_free_buf(void *data, void *hint)
+{
+    (void)hint;
+    free(data);
+}
+
+static void *s_thread_main(void *arg)
+{
+    wk_thread_t *self = arg;
+    void *sock = zmq_socket(self->zctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    if (zmq_connect(sock, BACKEND) < 0) {
+        log_error("could not connect to broker: %s", zmq_strerror(errno));
+        zmq_close(sock);
+        return NULL;
+    }
+    wk_ctx_t ctx = {wk_db_new(self->cfg->dsn), self->cfg->shard, self->cfg->shards};
+    wk_db_conn(ctx.db); /* connect now so the first request does not pay for it */
+    zmq_send(sock, "", 0, 0); /* idle */
+    for (;;) {
+        zmq_msg_t id, body;
+        if (s_recv(sock, &id, 0) < 0)
+            break; /* ETERM: the context is shutting down */
+        if (!s_more(sock) || s_recv(sock, &body, 0) < 0) {
+            zmq_msg_close(&id);
+            zmq_send(sock, "", 0, 0);
+            continue;
+        }
+        s_drain_frames(sock);
+        size_t len = 0;
+        void *reply = s_serve(&ctx, zmq_msg_data(&body), zmq_msg_size(&body), &len);
+        zmq_msg_close(&body);
+        if (reply) {
+            zmq_msg_t out;
+            zmq_msg_init_data(&out, reply, len, s_free_buf, NULL);
+            zmq_msg_send(&id, sock, ZMQ_SNDMORE);
+            zmq_msg_send(&out, sock, 0);
+        } else {
+            zmq_msg_close(&id);
+            zmq_send(sock, "", 0, 0); /* dropped: just idle again */
+        }
+    }
+    wk_db_destroy(&ctx.db);
+    zmq_close(sock);
+    return NULL;
+}
+
+/* Answers a request without a thread: used while draining. */
+static void s_refuse(void *frontend, zmq_msg_t *id, zmq_msg_t *body)
+{
+    proto_request_t req;
+    const char *why;
+    if (proto_request_decode(zmq_msg_data(body), zmq_msg_size(body), &req, &why) < 0) {
+        zmq_msg_close(id);
+        return;
+    }
+    proto_reply_t rep = {.status = PROTO_STATUS_UNAVAILABLE, .detail = (char *)"worker is shutting down"};
+    memcpy(rep.request_id, req.request_id, 16);
+    size_t len;
+    void *out = proto_reply_encode(&rep, &len);
+    zmq_msg_send(id, frontend, ZMQ_SNDMORE);
+    zmq_send(frontend, out, len, 0);
+    free(out);
+    proto_request_clear(&req);
+}
+
+typedef struct {
+    void *frontend, *backend;
+    zmq_msg_t idle[64]; /* routing ids of idle threads (a stack) */
+    int nidle;
+    int nthreads;
+} broker_t;
+
+/* Moves one message backend -> frontend (a reply) and marks its thread idle. */
+static void s_on_backend(broker_t *b)
+{
+    zmq_msg_t tid, first;
+    if (s_recv(b->backend, &tid, 0) < 0)
+        return;
+    if (s_recv(b->backend, &first, 0) < 0) {
+        zmq_msg_close(&tid);
+        return;
+    }
+    if (s_more(b->backend)) { /* [gateway id][reply] */
+        zmq_msg_t reply;
+        if (s_recv(b->backend, &reply, 0) == 0) {
+            zmq_msg_send(&first, b->frontend, ZMQ_SNDMORE);
+            zmq_msg_send(&reply, b->frontend, 0);
+        } else {
+            zmq_msg_close(&first);
+        }
+        s_drain_frames(b->backend);
+    } else {
+        zmq_msg_close(&first); /* empty frame: the thread just became idle */
+    }
+    b->idle[b->nidle++] = tid;
+}
+
+/* Moves one request frontend -> an idle thread, or refuses it while draining. */
+static void s_on_frontend(broker_t *b, bool draining)
+{
+    zmq_msg_t id, body;
+    if (s_recv(b->frontend, &id, 0) < 0)
+        return;
+    if (!s_more(b->frontend) || s_recv(b->frontend, &body, 0) < 0) {
+        zmq_msg_close(&id);
+        return;
+    }
+    s_drain_frames(b->frontend);
+    if (draining) {
+        s_refuse(b->frontend, &id, &body);
+        zmq_msg_close(&body);
+        return;
+    }
+    zmq_msg_t *tid = &b->idle[--b->nidle];
+    zmq_msg_send(tid, b->backend, ZMQ_SNDMORE);
+    zmq_msg_send(&id, b->backend, ZMQ_SNDMORE);
+    zmq_msg_send(&body, b->backend, 0);
+}
+
+int wk_server_run(const wk_server_config_t *cfg)
+{
+    void *zctx = zmq_ctx_new();
+    broker_t b = {.nthreads = cfg->threads};
+    b.frontend = zmq_socket(zctx, ZMQ_ROUTER);
+    b.backend = zmq_socket(zctx, ZMQ_ROUTER);
+    int linger = 1000, rc = -1;
+    zmq_setsockopt(b.frontend, ZMQ_LINGER, &linger, sizeof linger);
+    if (zmq_bind(b.backend, BACKEND) < 0 || zmq_bind(b.frontend, cfg->endpoint) < 0) {
+        log_error("could not bind \"%s\": %s", cfg->endpoint, zmq_strerror(errno));
+        zmq_close(b.frontend);
+        zmq_close(b.backend);
+        zmq_ctx_term(zctx);
+        return -1;
+    }
+    wk_thread_t *threads = mem_zalloc(sizeof *threads * (size_t)cfg->threads);
+    for (int i = 0; i < cfg->threads; i++) {
+        threads[i] = (wk_thread_t){zctx, cfg, 0};
+        pthread_create(&threads[i].tid, NULL, s_thread_main, &threads[i]);
+    }
+    /* Ready once every thread has connected (and tried the database) and said it is idle. */
+    while (b.nidle < cfg->threads && !lifecycle_is_stopping()) {
+        zmq_pollitem_t it = {b.backend, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&it, 1, 1000) > 0)
+            s_on_backend(&b);
+    }
+    char status[300];
+    snprintf(status, sizeof status, "shard %d/%d serving on %s with %d threads", cfg->shard,
+             cfg->shards, cfg->endpoint, cfg->threads);
+    lifecycle_ready(status);
+    log_info("%s", status);
+
+    uint64_t wd_usec = lifecycle_watchdog_usec();
+    long timeout = wd_usec ? (long)(wd_usec / 2000) : 1000;
+    bool draining = false;
+    uint64_t drain_until = 0;
+    for (;;) {
+        if (!draining && lifecycle_is_stopping()) {
+            draining = true;
+            drain_until = wk_db_now_ms() + (uint64_t)cfg->drain_ms;
+            lifecycle_stopping();
+            log_info("stopping: draining %d busy threads", cfg->threads - b.nidle);
+        }
+        if (draining && (b.nidle == cfg->threads || wk_db_now_ms() >= drain_until)) {
+            /* Answer what is still queued rather than let it time out at the gateway. */
+            zmq_pollitem_t it = {b.frontend, 0, ZMQ_POLLIN, 0};
+            while (zmq_poll(&it, 1, 0) > 0 && (it.revents & ZMQ_POLLIN))
+                s_on_frontend(&b, true);
+            break;
+        }
+        zmq_pollitem_t items[2] = {{b.backend, 0, ZMQ_POLLIN, 0}, {b.frontend, 0, ZMQ_POLLIN, 0}};
+        int n = (b.nidle > 0 || draining) ? 2 : 1;
+        int ready = zmq_poll(items, n, timeout);
+        if (wd_usec)
+            lifecycle_watchdog();
+        if (ready < 0)
+            continue; /* EINTR: loop to look at the stop flag */
+        if (items[0].revents & ZMQ_POLLIN)
+            s_on_backend(&b);
+        if (n > 1 && (items[1].revents & ZMQ_POLLIN) && (b.nidle > 0 || draining))
+            s_on_frontend(&b, draining);
+    }
+    if (b.nidle < cfg->threads)
+        log_warning("drain timed out with %d requests in flight", cfg->threads - b.nidle);
+    rc = 0;
+    for (int i = 0; i < b.nidle; i++)
+        zmq_msg_close(&b.idle[i]);
+    zmq_close(b.frontend);
+    zmq_close(b.backend);
+    zmq_ctx_shutdown(zctx); /* wakes the threads with ETERM */
+    for (int i = 0; i < cfg->threads; i++)
+        pthread_join(threads[i].tid, NULL);
+    free(threads);
+    zmq_ctx_term(zctx);
+    log_info("stopped");
+    return rc;
+}
