@@ -5,12 +5,15 @@
 #   make bench    optimised stack under wrk (see bench/README.md)
 
 CC      ?= cc
+GW_LIBS := libzmq msgpack libsystemd jansson libsodium
+WK_LIBS := libzmq msgpack libpq libsystemd jansson libsodium
 LIBS    := libzmq msgpack libpq libsystemd jansson libsodium
 TLIBS   := $(LIBS) criterion libcurl
 WARN    := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wpointer-arith -Wundef -Wno-unused-parameter
-CFLAGS  := -std=c17 -D_GNU_SOURCE -g -O2 $(WARN) -I. $(shell pkg-config --cflags $(LIBS) 2>/dev/null)
-LDLIBS  := $(shell pkg-config --libs $(LIBS) 2>/dev/null) -lcivetweb -lpthread
+CFLAGS  := -std=c17 -D_GNU_SOURCE -g -O2 $(WARN) -I. $(shell pkg-config --cflags $(TLIBS) 2>/dev/null)
+GW_LDLIBS := $(shell pkg-config --libs $(GW_LIBS) 2>/dev/null) -lcivetweb -lpthread
+WK_LDLIBS := $(shell pkg-config --libs $(WK_LIBS) 2>/dev/null) -lpthread
 TLDLIBS := $(shell pkg-config --libs $(TLIBS) 2>/dev/null) -lcivetweb -lpthread
 SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
@@ -33,35 +36,35 @@ WK_OBJ  = $(call objs,$(1),$(WK_SRC) $(PROTO_SRC) $(COMMON_SRC)) $(1)/sql_embedd
 all: build/quiz-gateway build/quiz-worker
 
 build/quiz-gateway: $(call GW_OBJ,build)
-	$(CC) -o $@ $^ $(LDLIBS)
+	@echo "LD $@"; $(CC) -o $@ $^ $(GW_LDLIBS)
 build/quiz-worker: $(call WK_OBJ,build)
-	$(CC) -o $@ $^ $(LDLIBS)
+	@echo "LD $@"; $(CC) -o $@ $^ $(WK_LDLIBS)
 build-asan/quiz-gateway: $(call GW_OBJ,build-asan)
-	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+	@echo "LD $@"; $(CC) $(SAN) -o $@ $^ $(GW_LDLIBS)
 build-asan/quiz-worker: $(call WK_OBJ,build-asan)
-	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
+	@echo "LD $@"; $(CC) $(SAN) -o $@ $^ $(WK_LDLIBS)
 
 build/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	@echo "CC $<"; $(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 build-asan/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SAN) -MMD -MP -c -o $@ $<
+	@echo "CC $< (asan)"; $(CC) $(CFLAGS) $(SAN) -MMD -MP -c -o $@ $<
 
 # Migrations are compiled into the worker so a deployed binary carries the schema it expects.
 %/sql_embedded.c: $(SQL_FILES) sql/embed.sh
 	@mkdir -p $(dir $@)
-	sh sql/embed.sh $(SQL_FILES) > $@
+	@sh sql/embed.sh $(SQL_FILES) > $@
 %/sql_embedded.o: %/sql_embedded.c
-	$(CC) $(CFLAGS) -I. -c -o $@ $<
+	@$(CC) $(CFLAGS) -c -o $@ $<
 
 # Unit tests link only the module under test and what it needs.
 UNIT_DEPS := $(call objs,build-asan,$(PROTO_SRC) $(COMMON_SRC) gateway/gw_route.c)
 build-asan/tests/unit/%: build-asan/tests/unit/%.o $(UNIT_DEPS)
-	$(CC) $(SAN) -o $@ $^ $(TLDLIBS)
-INTEG_DEPS := $(call objs,build-asan,$(HELPER_SRC) $(COMMON_SRC))
+	@echo "LD $@"; $(CC) $(SAN) -o $@ $^ $(TLDLIBS)
+INTEG_DEPS := $(call objs,build-asan,$(HELPER_SRC) $(COMMON_SRC) $(PROTO_SRC))
 build-asan/tests/integration/%: build-asan/tests/integration/%.o $(INTEG_DEPS)
-	$(CC) $(SAN) -o $@ $^ $(TLDLIBS)
+	@echo "LD $@"; $(CC) $(SAN) -o $@ $^ $(TLDLIBS)
 
 UNIT_BIN  := $(patsubst %.c,build-asan/%,$(UNIT_SRC))
 INTEG_BIN := $(patsubst %.c,build-asan/%,$(INTEG_SRC))

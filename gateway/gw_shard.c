@@ -5,6 +5,7 @@
 #include "gateway/gw_shard.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -13,6 +14,9 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/shard.h"
+
+/* How long a fresh socket may take to connect before its shard counts as unavailable. */
+#define FIRST_CONNECT_MS 1000
 
 struct gw_shards {
     void *zctx;       /* ZeroMQ context, shared by all threads (thread-safe) */
@@ -23,6 +27,7 @@ struct gw_shards {
 struct gw_shard_link {
     gw_shards_t *shards; /* borrowed */
     void **socks;        /* one DEALER per shard */
+    bool *used;          /* per shard: a send has succeeded on this socket */
 };
 
 gw_shards_t *gw_shards_new(int nshards, char *const *endpoints)
@@ -58,6 +63,7 @@ gw_shard_link_t *gw_shard_link_new(gw_shards_t *shards)
     gw_shard_link_t *link = mem_zalloc(sizeof *link);
     link->shards = shards;
     link->socks = mem_zalloc(sizeof(void *) * (size_t)shards->count);
+    link->used = mem_zalloc(sizeof(bool) * (size_t)shards->count);
     for (int i = 0; i < shards->count; i++) {
         void *sock = zmq_socket(shards->zctx, ZMQ_DEALER);
         int one = 1, zero = 0, ivl = 100;
@@ -83,6 +89,7 @@ void gw_shard_link_destroy(gw_shard_link_t **link_p)
     for (int i = 0; i < link->shards->count; i++)
         zmq_close(link->socks[i]);
     free(link->socks);
+    free(link->used);
     free(link);
     *link_p = NULL;
 }
@@ -101,9 +108,18 @@ gw_call_t gw_shard_call(gw_shard_link_t *link, int shard, const proto_request_t 
     size_t len;
     void *frame = proto_request_encode(req, &len);
     int sent = zmq_send(sock, frame, len, ZMQ_DONTWAIT);
+    if (sent < 0 && !link->used[shard]) {
+        /* A socket that never sent yet may still be connecting: give it a moment once. */
+        uint64_t now = s_now_ms();
+        long grace = req->deadline_ms > now ? (long)(req->deadline_ms - now) : 0;
+        zmq_pollitem_t it = {sock, 0, ZMQ_POLLOUT, 0};
+        if (zmq_poll(&it, 1, grace < FIRST_CONNECT_MS ? grace : FIRST_CONNECT_MS) > 0)
+            sent = zmq_send(sock, frame, len, ZMQ_DONTWAIT);
+    }
     free(frame);
     if (sent < 0)
         return GW_CALL_UNAVAILABLE; /* EAGAIN: no connected worker (or its queue is full) */
+    link->used[shard] = true;
     for (;;) {
         uint64_t now = s_now_ms();
         if (now >= req->deadline_ms)

@@ -134,6 +134,86 @@ void *proto_reply_encode(const proto_reply_t *rep, size_t *len)
 
 /* ---- decoding ---- */
 
+/* Reads a big-endian length of n bytes at p. */
+static size_t s_be(const uint8_t *p, int n)
+{
+    size_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* Walks the msgpack structure without allocating and checks that every length fits in the
+ * bytes that remain and every container count could be backed by them (each element takes at
+ * least one byte), nesting at most 8 deep. msgpack_unpack_next allocates count * 24 bytes for a
+ * container before reading its elements, so without this a 5-byte frame claiming 2^32 elements
+ * would ask for 96 GiB. */
+static int s_precheck(const uint8_t *p, size_t len)
+{
+    size_t todo[9] = {1}; /* items left per nesting level */
+    int depth = 0;
+    size_t off = 0;
+    while (depth >= 0) {
+        if (todo[depth] == 0) {
+            depth--;
+            continue;
+        }
+        todo[depth]--;
+        if (off >= len)
+            return -1;
+        uint8_t b = p[off++];
+        size_t head = 0, body = 0, count = 0;
+        if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
+            /* single-byte value */
+        } else if (b >= 0x80 && b <= 0x8f) {
+            count = 2 * (size_t)(b & 0x0f);
+        } else if (b >= 0x90 && b <= 0x9f) {
+            count = b & 0x0f;
+        } else if (b >= 0xa0 && b <= 0xbf) {
+            body = b & 0x1f;
+        } else if (b == 0xc4 || b == 0xd9) {
+            head = 1;
+        } else if (b == 0xc5 || b == 0xda) {
+            head = 2;
+        } else if (b == 0xc6 || b == 0xdb) {
+            head = 4;
+        } else if (b >= 0xc7 && b <= 0xc9) {
+            head = (size_t)1 << (b - 0xc7); /* ext: length, then a type byte */
+        } else if (b == 0xca || b == 0xcb) {
+            body = b == 0xca ? 4 : 8;
+        } else if (b >= 0xcc && b <= 0xd3) {
+            body = (size_t)1 << ((b - 0xcc) & 3);
+        } else if (b >= 0xd4 && b <= 0xd8) {
+            body = 1 + ((size_t)1 << (b - 0xd4));
+        } else if (b == 0xdc || b == 0xde) {
+            head = 2;
+        } else if (b == 0xdd || b == 0xdf) {
+            head = 4;
+        } else {
+            return -1; /* 0xc1 is never used */
+        }
+        if (head) {
+            if (len - off < head)
+                return -1;
+            size_t n = s_be(p + off, (int)head);
+            off += head;
+            if (b >= 0xdc)
+                count = b >= 0xde ? 2 * n : n;
+            else
+                body = n + (b >= 0xc7 && b <= 0xc9);
+        }
+        if (len - off < body || count > len - off - body)
+            return -1;
+        off += body;
+        if (count) {
+            if (depth == 8)
+                return -1;
+            todo[++depth] = count;
+        }
+    }
+    return 0;
+}
+
 /* Unpacks one whole top-level array of exactly `fields` elements. */
 static int s_unpack(const void *buf, size_t len, size_t fields, msgpack_unpacked *up,
                     const char **why)
@@ -144,6 +224,10 @@ static int s_unpack(const void *buf, size_t len, size_t fields, msgpack_unpacked
     }
     if (len > PROTO_MAX_FRAME) {
         *why = "frame too large";
+        return -1;
+    }
+    if (s_precheck(buf, len) < 0) {
+        *why = "truncated or inconsistent msgpack";
         return -1;
     }
     size_t off = 0;

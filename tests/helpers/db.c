@@ -1,0 +1,44 @@
+/* libpq helpers for tests (see db.h). */
+#include "tests/helpers/db.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "common/mem.h"
+
+static PGconn *s_connect(void)
+{
+    PGconn *c = PQconnectdb(getenv("QUIZ_TEST_DATABASE_URL"));
+    if (PQstatus(c) != CONNECTION_OK)
+        fprintf(stderr, "db: %s", PQerrorMessage(c));
+    return c;
+}
+
+char *db_value(const char *sql, const char *p1, const char *p2)
+{
+    PGconn *c = s_connect();
+    const char *params[2] = {p1, p2};
+    int n = p2 ? 2 : p1 ? 1 : 0;
+    PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+    char *out = NULL;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK)
+        out = mem_strdup(PQntuples(r) ? PQgetvalue(r, 0, 0) : "");
+    else
+        fprintf(stderr, "db: %s", PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+    return out;
+}
+
+int db_exec(const char *sql)
+{
+    PGconn *c = s_connect();
+    PGresult *r = PQexec(c, sql);
+    int rc = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK ? 0 : -1;
+    if (rc < 0)
+        fprintf(stderr, "db: %s", PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+    return rc;
+}

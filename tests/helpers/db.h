@@ -1,0 +1,13 @@
+/* Direct database checks for integration tests: what the API says must match what PostgreSQL
+ * holds. */
+#ifndef TESTS_HELPERS_DB_H
+#define TESTS_HELPERS_DB_H
+
+/* Runs sql with up to 3 text parameters (NULL-terminated after the last) against
+ * $QUIZ_TEST_DATABASE_URL; returns the first cell as a new string (caller frees), "" for no
+ * row, or NULL on error (printed). */
+char *db_value(const char *sql, const char *p1, const char *p2);
+/* Executes a statement; 0 or -1 (printed). */
+int db_exec(const char *sql);
+
+#endif

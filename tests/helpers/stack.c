@@ -1,0 +1,202 @@
+/* Process management for integration tests (see stack.h). */
+#include "tests/helpers/stack.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define READY_TIMEOUT_MS 30000
+
+void stack_endpoint(const qstack_t *s, int shard, char *out, size_t len)
+{
+    snprintf(out, len, "ipc://%s/shard%d", s->dir, shard);
+}
+
+/* Binds a datagram socket for one process's notifications. */
+static int s_notify_socket(const qstack_t *s, const char *name, char *path, size_t len)
+{
+    snprintf(path, len, "%s/notify-%s", s->dir, name);
+    unlink(path);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Waits for READY=1 on fd; copies the STATUS= text into status. 0 or -1. */
+static int s_wait_ready(int fd, pid_t pid, char *status, size_t len)
+{
+    for (int waited = 0; waited < READY_TIMEOUT_MS; waited += 100) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 100) > 0) {
+            char msg[512];
+            ssize_t n = recv(fd, msg, sizeof msg - 1, 0);
+            if (n <= 0)
+                continue;
+            msg[n] = '\0';
+            char *st = strstr(msg, "STATUS=");
+            if (st && status)
+                snprintf(status, len, "%s", st + 7);
+            if (strstr(msg, "READY=1"))
+                return 0;
+        }
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return -1; /* it died before becoming ready */
+    }
+    return -1;
+}
+
+/* fork+exec with NOTIFY_SOCKET set and output appended to DIR/NAME.log. */
+static pid_t s_spawn(const qstack_t *s, const char *name, const char *notify, char *const argv[])
+{
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    char log[256];
+    snprintf(log, sizeof log, "%s/%s.log", s->dir, name);
+    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+    }
+    setenv("NOTIFY_SOCKET", notify, 1);
+    setenv("QUIZ_DATABASE_URL", s->dsn, 1);
+    setenv("QUIZ_PLATFORM_TOKEN", s->token, 1);
+    execv(argv[0], argv);
+    _exit(127);
+}
+
+static void s_dump_log(const qstack_t *s, const char *name)
+{
+    char path[256], line[512];
+    snprintf(path, sizeof path, "%s/%s.log", s->dir, name);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    fprintf(stderr, "--- %s ---\n", path);
+    while (fgets(line, sizeof line, f))
+        fputs(line, stderr);
+    fclose(f);
+}
+
+int stack_start_worker(qstack_t *s, int shard)
+{
+    char name[32], notify[200], ep[200], k[12], n[12], bin[512];
+    snprintf(name, sizeof name, "worker%d", shard);
+    snprintf(k, sizeof k, "%d", shard);
+    snprintf(n, sizeof n, "%d", s->nshards);
+    snprintf(bin, sizeof bin, "%s/quiz-worker", getenv("QUIZ_BIN_DIR"));
+    stack_endpoint(s, shard, ep, sizeof ep);
+    int fd = s_notify_socket(s, name, notify, sizeof notify);
+    if (fd < 0)
+        return -1;
+    char *argv[] = {bin, "--shard", k, "--shards", n, "--endpoint", ep, "--threads", "3", NULL};
+    s->workers[shard] = s_spawn(s, name, notify, argv);
+    int rc = s_wait_ready(fd, s->workers[shard], NULL, 0);
+    close(fd);
+    if (rc < 0)
+        s_dump_log(s, name);
+    return rc;
+}
+
+int stack_start(qstack_t *s, int nshards)
+{
+    memset(s, 0, sizeof *s);
+    s->dsn = getenv("QUIZ_TEST_DATABASE_URL");
+    if (!s->dsn || !getenv("QUIZ_BIN_DIR")) {
+        fprintf(stderr, "stack: QUIZ_TEST_DATABASE_URL and QUIZ_BIN_DIR must be set\n");
+        return -1;
+    }
+    snprintf(s->dir, sizeof s->dir, "/tmp/quiz-stack.XXXXXX");
+    if (!mkdtemp(s->dir))
+        return -1;
+    s->nshards = nshards;
+    s->deadline_ms = 3000;
+    snprintf(s->token, sizeof s->token, "test-platform-token-%d-%ld", (int)getpid(), random());
+    snprintf(s->auth, sizeof s->auth, "Authorization: Bearer %s", s->token);
+    for (int i = 0; i < nshards; i++)
+        if (stack_start_worker(s, i) < 0)
+            return -1;
+    char bin[512], notify[200], deadline[16], status[256] = "";
+    char eps[STACK_MAX_SHARDS][200];
+    snprintf(bin, sizeof bin, "%s/quiz-gateway", getenv("QUIZ_BIN_DIR"));
+    snprintf(deadline, sizeof deadline, "%d", s->deadline_ms);
+    char *argv[32] = {bin, "--listen", "127.0.0.1:0", "--threads", "16", "--deadline-ms", deadline,
+                      "--max-body", "16384"};
+    int argc = 9;
+    for (int i = 0; i < nshards; i++) {
+        stack_endpoint(s, i, eps[i], sizeof eps[i]);
+        argv[argc++] = "--shard";
+        argv[argc++] = eps[i];
+    }
+    argv[argc] = NULL;
+    int fd = s_notify_socket(s, "gateway", notify, sizeof notify);
+    if (fd < 0)
+        return -1;
+    s->gateway = s_spawn(s, "gateway", notify, argv);
+    int rc = s_wait_ready(fd, s->gateway, status, sizeof status);
+    close(fd);
+    const char *colon = strrchr(status, ':');
+    if (rc < 0 || !colon || (s->port = atoi(colon + 1)) <= 0) {
+        s_dump_log(s, "gateway");
+        return -1;
+    }
+    snprintf(s->url, sizeof s->url, "http://127.0.0.1:%d", s->port);
+    return 0;
+}
+
+void stack_kill_worker(qstack_t *s, int shard)
+{
+    if (s->workers[shard] > 0) {
+        kill(s->workers[shard], SIGKILL);
+        waitpid(s->workers[shard], NULL, 0);
+        s->workers[shard] = 0;
+    }
+}
+
+/* SIGTERM and wait; 0 if it exited with status 0. */
+static int s_stop(pid_t pid)
+{
+    if (pid <= 0)
+        return 0;
+    kill(pid, SIGTERM);
+    int st = 0;
+    if (waitpid(pid, &st, 0) != pid)
+        return -1;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+int stack_stop(qstack_t *s)
+{
+    int rc = 0;
+    if (s_stop(s->gateway) < 0) {
+        s_dump_log(s, "gateway");
+        rc = -1;
+    }
+    for (int i = 0; i < s->nshards; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "worker%d", i);
+        if (s_stop(s->workers[i]) < 0) {
+            s_dump_log(s, name);
+            rc = -1;
+        }
+    }
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", s->dir);
+    if (rc == 0 && system(cmd) != 0)
+        rc = -1;
+    return rc;
+}

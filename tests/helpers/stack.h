@@ -1,0 +1,37 @@
+/* Starts the real quiz-worker and quiz-gateway binaries for an integration test: workers on
+ * ipc:// endpoints in a private temp dir, the gateway on an ephemeral 127.0.0.1 port. Readiness
+ * is the processes' own sd_notify READY=1, received on a socket we pass as NOTIFY_SOCKET, so
+ * tests never sleep. Needs QUIZ_TEST_DATABASE_URL and QUIZ_BIN_DIR (tests/run.sh sets both). */
+#ifndef TESTS_HELPERS_STACK_H
+#define TESTS_HELPERS_STACK_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#define STACK_MAX_SHARDS 4
+
+typedef struct {
+    char dir[128];                     /* private temp directory */
+    int nshards;
+    pid_t workers[STACK_MAX_SHARDS];   /* 0 when not running */
+    pid_t gateway;
+    int port;                          /* gateway's HTTP port */
+    char url[64];                      /* "http://127.0.0.1:PORT" */
+    char token[80];                    /* platform token */
+    char auth[128];                    /* "Authorization: Bearer <token>" */
+    const char *dsn;
+    int deadline_ms;
+} qstack_t;
+
+/* Starts nshards workers and a gateway. 0, or -1 (the test should fail). */
+int stack_start(qstack_t *s, int nshards);
+/* (Re)starts one shard's worker and waits for READY=1. */
+int stack_start_worker(qstack_t *s, int shard);
+/* Kills a worker with SIGKILL, as a crash would. */
+void stack_kill_worker(qstack_t *s, int shard);
+/* SIGTERM to everything; 0 if every process exited with status 0 (no leaks, no crash). */
+int stack_stop(qstack_t *s);
+/* The ZeroMQ endpoint of a shard's worker. */
+void stack_endpoint(const qstack_t *s, int shard, char *out, size_t len);
+
+#endif

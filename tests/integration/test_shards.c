@@ -1,0 +1,179 @@
+/* Routing and failure behaviour of the gateway <-> worker hop: tenant header validation, shard
+ * choice, a worker's refusal of tenants that are not its own, and what clients see while a
+ * shard's worker is dead and after it comes back. */
+#include <criterion/criterion.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "common/ident.h"
+#include "common/shard.h"
+#include "proto/proto.h"
+#include "tests/helpers/http.h"
+#include "tests/helpers/stack.h"
+
+static qstack_t S;
+
+static void setup(void)
+{
+    cr_assert_geq(sodium_init(), 0);
+    srandom((unsigned)randombytes_random());
+    cr_assert_eq(stack_start(&S, 2), 0, "stack did not start");
+}
+
+static void teardown(void)
+{
+    cr_expect_eq(stack_stop(&S), 0, "a process did not exit cleanly (crash or leak?)");
+}
+
+TestSuite(shards, .init = setup, .fini = teardown, .timeout = 120);
+
+/* A random tenant id that lives on `shard`. */
+static void s_tenant_on(int shard, uint8_t u[16], char text[37])
+{
+    do
+        ident_uuid_random(u);
+    while (shard_of(u, 2) != shard);
+    ident_uuid_format(u, text);
+}
+
+static long s_ping(const char *tenant_header, http_resp_t *r)
+{
+    char url[128], h[128];
+    http_url(url, sizeof url, S.url, "/api/ping");
+    snprintf(h, sizeof h, "X-Tenant-ID: %s", tenant_header);
+    const char *headers[] = {h, NULL};
+    return http_do(r, "GET", url, NULL, tenant_header ? headers : NULL);
+}
+
+Test(shards, ping_reaches_the_tenants_shard)
+{
+    for (int shard = 0; shard < 2; shard++) {
+        uint8_t u[16];
+        char id[37];
+        s_tenant_on(shard, u, id);
+        http_resp_t r;
+        cr_expect_eq(s_ping(id, &r), 200, "%s", r.body);
+        json_t *j = http_json(&r);
+        cr_expect_eq(json_integer_value(json_object_get(j, "shard")), shard);
+        char rid[64];
+        cr_expect_eq(http_header(&r, "X-Request-ID", rid, sizeof rid), 0);
+        cr_expect_eq(strlen(rid), 32);
+        json_decref(j);
+        http_resp_clear(&r);
+    }
+}
+
+Test(shards, bad_tenant_header_is_400)
+{
+    const char *bad[] = {"", "nope", "123e4567-e89b-12d3-a456-42661417400", "123e4567e89b12d3a456426614174000",
+                         "123e4567-e89b-12d3-a456-4266141740001", "' OR 1=1 --"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        http_resp_t r;
+        cr_expect_eq(s_ping(bad[i], &r), 400, "\"%s\" -> %s", bad[i], r.body);
+        cr_expect(strstr(r.body, "X-Tenant-ID") != NULL);
+        http_resp_clear(&r);
+    }
+    http_resp_t r;
+    cr_expect_eq(s_ping(NULL, &r), 400, "missing header");
+    http_resp_clear(&r);
+}
+
+Test(shards, worker_refuses_a_tenant_of_another_shard)
+{
+    /* Speak the wire protocol straight to shard 1's worker about a shard-0 tenant. */
+    void *ctx = zmq_ctx_new(), *sock = zmq_socket(ctx, ZMQ_DEALER);
+    char ep[200];
+    stack_endpoint(&S, 1, ep, sizeof ep);
+    cr_assert_eq(zmq_connect(sock, ep), 0);
+    proto_request_t req = {.op = PROTO_OP_TENANT_STATS, .role = PROTO_ROLE_PLATFORM,
+                           .has_tenant = true, .deadline_ms = 0};
+    char id[37];
+    s_tenant_on(0, req.tenant, id);
+    randombytes_buf(req.request_id, 16);
+    size_t len;
+    void *frame = proto_request_encode(&req, &len);
+    cr_assert_eq(zmq_send(sock, frame, len, 0), (int)len);
+    free(frame);
+    /* Garbage on the same connection is dropped with a log line; the worker keeps serving. */
+    cr_assert_eq(zmq_send(sock, "\xc1garbage", 8, 0), 8);
+    char buf[4096];
+    int timeout = 5000;
+    zmq_setsockopt(sock, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    int n = zmq_recv(sock, buf, sizeof buf, 0);
+    cr_assert_gt(n, 0);
+    proto_reply_t rep;
+    const char *why;
+    cr_assert_eq(proto_reply_decode(buf, (size_t)n, &rep, &why), 0);
+    cr_expect_eq(rep.status, PROTO_STATUS_MISROUTED);
+    cr_expect_arr_eq(rep.request_id, req.request_id, 16);
+    proto_reply_clear(&rep);
+    int zero = 0;
+    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_close(sock);
+    zmq_ctx_term(ctx);
+
+    http_resp_t r;
+    uint8_t u[16];
+    s_tenant_on(1, u, id);
+    cr_expect_eq(s_ping(id, &r), 200, "worker stopped serving after a bad frame");
+    http_resp_clear(&r);
+}
+
+Test(shards, dead_worker_gives_503_fast_and_service_returns)
+{
+    uint8_t u0[16], u1[16];
+    char a[37], b[37];
+    s_tenant_on(0, u0, a);
+    s_tenant_on(1, u1, b);
+    stack_kill_worker(&S, 0);
+
+    http_resp_t r;
+    long st = s_ping(a, &r);
+    /* Well within the deadline: the gateway knows no worker is connected. */
+    cr_expect_eq(st, 503, "%s", r.body);
+    cr_expect_lt(r.seconds * 1000, S.deadline_ms, "took %.3f s", r.seconds);
+    char ra[16];
+    cr_expect_eq(http_header(&r, "Retry-After", ra, sizeof ra), 0);
+    http_resp_clear(&r);
+    /* The other shard is unaffected. */
+    cr_expect_eq(s_ping(b, &r), 200);
+    http_resp_clear(&r);
+    char url[128];
+    http_url(url, sizeof url, S.url, "/readyz");
+    cr_expect_eq(http_do(&r, "GET", url, NULL, NULL), 503);
+    http_resp_clear(&r);
+    http_url(url, sizeof url, S.url, "/healthz");
+    cr_expect_eq(http_do(&r, "GET", url, NULL, NULL), 200);
+    http_resp_clear(&r);
+
+    cr_assert_eq(stack_start_worker(&S, 0), 0);
+    /* The gateway's sockets reconnect within their 100 ms reconnect interval. */
+    st = 0;
+    for (int i = 0; i < 100 && st != 200; i++) {
+        st = s_ping(a, &r);
+        http_resp_clear(&r);
+    }
+    cr_expect_eq(st, 200, "shard did not come back");
+    http_url(url, sizeof url, S.url, "/readyz");
+    cr_expect_eq(http_do(&r, "GET", url, NULL, NULL), 200, "%s", r.body);
+    http_resp_clear(&r);
+}
+
+Test(shards, metrics_count_requests)
+{
+    uint8_t u[16];
+    char id[37];
+    s_tenant_on(1, u, id);
+    http_resp_t r;
+    cr_expect_eq(s_ping(id, &r), 200);
+    http_resp_clear(&r);
+    char url[128];
+    http_url(url, sizeof url, S.url, "/metrics");
+    cr_expect_eq(http_do(&r, "GET", url, NULL, NULL), 200);
+    cr_expect(strstr(r.body, "quiz_http_requests_total{code=\"200\"}") != NULL, "%s", r.body);
+    cr_expect(strstr(r.body, "quiz_shard_calls_total{shard=\"1\",outcome=\"ok\"} 1") != NULL, "%s", r.body);
+    http_resp_clear(&r);
+}

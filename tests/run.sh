@@ -1,0 +1,55 @@
+#!/bin/sh
+# `make test`: runs the unit test binaries, then starts a throwaway PostgreSQL cluster (fsync
+# off, random port, removed afterwards) and runs the integration binaries against it. Prints
+# one closing line "tests: N passed, N failed" and exits non-zero on any failure.
+# Usage: tests/run.sh UNIT_BIN... -- INTEGRATION_BIN...
+set -u
+cd "$(dirname "$0")/.."
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+passed=0 failed=0 log=$(mktemp)
+
+run() { # one Criterion binary; its Synthesis line is added to the totals
+  "$@" --jobs 2 >"$log" 2>&1
+  rc=$?
+  cat "$log"
+  line=$(grep -a "Synthesis:" "$log" | tail -n 1)
+  p=$(echo "$line" | sed -n 's/.*Passing: \([0-9]*\).*/\1/p')
+  f=$(echo "$line" | sed -n 's/.*Failing: \([0-9]*\).*Crashing: \([0-9]*\).*/\1 \2/p')
+  passed=$((passed + ${p:-0}))
+  set -- $f
+  failed=$((failed + ${1:-0} + ${2:-0}))
+  if [ $rc -ne 0 ] && [ -z "$line" ]; then failed=$((failed + 1)); fi
+  [ $rc -eq 0 ]
+}
+
+status=0
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do run "$1" || status=1; shift; done
+[ $# -gt 0 ] && shift
+
+if [ $# -gt 0 ]; then
+  pgdir=""
+  if [ -n "${QUIZ_TEST_DATABASE_URL:-}" ]; then
+    echo "integration: using QUIZ_TEST_DATABASE_URL"
+  elif ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    pgdir=$(mktemp -d /tmp/quiz-test-pg.XXXXXX)
+    chmod 755 "$pgdir"
+    port=$(( (($$ % 2000)) + 56000 ))
+    QUIZ_TEST_DATABASE_URL=$(sh deploy/dev/pg.sh start "$pgdir/data" "$port" --nosync) || { status=1; pgdir=""; }
+    export QUIZ_TEST_DATABASE_URL
+  elif [ "${CI:-}" = "true" ]; then
+    echo "integration: no PostgreSQL available and CI=true" >&2; status=1
+  else
+    echo "integration: no PostgreSQL installed; skipping integration tests" >&2
+  fi
+  if [ -n "${QUIZ_TEST_DATABASE_URL:-}" ]; then
+    QUIZ_DATABASE_URL=$QUIZ_TEST_DATABASE_URL build-asan/quiz-worker --migrate || status=1
+    export QUIZ_BIN_DIR=${QUIZ_BIN_DIR:-$PWD/build-asan}
+    for bin in "$@"; do run "$bin" || status=1; done
+  fi
+  if [ -n "$pgdir" ]; then sh deploy/dev/pg.sh stop "$pgdir/data"; rm -rf "$pgdir"; fi
+fi
+rm -f "$log"
+[ $failed -gt 0 ] && status=1
+echo "tests: $passed passed, $failed failed"
+exit $status
