@@ -115,8 +115,8 @@ int stack_start_worker(qstack_t *s, int shard)
 int stack_start(qstack_t *s, int nshards)
 {
     memset(s, 0, sizeof *s);
-    s->dsn = getenv("QUIZ_TEST_DATABASE_URL");
-    if (!s->dsn || !getenv("QUIZ_BIN_DIR")) {
+    const char *dsn = getenv("QUIZ_TEST_DATABASE_URL");
+    if (!dsn || !getenv("QUIZ_BIN_DIR")) {
         fprintf(stderr, "stack: QUIZ_TEST_DATABASE_URL and QUIZ_BIN_DIR must be set\n");
         return -1;
     }
@@ -125,6 +125,10 @@ int stack_start(qstack_t *s, int nshards)
         return -1;
     s->nshards = nshards;
     s->deadline_ms = 3000;
+    /* A name of our own lets a test find (and kill) exactly this stack's backends. */
+    snprintf(s->app, sizeof s->app, "quizstack_%d_%ld", (int)getpid(), random() % 100000);
+    snprintf(s->dsn, sizeof s->dsn, "%s%sapplication_name=%s", dsn, strchr(dsn, '?') ? "&" : "?",
+             s->app);
     snprintf(s->token, sizeof s->token, "test-platform-token-%d-%ld", (int)getpid(), random());
     snprintf(s->auth, sizeof s->auth, "Authorization: Bearer %s", s->token);
     for (int i = 0; i < nshards; i++)
@@ -158,6 +162,12 @@ int stack_start(qstack_t *s, int nshards)
     return 0;
 }
 
+void stack_term_worker(qstack_t *s, int shard)
+{
+    if (s->workers[shard] > 0)
+        kill(s->workers[shard], SIGTERM);
+}
+
 void stack_kill_worker(qstack_t *s, int shard)
 {
     if (s->workers[shard] > 0) {
@@ -175,6 +185,16 @@ static int s_stop(pid_t pid)
     kill(pid, SIGTERM);
     int st = 0;
     if (waitpid(pid, &st, 0) != pid)
+        return -1;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+int stack_wait_worker(qstack_t *s, int shard)
+{
+    int st = 0;
+    pid_t pid = s->workers[shard];
+    s->workers[shard] = 0;
+    if (pid <= 0 || waitpid(pid, &st, 0) != pid)
         return -1;
     return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }

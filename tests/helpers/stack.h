@@ -19,7 +19,8 @@ typedef struct {
     char url[64];                      /* "http://127.0.0.1:PORT" */
     char token[80];                    /* platform token */
     char auth[128];                    /* "Authorization: Bearer <token>" */
-    const char *dsn;
+    char dsn[512];                     /* the test database, tagged with application_name */
+    char app[64];                      /* this stack's application_name, to find its backends */
     int deadline_ms;
 } qstack_t;
 
@@ -29,6 +30,10 @@ int stack_start(qstack_t *s, int nshards);
 int stack_start_worker(qstack_t *s, int shard);
 /* Kills a worker with SIGKILL, as a crash would. */
 void stack_kill_worker(qstack_t *s, int shard);
+/* Sends SIGTERM to one worker without waiting. */
+void stack_term_worker(qstack_t *s, int shard);
+/* Waits for a worker that was told to stop; 0 if it exited with status 0. */
+int stack_wait_worker(qstack_t *s, int shard);
 /* SIGTERM to everything; 0 if every process exited with status 0 (no leaks, no crash). */
 int stack_stop(qstack_t *s);
 /* The ZeroMQ endpoint of a shard's worker. */

@@ -1,0 +1,193 @@
+/* The worker under stress of the real kind: a query blocked on a lock must not stall its shard,
+ * SIGTERM drains requests in flight, a passed deadline is a 504, and dropped database
+ * connections are replaced without a restart. Locks are taken from the test's own connection. */
+#include <criterion/criterion.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/ident.h"
+#include "tests/helpers/db.h"
+#include "tests/helpers/http.h"
+#include "tests/helpers/stack.h"
+
+static qstack_t S;
+
+static void setup(void)
+{
+    cr_assert_geq(sodium_init(), 0);
+    srandom((unsigned)randombytes_random());
+    cr_assert_eq(stack_start(&S, 2), 0, "stack did not start");
+}
+
+static void teardown(void)
+{
+    cr_expect_eq(stack_stop(&S), 0, "a process did not exit cleanly (crash or leak?)");
+}
+
+TestSuite(worker, .init = setup, .fini = teardown, .timeout = 120);
+
+/* Creates tenants until two land on shard 0; writes their ids. */
+static void s_two_on_shard0(char a[37], char b[37])
+{
+    int found = 0;
+    char url[128];
+    http_url(url, sizeof url, S.url, "/api/tenants/");
+    const char *h[] = {S.auth, NULL};
+    for (int i = 0; i < 40 && found < 2; i++) {
+        http_resp_t r;
+        cr_assert_eq(http_do(&r, "POST", url, "{\"tenant_name\":\"w\",\"owner_email\":\"w@w.example\"}", h),
+                     201);
+        json_t *j = http_json(&r);
+        if (json_integer_value(json_object_get(j, "shard")) == 0)
+            snprintf(found++ ? b : a, 37, "%s", json_string_value(json_object_get(j, "tenant_id")));
+        json_decref(j);
+        http_resp_clear(&r);
+    }
+    cr_assert_eq(found, 2);
+}
+
+/* Holds ACCESS EXCLUSIVE on a tenant's users table until s_unlock. */
+static PGconn *s_lock(const char *tenant)
+{
+    uint8_t u[16];
+    char schema[IDENT_SCHEMA_LEN + 1], sql[200];
+    cr_assert_eq(ident_uuid_parse(tenant, 36, u), 0);
+    ident_schema_name(u, schema);
+    PGconn *c = PQconnectdb(getenv("QUIZ_TEST_DATABASE_URL"));
+    snprintf(sql, sizeof sql, "BEGIN; LOCK TABLE %s.users IN ACCESS EXCLUSIVE MODE", schema);
+    PGresult *r = PQexec(c, sql);
+    cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQerrorMessage(c));
+    PQclear(r);
+    return c;
+}
+
+static void s_unlock(PGconn *c)
+{
+    PQclear(PQexec(c, "COMMIT"));
+    PQfinish(c);
+}
+
+typedef struct {
+    char path[128];
+    long status;
+    double seconds;
+} call_t;
+
+static void *s_call_thread(void *arg)
+{
+    call_t *call = arg;
+    char url[256];
+    http_url(url, sizeof url, S.url, "%s", call->path);
+    const char *h[] = {S.auth, NULL};
+    http_resp_t r;
+    call->status = http_do(&r, "GET", url, NULL, h);
+    call->seconds = r.seconds;
+    http_resp_clear(&r);
+    return NULL;
+}
+
+/* Waits until the blocked request shows up as waiting on a lock in pg_stat_activity. */
+static void s_wait_blocked(void)
+{
+    for (int i = 0; i < 500; i++) {
+        char *v = db_value("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1"
+                           " AND wait_event_type = 'Lock'",
+                           S.app, NULL);
+        int n = v ? atoi(v) : 0;
+        free(v);
+        if (n > 0)
+            return;
+    }
+    cr_assert_fail("the request never blocked on the lock");
+}
+
+static long s_stats(const char *tenant)
+{
+    call_t c = {.status = 0};
+    snprintf(c.path, sizeof c.path, "/api/tenants/%s/stats", tenant);
+    s_call_thread(&c);
+    return c.status;
+}
+
+Test(worker, a_blocked_query_does_not_stall_its_shard)
+{
+    char a[37], b[37];
+    s_two_on_shard0(a, b);
+    PGconn *lock = s_lock(a);
+    call_t slow = {.status = 0};
+    snprintf(slow.path, sizeof slow.path, "/api/tenants/%s/stats", a);
+    pthread_t t;
+    pthread_create(&t, NULL, s_call_thread, &slow);
+    s_wait_blocked();
+    /* Same shard, other tenant: answered while the first request waits. */
+    for (int i = 0; i < 5; i++)
+        cr_expect_eq(s_stats(b), 200);
+    s_unlock(lock);
+    pthread_join(t, NULL);
+    cr_expect_eq(slow.status, 200, "the blocked request failed once unblocked");
+}
+
+Test(worker, sigterm_drains_requests_in_flight)
+{
+    char a[37], b[37];
+    s_two_on_shard0(a, b);
+    PGconn *lock = s_lock(a);
+    call_t slow = {.status = 0};
+    snprintf(slow.path, sizeof slow.path, "/api/tenants/%s/stats", a);
+    pthread_t t;
+    pthread_create(&t, NULL, s_call_thread, &slow);
+    s_wait_blocked();
+    stack_term_worker(&S, 0);
+    /* While draining, new work for the shard is refused rather than lost. */
+    long st = 0;
+    for (int i = 0; i < 50 && st != 503; i++)
+        st = s_stats(b);
+    cr_expect_eq(st, 503);
+    s_unlock(lock);
+    pthread_join(t, NULL);
+    cr_expect_eq(slow.status, 200, "request in flight was dropped by SIGTERM");
+    cr_expect_eq(stack_wait_worker(&S, 0), 0, "worker did not exit cleanly after draining");
+    cr_assert_eq(stack_start_worker(&S, 0), 0);
+}
+
+Test(worker, passed_deadline_is_504_and_the_next_request_gets_its_own_answer)
+{
+    char a[37], b[37];
+    s_two_on_shard0(a, b);
+    PGconn *lock = s_lock(a);
+    call_t slow = {.status = 0};
+    snprintf(slow.path, sizeof slow.path, "/api/tenants/%s/stats", a);
+    s_call_thread(&slow);
+    cr_expect_eq(slow.status, 504);
+    cr_expect_lt(slow.seconds, S.deadline_ms / 1000.0 + 1.0, "took %.2f s", slow.seconds);
+    s_unlock(lock);
+    call_t next = {.status = 0};
+    snprintf(next.path, sizeof next.path, "/api/tenants/%s", b);
+    for (int i = 0; i < 20; i++) {
+        char url[256], *needle = b;
+        http_url(url, sizeof url, S.url, "%s", next.path);
+        const char *h[] = {S.auth, NULL};
+        http_resp_t r;
+        cr_expect_eq(http_do(&r, "GET", url, NULL, h), 200);
+        cr_expect(strstr(r.body, needle) != NULL, "got another request's answer: %s", r.body);
+        http_resp_clear(&r);
+    }
+}
+
+Test(worker, reconnects_after_its_connections_are_killed)
+{
+    char a[37], b[37];
+    s_two_on_shard0(a, b);
+    char *v = db_value("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                       " WHERE application_name = $1",
+                       S.app, NULL);
+    cr_assert_not_null(v);
+    cr_expect_gt(atoi(v), 0, "no backends of this stack found");
+    free(v);
+    for (int i = 0; i < 10; i++)
+        cr_expect_eq(s_stats(i % 2 ? a : b), 200);
+}
