@@ -24,6 +24,18 @@ run() { # one Criterion binary; its Synthesis line is added to the totals
 }
 
 status=0
+# The systemd units must pass systemd-analyze verify (binaries pointed at this build).
+if command -v systemd-analyze >/dev/null 2>&1; then
+  units=$(mktemp -d)
+  for u in deploy/*.service; do sed "s|/usr/bin/quiz-|$PWD/build-asan/quiz-|g" "$u" > "$units/$(basename "$u")"; done
+  cp "$units/quiz-worker@.service" "$units/quiz-worker@0.service"
+  if systemd-analyze verify "$units/quiz-gateway.service" "$units/quiz-worker@0.service"; then
+    echo "[PASS] deploy: systemd-analyze verify"; passed=$((passed + 1))
+  else
+    echo "[FAIL] deploy: systemd-analyze verify"; failed=$((failed + 1)); status=1
+  fi
+  rm -rf "$units"
+fi
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do run "$1" || status=1; shift; done
 [ $# -gt 0 ] && shift
 
