@@ -81,7 +81,7 @@ test: deps
 	@sh tests/run.sh $(UNIT_BIN) -- $(INTEG_BIN)
 
 bench: deps
-	@sh bench/run.sh
+	@bash bench/run.sh
 
 clean:
 	rm -rf build build-asan build-bench

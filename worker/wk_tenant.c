@@ -211,9 +211,12 @@ void wk_tenant_stats(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *r
         " 'quizzes_count', (SELECT count(*) FROM quizzes),"
         " 'questions_count', (SELECT count(*) FROM questions),"
         " 'attempts_count', (SELECT count(*) FROM attempts),"
-        " 'storage_bytes', (SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0)"
-        "   FROM pg_class c WHERE c.relnamespace = to_regnamespace(current_schema())"
-        "   AND c.relkind IN ('r', 'm')))",
+        /* Named tables resolve through search_path by index; scanning pg_class for the
+           schema would grow with the number of tenants. Tables with indexes and TOAST. */
+        " 'storage_bytes', pg_total_relation_size('users') + pg_total_relation_size('quizzes')"
+        "   + pg_total_relation_size('questions') + pg_total_relation_size('attempts')"
+        "   + pg_total_relation_size('refresh_tokens') + pg_total_relation_size('audit_log')"
+        "   + pg_total_relation_size('schema_migrations'))",
         0, NULL);
     if (res && wk_tx_commit(&tx) == 0)
         wk_reply_row(rep, PROTO_STATUS_OK, res, "tenant not found");
