@@ -28,7 +28,10 @@ trap cleanup EXIT
 export QUIZ_DATABASE_URL=$(sh deploy/dev/pg.sh start "$WORK/pg" "$PG_PORT" --nosync)
 export QUIZ_PLATFORM_TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 AUTH="Bearer $QUIZ_PLATFORM_TOKEN"
-build/quiz-worker --migrate 2>/dev/null
+export QUIZ_KEYS_DIR=$WORK/keys
+mkdir -p "$QUIZ_KEYS_DIR"
+od -An -N32 -tx1 /dev/urandom | tr -d ' \n' > "$QUIZ_KEYS_DIR/bench.key"
+build/quiz-worker --migrate --shards 2 2>/dev/null
 for k in 0 1; do
   build/quiz-worker --shard $k --shards 2 --endpoint tcp://127.0.0.1:$((ZMQ + k)) 2>>"$WORK/worker$k.log" &
   pids+=($!)

@@ -139,6 +139,23 @@ static int s_read_query(const char *qs, proto_request_t *req)
     return rc;
 }
 
+/* Header lines from the worker's reply, limited to the few the gateway passes on: a worker
+ * never sets arbitrary response headers. */
+static void s_reply_headers(const proto_reply_t *rep, char *out, size_t len)
+{
+    static const char *const allowed[] = {"Retry-After", "ETag", "Location"};
+    size_t n = 0;
+    out[0] = '\0';
+    for (int i = 0; i < rep->nheaders; i++)
+        for (size_t a = 0; a < sizeof allowed / sizeof allowed[0]; a++)
+            if (strcmp(rep->headers[i].key, allowed[a]) == 0 &&
+                !strpbrk(rep->headers[i].value, "\r\n") && n < len)
+                n += (size_t)snprintf(out + n, len - n, "%s: %s\r\n", allowed[a],
+                                      rep->headers[i].value);
+    if (n >= len)
+        out[0] = '\0';
+}
+
 /* Sends one request to a shard and answers the client with the worker's reply. */
 static int s_forward(struct mg_connection *conn, proto_request_t *req, int shard, const char *rid)
 {
@@ -158,12 +175,15 @@ static int s_forward(struct mg_connection *conn, proto_request_t *req, int shard
                          "");
     }
     int status = s_http_status[rep.status];
+    char extra[512];
+    s_reply_headers(&rep, extra, sizeof extra);
     if (status >= 400)
-        s_problem(conn, status, proto_status_str(rep.status), rep.detail, rid, "");
+        s_problem(conn, status, proto_status_str(rep.status), rep.detail, rid, extra);
     else if (status == 204)
-        s_send(conn, 204, "application/json", NULL, 0, rid, "");
+        s_send(conn, 204, "application/json", NULL, 0, rid, extra);
     else
-        s_send_json(conn, status, rep.body ? rep.body : "{}", rep.body ? rep.body_len : 2, rid);
+        s_send(conn, status, "application/json", rep.body ? rep.body : "{}",
+               rep.body ? rep.body_len : 2, rid, extra);
     if (status >= 500)
         log_req_warning(&lr, "%s: %s", proto_op_str(req->op), rep.detail ? rep.detail : "");
     proto_reply_clear(&rep);
@@ -193,6 +213,37 @@ static int s_readyz(struct mg_connection *conn, gw_http_t *http, const char *rid
     int status = s_send_json(conn, all ? 200 : 503, text, strlen(text), rid);
     free(text);
     return status;
+}
+
+/* Checks a user's access token for a USER/ADMIN route and puts the caller into the envelope.
+ * 0 when the request may go on, else the HTTP status already answered. */
+static int s_authenticate(struct mg_connection *conn, gw_http_t *http, const gw_route_t *route,
+                          proto_request_t *req, const char *rid)
+{
+    jwt_claims_t claims;
+    switch (gw_auth_user(http->cfg.auth, mg_get_header(conn, "Authorization"), req->tenant, &claims)) {
+    case GW_AUTH_MISSING:
+        return s_problem(conn, 401, "unauthorized", "an access token is required", rid,
+                         "WWW-Authenticate: Bearer\r\n");
+    case GW_AUTH_INVALID:
+        return s_problem(conn, 401, "invalid_token", "the access token is invalid or expired", rid,
+                         "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n");
+    case GW_AUTH_WRONG_TENANT:
+        return s_problem(conn, 403, "wrong_tenant", "the access token belongs to another tenant",
+                         rid, "");
+    case GW_AUTH_OK:
+        break;
+    }
+    if (claims.pwd_change && !(route->flags & GW_ROUTE_PCR_OK))
+        return s_problem(conn, 403, "password_change_required",
+                         "change the temporary password (POST /api/users/me/password) first", rid,
+                         "");
+    if (route->scope == GW_SCOPE_ADMIN && !claims.admin)
+        return s_problem(conn, 403, "forbidden", "this operation needs the admin role", rid, "");
+    req->role = claims.admin ? PROTO_ROLE_ADMIN : PROTO_ROLE_MEMBER;
+    req->has_user = true;
+    memcpy(req->user_id, claims.user, 16);
+    return 0;
 }
 
 static int s_dispatch(struct mg_connection *conn, gw_http_t *http, const char *rid,
@@ -250,6 +301,20 @@ static int s_dispatch(struct mg_connection *conn, gw_http_t *http, const char *r
         req->has_tenant = true;
         break;
     }
+    }
+    if (route->scope == GW_SCOPE_USER || route->scope == GW_SCOPE_ADMIN) {
+        int st = s_authenticate(conn, http, route, req, rid);
+        if (st)
+            return st;
+    }
+    if (route->flags & GW_ROUTE_LOGIN) {
+        int wait = gw_limit_hit(http->cfg.login_limit, ri->remote_addr, (int64_t)(s_now_us() / 1000000));
+        if (wait > 0) {
+            char hdr[40];
+            snprintf(hdr, sizeof hdr, "Retry-After: %d\r\n", wait);
+            return s_problem(conn, 429, "rate_limited", "too many login attempts from this address",
+                             rid, hdr);
+        }
     }
     int body_status = s_read_body(conn, http->cfg.max_body, req);
     if (body_status == 413)

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "gateway/gw_auth.h"
+#include "gateway/gw_limit.h"
 #include "gateway/gw_shard.h"
 
 typedef struct {
@@ -16,6 +17,7 @@ typedef struct {
     size_t max_body;       /* request bodies above this get 413 */
     gw_shards_t *shards;   /* borrowed */
     gw_auth_t *auth;       /* borrowed */
+    gw_limit_t *login_limit; /* borrowed: login attempts per client address */
 } gw_http_config_t;
 
 typedef struct gw_http gw_http_t;

@@ -17,9 +17,12 @@ static void s_usage(FILE *out)
 {
     fputs("usage: quiz-gateway --shard ENDPOINTS [--shard ENDPOINTS ...] [--listen ADDR:PORT]\n"
           "                    [--threads N] [--deadline-ms MS] [--keep-alive-ms MS]\n"
-          "                    [--max-body BYTES] [--platform-token-file PATH] [--verbose]\n"
+          "                    [--max-body BYTES] [--platform-token-file PATH] [--keys DIR]\n"
+          "                    [--login-rate N] [--verbose]\n"
           "Each --shard names shard 0, 1, ... in order: comma-separated worker endpoints.\n"
-          "The platform token is $QUIZ_PLATFORM_TOKEN, or the first line of the token file.\n",
+          "The platform token is $QUIZ_PLATFORM_TOKEN, or the first line of the token file.\n"
+          "--keys (or $QUIZ_KEYS_DIR) holds the <kid>.key files that verify access tokens.\n"
+          "--login-rate: login attempts per client address and minute (default 30, 0 = off).\n",
           out);
 }
 
@@ -61,13 +64,15 @@ int main(int argc, char **argv)
                             .keep_alive_ms = 5000, .max_body = 64 * 1024};
     char *shard_eps[SHARD_MAX];
     int nshards = 0;
-    const char *token_file = NULL;
+    const char *token_file = NULL, *keys_dir = getenv("QUIZ_KEYS_DIR");
+    long login_rate = 30;
     bool verbose = false;
     static const struct option opts[] = {
         {"shard", required_argument, 0, 's'},       {"listen", required_argument, 0, 'l'},
         {"threads", required_argument, 0, 't'},     {"deadline-ms", required_argument, 0, 'd'},
         {"keep-alive-ms", required_argument, 0, 'k'}, {"max-body", required_argument, 0, 'b'},
         {"platform-token-file", required_argument, 0, 'p'},
+        {"keys", required_argument, 0, 'K'},        {"login-rate", required_argument, 0, 'r'},
         {"verbose", no_argument, 0, 'v'},           {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int c;
@@ -87,6 +92,8 @@ int main(int argc, char **argv)
         case 'k': bad = s_int(optarg, 0, 600000, &v); cfg.keep_alive_ms = (int)v; break;
         case 'b': bad = s_int(optarg, 0, PROTO_MAX_BODY, &v); cfg.max_body = (size_t)v; break;
         case 'p': token_file = optarg; break;
+        case 'K': keys_dir = optarg; break;
+        case 'r': bad = s_int(optarg, 0, 1000000, &login_rate); break;
         case 'v': verbose = true; break;
         case 'h': s_usage(stdout); return 0;
         default: s_usage(stderr); return 2;
@@ -105,8 +112,15 @@ int main(int argc, char **argv)
         log_error("could not initialise libsodium");
         return 1;
     }
+    char err[300];
+    jwt_keyring_t *ring = jwt_keyring_load(keys_dir, err, sizeof err);
+    if (!ring) {
+        log_error("%s: set --keys or QUIZ_KEYS_DIR", err);
+        return 2;
+    }
     char *token = s_platform_token(token_file);
-    gw_auth_t *auth = gw_auth_new(token);
+    gw_auth_t *auth = gw_auth_new(token, &ring);
+    jwt_keyring_destroy(&ring);
     if (token) {
         sodium_memzero(token, strlen(token));
         free(token);
@@ -119,10 +133,12 @@ int main(int argc, char **argv)
     lifecycle_init();
     cfg.shards = gw_shards_new(nshards, shard_eps);
     cfg.auth = auth;
+    cfg.login_limit = gw_limit_new((unsigned)login_rate);
     gw_http_t *http = gw_http_start(&cfg);
     if (!http) {
         gw_shards_destroy(&cfg.shards);
         gw_auth_destroy(&auth);
+        gw_limit_destroy(&cfg.login_limit);
         return 1;
     }
     char status[128];
@@ -143,6 +159,7 @@ int main(int argc, char **argv)
     gw_http_stop(&http);
     gw_shards_destroy(&cfg.shards);
     gw_auth_destroy(&auth);
+    gw_limit_destroy(&cfg.login_limit);
     log_info("stopped");
     return 0;
 }

@@ -5,17 +5,31 @@
 
 #include "common/ident.h"
 
+#define T GW_TENANT_HEADER
 const gw_route_t gw_route_table[] = {
-    {"GET", "/api/ping", PROTO_OP_PING, GW_SCOPE_TENANT, GW_TENANT_HEADER},
-    {"POST", "/api/tenants", PROTO_OP_TENANT_CREATE, GW_SCOPE_PLATFORM, GW_TENANT_NEW},
-    {"GET", "/api/tenants", PROTO_OP_TENANT_LIST, GW_SCOPE_PLATFORM, GW_TENANT_NONE},
-    {"GET", "/api/tenants/{}", PROTO_OP_TENANT_GET, GW_SCOPE_PLATFORM, GW_TENANT_PARAM},
-    {"DELETE", "/api/tenants/{}", PROTO_OP_TENANT_DELETE, GW_SCOPE_PLATFORM, GW_TENANT_PARAM},
-    {"GET", "/api/tenants/{}/stats", PROTO_OP_TENANT_STATS, GW_SCOPE_PLATFORM, GW_TENANT_PARAM},
+    {"GET", "/api/ping", PROTO_OP_PING, GW_SCOPE_TENANT, T, 0},
+    {"POST", "/api/tenants", PROTO_OP_TENANT_CREATE, GW_SCOPE_PLATFORM, GW_TENANT_NEW, 0},
+    {"GET", "/api/tenants", PROTO_OP_TENANT_LIST, GW_SCOPE_PLATFORM, GW_TENANT_NONE, 0},
+    {"GET", "/api/tenants/{}", PROTO_OP_TENANT_GET, GW_SCOPE_PLATFORM, GW_TENANT_PARAM, 0},
+    {"DELETE", "/api/tenants/{}", PROTO_OP_TENANT_DELETE, GW_SCOPE_PLATFORM, GW_TENANT_PARAM, 0},
+    {"GET", "/api/tenants/{}/stats", PROTO_OP_TENANT_STATS, GW_SCOPE_PLATFORM, GW_TENANT_PARAM, 0},
     {"POST", "/api/tenants/{}/users", PROTO_OP_TENANT_USER_CREATE, GW_SCOPE_PLATFORM,
-     GW_TENANT_PARAM},
-    {NULL, NULL, 0, 0, 0},
+     GW_TENANT_PARAM, 0},
+    {"POST", "/api/auth/login", PROTO_OP_AUTH_LOGIN, GW_SCOPE_TENANT, T, GW_ROUTE_LOGIN},
+    {"POST", "/api/auth/refresh", PROTO_OP_AUTH_REFRESH, GW_SCOPE_TENANT, T, 0},
+    {"POST", "/api/auth/logout", PROTO_OP_AUTH_LOGOUT, GW_SCOPE_USER, T, GW_ROUTE_PCR_OK},
+    /* "me" before "{}": the first matching row wins. */
+    {"GET", "/api/users/me", PROTO_OP_USER_ME, GW_SCOPE_USER, T, GW_ROUTE_PCR_OK},
+    {"POST", "/api/users/me/password", PROTO_OP_USER_PASSWORD, GW_SCOPE_USER, T, GW_ROUTE_PCR_OK},
+    {"GET", "/api/users", PROTO_OP_USER_LIST, GW_SCOPE_USER, T, 0},
+    {"POST", "/api/users", PROTO_OP_USER_CREATE, GW_SCOPE_ADMIN, T, 0},
+    {"GET", "/api/users/{}", PROTO_OP_USER_GET, GW_SCOPE_USER, T, 0},
+    {"PATCH", "/api/users/{}", PROTO_OP_USER_UPDATE, GW_SCOPE_ADMIN, T, 0},
+    {"DELETE", "/api/users/{}", PROTO_OP_USER_DELETE, GW_SCOPE_ADMIN, T, 0},
+    {"GET", "/api/audit", PROTO_OP_AUDIT_LIST, GW_SCOPE_ADMIN, T, 0},
+    {NULL, NULL, 0, 0, 0, 0},
 };
+#undef T
 
 /* Next segment of *p (after a '/'), returned as [start, len); advances *p. */
 static const char *s_segment(const char **p, size_t *len)

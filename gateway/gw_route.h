@@ -9,8 +9,14 @@
 
 typedef enum {
     GW_SCOPE_PLATFORM, /* Authorization: Bearer <platform token> */
-    GW_SCOPE_TENANT,   /* X-Tenant-ID, no token (ping; later login and refresh) */
+    GW_SCOPE_TENANT,   /* X-Tenant-ID, no token (ping, login, refresh) */
+    GW_SCOPE_USER,     /* X-Tenant-ID and a user's access token for that tenant */
+    GW_SCOPE_ADMIN,    /* as USER, and the token's role is admin */
 } gw_scope_t;
+
+/* Route flags. */
+#define GW_ROUTE_LOGIN 1u  /* rate-limited per client address */
+#define GW_ROUTE_PCR_OK 2u /* allowed while the user must still change a temporary password */
 
 /* Which tenant a request is about. */
 typedef enum {
@@ -26,6 +32,7 @@ typedef struct {
     proto_op_t op;
     gw_scope_t scope;
     gw_tenant_src_t tenant;
+    unsigned flags; /* GW_ROUTE_* */
 } gw_route_t;
 
 typedef enum {

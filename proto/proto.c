@@ -10,7 +10,7 @@
 #include "common/mem.h"
 
 #define REQUEST_FIELDS 11
-#define REPLY_FIELDS 5
+#define REPLY_FIELDS 6
 
 static const char *const s_op_names[PROTO_OP__COUNT] = {
     [PROTO_OP_PING] = "ping",
@@ -20,6 +20,17 @@ static const char *const s_op_names[PROTO_OP__COUNT] = {
     [PROTO_OP_TENANT_DELETE] = "tenant_delete",
     [PROTO_OP_TENANT_STATS] = "tenant_stats",
     [PROTO_OP_TENANT_USER_CREATE] = "tenant_user_create",
+    [PROTO_OP_AUTH_LOGIN] = "auth_login",
+    [PROTO_OP_AUTH_REFRESH] = "auth_refresh",
+    [PROTO_OP_AUTH_LOGOUT] = "auth_logout",
+    [PROTO_OP_USER_ME] = "user_me",
+    [PROTO_OP_USER_PASSWORD] = "user_password",
+    [PROTO_OP_USER_LIST] = "user_list",
+    [PROTO_OP_USER_GET] = "user_get",
+    [PROTO_OP_USER_CREATE] = "user_create",
+    [PROTO_OP_USER_UPDATE] = "user_update",
+    [PROTO_OP_USER_DELETE] = "user_delete",
+    [PROTO_OP_AUDIT_LIST] = "audit_list",
 };
 
 static const char *const s_status_names[PROTO_STATUS__COUNT] = {
@@ -129,6 +140,11 @@ void *proto_reply_encode(const proto_reply_t *rep, size_t *len)
     msgpack_pack_uint32(&pk, (uint32_t)rep->status);
     s_pack_bin(&pk, rep->body ? rep->body : "", rep->body ? rep->body_len : 0);
     s_pack_str(&pk, rep->detail ? rep->detail : "");
+    msgpack_pack_map(&pk, (size_t)rep->nheaders);
+    for (int i = 0; i < rep->nheaders; i++) {
+        s_pack_str(&pk, rep->headers[i].key);
+        s_pack_str(&pk, rep->headers[i].value);
+    }
     return s_finish(&sb, len);
 }
 
@@ -382,6 +398,16 @@ int proto_reply_decode(const void *buf, size_t len, proto_reply_t *out, const ch
         FAIL("body is not binary within the size limit");
     if (s_str(&f[4], PROTO_MAX_DETAIL, &out->detail) < 0)
         FAIL("detail is not a short string");
+    if (f[5].type != MSGPACK_OBJECT_MAP || f[5].via.map.size > PROTO_MAX_HEADERS)
+        FAIL("headers is not a map of at most 4");
+    for (uint32_t i = 0; i < f[5].via.map.size; i++) {
+        proto_kv_t *kv = &out->headers[out->nheaders];
+        if (s_str(&f[5].via.map.ptr[i].key, PROTO_MAX_HEADER_LEN, &kv->key) < 0)
+            FAIL("header name is not a short string");
+        out->nheaders++;
+        if (s_str(&f[5].via.map.ptr[i].val, PROTO_MAX_HEADER_LEN, &kv->value) < 0)
+            FAIL("header value is not a short string");
+    }
     rc = 0;
 out:
     msgpack_unpacked_destroy(&up);
@@ -410,8 +436,22 @@ void proto_request_clear(proto_request_t *req)
     req->body_len = 0;
 }
 
+void proto_reply_header(proto_reply_t *rep, const char *name, const char *value)
+{
+    if (rep->nheaders == PROTO_MAX_HEADERS)
+        return;
+    rep->headers[rep->nheaders].key = mem_strdup(name);
+    rep->headers[rep->nheaders].value = mem_strdup(value);
+    rep->nheaders++;
+}
+
 void proto_reply_clear(proto_reply_t *rep)
 {
+    for (int i = 0; i < rep->nheaders; i++) {
+        free(rep->headers[i].key);
+        free(rep->headers[i].value);
+    }
+    rep->nheaders = 0;
     free(rep->body);
     free(rep->detail);
     rep->body = NULL;

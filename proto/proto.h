@@ -15,6 +15,8 @@
 #define PROTO_MAX_BODY (1u << 20)   /* request and reply body bytes */
 #define PROTO_MAX_DETAIL 1024       /* bytes of an error detail */
 #define PROTO_MAX_CLIENT 64         /* bytes of the client address */
+#define PROTO_MAX_HEADERS 4         /* reply headers (Retry-After, ETag, ...) */
+#define PROTO_MAX_HEADER_LEN 256    /* bytes of one reply header name or value */
 #define PROTO_MAX_FRAME (PROTO_MAX_BODY + 64 * 1024)
 
 /* Operations: one per route; the gateway's route table and the worker's handler table are both
@@ -27,6 +29,17 @@ typedef enum {
     PROTO_OP_TENANT_DELETE = 4,
     PROTO_OP_TENANT_STATS = 5,
     PROTO_OP_TENANT_USER_CREATE = 6,
+    PROTO_OP_AUTH_LOGIN = 7,
+    PROTO_OP_AUTH_REFRESH = 8,
+    PROTO_OP_AUTH_LOGOUT = 9,
+    PROTO_OP_USER_ME = 10,
+    PROTO_OP_USER_PASSWORD = 11,
+    PROTO_OP_USER_LIST = 12,
+    PROTO_OP_USER_GET = 13,
+    PROTO_OP_USER_CREATE = 14,
+    PROTO_OP_USER_UPDATE = 15,
+    PROTO_OP_USER_DELETE = 16,
+    PROTO_OP_AUDIT_LIST = 17,
     PROTO_OP__COUNT
 } proto_op_t;
 
@@ -89,6 +102,8 @@ typedef struct {
     char *body; /* JSON, owned, NUL-terminated; may be NULL */
     size_t body_len;
     char *detail; /* human-readable error detail, owned; may be NULL */
+    int nheaders;
+    proto_kv_t headers[PROTO_MAX_HEADERS]; /* HTTP headers to add (owned), e.g. Retry-After */
 } proto_reply_t;
 
 /* Encoders return a malloc'd buffer the caller owns (free()) and set *len. */
@@ -103,6 +118,8 @@ int proto_request_decode(const void *buf, size_t len, proto_request_t *out, cons
 int proto_reply_decode(const void *buf, size_t len, proto_reply_t *out, const char **why)
     __attribute__((warn_unused_result));
 
+/* Adds a header to a reply (copies both strings); ignored past PROTO_MAX_HEADERS. */
+void proto_reply_header(proto_reply_t *rep, const char *name, const char *value);
 /* Looks up a query value by key (borrowed), or NULL. */
 const char *proto_request_query(const proto_request_t *req, const char *key);
 

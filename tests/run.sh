@@ -55,7 +55,7 @@ if [ $# -gt 0 ]; then
     echo "integration: no PostgreSQL installed; skipping integration tests" >&2
   fi
   if [ -n "${QUIZ_TEST_DATABASE_URL:-}" ]; then
-    QUIZ_DATABASE_URL=$QUIZ_TEST_DATABASE_URL build-asan/quiz-worker --migrate || status=1
+    QUIZ_DATABASE_URL=$QUIZ_TEST_DATABASE_URL build-asan/quiz-worker --migrate --shards 2 || status=1
     export QUIZ_BIN_DIR=${QUIZ_BIN_DIR:-$PWD/build-asan}
     for bin in "$@"; do run "$bin" || status=1; done
   fi

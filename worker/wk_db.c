@@ -17,6 +17,8 @@
 
 struct wk_db {
     char *dsn;                /* libpq connection string, owned */
+    char *user;               /* login role overriding the DSN's, owned; NULL = the DSN's */
+    bool set_role;            /* SET LOCAL ROLE to the tenant's role in tenant transactions */
     PGconn *conn;             /* NULL until connected */
     uint64_t last_attempt_ms; /* time of the last failed connection attempt */
 };
@@ -28,10 +30,12 @@ uint64_t wk_db_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-wk_db_t *wk_db_new(const char *dsn)
+wk_db_t *wk_db_new(const char *dsn, const char *user, bool set_role)
 {
     wk_db_t *db = mem_zalloc(sizeof *db);
     db->dsn = mem_strdup(dsn);
+    db->user = user ? mem_strdup(user) : NULL;
+    db->set_role = set_role;
     return db;
 }
 
@@ -43,8 +47,16 @@ void wk_db_destroy(wk_db_t **db_p)
     if (db->conn)
         PQfinish(db->conn);
     free(db->dsn);
+    free(db->user);
     free(db);
     *db_p = NULL;
+}
+
+/* Server notices ("already exists, skipping") are routine: debug level, not stderr noise. */
+static void s_notice(void *arg, const char *message)
+{
+    (void)arg;
+    log_debug("database notice: %.*s", (int)strcspn(message, "\n"), message);
 }
 
 PGconn *wk_db_conn(wk_db_t *db)
@@ -56,7 +68,11 @@ PGconn *wk_db_conn(wk_db_t *db)
         return NULL;
     if (db->conn)
         PQfinish(db->conn);
-    db->conn = PQconnectdb(db->dsn);
+    /* Keywords after the expanded DSN override it: the login role is ours to choose, its
+       password comes from the DSN's environment (PGPASSWORD, ~/.pgpass) as usual. */
+    const char *keys[] = {"dbname", db->user ? "user" : NULL, NULL};
+    const char *vals[] = {db->dsn, db->user, NULL};
+    db->conn = PQconnectdbParams(keys, vals, 1);
     if (PQstatus(db->conn) != CONNECTION_OK) {
         /* PQerrorMessage names host and port, never the password. */
         log_warning("could not connect to database: %s", PQerrorMessage(db->conn));
@@ -66,6 +82,7 @@ PGconn *wk_db_conn(wk_db_t *db)
         return NULL;
     }
     db->last_attempt_ms = 0;
+    PQsetNoticeProcessor(db->conn, s_notice, NULL);
     return db->conn;
 }
 
@@ -96,14 +113,27 @@ proto_status_t wk_db_status_of(const PGresult *res)
     return PROTO_STATUS_INTERNAL;
 }
 
-/* The quoted schema name for a tenant ("quiz" without one); PQfreemem it. The only place a
- * SQL identifier is built, and only from the UUID's hex. */
+static void s_fail(wk_tx_t *tx, const PGresult *res, const char *what);
+
+/* The quoted schema (and role) name for a tenant ("quiz" without one); PQfreemem it. The only
+ * place a SQL identifier is built from data, and only from the UUID's hex. */
 static char *s_schema_quoted(PGconn *conn, const uint8_t *tenant)
 {
     char schema[IDENT_SCHEMA_LEN + 1] = "quiz";
     if (tenant)
         ident_schema_name(tenant, schema);
     return PQescapeIdentifier(conn, schema, strlen(schema));
+}
+
+/* Runs a parameterless utility script inside the open transaction; 0 or -1 (recorded). */
+static int s_utility(wk_tx_t *tx, const char *sql, const char *what)
+{
+    PGresult *res = PQexec(tx->conn, sql);
+    int ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
+    if (!ok)
+        s_fail(tx, res, what);
+    PQclear(res);
+    return ok ? 0 : -1;
 }
 
 /* Records the first failure of the transaction, logging what the client is not told. */
@@ -143,12 +173,15 @@ int wk_tx_begin(wk_tx_t *tx, wk_db_t *db, const uint8_t *tenant, uint64_t deadli
         s_fail(tx, NULL, "quote schema name");
         return -1;
     }
-    /* One message, one round trip; UTC makes every JSON timestamp RFC 3339 in UTC. */
-    char sql[256];
+    /* One message, one round trip; UTC makes every JSON timestamp RFC 3339 in UTC. The tenant's
+       role narrows this transaction to its own schema: a query naming another tenant's schema
+       fails with a permission error even if a bug builds one. */
+    char sql[384];
     snprintf(sql, sizeof sql,
-             "BEGIN; SET LOCAL search_path TO %s; SET LOCAL statement_timeout = %llu;"
+             "BEGIN; %s%s%s SET LOCAL search_path TO %s; SET LOCAL statement_timeout = %llu;"
              " SET LOCAL TimeZone TO 'UTC'",
-             quoted, (unsigned long long)timeout);
+             tenant && db->set_role ? "SET LOCAL ROLE " : "", tenant && db->set_role ? quoted : "",
+             tenant && db->set_role ? ";" : "", quoted, (unsigned long long)timeout);
     PQfreemem(quoted);
     PGresult *res = PQexec(tx->conn, sql);
     if (PQresultStatus(res) != PGRES_COMMAND_OK && PQstatus(tx->conn) == CONNECTION_BAD) {
@@ -160,8 +193,13 @@ int wk_tx_begin(wk_tx_t *tx, wk_db_t *db, const uint8_t *tenant, uint64_t deadli
             res = PQexec(tx->conn, sql);
     }
     int ok = tx->conn && PQresultStatus(res) == PGRES_COMMAND_OK;
-    if (!ok)
+    if (!ok) {
         s_fail(tx, res, "begin transaction");
+        /* The tenant's role is gone (22023 "role does not exist"): the tenant was deleted. */
+        const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+        if (tenant && state && strcmp(state, "22023") == 0)
+            tx->status = PROTO_STATUS_NOT_FOUND;
+    }
     PQclear(res);
     if (!ok) {
         wk_tx_end(tx);
@@ -175,22 +213,37 @@ int wk_tx_schema(wk_tx_t *tx, const uint8_t tenant[16], wk_schema_action_t actio
 {
     if (!tx->open || tx->status != PROTO_STATUS_OK)
         return -1;
-    char *quoted = s_schema_quoted(tx->conn, tenant);
-    if (!quoted) {
+    char *q = s_schema_quoted(tx->conn, tenant);
+    if (!q) {
         s_fail(tx, NULL, "quote schema name");
         return -1;
     }
     char *sql = action == WK_SCHEMA_CREATE
-                    ? mem_printf("CREATE SCHEMA %s; SET LOCAL search_path TO %s", quoted, quoted)
-                    : mem_printf("DROP SCHEMA IF EXISTS %s CASCADE", quoted);
-    PQfreemem(quoted);
-    PGresult *res = PQexec(tx->conn, sql);
+                    ? mem_printf("CREATE ROLE %s NOLOGIN; GRANT %s TO CURRENT_USER;"
+                                 " GRANT quiz_tenant TO %s; CREATE SCHEMA %s AUTHORIZATION %s;"
+                                 " SET LOCAL ROLE %s; SET LOCAL search_path TO %s",
+                                 q, q, q, q, q, q, q)
+                    : mem_printf("DROP SCHEMA IF EXISTS %s CASCADE; DROP ROLE IF EXISTS %s", q, q);
+    PQfreemem(q);
+    int rc = s_utility(tx, sql, action == WK_SCHEMA_CREATE ? "create schema" : "drop schema");
     free(sql);
-    int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    if (!ok)
-        s_fail(tx, res, action == WK_SCHEMA_CREATE ? "create schema" : "drop schema");
-    PQclear(res);
-    return ok ? 0 : -1;
+    return rc;
+}
+
+int wk_tx_grant_shard(wk_tx_t *tx, const uint8_t tenant[16], int shard)
+{
+    if (!tx->open || tx->status != PROTO_STATUS_OK)
+        return -1;
+    char *q = s_schema_quoted(tx->conn, tenant);
+    if (!q) {
+        s_fail(tx, NULL, "quote schema name");
+        return -1;
+    }
+    char *sql = mem_printf("RESET ROLE; GRANT %s TO quiz_shard_%d", q, shard);
+    PQfreemem(q);
+    int rc = s_utility(tx, sql, "grant tenant role to shard");
+    free(sql);
+    return rc;
 }
 
 PGresult *wk_tx_exec(wk_tx_t *tx, const char *sql, int nparams, const char *const *values)
@@ -210,12 +263,7 @@ int wk_tx_script(wk_tx_t *tx, const char *sql)
 {
     if (!tx->open || tx->status != PROTO_STATUS_OK)
         return -1;
-    PGresult *res = PQexec(tx->conn, sql);
-    int ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
-    if (!ok)
-        s_fail(tx, res, "run migration");
-    PQclear(res);
-    return ok ? 0 : -1;
+    return s_utility(tx, sql, "run migration");
 }
 
 int wk_tx_commit(wk_tx_t *tx)

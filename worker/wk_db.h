@@ -1,19 +1,28 @@
 /* One worker thread's PostgreSQL connection and the tenant-bound transaction every request runs
- * in. The tenant context (search_path, statement_timeout from the request deadline) is set with
- * SET LOCAL inside the transaction, so nothing survives into the next request even behind a
- * transaction-mode pooler. SQLSTATEs are translated to proto statuses here and nowhere else. */
+ * in. The tenant context (role, search_path, statement_timeout from the request deadline) is set
+ * with SET LOCAL inside the transaction, so nothing survives into the next request even behind a
+ * transaction-mode pooler. SQLSTATEs are translated to proto statuses here and nowhere else.
+ *
+ * Database roles (created by `quiz-worker --migrate --shards S`):
+ *   quiz_shard_<k>    LOGIN: serves shard k; member of the tenant roles of its shard only
+ *   quiz_provisioner  LOGIN CREATEROLE: creates and drops tenant schemas and roles
+ *   quiz_tenant       group of all tenant roles: may append to the shared platform audit
+ *   tenant_<hex>      NOLOGIN: owns one tenant's schema; each request runs under it */
 #ifndef WORKER_WK_DB_H
 #define WORKER_WK_DB_H
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "proto/proto.h"
 
 typedef struct wk_db wk_db_t;
 
-/* A connection for `dsn` (not opened until first use). Caller owns; NULL never. */
-wk_db_t *wk_db_new(const char *dsn);
+/* A connection for `dsn` logging in as `user` (NULL: the DSN's own user), not opened until
+ * first use. With set_role, tenant transactions also SET LOCAL ROLE to the tenant's role.
+ * Caller owns; NULL never. */
+wk_db_t *wk_db_new(const char *dsn, const char *user, bool set_role);
 void wk_db_destroy(wk_db_t **db_p);
 /* Opens (or reopens after a failure) the connection. Borrowed PGconn, or NULL when PostgreSQL is
  * unreachable; reconnects are attempted at most every 500 ms so a dead database costs little. */
@@ -33,9 +42,14 @@ typedef struct {
 int wk_tx_begin(wk_tx_t *tx, wk_db_t *db, const uint8_t *tenant, uint64_t deadline_ms)
     __attribute__((warn_unused_result));
 typedef enum { WK_SCHEMA_CREATE, WK_SCHEMA_DROP } wk_schema_action_t;
-/* Creates a tenant's schema and binds the transaction to it, or drops it with its contents.
- * 0, or -1 with tx->status set. */
+/* Provisioning, on a quiz_provisioner connection. CREATE: creates the tenant's role and schema
+ * (owned by the role) and continues the transaction as that role in that schema, so the
+ * migrations that follow create tenant-owned tables; finish with wk_tx_grant_shard. DROP: drops
+ * the schema with its contents and the role (which ends its grants). 0, or -1 with tx->status. */
 int wk_tx_schema(wk_tx_t *tx, const uint8_t tenant[16], wk_schema_action_t action)
+    __attribute__((warn_unused_result));
+/* Back to the provisioner and lets shard `shard`'s login use the tenant's role. 0 or -1. */
+int wk_tx_grant_shard(wk_tx_t *tx, const uint8_t tenant[16], int shard)
     __attribute__((warn_unused_result));
 /* Runs one parameterized statement (values are text, NULL = SQL NULL). Returns the result the
  * caller must PQclear, or NULL with tx->status/detail set from the SQLSTATE. */

@@ -8,10 +8,14 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/shard.h"
+#include "worker/wk_audit.h"
+#include "worker/wk_auth.h"
 #include "worker/wk_reply.h"
 #include "worker/wk_tenant.h"
+#include "worker/wk_user.h"
 
-typedef enum { NEEDS_NOTHING, NEEDS_PLATFORM } wk_needs_t;
+/* Who may call: the gateway decides too, the worker checks again (defense in depth). */
+typedef enum { NEEDS_NOTHING, NEEDS_PLATFORM, NEEDS_USER, NEEDS_ADMIN } wk_needs_t;
 
 typedef struct {
     wk_handler_fn fn;
@@ -33,8 +37,31 @@ static const wk_route_t s_routes[PROTO_OP__COUNT] = {
     [PROTO_OP_TENANT_GET] = {wk_tenant_get, NEEDS_PLATFORM, true},
     [PROTO_OP_TENANT_DELETE] = {wk_tenant_delete, NEEDS_PLATFORM, true},
     [PROTO_OP_TENANT_STATS] = {wk_tenant_stats, NEEDS_PLATFORM, true},
-    [PROTO_OP_TENANT_USER_CREATE] = {wk_tenant_user_create, NEEDS_PLATFORM, true},
+    [PROTO_OP_TENANT_USER_CREATE] = {wk_user_create, NEEDS_PLATFORM, true},
+    [PROTO_OP_AUTH_LOGIN] = {wk_auth_login, NEEDS_NOTHING, true},
+    [PROTO_OP_AUTH_REFRESH] = {wk_auth_refresh, NEEDS_NOTHING, true},
+    [PROTO_OP_AUTH_LOGOUT] = {wk_auth_logout, NEEDS_USER, true},
+    [PROTO_OP_USER_ME] = {wk_user_me, NEEDS_USER, true},
+    [PROTO_OP_USER_PASSWORD] = {wk_user_password, NEEDS_USER, true},
+    [PROTO_OP_USER_LIST] = {wk_user_list, NEEDS_USER, true},
+    [PROTO_OP_USER_GET] = {wk_user_get, NEEDS_USER, true},
+    [PROTO_OP_USER_CREATE] = {wk_user_create, NEEDS_ADMIN, true},
+    [PROTO_OP_USER_UPDATE] = {wk_user_update, NEEDS_ADMIN, true},
+    [PROTO_OP_USER_DELETE] = {wk_user_delete, NEEDS_ADMIN, true},
+    [PROTO_OP_AUDIT_LIST] = {wk_audit_list, NEEDS_ADMIN, true},
 };
+
+static bool s_allowed(wk_needs_t needs, const proto_request_t *req)
+{
+    switch (needs) {
+    case NEEDS_NOTHING: return true;
+    case NEEDS_PLATFORM: return req->role == PROTO_ROLE_PLATFORM;
+    case NEEDS_USER:
+        return req->has_user && (req->role == PROTO_ROLE_MEMBER || req->role == PROTO_ROLE_ADMIN);
+    case NEEDS_ADMIN: return req->has_user && req->role == PROTO_ROLE_ADMIN;
+    }
+    return false;
+}
 
 void wk_handle_request(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
 {
@@ -45,8 +72,9 @@ void wk_handle_request(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t 
         wk_reply_error(rep, PROTO_STATUS_INTERNAL, "operation not implemented");
         return;
     }
-    if (route->needs == NEEDS_PLATFORM && req->role != PROTO_ROLE_PLATFORM) {
-        wk_reply_error(rep, PROTO_STATUS_FORBIDDEN, "platform token required");
+    if (!s_allowed(route->needs, req)) {
+        wk_reply_error(rep, PROTO_STATUS_FORBIDDEN, "caller may not perform %s",
+                       proto_op_str(req->op));
         return;
     }
     if (route->tenant) {

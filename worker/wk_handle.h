@@ -4,12 +4,15 @@
 #ifndef WORKER_WK_HANDLE_H
 #define WORKER_WK_HANDLE_H
 
+#include "common/jwt.h"
 #include "proto/proto.h"
 #include "worker/wk_db.h"
 
-/* What a handler may use: the calling thread's connection and the worker's placement. */
+/* What a handler may use: the calling thread's connections, keys and the worker's placement. */
 typedef struct {
-    wk_db_t *db;
+    wk_db_t *db;               /* serving connection (quiz_shard_<k>) */
+    wk_db_t *admin;            /* provisioning connection (quiz_provisioner) */
+    const jwt_keyring_t *ring; /* signs access tokens */
     int shard;
     int shards;
 } wk_ctx_t;

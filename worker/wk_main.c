@@ -15,10 +15,16 @@
 static void s_usage(FILE *out)
 {
     fputs("usage: quiz-worker --shard K --shards S --endpoint ZMQ_ENDPOINT [--threads N]\n"
-          "                   [--drain-ms MS] [--verbose]\n"
-          "       quiz-worker --migrate\n"
+          "                   [--drain-ms MS] [--keys DIR] [--no-set-role] [--verbose]\n"
+          "       quiz-worker --migrate --shards S\n"
           "The database is named by $QUIZ_DATABASE_URL, $DATABASE_URL or $NEON_DATABASE_URL\n"
-          "(a libpq URI or key=value string; sslmode=require is honoured).\n",
+          "(a libpq URI or key=value string; sslmode=require is honoured). --migrate logs in as\n"
+          "that URL's user, which must be able to create roles. Serving logs in as quiz_shard_K\n"
+          "and provisioning as quiz_provisioner on the same server, unless\n"
+          "$QUIZ_SERVING_DATABASE_URL / $QUIZ_PROVISION_DATABASE_URL name other URLs; passwords\n"
+          "come from those URLs, PGPASSWORD or ~/.pgpass.\n"
+          "--keys (or $QUIZ_KEYS_DIR) holds the <kid>.key files; the greatest kid signs.\n"
+          "--no-set-role keeps only shard-level database isolation (benchmarks only).\n",
           out);
 }
 
@@ -45,13 +51,16 @@ static const char *s_dsn(void)
 
 int main(int argc, char **argv)
 {
-    wk_server_config_t cfg = {.shard = -1, .shards = 0, .threads = 4, .drain_ms = 10000};
+    wk_server_config_t cfg = {.shard = -1, .shards = 0, .threads = 4, .drain_ms = 10000,
+                              .set_role = true};
     bool migrate = false, verbose = false;
+    const char *keys_dir = getenv("QUIZ_KEYS_DIR");
     static const struct option opts[] = {
         {"shard", required_argument, 0, 'k'},   {"shards", required_argument, 0, 's'},
         {"endpoint", required_argument, 0, 'e'}, {"threads", required_argument, 0, 't'},
         {"drain-ms", required_argument, 0, 'd'}, {"migrate", no_argument, 0, 'm'},
         {"verbose", no_argument, 0, 'v'},        {"help", no_argument, 0, 'h'},
+        {"keys", required_argument, 0, 'K'},     {"no-set-role", no_argument, 0, 'N'},
         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -64,6 +73,8 @@ int main(int argc, char **argv)
         case 'd': bad = s_int(optarg, 0, 600000, &cfg.drain_ms); break;
         case 'm': migrate = true; break;
         case 'v': verbose = true; break;
+        case 'K': keys_dir = optarg; break;
+        case 'N': cfg.set_role = false; break;
         case 'h': s_usage(stdout); return 0;
         default: s_usage(stderr); return 2;
         }
@@ -82,12 +93,36 @@ int main(int argc, char **argv)
         log_error("no database: set QUIZ_DATABASE_URL, DATABASE_URL or NEON_DATABASE_URL");
         return 2;
     }
-    if (migrate)
-        return wk_migrate_all(cfg.dsn) == 0 ? 0 : 1;
+    if (migrate) {
+        if (cfg.shards < 1) {
+            s_usage(stderr);
+            return 2;
+        }
+        return wk_migrate_all(cfg.dsn, cfg.shards) == 0 ? 0 : 1;
+    }
     if (cfg.shard < 0 || cfg.shards < 1 || cfg.shard >= cfg.shards || !cfg.endpoint) {
         s_usage(stderr);
         return 2;
     }
+    char err[300], shard_user[32];
+    jwt_keyring_t *ring = jwt_keyring_load(keys_dir, err, sizeof err);
+    if (!ring) {
+        log_error("%s: set --keys or QUIZ_KEYS_DIR", err);
+        return 2;
+    }
+    cfg.ring = ring;
+    snprintf(shard_user, sizeof shard_user, "quiz_shard_%d", cfg.shard);
+    const char *serving = getenv("QUIZ_SERVING_DATABASE_URL");
+    const char *provision = getenv("QUIZ_PROVISION_DATABASE_URL");
+    cfg.dsn_user = serving && *serving ? NULL : shard_user;
+    cfg.provision_user = provision && *provision ? NULL : "quiz_provisioner";
+    cfg.provision_dsn = provision && *provision ? provision : cfg.dsn;
+    if (serving && *serving)
+        cfg.dsn = serving;
+    if (!cfg.set_role)
+        log_warning("--no-set-role: requests run with shard-level database isolation only");
     lifecycle_init();
-    return wk_server_run(&cfg) == 0 ? 0 : 1;
+    int rc = wk_server_run(&cfg) == 0 ? 0 : 1;
+    jwt_keyring_destroy(&ring);
+    return rc;
 }

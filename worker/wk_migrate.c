@@ -3,6 +3,7 @@
  * failure leaves the schema at the previous version. */
 #include "worker/wk_migrate.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,7 +49,40 @@ int wk_migrate_tenant(wk_tx_t *tx)
     return s_apply(tx, wk_sql_tenant, &applied);
 }
 
-static int s_migrate_shared(wk_db_t *db)
+/* Roles and grants of the shared schema. Names are constants and shard numbers: no data. */
+static const char *const s_roles =
+    "DO $$ BEGIN"
+    " IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'quiz_provisioner') THEN"
+    "  CREATE ROLE quiz_provisioner LOGIN CREATEROLE; END IF;"
+    " IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'quiz_tenant') THEN"
+    "  CREATE ROLE quiz_tenant NOLOGIN; END IF;"
+    " EXECUTE format('GRANT CREATE ON DATABASE %I TO quiz_provisioner', current_database());"
+    " END $$;"
+    " GRANT quiz_tenant TO quiz_provisioner WITH ADMIN OPTION;"
+    " GRANT USAGE ON SCHEMA quiz TO quiz_provisioner, quiz_tenant;"
+    " GRANT SELECT, INSERT, UPDATE ON quiz.tenants TO quiz_provisioner;"
+    " GRANT INSERT ON quiz.platform_audit TO quiz_provisioner, quiz_tenant;"
+    " GRANT USAGE ON SEQUENCE quiz.platform_audit_id_seq TO quiz_provisioner, quiz_tenant";
+
+static int s_shard_roles(wk_tx_t *tx, int shards)
+{
+    if (wk_tx_script(tx, s_roles) < 0)
+        return -1;
+    for (int k = 0; k < shards; k++) {
+        char sql[512];
+        snprintf(sql, sizeof sql,
+                 "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'quiz_shard_%d')"
+                 " THEN CREATE ROLE quiz_shard_%d LOGIN; END IF; END $$;"
+                 " GRANT USAGE ON SCHEMA quiz TO quiz_shard_%d;"
+                 " GRANT SELECT ON quiz.tenants TO quiz_shard_%d",
+                 k, k, k, k);
+        if (wk_tx_script(tx, sql) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int s_migrate_shared(wk_db_t *db, int shards)
 {
     wk_tx_t tx;
     int applied = 0;
@@ -57,13 +91,15 @@ static int s_migrate_shared(wk_db_t *db)
     PGresult *res = wk_tx_exec(&tx, "SELECT pg_advisory_xact_lock(" MIGRATE_LOCK ")", 0, NULL);
     PQclear(res);
     int rc = res && wk_tx_script(&tx, "CREATE SCHEMA IF NOT EXISTS quiz") == 0 &&
-                     s_apply(&tx, wk_sql_shared, &applied) == 0 && wk_tx_commit(&tx) == 0
+                     s_apply(&tx, wk_sql_shared, &applied) == 0 && s_shard_roles(&tx, shards) == 0 &&
+                     wk_tx_commit(&tx) == 0
                  ? 0
                  : -1;
     if (rc < 0)
         log_error("could not migrate shared schema: %s", tx.detail);
     else
-        log_info("shared schema up to date (%d migrations applied)", applied);
+        log_info("shared schema and roles for %d shards up to date (%d migrations applied)",
+                 shards, applied);
     wk_tx_end(&tx);
     return rc;
 }
@@ -85,11 +121,11 @@ static int s_migrate_tenant_id(wk_db_t *db, const char *id_text, int *applied)
     return rc;
 }
 
-int wk_migrate_all(const char *dsn)
+int wk_migrate_all(const char *dsn, int shards)
 {
-    wk_db_t *db = wk_db_new(dsn);
+    wk_db_t *db = wk_db_new(dsn, NULL, true);
     int rc = -1, applied = 0, tenants = 0;
-    if (s_migrate_shared(db) < 0)
+    if (s_migrate_shared(db, shards) < 0)
         goto out;
     wk_tx_t tx;
     if (wk_tx_begin(&tx, db, NULL, 0) < 0)

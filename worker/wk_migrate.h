@@ -8,8 +8,10 @@
 
 /* Applies every tenant migration to the schema the transaction is bound to. 0 or -1. */
 int wk_migrate_tenant(wk_tx_t *tx) __attribute__((warn_unused_result));
-/* Applies pending shared migrations, then pending tenant migrations to every active tenant,
- * under an advisory lock so concurrent runs wait for each other. 0, or -1 after logging. */
-int wk_migrate_all(const char *dsn) __attribute__((warn_unused_result));
+/* Applies pending shared migrations, creates the database roles for `shards` shards (see
+ * wk_db.h) with their grants, then applies pending tenant migrations to every active tenant,
+ * under an advisory lock so concurrent runs wait for each other. Needs a login that may create
+ * roles (the database owner). 0, or -1 after logging. */
+int wk_migrate_all(const char *dsn, int shards) __attribute__((warn_unused_result));
 
 #endif

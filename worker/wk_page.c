@@ -38,12 +38,19 @@ static int s_parse_cursor(const char *text, wk_page_t *page)
     for (char *p = raw; p < colon; p++)
         if (*p < '0' || *p > '9')
             return -1;
+    /* The row id is a UUID, or a bigserial for the audit log. */
+    const char *id = colon + 1;
+    size_t id_len = strlen(id);
     uint8_t uuid[16];
-    if (ident_uuid_parse(colon + 1, strlen(colon + 1), uuid) < 0)
-        return -1;
+    if (ident_uuid_parse(id, id_len, uuid) == 0) {
+        ident_uuid_format(uuid, page->id);
+    } else {
+        if (id_len == 0 || id_len > 18 || strspn(id, "0123456789") != id_len)
+            return -1;
+        memcpy(page->id, id, id_len + 1);
+    }
     memcpy(page->micros, raw, (size_t)(colon - raw));
     page->micros[colon - raw] = '\0';
-    ident_uuid_format(uuid, page->id);
     page->has_cursor = true;
     return 0;
 }

@@ -17,7 +17,7 @@ typedef struct {
     int limit;
     bool has_cursor;
     char micros[24]; /* decimal microseconds since the epoch */
-    char id[37];     /* UUID text */
+    char id[37];     /* UUID text, or decimal digits of a bigserial id */
     char fetch[12];  /* limit + 1, as text: one extra row tells whether a next page exists */
 } wk_page_t;
 

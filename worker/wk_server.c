@@ -96,7 +96,15 @@ static void *s_thread_main(void *arg)
         zmq_close(sock);
         return NULL;
     }
-    wk_ctx_t ctx = {wk_db_new(self->cfg->dsn), self->cfg->shard, self->cfg->shards};
+    const wk_server_config_t *cfg = self->cfg;
+    wk_ctx_t ctx = {
+        .db = wk_db_new(cfg->dsn, cfg->dsn_user, cfg->set_role),
+        /* Connected on first use: most threads never provision a tenant. */
+        .admin = wk_db_new(cfg->provision_dsn, cfg->provision_user, false),
+        .ring = cfg->ring,
+        .shard = cfg->shard,
+        .shards = cfg->shards,
+    };
     wk_db_conn(ctx.db); /* connect now so the first request does not pay for it */
     zmq_send(sock, "", 0, 0); /* idle */
     for (;;) {
@@ -123,6 +131,7 @@ static void *s_thread_main(void *arg)
         }
     }
     wk_db_destroy(&ctx.db);
+    wk_db_destroy(&ctx.admin);
     zmq_close(sock);
     return NULL;
 }

@@ -4,9 +4,18 @@
 #ifndef WORKER_WK_SERVER_H
 #define WORKER_WK_SERVER_H
 
+#include <stdbool.h>
+
+#include "common/jwt.h"
+
 typedef struct {
     const char *endpoint; /* ZeroMQ endpoint to bind, e.g. tcp://127.0.0.1:7100 */
-    const char *dsn;      /* libpq connection string */
+    const char *dsn;      /* libpq connection string for serving */
+    const char *dsn_user; /* login role for serving (NULL: the DSN's) */
+    const char *provision_dsn;  /* connection string for provisioning */
+    const char *provision_user; /* login role for provisioning (NULL: the DSN's) */
+    bool set_role;        /* run tenant transactions under the tenant's role */
+    const jwt_keyring_t *ring; /* signs access tokens */
     int shard;            /* this worker's shard */
     int shards;           /* total shards */
     int threads;          /* database threads (= connections) */

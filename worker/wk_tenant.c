@@ -1,6 +1,7 @@
 /* Tenant management handlers (platform scope). Creation and deletion change the registry, the
- * tenant's schema and the audit logs in one transaction: all of it commits or none. JSON for
- * replies is built by PostgreSQL where the data lives, by jansson where it does not. */
+ * tenant's role and schema and the audit logs in one transaction on the provisioning login: all
+ * of it commits or none. JSON for replies is built by PostgreSQL where the data lives, by
+ * jansson where it does not. */
 #include "worker/wk_tenant.h"
 
 #include <stdio.h>
@@ -8,6 +9,7 @@
 
 #include "common/ident.h"
 #include "common/mem.h"
+#include "worker/wk_audit.h"
 #include "worker/wk_json.h"
 #include "worker/wk_migrate.h"
 #include "worker/wk_page.h"
@@ -18,47 +20,10 @@
     "json_build_object('tenant_id', id, 'tenant_name', name, 'status', status,"               \
     " 'shard', shard, 'created_at', created_at)"
 
-#define USER_JSON                                                                              \
-    "json_build_object('id', id, 'email', email, 'username', username, 'role', role,"         \
-    " 'created_at', created_at)"
-
-/* Text forms of the ids a handler passes as parameters. */
-typedef struct {
-    char tenant[IDENT_UUID_STR_LEN + 1];
-    char request[33];
-} ids_t;
-
-static void s_ids(const proto_request_t *req, ids_t *ids)
+/* The tenant id as text, for query parameters. */
+static void s_tenant_text(const proto_request_t *req, char out[IDENT_UUID_STR_LEN + 1])
 {
-    ident_uuid_format(req->tenant, ids->tenant);
-    ident_hex(req->request_id, 16, ids->request);
-}
-
-/* Appends to the shared platform audit log within tx. */
-static int s_platform_audit(wk_tx_t *tx, const proto_request_t *req, const ids_t *ids,
-                            const char *action, const char *detail_json)
-{
-    const char *v[5] = {action, ids->tenant, ids->request, req->client, detail_json};
-    PGresult *res = wk_tx_exec(tx,
-                               "INSERT INTO quiz.platform_audit"
-                               " (action, tenant_id, request_id, client, detail)"
-                               " VALUES ($1, $2, $3, $4, $5)",
-                               5, v);
-    PQclear(res);
-    return res ? 0 : -1;
-}
-
-/* Appends to the tenant's own audit log (tx bound to the tenant's schema). */
-static int s_tenant_audit(wk_tx_t *tx, const proto_request_t *req, const ids_t *ids,
-                          const char *actor, const char *action, const char *target)
-{
-    const char *v[5] = {actor, action, target, req->client, ids->request};
-    PGresult *res = wk_tx_exec(tx,
-                               "INSERT INTO audit_log (actor_id, action, target, client, request_id)"
-                               " VALUES ($1, $2, $3, $4, $5)",
-                               5, v);
-    PQclear(res);
-    return res ? 0 : -1;
+    ident_uuid_format(req->tenant, out);
 }
 
 void wk_tenant_create(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
@@ -79,21 +44,22 @@ void wk_tenant_create(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *
         wk_reply_error(rep, PROTO_STATUS_INTERNAL, "could not hash password");
         goto out;
     }
-    ids_t ids;
-    s_ids(req, &ids);
-    char shard[12], username[101];
+    char tenant[IDENT_UUID_STR_LEN + 1], shard[12], username[101];
+    s_tenant_text(req, tenant);
     snprintf(shard, sizeof shard, "%d", ctx->shard);
     size_t local = (size_t)(strchr(email, '@') - email);
     snprintf(username, sizeof username, "%.*s", (int)(local > 100 ? 100 : local), email);
 
+    /* Provisioning login: the serving login can neither create roles nor schemas. */
     wk_tx_t tx;
     PGresult *user = NULL;
-    if (wk_tx_begin(&tx, ctx->db, NULL, req->deadline_ms) < 0)
+    if (wk_tx_begin(&tx, ctx->admin, NULL, req->deadline_ms) < 0)
         goto fail;
-    const char *reg[3] = {ids.tenant, name, shard};
+    const char *reg[3] = {tenant, name, shard};
     PGresult *res = wk_tx_exec(&tx, "INSERT INTO quiz.tenants (id, name, shard) VALUES ($1, $2, $3)",
                                3, reg);
     PQclear(res);
+    /* From wk_tx_schema on, the transaction runs as the new tenant's role in its schema. */
     if (!res || wk_tx_schema(&tx, req->tenant, WK_SCHEMA_CREATE) < 0 || wk_migrate_tenant(&tx) < 0)
         goto fail;
     const char *admin[3] = {email, username, hash};
@@ -101,11 +67,12 @@ void wk_tenant_create(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *
                       "INSERT INTO users (email, username, role, password_hash, must_change_password)"
                       " VALUES ($1, $2, 'admin', $3, true) RETURNING id::text",
                       3, admin);
-    if (!user || s_tenant_audit(&tx, req, &ids, NULL, "user.create", PQgetvalue(user, 0, 0)) < 0 ||
-        s_platform_audit(&tx, req, &ids, "tenant.create", "{}") < 0 || wk_tx_commit(&tx) < 0)
+    if (!user || wk_audit_tenant(&tx, req, "user.create", PQgetvalue(user, 0, 0), NULL) < 0 ||
+        wk_tx_grant_shard(&tx, req->tenant, ctx->shard) < 0 ||
+        wk_audit_platform(&tx, req, "tenant.create") < 0 || wk_tx_commit(&tx) < 0)
         goto fail;
 
-    json_t *out = json_pack("{s:s, s:s, s:b, s:b, s:s, s:s, s:i}", "tenant_id", ids.tenant,
+    json_t *out = json_pack("{s:s, s:s, s:b, s:b, s:s, s:s, s:i}", "tenant_id", tenant,
                             "tenant_name", name, "schema_created", 1, "admin_user_created", 1,
                             "admin_email", email, "temp_password", temp, "shard", ctx->shard);
     wk_reply_json(rep, PROTO_STATUS_CREATED, out);
@@ -151,9 +118,9 @@ void wk_tenant_list(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *re
 
 void wk_tenant_get(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
 {
-    ids_t ids;
-    s_ids(req, &ids);
-    const char *v[1] = {ids.tenant};
+    char tenant[IDENT_UUID_STR_LEN + 1];
+    s_tenant_text(req, tenant);
+    const char *v[1] = {tenant};
     wk_tx_t tx;
     if (wk_tx_begin(&tx, ctx->db, NULL, req->deadline_ms) < 0) {
         wk_reply_tx_error(rep, &tx);
@@ -171,11 +138,11 @@ void wk_tenant_get(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep
 
 void wk_tenant_delete(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
 {
-    ids_t ids;
-    s_ids(req, &ids);
-    const char *v[1] = {ids.tenant};
+    char tenant[IDENT_UUID_STR_LEN + 1];
+    s_tenant_text(req, tenant);
+    const char *v[1] = {tenant};
     wk_tx_t tx;
-    if (wk_tx_begin(&tx, ctx->db, NULL, req->deadline_ms) < 0) {
+    if (wk_tx_begin(&tx, ctx->admin, NULL, req->deadline_ms) < 0) {
         wk_reply_tx_error(rep, &tx);
         return;
     }
@@ -186,7 +153,7 @@ void wk_tenant_delete(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *
     if (res && PQntuples(res) == 0) {
         wk_reply_error(rep, PROTO_STATUS_NOT_FOUND, "tenant not found");
     } else if (res && wk_tx_schema(&tx, req->tenant, WK_SCHEMA_DROP) == 0 &&
-               s_platform_audit(&tx, req, &ids, "tenant.delete", "{}") == 0 &&
+               wk_audit_platform(&tx, req, "tenant.delete") == 0 &&
                wk_tx_commit(&tx) == 0) {
         wk_reply_body(rep, PROTO_STATUS_NO_CONTENT, NULL);
     } else {
@@ -224,54 +191,4 @@ void wk_tenant_stats(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *r
         wk_reply_tx_error(rep, &tx);
     PQclear(res);
     wk_tx_end(&tx);
-}
-
-void wk_tenant_user_create(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
-{
-    static const char *const allowed[] = {"email", "username", "password", "role", NULL};
-    const char *email, *username, *password, *role;
-    json_t *body = wk_json_object(req, allowed, rep);
-    if (!body)
-        return;
-    if (wk_json_email(body, "email", &email, rep) < 0 ||
-        wk_json_string(body, "username", true, 1, 100, &username, rep) < 0 ||
-        wk_json_string(body, "password", true, WK_PASSWORD_MIN, WK_PASSWORD_MAX, &password, rep) < 0 ||
-        wk_json_string(body, "role", false, 1, 20, &role, rep) < 0)
-        goto out;
-    if (!role)
-        role = "member";
-    if (strcmp(role, "member") != 0 && strcmp(role, "admin") != 0) {
-        wk_reply_error(rep, PROTO_STATUS_BAD_REQUEST, "\"role\" must be \"admin\" or \"member\"");
-        goto out;
-    }
-    char hash[WK_PASSWORD_HASH_LEN];
-    if (wk_password_hash(password, hash) < 0) {
-        wk_reply_error(rep, PROTO_STATUS_INTERNAL, "could not hash password");
-        goto out;
-    }
-    ids_t ids;
-    s_ids(req, &ids);
-    wk_tx_t tx;
-    PGresult *user = NULL;
-    if (wk_tx_begin(&tx, ctx->db, req->tenant, req->deadline_ms) < 0)
-        goto fail;
-    const char *v[4] = {email, username, role, hash};
-    user = wk_tx_exec(&tx,
-                      "INSERT INTO users (email, username, role, password_hash) VALUES ($1, $2, $3, $4)"
-                      " RETURNING id::text, " USER_JSON,
-                      4, v);
-    if (!user || s_tenant_audit(&tx, req, &ids, NULL, "user.create", PQgetvalue(user, 0, 0)) < 0 ||
-        s_platform_audit(&tx, req, &ids, "tenant.user_create", "{}") < 0 || wk_tx_commit(&tx) < 0)
-        goto fail;
-    wk_reply_body(rep, PROTO_STATUS_CREATED, mem_strdup(PQgetvalue(user, 0, 1)));
-    goto done;
-fail:
-    wk_reply_tx_error(rep, &tx);
-    if (rep->status == PROTO_STATUS_CONFLICT)
-        wk_reply_error(rep, PROTO_STATUS_CONFLICT, "a user with this email already exists");
-done:
-    PQclear(user);
-    wk_tx_end(&tx);
-out:
-    json_decref(body);
 }

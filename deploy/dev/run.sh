@@ -43,7 +43,13 @@ else
   token_note="platform token from QUIZ_PLATFORM_TOKEN"
 fi
 
-build/quiz-worker --migrate
+# Access tokens are signed with keys from var/keys (a new key file there is picked up on restart).
+export QUIZ_KEYS_DIR=$VAR/keys
+if ! ls "$QUIZ_KEYS_DIR"/*.key >/dev/null 2>&1; then
+  (umask 077; mkdir -p "$QUIZ_KEYS_DIR"; od -An -N32 -tx1 /dev/urandom | tr -d ' \n' > "$QUIZ_KEYS_DIR/$(date -u +%Y%m%d).key")
+fi
+
+build/quiz-worker --migrate --shards "$SHARDS"
 
 shard_args=()
 for ((k = 0; k < SHARDS; k++)); do

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -75,6 +76,9 @@ static pid_t s_spawn(const qstack_t *s, const char *name, const char *notify, ch
     setenv("NOTIFY_SOCKET", notify, 1);
     setenv("QUIZ_DATABASE_URL", s->dsn, 1);
     setenv("QUIZ_PLATFORM_TOKEN", s->token, 1);
+    char keys[200];
+    snprintf(keys, sizeof keys, "%s/keys", s->dir);
+    setenv("QUIZ_KEYS_DIR", keys, 1);
     execv(argv[0], argv);
     _exit(127);
 }
@@ -131,6 +135,23 @@ int stack_start(qstack_t *s, int nshards)
              s->app);
     snprintf(s->token, sizeof s->token, "test-platform-token-%d-%ld", (int)getpid(), random());
     snprintf(s->auth, sizeof s->auth, "Authorization: Bearer %s", s->token);
+    /* One signing key, shared by this stack's workers (sign) and gateway (verify). */
+    char path[256];
+    snprintf(path, sizeof path, "%s/keys", s->dir);
+    mkdir(path, 0700);
+    snprintf(path, sizeof path, "%s/keys/test.key", s->dir);
+    FILE *key = fopen(path, "w");
+    if (!key)
+        return -1;
+    unsigned char raw[32];
+    for (size_t i = 0; i < sizeof raw; i++)
+        raw[i] = (unsigned char)random();
+    for (size_t i = 0; i < sizeof raw; i++)
+        fprintf(key, "%02x", raw[i]);
+    fclose(key);
+    snprintf(s->key_hex, sizeof s->key_hex, "%.64s", "");
+    for (size_t i = 0; i < sizeof raw; i++)
+        snprintf(s->key_hex + 2 * i, 3, "%02x", raw[i]);
     for (int i = 0; i < nshards; i++)
         if (stack_start_worker(s, i) < 0)
             return -1;

@@ -22,6 +22,7 @@ typedef struct {
     char dsn[512];                     /* the test database, tagged with application_name */
     char app[64];                      /* this stack's application_name, to find its backends */
     int deadline_ms;
+    char key_hex[65];                  /* the signing key (kid "test"), for forging tests */
 } qstack_t;
 
 /* Starts nshards workers and a gateway. 0, or -1 (the test should fail). */

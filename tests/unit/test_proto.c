@@ -81,6 +81,7 @@ Test(proto, reply_round_trip)
                         .body_len = 11, .detail = (char *)"email taken"},
                   out;
     memset(in.request_id, 7, 16);
+    proto_reply_header(&in, "Retry-After", "42");
     size_t len;
     void *buf = proto_reply_encode(&in, &len);
     const char *why = NULL;
@@ -89,8 +90,15 @@ Test(proto, reply_round_trip)
     cr_expect_eq(out.status, PROTO_STATUS_CONFLICT);
     cr_expect_str_eq(out.body, "{\"x\":[1,2]}");
     cr_expect_str_eq(out.detail, "email taken");
+    cr_expect_eq(out.nheaders, 1);
+    cr_expect_str_eq(out.headers[0].key, "Retry-After");
+    cr_expect_str_eq(out.headers[0].value, "42");
     free(buf);
     proto_reply_clear(&out);
+    for (int i = 0; i < in.nheaders; i++) {
+        free(in.headers[i].key);
+        free(in.headers[i].value);
+    }
 }
 
 Test(proto, every_truncation_of_a_request_fails_cleanly)

@@ -28,6 +28,20 @@ ParameterizedTestParameters(route, match)
         {"DELETE", "/api/tenants/" ID, GW_ROUTE_OK, PROTO_OP_TENANT_DELETE, 1},
         {"GET", "/api/tenants/" ID "/stats", GW_ROUTE_OK, PROTO_OP_TENANT_STATS, 1},
         {"POST", "/api/tenants/" ID "/users", GW_ROUTE_OK, PROTO_OP_TENANT_USER_CREATE, 1},
+        {"POST", "/api/auth/login", GW_ROUTE_OK, PROTO_OP_AUTH_LOGIN, 0},
+        {"POST", "/api/auth/refresh", GW_ROUTE_OK, PROTO_OP_AUTH_REFRESH, 0},
+        {"POST", "/api/auth/logout", GW_ROUTE_OK, PROTO_OP_AUTH_LOGOUT, 0},
+        {"GET", "/api/users/me", GW_ROUTE_OK, PROTO_OP_USER_ME, 0},
+        {"POST", "/api/users/me/password", GW_ROUTE_OK, PROTO_OP_USER_PASSWORD, 0},
+        {"GET", "/api/users", GW_ROUTE_OK, PROTO_OP_USER_LIST, 0},
+        {"GET", "/api/users/", GW_ROUTE_OK, PROTO_OP_USER_LIST, 0},
+        {"POST", "/api/users", GW_ROUTE_OK, PROTO_OP_USER_CREATE, 0},
+        {"GET", "/api/users/" ID, GW_ROUTE_OK, PROTO_OP_USER_GET, 1},
+        {"PATCH", "/api/users/" ID, GW_ROUTE_OK, PROTO_OP_USER_UPDATE, 1},
+        {"DELETE", "/api/users/" ID, GW_ROUTE_OK, PROTO_OP_USER_DELETE, 1},
+        {"GET", "/api/audit", GW_ROUTE_OK, PROTO_OP_AUDIT_LIST, 0},
+        {"GET", "/api/users/someone", GW_ROUTE_BAD_ID, 0, 0},
+        {"GET", "/api/auth/login", GW_ROUTE_BAD_METHOD, 0, 0},
         {"PUT", "/api/tenants/" ID, GW_ROUTE_BAD_METHOD, 0, 0},
         {"GET", "/api/tenants/not-a-uuid", GW_ROUTE_BAD_ID, 0, 0},
         {"GET", "/api/tenants/not-a-uuid/stats", GW_ROUTE_BAD_ID, 0, 0},
@@ -50,6 +64,18 @@ ParameterizedTest(struct route_case *c, route, match)
     if (r == GW_ROUTE_OK) {
         cr_expect_eq(m.route->op, c->op, "%s %s", c->method, c->path);
         cr_expect_eq(m.nparams, c->nparams);
+    }
+}
+
+Test(route, user_routes_need_a_token_and_only_login_is_rate_limited)
+{
+    for (const gw_route_t *r = gw_route_table; r->method; r++) {
+        bool tenant_scoped = r->scope == GW_SCOPE_TENANT || r->scope == GW_SCOPE_USER ||
+                             r->scope == GW_SCOPE_ADMIN;
+        cr_expect_eq(tenant_scoped, r->tenant == GW_TENANT_HEADER, "%s %s", r->method, r->pattern);
+        cr_expect_eq((r->flags & GW_ROUTE_LOGIN) != 0, r->op == PROTO_OP_AUTH_LOGIN);
+        if (r->flags & GW_ROUTE_PCR_OK)
+            cr_expect(r->scope == GW_SCOPE_USER, "%s %s", r->method, r->pattern);
     }
 }
 
