@@ -33,22 +33,41 @@ mkdir -p "$QUIZ_KEYS_DIR"
 od -An -N32 -tx1 /dev/urandom | tr -d ' \n' > "$QUIZ_KEYS_DIR/bench.key"
 build/quiz-worker --migrate --shards 2 2>/dev/null
 for k in 0 1; do
-  build/quiz-worker --shard $k --shards 2 --endpoint tcp://127.0.0.1:$((ZMQ + k)) 2>>"$WORK/worker$k.log" &
+  # BENCH_WORKER_ARGS, e.g. --no-set-role, measures the cost of a worker option.
+  build/quiz-worker --shard $k --shards 2 --endpoint tcp://127.0.0.1:$((ZMQ + k)) ${BENCH_WORKER_ARGS:-} \
+    2>>"$WORK/worker$k.log" &
   pids+=($!)
 done
-build/quiz-gateway --listen 127.0.0.1:$HTTP_PORT --shard tcp://127.0.0.1:$ZMQ \
+# The benchmark logs in from one address far more than a person would: lift the per-address limit.
+build/quiz-gateway --listen 127.0.0.1:$HTTP_PORT --login-rate 0 --shard tcp://127.0.0.1:$ZMQ \
   --shard tcp://127.0.0.1:$((ZMQ + 1)) 2>>"$WORK/gateway.log" &
 pids+=($!)
 URL=http://127.0.0.1:$HTTP_PORT
 for _ in $(seq 100); do curl -sf "$URL/readyz" >/dev/null && break; sleep 0.1; done
 
+# field NAME JSON: a string member of a flat JSON object.
+field() { grep -o "\"$1\":\"[^\"]*\"" | head -n 1 | cut -d'"' -f4; }
+
+# Seeds one tenant: create, first login, change the temporary password, log in again.
+# Prints "tenant<TAB>access token<TAB>email<TAB>password".
+seed_tenant() {
+  local i=$1 created id temp token pw="bench-password-$1"
+  created=$(curl -sf -X POST "$URL/api/tenants/" -H "Authorization: $AUTH" \
+    -d "{\"tenant_name\":\"Bench $i\",\"owner_email\":\"admin$i@bench.example\"}") || return 1
+  id=$(echo "$created" | field tenant_id)
+  temp=$(echo "$created" | field temp_password)
+  token=$(curl -sf -X POST "$URL/api/auth/login" -H "X-Tenant-ID: $id" \
+    -d "{\"email\":\"admin$i@bench.example\",\"password\":\"$temp\"}" | field access_token)
+  curl -sf -X POST "$URL/api/users/me/password" -H "X-Tenant-ID: $id" -H "Authorization: Bearer $token" \
+    -d "{\"current_password\":\"$temp\",\"new_password\":\"$pw\"}" >/dev/null || return 1
+  token=$(curl -sf -X POST "$URL/api/auth/login" -H "X-Tenant-ID: $id" \
+    -d "{\"email\":\"admin$i@bench.example\",\"password\":\"$pw\"}" | field access_token)
+  printf '%s\t%s\t%s\t%s\n' "$id" "$token" "admin$i@bench.example" "$pw"
+}
+
 echo "seeding $TENANTS tenants..." >&2
 seed_start=$(date +%s.%N)
-for i in $(seq "$TENANTS"); do
-  curl -sf -X POST "$URL/api/tenants/" -H "Authorization: $AUTH" \
-    -d "{\"tenant_name\":\"Bench $i\",\"owner_email\":\"admin$i@bench.example\"}" |
-    grep -o '"tenant_id":"[0-9a-f-]*"' | cut -d'"' -f4
-done > "$WORK/tenants"
+for i in $(seq "$TENANTS"); do seed_tenant "$i"; done > "$WORK/tenants"
 seed_s=$(echo "$(date +%s.%N) - $seed_start" | bc)
 echo "seeded $(wc -l < "$WORK/tenants") tenants in ${seed_s}s" >&2
 
@@ -67,6 +86,9 @@ results+=("$(run http /healthz)")
 results+=("$(run transport /api/ping BENCH_HEADER_TENANT=1)")
 results+=("$(run tenant_stats '/api/tenants/{tenant}/stats' BENCH_AUTH="$AUTH")")
 results+=("$(run tenant_get '/api/tenants/{tenant}' BENCH_AUTH="$AUTH")")
+results+=("$(run users_me /api/users/me BENCH_USER=1)")
+results+=("$(run login /api/auth/login BENCH_HEADER_TENANT=1 BENCH_METHOD=POST \
+  BENCH_BODY='{"email":"{email}","password":"{password}"}')")
 
 rss() { ps -o rss= -p "$1" | awk '{printf "%.1f", $1 / 1024}'; }
 mkdir -p bench/results
@@ -75,7 +97,7 @@ json="bench/results/$stamp.json"
 {
   echo "{\"commit\": \"$(git rev-parse --short HEAD 2>/dev/null || echo unknown)\","
   echo " \"machine\": \"$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)\","
-  echo " \"settings\": {\"tenants\": $TENANTS, \"duration_s\": $DURATION, \"connections\": $CONNS, \"threads\": $THREADS},"
+  echo " \"settings\": {\"tenants\": $TENANTS, \"duration_s\": $DURATION, \"connections\": $CONNS, \"threads\": $THREADS, \"worker_args\": \"${BENCH_WORKER_ARGS:-}\"},"
   echo " \"scenarios\": {$(IFS=,; echo "${results[*]}")},"
   echo " \"memory\": {\"gateway_rss_mib\": $(rss "${pids[2]}"), \"worker_rss_mib\": $(rss "${pids[0]}")}}"
 } > "$json"

@@ -1,18 +1,28 @@
 -- wrk script shared by the scenarios. Environment:
---   BENCH_PATH   path template; "{tenant}" is replaced by a random tenant id per request
---   BENCH_IDS    file with one tenant id per line (needed when the path names a tenant)
---   BENCH_AUTH   value of the Authorization header (optional)
---   BENCH_HEADER_TENANT=1  also send X-Tenant-ID with the chosen tenant
+--   BENCH_PATH    path; "{tenant}" is replaced by the chosen tenant id
+--   BENCH_METHOD  GET (default) or POST
+--   BENCH_BODY    body template; "{email}" and "{password}" come from the chosen line
+--   BENCH_IDS     file of tab-separated lines: tenant id, access token, email, password
+--   BENCH_AUTH    Authorization header for every request (platform token), or
+--   BENCH_USER=1  "Bearer <token of the line>" and X-Tenant-ID
+--   BENCH_HEADER_TENANT=1  send X-Tenant-ID of the chosen line
+-- Each request picks a random line, so load spreads over tenants and shards like real traffic.
 -- done() prints one JSON line that bench/run.sh collects.
 local path = os.getenv("BENCH_PATH") or "/healthz"
+local method = os.getenv("BENCH_METHOD") or "GET"
+local body = os.getenv("BENCH_BODY")
 local auth = os.getenv("BENCH_AUTH")
-local tenant_header = os.getenv("BENCH_HEADER_TENANT") == "1"
-local ids = {}
+local as_user = os.getenv("BENCH_USER") == "1"
+local tenant_header = os.getenv("BENCH_HEADER_TENANT") == "1" or as_user
+local lines = {}
 
 function init(args)
   local file = os.getenv("BENCH_IDS")
   if file then
-    for line in io.lines(file) do ids[#ids + 1] = line end
+    for line in io.lines(file) do
+      local t, tok, email, pw = line:match("^([^\t]*)\t?([^\t]*)\t?([^\t]*)\t?([^\t]*)")
+      lines[#lines + 1] = {tenant = t, token = tok, email = email, password = pw}
+    end
   end
   math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
 end
@@ -20,13 +30,21 @@ end
 function request()
   local headers = {}
   if auth then headers["Authorization"] = auth end
-  local p = path
-  if #ids > 0 then
-    local id = ids[math.random(#ids)]
-    p = p:gsub("{tenant}", id)
-    if tenant_header then headers["X-Tenant-ID"] = id end
+  local p, b = path, body
+  if #lines > 0 then
+    local l = lines[math.random(#lines)]
+    p = p:gsub("{tenant}", l.tenant)
+    if tenant_header then headers["X-Tenant-ID"] = l.tenant end
+    if as_user then headers["Authorization"] = "Bearer " .. l.token end
+    if b then b = b:gsub("{email}", l.email):gsub("{password}", l.password) end
   end
-  return wrk.format("GET", p, headers)
+  if b then headers["Content-Type"] = "application/json" end
+  return wrk.format(method, p, headers, b)
+end
+
+local failures = 0
+function response(status, headers, resp_body)
+  if status >= 400 then failures = failures + 1 end
 end
 
 function done(summary, latency, requests)
