@@ -29,7 +29,7 @@ HELPER_SRC  := $(wildcard tests/helpers/*.c)
 # Objects for build dir $(1)
 objs = $(patsubst %.c,$(1)/%.o,$(2))
 
-GW_OBJ  = $(call objs,$(1),$(GW_SRC) $(PROTO_SRC) $(COMMON_SRC))
+GW_OBJ  = $(call objs,$(1),$(GW_SRC) $(PROTO_SRC) $(COMMON_SRC)) $(1)/openapi_embedded.o
 WK_OBJ  = $(call objs,$(1),$(WK_SRC) $(PROTO_SRC) $(COMMON_SRC)) $(1)/sql_embedded.o
 
 .PHONY: all run test unit integration bench bench-tenants deps clean format
@@ -58,8 +58,15 @@ build-asan/%.o: %.c
 %/sql_embedded.o: %/sql_embedded.c
 	@$(CC) $(CFLAGS) -c -o $@ $<
 
+# The OpenAPI document is served by the gateway from its own binary.
+%/openapi_embedded.c: proto/openapi.json proto/embed_text.sh
+	@mkdir -p $(dir $@)
+	@sh proto/embed_text.sh gw_openapi_json proto/openapi.json gateway/gw_openapi.h > $@
+%/openapi_embedded.o: %/openapi_embedded.c
+	@$(CC) $(CFLAGS) -c -o $@ $<
+
 # Unit tests link only the module under test and what it needs.
-UNIT_DEPS := $(call objs,build-asan,$(PROTO_SRC) $(COMMON_SRC) gateway/gw_route.c)
+UNIT_DEPS := $(call objs,build-asan,$(PROTO_SRC) $(COMMON_SRC) gateway/gw_route.c) build-asan/openapi_embedded.o
 build-asan/tests/unit/%: build-asan/tests/unit/%.o $(UNIT_DEPS)
 	@echo "LD $@"; $(CC) $(SAN) -o $@ $^ $(TLDLIBS)
 INTEG_DEPS := $(call objs,build-asan,$(HELPER_SRC) $(COMMON_SRC) $(PROTO_SRC))

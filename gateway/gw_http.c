@@ -18,6 +18,7 @@
 #include "common/mem.h"
 #include "common/shard.h"
 #include "gateway/gw_metrics.h"
+#include "gateway/gw_openapi.h"
 #include "gateway/gw_route.h"
 
 struct gw_http {
@@ -35,6 +36,7 @@ static const int s_http_status[PROTO_STATUS__COUNT] = {
     [PROTO_STATUS_TOO_LARGE] = 413,    [PROTO_STATUS_RATE_LIMITED] = 429,
     [PROTO_STATUS_UNAVAILABLE] = 503,  [PROTO_STATUS_TIMEOUT] = 504,
     [PROTO_STATUS_MISROUTED] = 503,    [PROTO_STATUS_INTERNAL] = 500,
+    [PROTO_STATUS_PRECONDITION_FAILED] = 412, [PROTO_STATUS_UNPROCESSABLE] = 422,
 };
 
 static uint64_t s_now_us(void)
@@ -256,6 +258,9 @@ static int s_dispatch(struct mg_connection *conn, gw_http_t *http, const char *r
             return s_send_json(conn, 200, "{\"status\":\"ok\"}", 15, rid);
         if (strcmp(path, "/readyz") == 0)
             return s_readyz(conn, http, rid);
+        if (strcmp(path, "/api/openapi.json") == 0)
+            return s_send(conn, 200, "application/json", gw_openapi_json, strlen(gw_openapi_json),
+                          rid, "");
         if (strcmp(path, "/metrics") == 0) {
             char *text = gw_metrics_render(gw_shards_count(http->cfg.shards));
             s_send(conn, 200, "text/plain; version=0.0.4", text, strlen(text), rid, "");
@@ -315,6 +320,17 @@ static int s_dispatch(struct mg_connection *conn, gw_http_t *http, const char *r
             return s_problem(conn, 429, "rate_limited", "too many login attempts from this address",
                              rid, hdr);
         }
+    }
+    /* The only request headers that travel to the worker. */
+    static const char *const forwarded[] = {"Idempotency-Key", "If-Match"};
+    for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++) {
+        const char *v = mg_get_header(conn, forwarded[i]);
+        if (!v)
+            continue;
+        if (strlen(v) > PROTO_MAX_HEADER_LEN || !*v)
+            return s_problem(conn, 400, "bad_request", "Idempotency-Key or If-Match is empty or too long",
+                             rid, "");
+        proto_request_header(req, forwarded[i], v);
     }
     int body_status = s_read_body(conn, http->cfg.max_body, req);
     if (body_status == 413)

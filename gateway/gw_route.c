@@ -27,6 +27,20 @@ const gw_route_t gw_route_table[] = {
     {"PATCH", "/api/users/{}", PROTO_OP_USER_UPDATE, GW_SCOPE_ADMIN, T, 0},
     {"DELETE", "/api/users/{}", PROTO_OP_USER_DELETE, GW_SCOPE_ADMIN, T, 0},
     {"GET", "/api/audit", PROTO_OP_AUDIT_LIST, GW_SCOPE_ADMIN, T, 0},
+    {"GET", "/api/quizzes", PROTO_OP_QUIZ_LIST, GW_SCOPE_USER, T, 0},
+    {"POST", "/api/quizzes", PROTO_OP_QUIZ_CREATE, GW_SCOPE_USER, T, 0},
+    {"GET", "/api/quizzes/{}", PROTO_OP_QUIZ_GET, GW_SCOPE_USER, T, 0},
+    {"PATCH", "/api/quizzes/{}", PROTO_OP_QUIZ_UPDATE, GW_SCOPE_USER, T, 0},
+    {"DELETE", "/api/quizzes/{}", PROTO_OP_QUIZ_DELETE, GW_SCOPE_USER, T, 0},
+    {"GET", "/api/quizzes/{}/stats", PROTO_OP_QUIZ_STATS, GW_SCOPE_USER, T, 0},
+    /* "order" before "{}", as with "me" above. */
+    {"POST", "/api/quizzes/{}/questions/order", PROTO_OP_QUESTION_REORDER, GW_SCOPE_USER, T, 0},
+    {"POST", "/api/quizzes/{}/questions", PROTO_OP_QUESTION_CREATE, GW_SCOPE_USER, T, 0},
+    {"PATCH", "/api/quizzes/{}/questions/{}", PROTO_OP_QUESTION_UPDATE, GW_SCOPE_USER, T, 0},
+    {"DELETE", "/api/quizzes/{}/questions/{}", PROTO_OP_QUESTION_DELETE, GW_SCOPE_USER, T, 0},
+    {"POST", "/api/quizzes/{}/attempts", PROTO_OP_ATTEMPT_CREATE, GW_SCOPE_USER, T, 0},
+    {"GET", "/api/quizzes/{}/attempts", PROTO_OP_ATTEMPT_LIST, GW_SCOPE_USER, T, 0},
+    {"GET", "/api/attempts/{}", PROTO_OP_ATTEMPT_GET, GW_SCOPE_USER, T, 0},
     {NULL, NULL, 0, 0, 0, 0},
 };
 #undef T

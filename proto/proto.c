@@ -9,7 +9,7 @@
 
 #include "common/mem.h"
 
-#define REQUEST_FIELDS 11
+#define REQUEST_FIELDS 12
 #define REPLY_FIELDS 6
 
 static const char *const s_op_names[PROTO_OP__COUNT] = {
@@ -31,6 +31,19 @@ static const char *const s_op_names[PROTO_OP__COUNT] = {
     [PROTO_OP_USER_UPDATE] = "user_update",
     [PROTO_OP_USER_DELETE] = "user_delete",
     [PROTO_OP_AUDIT_LIST] = "audit_list",
+    [PROTO_OP_QUIZ_CREATE] = "quiz_create",
+    [PROTO_OP_QUIZ_LIST] = "quiz_list",
+    [PROTO_OP_QUIZ_GET] = "quiz_get",
+    [PROTO_OP_QUIZ_UPDATE] = "quiz_update",
+    [PROTO_OP_QUIZ_DELETE] = "quiz_delete",
+    [PROTO_OP_QUIZ_STATS] = "quiz_stats",
+    [PROTO_OP_QUESTION_CREATE] = "question_create",
+    [PROTO_OP_QUESTION_UPDATE] = "question_update",
+    [PROTO_OP_QUESTION_DELETE] = "question_delete",
+    [PROTO_OP_QUESTION_REORDER] = "question_reorder",
+    [PROTO_OP_ATTEMPT_CREATE] = "attempt_create",
+    [PROTO_OP_ATTEMPT_LIST] = "attempt_list",
+    [PROTO_OP_ATTEMPT_GET] = "attempt_get",
 };
 
 static const char *const s_status_names[PROTO_STATUS__COUNT] = {
@@ -48,6 +61,8 @@ static const char *const s_status_names[PROTO_STATUS__COUNT] = {
     [PROTO_STATUS_TIMEOUT] = "timeout",
     [PROTO_STATUS_MISROUTED] = "misrouted",
     [PROTO_STATUS_INTERNAL] = "internal",
+    [PROTO_STATUS_PRECONDITION_FAILED] = "precondition_failed",
+    [PROTO_STATUS_UNPROCESSABLE] = "unprocessable",
 };
 
 static const char *const s_role_names[PROTO_ROLE__COUNT] = {
@@ -95,6 +110,15 @@ static void s_pack_opt_uuid(msgpack_packer *pk, bool present, const uint8_t uuid
         msgpack_pack_nil(pk);
 }
 
+static void s_pack_kvs(msgpack_packer *pk, const proto_kv_t *kvs, int n)
+{
+    msgpack_pack_map(pk, (size_t)n);
+    for (int i = 0; i < n; i++) {
+        s_pack_str(pk, kvs[i].key);
+        s_pack_str(pk, kvs[i].value);
+    }
+}
+
 static void *s_finish(msgpack_sbuffer *sb, size_t *len)
 {
     *len = sb->size;
@@ -118,13 +142,10 @@ void *proto_request_encode(const proto_request_t *req, size_t *len)
     msgpack_pack_array(&pk, (size_t)req->nparams);
     for (int i = 0; i < req->nparams; i++)
         s_pack_bin(&pk, req->params[i], 16);
-    msgpack_pack_map(&pk, (size_t)req->nquery);
-    for (int i = 0; i < req->nquery; i++) {
-        s_pack_str(&pk, req->query[i].key);
-        s_pack_str(&pk, req->query[i].value);
-    }
+    s_pack_kvs(&pk, req->query, req->nquery);
     s_pack_bin(&pk, req->body ? req->body : "", req->body ? req->body_len : 0);
     s_pack_str(&pk, req->client);
+    s_pack_kvs(&pk, req->headers, req->nheaders);
     return s_finish(&sb, len);
 }
 
@@ -140,11 +161,7 @@ void *proto_reply_encode(const proto_reply_t *rep, size_t *len)
     msgpack_pack_uint32(&pk, (uint32_t)rep->status);
     s_pack_bin(&pk, rep->body ? rep->body : "", rep->body ? rep->body_len : 0);
     s_pack_str(&pk, rep->detail ? rep->detail : "");
-    msgpack_pack_map(&pk, (size_t)rep->nheaders);
-    for (int i = 0; i < rep->nheaders; i++) {
-        s_pack_str(&pk, rep->headers[i].key);
-        s_pack_str(&pk, rep->headers[i].value);
-    }
+    s_pack_kvs(&pk, rep->headers, rep->nheaders);
     return s_finish(&sb, len);
 }
 
@@ -317,6 +334,22 @@ static int s_bin(const msgpack_object *o, size_t max, char **out, size_t *out_le
     return 0;
 }
 
+/* Decodes a str -> str map of at most max pairs, each side at most len bytes, into kvs. Counts
+ * into *n as it goes so a failure midway still frees what was copied. */
+static int s_kvs(const msgpack_object *o, int max, size_t len, proto_kv_t *kvs, int *n)
+{
+    if (o->type != MSGPACK_OBJECT_MAP || o->via.map.size > (uint32_t)max)
+        return -1;
+    for (uint32_t i = 0; i < o->via.map.size; i++) {
+        if (s_str(&o->via.map.ptr[i].key, len, &kvs[*n].key) < 0)
+            return -1;
+        (*n)++;
+        if (s_str(&o->via.map.ptr[i].val, len, &kvs[*n - 1].value) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 #define FAIL(reason)                                                                           \
     do {                                                                                       \
         *why = reason;                                                                         \
@@ -354,16 +387,8 @@ int proto_request_decode(const void *buf, size_t len, proto_request_t *out, cons
             FAIL("param is not 16 bytes");
         out->nparams++;
     }
-    if (f[8].type != MSGPACK_OBJECT_MAP || f[8].via.map.size > PROTO_MAX_QUERY)
-        FAIL("query is not a map of at most 16");
-    for (uint32_t i = 0; i < f[8].via.map.size; i++) {
-        proto_kv_t *kv = &out->query[out->nquery];
-        if (s_str(&f[8].via.map.ptr[i].key, PROTO_MAX_QUERY_LEN, &kv->key) < 0)
-            FAIL("query key is not a short string");
-        out->nquery++; /* counted now so clear() frees the key if the value fails */
-        if (s_str(&f[8].via.map.ptr[i].val, PROTO_MAX_QUERY_LEN, &kv->value) < 0)
-            FAIL("query value is not a short string");
-    }
+    if (s_kvs(&f[8], PROTO_MAX_QUERY, PROTO_MAX_QUERY_LEN, out->query, &out->nquery) < 0)
+        FAIL("query is not a map of at most 16 short strings");
     if (s_bin(&f[9], PROTO_MAX_BODY, &out->body, &out->body_len) < 0)
         FAIL("body is not binary within the size limit");
     char *client = NULL;
@@ -371,6 +396,8 @@ int proto_request_decode(const void *buf, size_t len, proto_request_t *out, cons
         FAIL("client is not a short string");
     memcpy(out->client, client, strlen(client) + 1);
     free(client);
+    if (s_kvs(&f[11], PROTO_MAX_HEADERS, PROTO_MAX_HEADER_LEN, out->headers, &out->nheaders) < 0)
+        FAIL("headers is not a map of at most 4 short strings");
     rc = 0;
 out:
     msgpack_unpacked_destroy(&up);
@@ -398,22 +425,32 @@ int proto_reply_decode(const void *buf, size_t len, proto_reply_t *out, const ch
         FAIL("body is not binary within the size limit");
     if (s_str(&f[4], PROTO_MAX_DETAIL, &out->detail) < 0)
         FAIL("detail is not a short string");
-    if (f[5].type != MSGPACK_OBJECT_MAP || f[5].via.map.size > PROTO_MAX_HEADERS)
-        FAIL("headers is not a map of at most 4");
-    for (uint32_t i = 0; i < f[5].via.map.size; i++) {
-        proto_kv_t *kv = &out->headers[out->nheaders];
-        if (s_str(&f[5].via.map.ptr[i].key, PROTO_MAX_HEADER_LEN, &kv->key) < 0)
-            FAIL("header name is not a short string");
-        out->nheaders++;
-        if (s_str(&f[5].via.map.ptr[i].val, PROTO_MAX_HEADER_LEN, &kv->value) < 0)
-            FAIL("header value is not a short string");
-    }
+    if (s_kvs(&f[5], PROTO_MAX_HEADERS, PROTO_MAX_HEADER_LEN, out->headers, &out->nheaders) < 0)
+        FAIL("headers is not a map of at most 4 short strings");
     rc = 0;
 out:
     msgpack_unpacked_destroy(&up);
     if (rc < 0)
         proto_reply_clear(out);
     return rc;
+}
+
+static void s_add_kv(proto_kv_t *kvs, int *n, const char *name, const char *value)
+{
+    if (*n == PROTO_MAX_HEADERS)
+        return;
+    kvs[*n].key = mem_strdup(name);
+    kvs[*n].value = mem_strdup(value);
+    (*n)++;
+}
+
+static void s_clear_kvs(proto_kv_t *kvs, int *n)
+{
+    for (int i = 0; i < *n; i++) {
+        free(kvs[i].key);
+        free(kvs[i].value);
+    }
+    *n = 0;
 }
 
 const char *proto_request_query(const proto_request_t *req, const char *key)
@@ -426,32 +463,34 @@ const char *proto_request_query(const proto_request_t *req, const char *key)
 
 void proto_request_clear(proto_request_t *req)
 {
-    for (int i = 0; i < req->nquery; i++) {
-        free(req->query[i].key);
-        free(req->query[i].value);
-    }
+    s_clear_kvs(req->query, &req->nquery);
+    s_clear_kvs(req->headers, &req->nheaders);
     free(req->body);
-    req->nquery = 0;
     req->body = NULL;
     req->body_len = 0;
 }
 
 void proto_reply_header(proto_reply_t *rep, const char *name, const char *value)
 {
-    if (rep->nheaders == PROTO_MAX_HEADERS)
-        return;
-    rep->headers[rep->nheaders].key = mem_strdup(name);
-    rep->headers[rep->nheaders].value = mem_strdup(value);
-    rep->nheaders++;
+    s_add_kv(rep->headers, &rep->nheaders, name, value);
+}
+
+void proto_request_header(proto_request_t *req, const char *name, const char *value)
+{
+    s_add_kv(req->headers, &req->nheaders, name, value);
+}
+
+const char *proto_request_get_header(const proto_request_t *req, const char *name)
+{
+    for (int i = 0; i < req->nheaders; i++)
+        if (strcmp(req->headers[i].key, name) == 0)
+            return req->headers[i].value;
+    return NULL;
 }
 
 void proto_reply_clear(proto_reply_t *rep)
 {
-    for (int i = 0; i < rep->nheaders; i++) {
-        free(rep->headers[i].key);
-        free(rep->headers[i].value);
-    }
-    rep->nheaders = 0;
+    s_clear_kvs(rep->headers, &rep->nheaders);
     free(rep->body);
     free(rep->detail);
     rep->body = NULL;

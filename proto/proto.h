@@ -15,7 +15,7 @@
 #define PROTO_MAX_BODY (1u << 20)   /* request and reply body bytes */
 #define PROTO_MAX_DETAIL 1024       /* bytes of an error detail */
 #define PROTO_MAX_CLIENT 64         /* bytes of the client address */
-#define PROTO_MAX_HEADERS 4         /* reply headers (Retry-After, ETag, ...) */
+#define PROTO_MAX_HEADERS 4         /* request or reply headers (Idempotency-Key, ETag, ...) */
 #define PROTO_MAX_HEADER_LEN 256    /* bytes of one reply header name or value */
 #define PROTO_MAX_FRAME (PROTO_MAX_BODY + 64 * 1024)
 
@@ -40,6 +40,19 @@ typedef enum {
     PROTO_OP_USER_UPDATE = 15,
     PROTO_OP_USER_DELETE = 16,
     PROTO_OP_AUDIT_LIST = 17,
+    PROTO_OP_QUIZ_CREATE = 18,
+    PROTO_OP_QUIZ_LIST = 19,
+    PROTO_OP_QUIZ_GET = 20,
+    PROTO_OP_QUIZ_UPDATE = 21,
+    PROTO_OP_QUIZ_DELETE = 22,
+    PROTO_OP_QUIZ_STATS = 23,
+    PROTO_OP_QUESTION_CREATE = 24,
+    PROTO_OP_QUESTION_UPDATE = 25,
+    PROTO_OP_QUESTION_DELETE = 26,
+    PROTO_OP_QUESTION_REORDER = 27,
+    PROTO_OP_ATTEMPT_CREATE = 28,
+    PROTO_OP_ATTEMPT_LIST = 29,
+    PROTO_OP_ATTEMPT_GET = 30,
     PROTO_OP__COUNT
 } proto_op_t;
 
@@ -68,6 +81,8 @@ typedef enum {
     PROTO_STATUS_TIMEOUT = 11,     /* deadline passed */
     PROTO_STATUS_MISROUTED = 12,   /* tenant is not on this worker's shard */
     PROTO_STATUS_INTERNAL = 13,
+    PROTO_STATUS_PRECONDITION_FAILED = 14, /* If-Match does not match the current ETag */
+    PROTO_STATUS_UNPROCESSABLE = 15,       /* Idempotency-Key reused with another request */
     PROTO_STATUS__COUNT
 } proto_status_t;
 
@@ -93,6 +108,8 @@ typedef struct {
     char *body; /* owned, NUL-terminated for convenience; body_len excludes the NUL */
     size_t body_len;
     char client[PROTO_MAX_CLIENT + 1]; /* client address, for audit */
+    int nheaders;
+    proto_kv_t headers[PROTO_MAX_HEADERS]; /* forwarded HTTP headers (Idempotency-Key, If-Match) */
 } proto_request_t;
 
 /* A reply. Decoded replies own body and detail; free with proto_reply_clear. */
@@ -122,6 +139,10 @@ int proto_reply_decode(const void *buf, size_t len, proto_reply_t *out, const ch
 void proto_reply_header(proto_reply_t *rep, const char *name, const char *value);
 /* Looks up a query value by key (borrowed), or NULL. */
 const char *proto_request_query(const proto_request_t *req, const char *key);
+/* Adds a forwarded header to a request (copies); ignored past PROTO_MAX_HEADERS. */
+void proto_request_header(proto_request_t *req, const char *name, const char *value);
+/* Looks up a forwarded header by exact name (borrowed), or NULL. */
+const char *proto_request_get_header(const proto_request_t *req, const char *name);
 
 void proto_request_clear(proto_request_t *req);
 void proto_reply_clear(proto_reply_t *rep);

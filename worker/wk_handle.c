@@ -8,8 +8,11 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/shard.h"
+#include "worker/wk_attempt.h"
 #include "worker/wk_audit.h"
 #include "worker/wk_auth.h"
+#include "worker/wk_question.h"
+#include "worker/wk_quiz.h"
 #include "worker/wk_reply.h"
 #include "worker/wk_tenant.h"
 #include "worker/wk_user.h"
@@ -49,6 +52,19 @@ static const wk_route_t s_routes[PROTO_OP__COUNT] = {
     [PROTO_OP_USER_UPDATE] = {wk_user_update, NEEDS_ADMIN, true},
     [PROTO_OP_USER_DELETE] = {wk_user_delete, NEEDS_ADMIN, true},
     [PROTO_OP_AUDIT_LIST] = {wk_audit_list, NEEDS_ADMIN, true},
+    [PROTO_OP_QUIZ_CREATE] = {wk_quiz_create, NEEDS_USER, true},
+    [PROTO_OP_QUIZ_LIST] = {wk_quiz_list, NEEDS_USER, true},
+    [PROTO_OP_QUIZ_GET] = {wk_quiz_get, NEEDS_USER, true},
+    [PROTO_OP_QUIZ_UPDATE] = {wk_quiz_update, NEEDS_USER, true},
+    [PROTO_OP_QUIZ_DELETE] = {wk_quiz_delete, NEEDS_USER, true},
+    [PROTO_OP_QUIZ_STATS] = {wk_quiz_stats, NEEDS_USER, true},
+    [PROTO_OP_QUESTION_CREATE] = {wk_question_create, NEEDS_USER, true},
+    [PROTO_OP_QUESTION_UPDATE] = {wk_question_update, NEEDS_USER, true},
+    [PROTO_OP_QUESTION_DELETE] = {wk_question_delete, NEEDS_USER, true},
+    [PROTO_OP_QUESTION_REORDER] = {wk_question_reorder, NEEDS_USER, true},
+    [PROTO_OP_ATTEMPT_CREATE] = {wk_attempt_create, NEEDS_USER, true},
+    [PROTO_OP_ATTEMPT_LIST] = {wk_attempt_list, NEEDS_USER, true},
+    [PROTO_OP_ATTEMPT_GET] = {wk_attempt_get, NEEDS_USER, true},
 };
 
 static bool s_allowed(wk_needs_t needs, const proto_request_t *req)

@@ -1,6 +1,7 @@
 /* Body validation with jansson. Messages name the field so clients can point at it. */
 #include "worker/wk_json.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "worker/wk_reply.h"
@@ -37,6 +38,27 @@ json_t *wk_json_object(const proto_request_t *req, const char *const *allowed,
     return obj;
 }
 
+/* Counts code points of a string, or returns SIZE_MAX if it holds a control character. */
+static size_t s_chars(const char *s, size_t len)
+{
+    size_t chars = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f)
+            return SIZE_MAX;
+        chars += (c & 0xc0) != 0x80; /* count UTF-8 lead bytes only */
+    }
+    return chars;
+}
+
+int wk_json_check_text(const json_t *v, size_t min, size_t max)
+{
+    if (!json_is_string(v))
+        return -1;
+    size_t chars = s_chars(json_string_value(v), json_string_length(v));
+    return chars != SIZE_MAX && chars >= min && chars <= max ? 0 : -1;
+}
+
 int wk_json_string(json_t *obj, const char *key, bool required, size_t min, size_t max,
                    const char **out, proto_reply_t *rep)
 {
@@ -49,15 +71,10 @@ int wk_json_string(json_t *obj, const char *key, bool required, size_t min, size
         return -1;
     }
     const char *s = json_string_value(v);
-    size_t len = json_string_length(v), chars = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f) {
-            wk_reply_error(rep, PROTO_STATUS_BAD_REQUEST, "\"%s\" contains a control character",
-                           key);
-            return -1;
-        }
-        chars += (c & 0xc0) != 0x80; /* count UTF-8 lead bytes only */
+    size_t chars = s_chars(s, json_string_length(v));
+    if (chars == SIZE_MAX) {
+        wk_reply_error(rep, PROTO_STATUS_BAD_REQUEST, "\"%s\" contains a control character", key);
+        return -1;
     }
     if (chars < min || chars > max) {
         wk_reply_error(rep, PROTO_STATUS_BAD_REQUEST, "\"%s\" must be %zu to %zu characters", key,

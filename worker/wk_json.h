@@ -16,6 +16,8 @@ json_t *wk_json_object(const proto_request_t *req, const char *const *allowed,
  * Absent and not required: 0 with *out = NULL. -1 with a 400 reply set otherwise. */
 int wk_json_string(json_t *obj, const char *key, bool required, size_t min, size_t max,
                    const char **out, proto_reply_t *rep) __attribute__((warn_unused_result));
+/* 0 if v is a string of min..max characters without control characters, else -1. */
+int wk_json_check_text(const json_t *v, size_t min, size_t max);
 /* A required email address (one '@', non-empty parts, a dot in the domain, <= 254 bytes). */
 int wk_json_email(json_t *obj, const char *key, const char **out, proto_reply_t *rep)
     __attribute__((warn_unused_result));

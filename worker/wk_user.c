@@ -9,6 +9,7 @@
 #include "common/mem.h"
 #include "worker/wk_audit.h"
 #include "worker/wk_auth.h"
+#include "worker/wk_idem.h"
 #include "worker/wk_json.h"
 #include "worker/wk_page.h"
 #include "worker/wk_password.h"
@@ -109,8 +110,12 @@ void wk_user_create(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *re
     }
     wk_tx_t tx;
     PGresult *user = NULL;
-    if (wk_tx_begin(&tx, ctx->db, req->tenant, req->deadline_ms) < 0)
+    bool replayed = false;
+    if (wk_tx_begin(&tx, ctx->db, req->tenant, req->deadline_ms) < 0 ||
+        wk_idem_claim(&tx, req, rep, &replayed) < 0)
         goto fail;
+    if (replayed)
+        goto done;
     const char *v[4] = {email, username, role ? role : "member", hash};
     user = wk_tx_exec(&tx,
                       "INSERT INTO users (email, username, role, password_hash) VALUES ($1, $2, $3, $4)"
@@ -118,9 +123,11 @@ void wk_user_create(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *re
                       4, v);
     bool platform = req->role == PROTO_ROLE_PLATFORM;
     if (!user || wk_audit_tenant(&tx, req, "user.create", PQgetvalue(user, 0, 0), NULL) < 0 ||
-        (platform && wk_audit_platform(&tx, req, "tenant.user_create") < 0) || wk_tx_commit(&tx) < 0)
+        (platform && wk_audit_platform(&tx, req, "tenant.user_create") < 0))
         goto fail;
     wk_reply_body(rep, PROTO_STATUS_CREATED, mem_strdup(PQgetvalue(user, 0, 1)));
+    if (wk_idem_store(&tx, req, rep) < 0 || wk_tx_commit(&tx) < 0)
+        goto fail;
     goto done;
 fail:
     wk_reply_tx_error(rep, &tx);

@@ -1,0 +1,278 @@
+/* Attempt handlers. The questions are read and the attempt written in one transaction, so the
+ * score always matches the questions as they were when it was computed. */
+#include "worker/wk_attempt.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <strings.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/ident.h"
+#include "common/mem.h"
+#include "worker/wk_idem.h"
+#include "worker/wk_json.h"
+#include "worker/wk_page.h"
+#include "worker/wk_question.h"
+#include "worker/wk_reply.h"
+
+#define ATTEMPT_JSON                                                                           \
+    "json_build_object('id', id, 'quiz_id', quiz_id, 'user_id', user_id, 'score', score,"     \
+    " 'max_score', max_score, 'results', results, 'submitted_at', submitted_at)"
+
+/* Compares two strings after trimming whitespace and folding ASCII case. */
+static bool s_same_text(const char *a, const char *b)
+{
+    while (isspace((unsigned char)*a))
+        a++;
+    while (isspace((unsigned char)*b))
+        b++;
+    size_t la = strlen(a), lb = strlen(b);
+    while (la && isspace((unsigned char)a[la - 1]))
+        la--;
+    while (lb && isspace((unsigned char)b[lb - 1]))
+        lb--;
+    return la == lb && strncasecmp(a, b, la) == 0;
+}
+
+bool wk_attempt_is_correct(const char *kind, const json_t *correct, const json_t *answer)
+{
+    if (strcmp(kind, "single_choice") == 0)
+        return json_is_integer(answer) && json_integer_value(answer) == json_integer_value(correct);
+    if (strcmp(kind, "true_false") == 0)
+        return json_is_boolean(answer) && json_is_true(answer) == json_is_true(correct);
+    if (strcmp(kind, "short_answer") == 0) {
+        if (!json_is_string(answer))
+            return false;
+        size_t i;
+        const json_t *v;
+        json_array_foreach(correct, i, v)
+        {
+            if (s_same_text(json_string_value(answer), json_string_value(v)))
+                return true;
+        }
+        return false;
+    }
+    /* multiple_choice: the same set of indexes, all of them and nothing else. */
+    if (!json_is_array(answer) || json_array_size(answer) != json_array_size(correct))
+        return false;
+    unsigned long long want = 0, got = 0;
+    size_t i;
+    const json_t *v;
+    json_array_foreach(correct, i, v) want |= 1ULL << (json_integer_value(v) & 63);
+    json_array_foreach(answer, i, v)
+    {
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 63)
+            return false;
+        got |= 1ULL << json_integer_value(v);
+    }
+    return want == got;
+}
+
+/* Checks the shape of an answer for its kind: the 400 a client can act on. */
+static bool s_answer_shape_ok(const char *kind, const json_t *a)
+{
+    if (strcmp(kind, "single_choice") == 0)
+        return json_is_integer(a);
+    if (strcmp(kind, "true_false") == 0)
+        return json_is_boolean(a);
+    if (strcmp(kind, "short_answer") == 0)
+        return wk_json_check_text(a, 0, 500) == 0;
+    if (!json_is_array(a) || json_array_size(a) > 20)
+        return false;
+    size_t i;
+    const json_t *v;
+    json_array_foreach(a, i, v)
+    {
+        if (!json_is_integer(v))
+            return false;
+    }
+    return true;
+}
+
+/* Scores body.answers against the quiz's questions (rows: id, kind, correct, points). Returns
+ * the results array (new reference) and totals, or NULL with a 400 naming the bad answer. */
+static json_t *s_score(json_t *answers, const PGresult *qs, int *score, int *max,
+                       proto_reply_t *rep)
+{
+    int n = PQntuples(qs);
+    json_t *results = json_array(), *given = json_object();
+    *score = *max = 0;
+    size_t i;
+    json_t *a;
+    json_array_foreach(answers, i, a)
+    {
+        const char *qid = json_string_value(json_object_get(a, "question_id"));
+        uint8_t u[16];
+        char norm[IDENT_UUID_STR_LEN + 1];
+        if (!json_is_object(a) || !qid || ident_uuid_parse(qid, strlen(qid), u) < 0 ||
+            !json_object_get(a, "answer") || json_object_size(a) != 2) {
+            wk_reply_error(rep, PROTO_STATUS_BAD_REQUEST,
+                           "answers[%zu] must be {\"question_id\": <uuid>, \"answer\": ...}", i);
+            goto fail;
+        }
+        ident_uuid_format(u, norm);
+        if (json_object_get(given, norm)) {
+            wk_reply_error(rep, PROTO_STATUS_BAD_REQUEST, "answers[%zu] repeats a question", i);
+            goto fail;
+        }
+        json_object_set(given, norm, json_object_get(a, "answer"));
+    }
+    for (int r = 0; r < n; r++) {
+        const char *id = PQgetvalue(qs, r, 0), *kind = PQgetvalue(qs, r, 1);
+        int points = atoi(PQgetvalue(qs, r, 3));
+        json_t *answer = json_object_get(given, id);
+        json_t *correct = json_loads(PQgetvalue(qs, r, 2), JSON_DECODE_ANY, NULL);
+        if (answer && !s_answer_shape_ok(kind, answer)) {
+            json_decref(correct);
+            wk_reply_error(rep, PROTO_STATUS_BAD_REQUEST,
+                           "the answer to question %s has the wrong shape for %s", id, kind);
+            goto fail;
+        }
+        bool ok = answer && correct && wk_attempt_is_correct(kind, correct, answer);
+        json_decref(correct);
+        *max += points;
+        *score += ok ? points : 0;
+        json_array_append_new(results, json_pack("{s:s, s:b, s:i}", "question_id", id, "correct", ok,
+                                                 "points_awarded", ok ? points : 0));
+        json_object_del(given, id);
+    }
+    if (json_object_size(given) > 0) {
+        wk_reply_error(rep, PROTO_STATUS_BAD_REQUEST, "an answer names a question not in this quiz");
+        goto fail;
+    }
+    json_decref(given);
+    return results;
+fail:
+    json_decref(given);
+    json_decref(results);
+    return NULL;
+}
+
+void wk_attempt_create(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
+{
+    static const char *const allowed[] = {"answers", NULL};
+    json_t *body = wk_json_object(req, allowed, rep), *results = NULL;
+    if (!body)
+        return;
+    json_t *answers = json_object_get(body, "answers");
+    if (!json_is_array(answers) || json_array_size(answers) > WK_QUESTION_MAX) {
+        wk_reply_error(rep, PROTO_STATUS_BAD_REQUEST, "\"answers\" must be an array of at most %d",
+                       WK_QUESTION_MAX);
+        json_decref(body);
+        return;
+    }
+    char quiz[IDENT_UUID_STR_LEN + 1], user[IDENT_UUID_STR_LEN + 1];
+    ident_uuid_format(req->params[0], quiz);
+    ident_uuid_format(req->user_id, user);
+    wk_tx_t tx;
+    bool replayed = false;
+    PGresult *qs = NULL;
+    if (wk_tx_begin(&tx, ctx->db, req->tenant, req->deadline_ms) < 0 ||
+        wk_idem_claim(&tx, req, rep, &replayed) < 0) {
+        wk_reply_tx_error(rep, &tx);
+        goto out;
+    }
+    if (replayed)
+        goto out;
+    const char *v[1] = {quiz};
+    /* KEY SHARE on the quiz: it cannot be deleted while this attempt is scored against it. */
+    PGresult *exists = wk_tx_exec(&tx, "SELECT 1 FROM quizzes WHERE id = $1 FOR KEY SHARE", 1, v);
+    if (!exists) {
+        wk_reply_tx_error(rep, &tx);
+        goto out;
+    }
+    int found = PQntuples(exists);
+    PQclear(exists);
+    if (!found) {
+        wk_reply_error(rep, PROTO_STATUS_NOT_FOUND, "quiz not found");
+        goto out;
+    }
+    qs = wk_tx_exec(&tx, "SELECT id::text, kind, correct::text, points FROM questions"
+                         " WHERE quiz_id = $1 ORDER BY position", 1, v);
+    if (!qs) {
+        wk_reply_tx_error(rep, &tx);
+        goto out;
+    }
+    int score, max;
+    results = s_score(answers, qs, &score, &max, rep);
+    if (!results)
+        goto out;
+    char *results_text = json_dumps(results, JSON_COMPACT);
+    char s_score_text[12], s_max_text[12];
+    snprintf(s_score_text, sizeof s_score_text, "%d", score);
+    snprintf(s_max_text, sizeof s_max_text, "%d", max);
+    const char *ins[5] = {quiz, user, s_score_text, s_max_text, results_text};
+    PGresult *res = wk_tx_exec(&tx,
+                               "INSERT INTO attempts (quiz_id, user_id, score, max_score, results)"
+                               " VALUES ($1, $2, $3, $4, $5) RETURNING " ATTEMPT_JSON,
+                               5, ins);
+    free(results_text);
+    if (res)
+        wk_reply_row(rep, PROTO_STATUS_CREATED, res, "attempt not stored");
+    if (!res || wk_idem_store(&tx, req, rep) < 0 || wk_tx_commit(&tx) < 0)
+        wk_reply_tx_error(rep, &tx);
+    PQclear(res);
+out:
+    PQclear(qs);
+    wk_tx_end(&tx);
+    json_decref(results);
+    json_decref(body);
+}
+
+void wk_attempt_list(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
+{
+    wk_page_t page;
+    if (wk_page_parse(req, &page, rep) < 0)
+        return;
+    char quiz[IDENT_UUID_STR_LEN + 1], user[IDENT_UUID_STR_LEN + 1];
+    ident_uuid_format(req->params[0], quiz);
+    ident_uuid_format(req->user_id, user);
+    const char *v[5];
+    wk_page_params(&page, v);
+    v[3] = quiz;
+    v[4] = req->role == PROTO_ROLE_ADMIN ? NULL : user; /* members see their own */
+    wk_tx_t tx;
+    if (wk_tx_begin(&tx, ctx->db, req->tenant, req->deadline_ms) < 0) {
+        wk_reply_tx_error(rep, &tx);
+        return;
+    }
+    PGresult *res = wk_tx_exec(
+        &tx,
+        "SELECT " ATTEMPT_JSON ", (extract(epoch FROM submitted_at) * 1000000)::bigint, id"
+        " FROM attempts WHERE quiz_id = $4 AND ($5::uuid IS NULL OR user_id = $5::uuid)"
+        " AND ($1::bigint IS NULL OR (submitted_at, id) <"
+        "  ('epoch'::timestamptz + $1::bigint * interval '1 microsecond', $2::uuid))"
+        " ORDER BY submitted_at DESC, id DESC LIMIT $3",
+        5, v);
+    if (res && wk_tx_commit(&tx) == 0)
+        wk_reply_body(rep, PROTO_STATUS_OK, wk_page_json(res, &page));
+    else
+        wk_reply_tx_error(rep, &tx);
+    PQclear(res);
+    wk_tx_end(&tx);
+}
+
+void wk_attempt_get(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
+{
+    char id[IDENT_UUID_STR_LEN + 1], user[IDENT_UUID_STR_LEN + 1];
+    ident_uuid_format(req->params[0], id);
+    ident_uuid_format(req->user_id, user);
+    const char *v[3] = {id, req->role == PROTO_ROLE_ADMIN ? "true" : "false", user};
+    wk_tx_t tx;
+    if (wk_tx_begin(&tx, ctx->db, req->tenant, req->deadline_ms) < 0) {
+        wk_reply_tx_error(rep, &tx);
+        return;
+    }
+    /* Another member's attempt is as absent as an unknown one. */
+    PGresult *res = wk_tx_exec(&tx,
+                               "SELECT " ATTEMPT_JSON " FROM attempts WHERE id = $1"
+                               " AND ($2::boolean OR user_id = $3::uuid)",
+                               3, v);
+    if (res && wk_tx_commit(&tx) == 0)
+        wk_reply_row(rep, PROTO_STATUS_OK, res, "attempt not found");
+    else
+        wk_reply_tx_error(rep, &tx);
+    PQclear(res);
+    wk_tx_end(&tx);
+}

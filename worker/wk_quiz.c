@@ -1,0 +1,325 @@
+/* Quiz handlers. The JSON of a quiz with its questions is built by PostgreSQL in one query;
+ * questions' answers are stripped there for callers who are neither author nor admin. */
+#include "worker/wk_quiz.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "common/ident.h"
+#include "common/mem.h"
+#include "worker/wk_idem.h"
+#include "worker/wk_json.h"
+#include "worker/wk_page.h"
+#include "worker/wk_reply.h"
+
+#define QUIZ_FIELDS                                                                            \
+    "'id', q.id, 'title', q.title, 'description', q.description, 'author_id', q.author_id,"   \
+    " 'version', q.version, 'created_at', q.created_at, 'updated_at', q.updated_at"
+
+/* Text forms of the caller for query parameters: user id and "true"/"false" for admin. */
+typedef struct {
+    char user[IDENT_UUID_STR_LEN + 1];
+    char quiz[IDENT_UUID_STR_LEN + 1];
+    const char *admin;
+} caller_t;
+
+static void s_caller(const proto_request_t *req, caller_t *c)
+{
+    ident_uuid_format(req->user_id, c->user);
+    if (req->nparams > 0)
+        ident_uuid_format(req->params[0], c->quiz);
+    else
+        c->quiz[0] = '\0';
+    c->admin = req->role == PROTO_ROLE_ADMIN ? "true" : "false";
+}
+
+static void s_etag(proto_reply_t *rep, const char *version)
+{
+    char tag[32];
+    snprintf(tag, sizeof tag, "\"%s\"", version);
+    proto_reply_header(rep, "ETag", tag);
+}
+
+/* True if an If-Match value names this version ("*", "\"N\"" or W/"N", possibly in a list). */
+static bool s_if_match(const char *header, const char *version)
+{
+    char tag[32];
+    snprintf(tag, sizeof tag, "\"%s\"", version);
+    char *copy = mem_strdup(header), *save = NULL;
+    bool hit = false;
+    for (char *t = strtok_r(copy, ", ", &save); t && !hit; t = strtok_r(NULL, ", ", &save)) {
+        if (strncmp(t, "W/", 2) == 0)
+            t += 2;
+        hit = strcmp(t, "*") == 0 || strcmp(t, tag) == 0;
+    }
+    free(copy);
+    return hit;
+}
+
+int wk_quiz_lock(wk_tx_t *tx, const proto_request_t *req, proto_reply_t *rep)
+{
+    caller_t c;
+    s_caller(req, &c);
+    const char *v2[2] = {c.quiz, c.user};
+    PGresult *res = wk_tx_exec(tx,
+                     "SELECT version, coalesce(author_id = $2::uuid, false) FROM quizzes"
+                     " WHERE id = $1 FOR UPDATE",
+                     2, v2);
+    if (!res)
+        return -1;
+    int rc = -1;
+    const char *match = proto_request_get_header(req, "If-Match");
+    if (PQntuples(res) == 0)
+        wk_reply_error(rep, PROTO_STATUS_NOT_FOUND, "quiz not found");
+    else if (req->role != PROTO_ROLE_ADMIN && PQgetvalue(res, 0, 1)[0] != 't')
+        wk_reply_error(rep, PROTO_STATUS_FORBIDDEN, "only the quiz's author or an admin may change it");
+    else if (match && !s_if_match(match, PQgetvalue(res, 0, 0)))
+        wk_reply_error(rep, PROTO_STATUS_PRECONDITION_FAILED,
+                       "the quiz changed since it was read (If-Match is stale)");
+    else
+        rc = 0;
+    PQclear(res);
+    return rc;
+}
+
+int wk_quiz_touch(wk_tx_t *tx, const proto_request_t *req, proto_reply_t *rep)
+{
+    caller_t c;
+    s_caller(req, &c);
+    const char *v[1] = {c.quiz};
+    PGresult *res = wk_tx_exec(tx,
+                               "UPDATE quizzes SET version = version + 1, updated_at = now()"
+                               " WHERE id = $1 RETURNING version",
+                               1, v);
+    if (!res)
+        return -1;
+    if (PQntuples(res) == 1)
+        s_etag(rep, PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return 0;
+}
+
+int wk_quiz_reply_full(wk_tx_t *tx, const proto_request_t *req, proto_reply_t *rep,
+                       proto_status_t status)
+{
+    caller_t c;
+    s_caller(req, &c);
+    const char *v[3] = {c.quiz, c.admin, c.user};
+    /* One statement: the quiz, its questions in order, answers only for author and admins. */
+    PGresult *res = wk_tx_exec(
+        tx,
+        "SELECT jsonb_build_object(" QUIZ_FIELDS ", 'questions', coalesce((SELECT jsonb_agg("
+        "   CASE WHEN $2::boolean OR q.author_id = $3::uuid THEN x.o"
+        "   ELSE x.o - 'correct' - 'explanation' END ORDER BY x.position)"
+        "  FROM (SELECT position, jsonb_build_object('id', id, 'kind', kind, 'prompt', prompt,"
+        "   'choices', choices, 'correct', correct, 'explanation', explanation, 'points', points,"
+        "   'position', position) AS o FROM questions WHERE quiz_id = q.id) x), '[]'::jsonb)),"
+        " q.version FROM quizzes q WHERE q.id = $1",
+        3, v);
+    if (!res)
+        return -1;
+    wk_reply_row(rep, status, res, "quiz not found");
+    if (PQntuples(res) == 1)
+        s_etag(rep, PQgetvalue(res, 0, 1));
+    PQclear(res);
+    return 0;
+}
+
+void wk_quiz_get(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
+{
+    wk_tx_t tx;
+    if (wk_tx_begin(&tx, ctx->db, req->tenant, req->deadline_ms) < 0 ||
+        wk_quiz_reply_full(&tx, req, rep, PROTO_STATUS_OK) < 0 || wk_tx_commit(&tx) < 0)
+        wk_reply_tx_error(rep, &tx);
+    wk_tx_end(&tx);
+}
+
+/* Validates {title, description?} (title optional for PATCH). */
+static int s_fields(json_t *body, bool create, const char **title, const char **description,
+                    proto_reply_t *rep)
+{
+    if (wk_json_string(body, "title", create, 1, 200, title, rep) < 0 ||
+        wk_json_string(body, "description", false, 0, 4000, description, rep) < 0)
+        return -1;
+    return 0;
+}
+
+void wk_quiz_create(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
+{
+    static const char *const allowed[] = {"title", "description", NULL};
+    const char *title, *description;
+    json_t *body = wk_json_object(req, allowed, rep);
+    if (!body)
+        return;
+    if (s_fields(body, true, &title, &description, rep) < 0) {
+        json_decref(body);
+        return;
+    }
+    caller_t c;
+    s_caller(req, &c);
+    wk_tx_t tx;
+    bool replayed = false;
+    if (wk_tx_begin(&tx, ctx->db, req->tenant, req->deadline_ms) < 0 ||
+        wk_idem_claim(&tx, req, rep, &replayed) < 0) {
+        wk_reply_tx_error(rep, &tx);
+        goto out;
+    }
+    if (replayed)
+        goto out;
+    const char *v[3] = {c.user, title, description ? description : ""};
+    PGresult *res = wk_tx_exec(&tx,
+                               "INSERT INTO quizzes AS q (author_id, title, description) VALUES ($1, $2, $3)"
+                               " RETURNING jsonb_build_object(" QUIZ_FIELDS ", 'questions', '[]'::jsonb),"
+                               " q.version",
+                               3, v);
+    if (res) {
+        wk_reply_row(rep, PROTO_STATUS_CREATED, res, "quiz not created");
+        s_etag(rep, PQgetvalue(res, 0, 1));
+    }
+    if (!res || wk_idem_store(&tx, req, rep) < 0 || wk_tx_commit(&tx) < 0)
+        wk_reply_tx_error(rep, &tx);
+    PQclear(res);
+out:
+    wk_tx_end(&tx);
+    json_decref(body);
+}
+
+void wk_quiz_list(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
+{
+    wk_page_t page;
+    if (wk_page_parse(req, &page, rep) < 0)
+        return;
+    const char *author = proto_request_query(req, "author");
+    const char *q = proto_request_query(req, "q");
+    uint8_t author_id[16];
+    char author_text[IDENT_UUID_STR_LEN + 1];
+    if (author && ident_uuid_parse(author, strlen(author), author_id) < 0) {
+        wk_reply_error(rep, PROTO_STATUS_BAD_REQUEST, "author must be a user id (UUID)");
+        return;
+    }
+    if (author)
+        ident_uuid_format(author_id, author_text);
+    if (q && strlen(q) > 200) {
+        wk_reply_error(rep, PROTO_STATUS_BAD_REQUEST, "q must be at most 200 characters");
+        return;
+    }
+    const char *v[5];
+    wk_page_params(&page, v);
+    v[3] = author ? author_text : NULL;
+    v[4] = q && *q ? q : NULL;
+    wk_tx_t tx;
+    if (wk_tx_begin(&tx, ctx->db, req->tenant, req->deadline_ms) < 0) {
+        wk_reply_tx_error(rep, &tx);
+        return;
+    }
+    /* Keyset on (created_at, id) DESC: quizzes_listing_idx, or quizzes_author_idx with an
+       author; title words use quizzes_title_search_idx. */
+    PGresult *res = wk_tx_exec(
+        &tx,
+        "SELECT jsonb_build_object(" QUIZ_FIELDS ", 'question_count',"
+        "  (SELECT count(*) FROM questions WHERE quiz_id = q.id)),"
+        " (extract(epoch FROM q.created_at) * 1000000)::bigint, q.id"
+        " FROM quizzes q WHERE ($4::uuid IS NULL OR q.author_id = $4::uuid)"
+        " AND ($5::text IS NULL OR to_tsvector('simple', q.title) @@ plainto_tsquery('simple', $5))"
+        " AND ($1::bigint IS NULL OR (q.created_at, q.id) <"
+        "  ('epoch'::timestamptz + $1::bigint * interval '1 microsecond', $2::uuid))"
+        " ORDER BY q.created_at DESC, q.id DESC LIMIT $3",
+        5, v);
+    if (res && wk_tx_commit(&tx) == 0)
+        wk_reply_body(rep, PROTO_STATUS_OK, wk_page_json(res, &page));
+    else
+        wk_reply_tx_error(rep, &tx);
+    PQclear(res);
+    wk_tx_end(&tx);
+}
+
+void wk_quiz_update(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
+{
+    static const char *const allowed[] = {"title", "description", NULL};
+    const char *title, *description;
+    json_t *body = wk_json_object(req, allowed, rep);
+    if (!body)
+        return;
+    if (s_fields(body, false, &title, &description, rep) < 0)
+        goto out;
+    if (!title && !description) {
+        wk_reply_error(rep, PROTO_STATUS_BAD_REQUEST, "nothing to update");
+        goto out;
+    }
+    caller_t c;
+    s_caller(req, &c);
+    wk_tx_t tx;
+    if (wk_tx_begin(&tx, ctx->db, req->tenant, req->deadline_ms) < 0) {
+        wk_reply_tx_error(rep, &tx);
+        goto out;
+    }
+    if (wk_quiz_lock(&tx, req, rep) < 0) {
+        if (tx.status != PROTO_STATUS_OK)
+            wk_reply_tx_error(rep, &tx);
+        wk_tx_end(&tx);
+        goto out;
+    }
+    const char *v[3] = {c.quiz, title, description};
+    PGresult *res = wk_tx_exec(&tx,
+                               "UPDATE quizzes SET title = coalesce($2, title),"
+                               " description = coalesce($3, description) WHERE id = $1",
+                               3, v);
+    PQclear(res);
+    if (!res || wk_quiz_touch(&tx, req, rep) < 0 || wk_quiz_reply_full(&tx, req, rep, PROTO_STATUS_OK) < 0 ||
+        wk_tx_commit(&tx) < 0)
+        wk_reply_tx_error(rep, &tx);
+    wk_tx_end(&tx);
+out:
+    json_decref(body);
+}
+
+void wk_quiz_delete(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
+{
+    caller_t c;
+    s_caller(req, &c);
+    wk_tx_t tx;
+    if (wk_tx_begin(&tx, ctx->db, req->tenant, req->deadline_ms) < 0) {
+        wk_reply_tx_error(rep, &tx);
+        return;
+    }
+    if (wk_quiz_lock(&tx, req, rep) < 0) {
+        if (tx.status != PROTO_STATUS_OK)
+            wk_reply_tx_error(rep, &tx);
+        wk_tx_end(&tx);
+        return;
+    }
+    /* Questions go with the quiz (ON DELETE CASCADE); attempts keep their scores. */
+    const char *v[1] = {c.quiz};
+    PGresult *res = wk_tx_exec(&tx, "DELETE FROM quizzes WHERE id = $1", 1, v);
+    if (res && wk_tx_commit(&tx) == 0)
+        wk_reply_body(rep, PROTO_STATUS_NO_CONTENT, NULL);
+    else
+        wk_reply_tx_error(rep, &tx);
+    PQclear(res);
+    wk_tx_end(&tx);
+}
+
+void wk_quiz_stats(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
+{
+    caller_t c;
+    s_caller(req, &c);
+    const char *v[1] = {c.quiz};
+    wk_tx_t tx;
+    if (wk_tx_begin(&tx, ctx->db, req->tenant, req->deadline_ms) < 0) {
+        wk_reply_tx_error(rep, &tx);
+        return;
+    }
+    PGresult *res = wk_tx_exec(
+        &tx,
+        "SELECT json_build_object('quiz_id', q.id, 'attempts_count', count(a.id),"
+        " 'mean_score', round(avg(a.score), 2), 'best_score', max(a.score),"
+        " 'max_score', (SELECT coalesce(sum(points), 0) FROM questions WHERE quiz_id = q.id))"
+        " FROM quizzes q LEFT JOIN attempts a ON a.quiz_id = q.id WHERE q.id = $1 GROUP BY q.id",
+        1, v);
+    if (res && wk_tx_commit(&tx) == 0)
+        wk_reply_row(rep, PROTO_STATUS_OK, res, "quiz not found");
+    else
+        wk_reply_tx_error(rep, &tx);
+    PQclear(res);
+    wk_tx_end(&tx);
+}
