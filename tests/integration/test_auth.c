@@ -12,6 +12,7 @@
 #include "common/ident.h"
 #include "common/jwt.h"
 #include "common/mem.h"
+#include "tests/helpers/api.h"
 #include "tests/helpers/db.h"
 #include "tests/helpers/http.h"
 #include "tests/helpers/stack.h"
@@ -32,105 +33,13 @@ static void teardown(void)
 
 TestSuite(auth, .init = setup, .fini = teardown, .timeout = 120);
 
-typedef struct {
-    char id[37];
-    char email[80];
-    char password[80];
-    int shard;
-    char token[1024];   /* admin access token after the first password change */
-    char refresh[128];
-} tenant_t;
-
-/* One HTTP call in tenant scope; token may be NULL. Returns the status; *r is the caller's. */
-static long s_call(http_resp_t *r, const char *method, const char *path, const char *tenant,
-                   const char *token, const char *body)
-{
-    char url[256], th[80], ah[1100];
-    http_url(url, sizeof url, S.url, "%s", path);
-    snprintf(th, sizeof th, "X-Tenant-ID: %s", tenant);
-    snprintf(ah, sizeof ah, "Authorization: Bearer %s", token ? token : "");
-    const char *h[] = {th, token ? ah : NULL, NULL};
-    return http_do(r, method, url, body, h);
-}
-
-static long s_status(const char *method, const char *path, const char *tenant, const char *token,
-                     const char *body)
-{
-    http_resp_t r;
-    long st = s_call(&r, method, path, tenant, token, body);
-    http_resp_clear(&r);
-    return st;
-}
-
-/* Logs in; on 200 copies the tokens out. Returns the status. */
-static long s_login(const char *tenant, const char *email, const char *password, char *token,
-                    char *refresh, int *pcr)
-{
-    char body[300];
-    snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", email, password);
-    http_resp_t r;
-    long st = s_call(&r, "POST", "/api/auth/login", tenant, NULL, body);
-    if (st == 200) {
-        json_t *j = http_json(&r);
-        cr_assert_not_null(j);
-        cr_expect_str_eq(json_string_value(json_object_get(j, "token_type")), "Bearer");
-        cr_expect_eq(json_integer_value(json_object_get(j, "expires_in")), 900);
-        if (token)
-            snprintf(token, 1024, "%s", json_string_value(json_object_get(j, "access_token")));
-        if (refresh)
-            snprintf(refresh, 128, "%s", json_string_value(json_object_get(j, "refresh_token")));
-        if (pcr)
-            *pcr = json_is_true(json_object_get(j, "password_change_required"));
-        json_decref(j);
-    }
-    http_resp_clear(&r);
-    return st;
-}
-
-/* Creates a tenant, logs its admin in, changes the temporary password, logs in again. */
-static void s_tenant(tenant_t *t)
-{
-    memset(t, 0, sizeof *t);
-    char url[256];
-    http_url(url, sizeof url, S.url, "/api/tenants/");
-    snprintf(t->email, sizeof t->email, "admin%u@org.example", randombytes_random());
-    char body[256];
-    snprintf(body, sizeof body, "{\"tenant_name\":\"Org\",\"owner_email\":\"%s\"}", t->email);
-    const char *h[] = {S.auth, NULL};
-    http_resp_t r;
-    cr_assert_eq(http_do(&r, "POST", url, body, h), 201, "%s", r.body);
-    json_t *j = http_json(&r);
-    snprintf(t->id, sizeof t->id, "%s", json_string_value(json_object_get(j, "tenant_id")));
-    const char *temp = json_string_value(json_object_get(j, "temp_password"));
-    t->shard = (int)json_integer_value(json_object_get(j, "shard"));
-    int pcr = 0;
-    char tmp_token[1024];
-    cr_assert_eq(s_login(t->id, t->email, temp, tmp_token, NULL, &pcr), 200);
-    cr_expect(pcr, "a temporary password must be changed");
-    snprintf(t->password, sizeof t->password, "pw-%u-long-enough", randombytes_random());
-    snprintf(body, sizeof body, "{\"current_password\":\"%s\",\"new_password\":\"%s\"}", temp,
-             t->password);
-    cr_assert_eq(s_status("POST", "/api/users/me/password", t->id, tmp_token, body), 204);
-    json_decref(j);
-    http_resp_clear(&r);
-    cr_assert_eq(s_login(t->id, t->email, t->password, t->token, t->refresh, &pcr), 200);
-    cr_expect_not(pcr);
-}
-
-/* Admin creates a user; returns its id in out. */
-static void s_user(const tenant_t *t, const char *email, const char *role, char out[37])
-{
-    char body[256];
-    snprintf(body, sizeof body,
-             "{\"email\":\"%s\",\"username\":\"u\",\"password\":\"member-password\",\"role\":\"%s\"}",
-             email, role);
-    http_resp_t r;
-    cr_assert_eq(s_call(&r, "POST", "/api/users", t->id, t->token, body), 201, "%s", r.body);
-    json_t *j = http_json(&r);
-    snprintf(out, 37, "%s", json_string_value(json_object_get(j, "id")));
-    json_decref(j);
-    http_resp_clear(&r);
-}
+/* Shorthands over tests/helpers/api.h for this suite's stack. */
+#define s_call(r, m, p, t, tok, b) api_call(&S, r, m, p, t, tok, b, NULL)
+#define s_status(m, p, t, tok, b) api_status(&S, m, p, t, tok, b)
+#define s_login(t, e, p, tok, ref, pcr) api_login(&S, t, e, p, tok, ref, pcr)
+#define s_tenant(t) api_tenant(&S, t)
+#define s_user(t, e, role, out) api_user(&S, t, e, role, out, NULL)
+typedef api_tenant_t tenant_t;
 
 Test(auth, tenants_cannot_reach_each_others_users)
 {
