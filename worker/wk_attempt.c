@@ -237,7 +237,7 @@ void wk_attempt_list(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *r
         wk_reply_tx_error(rep, &tx);
         return;
     }
-    PGresult *res = wk_tx_exec(
+    PGresult *res = wk_tx_exec_last(
         &tx,
         "SELECT " ATTEMPT_JSON ", (extract(epoch FROM submitted_at) * 1000000)::bigint, id"
         " FROM attempts WHERE quiz_id = $4 AND ($5::uuid IS NULL OR user_id = $5::uuid)"
@@ -245,7 +245,7 @@ void wk_attempt_list(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *r
         "  ('epoch'::timestamptz + $1::bigint * interval '1 microsecond', $2::uuid))"
         " ORDER BY submitted_at DESC, id DESC LIMIT $3",
         5, v);
-    if (res && wk_tx_commit(&tx) == 0)
+    if (res)
         wk_reply_body(rep, PROTO_STATUS_OK, wk_page_json(res, &page));
     else
         wk_reply_tx_error(rep, &tx);
@@ -265,11 +265,11 @@ void wk_attempt_get(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *re
         return;
     }
     /* Another member's attempt is as absent as an unknown one. */
-    PGresult *res = wk_tx_exec(&tx,
+    PGresult *res = wk_tx_exec_last(&tx,
                                "SELECT " ATTEMPT_JSON " FROM attempts WHERE id = $1"
                                " AND ($2::boolean OR user_id = $3::uuid)",
                                3, v);
-    if (res && wk_tx_commit(&tx) == 0)
+    if (res)
         wk_reply_row(rep, PROTO_STATUS_OK, res, "attempt not found");
     else
         wk_reply_tx_error(rep, &tx);

@@ -48,7 +48,7 @@ void wk_audit_list(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep
         wk_reply_tx_error(rep, &tx);
         return;
     }
-    PGresult *res = wk_tx_exec(
+    PGresult *res = wk_tx_exec_last(
         &tx,
         "SELECT json_build_object('id', id, 'at', at, 'actor_id', actor_id, 'action', action,"
         " 'target', target, 'client', client, 'request_id', request_id, 'detail', detail),"
@@ -57,7 +57,7 @@ void wk_audit_list(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep
         " (at, id) < ('epoch'::timestamptz + $1::bigint * interval '1 microsecond', $2::bigint)"
         " ORDER BY at DESC, id DESC LIMIT $3",
         3, v);
-    if (res && wk_tx_commit(&tx) == 0)
+    if (res)
         wk_reply_body(rep, PROTO_STATUS_OK, wk_page_json(res, &page));
     else
         wk_reply_tx_error(rep, &tx);

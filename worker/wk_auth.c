@@ -96,7 +96,7 @@ void wk_auth_login(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep
         wk_reply_tx_error(rep, &tx);
         goto out;
     }
-    PGresult *res = wk_tx_exec(
+    PGresult *res = wk_tx_exec_last(
         &tx,
         "SELECT u.id::text, u.password_hash, u.role, u.must_change_password, u.disabled,"
         " (SELECT ceil(extract(epoch FROM t.window_start + interval '" THROTTLE_WINDOW "' - now()))::int"
@@ -104,7 +104,7 @@ void wk_auth_login(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep
         "  AND t.window_start > now() - interval '" THROTTLE_WINDOW "')"
         " FROM (SELECT 1) one LEFT JOIN users u ON lower(u.email) = lower($1)",
         1, v1);
-    if (!res || wk_tx_commit(&tx) < 0) {
+    if (!res) {
         wk_reply_tx_error(rep, &tx);
         PQclear(res);
         wk_tx_end(&tx);

@@ -1,9 +1,14 @@
-/* libpq connection per worker thread and the request transaction. A request costs three round
- * trips: BEGIN+SET LOCAL (one simple-query message), the statement, COMMIT. The only identifier
- * ever put into SQL text is the tenant schema name, derived from the UUID alone and quoted by
- * PQescapeIdentifier; every value travels as a parameter. */
+/* libpq connection per worker thread and the request transaction.
+ *
+ * Serving connections are pipelined: BEGIN and the tenant set-up (set_config of role,
+ * search_path, statement_timeout and TimeZone, all transaction-local, values as parameters)
+ * are queued and travel with the first statement; a read ends with its statement, COMMIT and a
+ * sync in the same flight, so it costs one round trip. Provisioning and migration connections
+ * run plain statements and scripts. The only identifier ever put into SQL text is the tenant
+ * schema/role name, derived from the UUID alone and quoted by PQescapeIdentifier. */
 #include "worker/wk_db.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +23,8 @@
 struct wk_db {
     char *dsn;                /* libpq connection string, owned */
     char *user;               /* login role overriding the DSN's, owned; NULL = the DSN's */
-    bool set_role;            /* SET LOCAL ROLE to the tenant's role in tenant transactions */
+    bool set_role;            /* switch to the tenant's role in tenant transactions */
+    bool pipeline;            /* transactions use pipeline mode */
     PGconn *conn;             /* NULL until connected */
     uint64_t last_attempt_ms; /* time of the last failed connection attempt */
 };
@@ -30,12 +36,13 @@ uint64_t wk_db_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-wk_db_t *wk_db_new(const char *dsn, const char *user, bool set_role)
+wk_db_t *wk_db_new(const char *dsn, const char *user, bool set_role, bool pipeline)
 {
     wk_db_t *db = mem_zalloc(sizeof *db);
     db->dsn = mem_strdup(dsn);
     db->user = user ? mem_strdup(user) : NULL;
     db->set_role = set_role;
+    db->pipeline = pipeline;
     return db;
 }
 
@@ -151,6 +158,202 @@ static void s_fail(wk_tx_t *tx, const PGresult *res, const char *what)
              constraint ? " violates " : "", constraint ? constraint : "");
 }
 
+/* ---- pipelined transactions (serving connections) ---- */
+
+/* Queues a statement; 0, or -1 (recorded) if libpq refused it. */
+static int s_pl_send(wk_tx_t *tx, const char *sql, int n, const char *const *values)
+{
+    if (!PQsendQueryParams(tx->conn, sql, n, NULL, values, NULL, NULL, 0)) {
+        s_fail(tx, NULL, "send query");
+        return -1;
+    }
+    tx->pending++;
+    tx->unsynced++;
+    return 0;
+}
+
+static int s_pl_sync(wk_tx_t *tx)
+{
+    if (!PQpipelineSync(tx->conn)) {
+        s_fail(tx, NULL, "sync pipeline");
+        return -1;
+    }
+    tx->syncs++;
+    tx->unsynced = 0;
+    return 0;
+}
+
+/* Reads the next queued statement's result (and the NULL that ends it). */
+static PGresult *s_pl_read(wk_tx_t *tx)
+{
+    PGresult *r = PQgetResult(tx->conn);
+    if (r) {
+        PGresult *more;
+        while ((more = PQgetResult(tx->conn)))
+            PQclear(more);
+    }
+    tx->pending--;
+    return r;
+}
+
+/* Reads the next sync marker. */
+static void s_pl_read_sync(wk_tx_t *tx)
+{
+    PGresult *r = PQgetResult(tx->conn);
+    PQclear(r);
+    tx->syncs--;
+}
+
+static bool s_ok(const PGresult *r)
+{
+    ExecStatusType st = PQresultStatus(r);
+    return r && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK);
+}
+
+/* Queues BEGIN and the tenant set-up ahead of the first statement. */
+static int s_pl_queue_begin(wk_tx_t *tx)
+{
+    tx->begun = true;
+    if (PQpipelineStatus(tx->conn) == PQ_PIPELINE_OFF && !PQenterPipelineMode(tx->conn)) {
+        s_fail(tx, NULL, "enter pipeline mode");
+        return -1;
+    }
+    const char *v[2] = {tx->search_path, tx->timeout};
+    /* set_config(..., true) is SET LOCAL: it ends with the transaction, pooler or not. Setting
+       "role" checks membership like SET ROLE: only the tenants of this shard are reachable. */
+    return s_pl_send(tx, "BEGIN", 0, NULL) < 0 ||
+                   s_pl_send(tx,
+                             tx->tenant_bound && tx->db->set_role
+                                 ? "SELECT set_config('role', $1, true), set_config('search_path', $1, true),"
+                                   " set_config('statement_timeout', $2, true),"
+                                   " set_config('TimeZone', 'UTC', true)"
+                                 : "SELECT set_config('search_path', $1, true),"
+                                   " set_config('statement_timeout', $2, true),"
+                                   " set_config('TimeZone', 'UTC', true)",
+                             2, v) < 0
+               ? -1
+               : 0;
+}
+
+/* Reads the results of BEGIN and the set-up if they are still unread. */
+static void s_pl_read_begin(wk_tx_t *tx, int leave)
+{
+    while (tx->pending > leave) {
+        PGresult *r = s_pl_read(tx);
+        if (!s_ok(r)) {
+            s_fail(tx, r, "begin transaction");
+            /* The tenant's role is gone ("role does not exist"): the tenant was deleted. */
+            const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+            if (tx->tenant_bound && state && (strcmp(state, "22023") == 0 || strcmp(state, "42704") == 0))
+                tx->status = PROTO_STATUS_NOT_FOUND;
+        }
+        PQclear(r);
+    }
+}
+
+/* One flight: [BEGIN, set-up,] statement [, COMMIT, sync]. Returns the statement's result. */
+static PGresult *s_pl_flight(wk_tx_t *tx, const char *sql, int n, const char *const *values, bool last)
+{
+    if ((!tx->begun && s_pl_queue_begin(tx) < 0) || s_pl_send(tx, sql, n, values) < 0)
+        return NULL;
+    if (last) {
+        if (s_pl_send(tx, "COMMIT", 0, NULL) < 0 || s_pl_sync(tx) < 0)
+            return NULL;
+    } else if (!PQsendFlushRequest(tx->conn) || PQflush(tx->conn) != 0) {
+        s_fail(tx, NULL, "flush pipeline");
+        return NULL;
+    }
+    s_pl_read_begin(tx, last ? 2 : 1);
+    PGresult *res = s_pl_read(tx);
+    if (!s_ok(res)) {
+        s_fail(tx, res, "run query");
+        PQclear(res);
+        res = NULL;
+    }
+    if (last) {
+        PGresult *c = s_pl_read(tx);
+        /* A COMMIT of a failed transaction reports success with a ROLLBACK tag. */
+        if (!s_ok(c) || strcmp(PQcmdStatus(c), "COMMIT") != 0)
+            s_fail(tx, c, "commit");
+        else
+            tx->open = 0;
+        PQclear(c);
+        s_pl_read_sync(tx);
+        if (tx->status != PROTO_STATUS_OK) {
+            PQclear(res);
+            res = NULL;
+        }
+    }
+    return res;
+}
+
+/* Drops the connection so the next wk_db_conn opens a fresh one at once. */
+static void s_reset(wk_db_t *db)
+{
+    if (db->conn)
+        PQfinish(db->conn);
+    db->conn = NULL;
+    db->last_attempt_ms = 0;
+}
+
+/* The server went away (or is going): the connection is not worth another statement. */
+static bool s_conn_lost(wk_tx_t *tx)
+{
+    return PQstatus(tx->conn) == CONNECTION_BAD || tx->status == PROTO_STATUS_UNAVAILABLE;
+}
+
+/* Ends a pipelined transaction whatever its state: drains what is queued, rolls back what is
+ * open, and leaves the connection idle outside pipeline mode for the next request. */
+static void s_pl_end(wk_tx_t *tx)
+{
+    if (tx->begun && s_conn_lost(tx)) {
+        s_reset(tx->db); /* draining a dying connection is pointless: the next request reconnects */
+        tx->conn = NULL;
+    }
+    if (!tx->begun || !tx->conn) {
+        tx->open = 0;
+        return;
+    }
+    if (tx->unsynced > 0)
+        s_pl_sync(tx);
+    while (tx->pending > 0)
+        PQclear(s_pl_read(tx));
+    while (tx->syncs > 0)
+        s_pl_read_sync(tx);
+    if (PQtransactionStatus(tx->conn) != PQTRANS_IDLE) {
+        /* An error before the sync left the transaction aborted, or it was never committed. */
+        if (s_pl_send(tx, "ROLLBACK", 0, NULL) == 0 && s_pl_sync(tx) == 0) {
+            PQclear(s_pl_read(tx));
+            s_pl_read_sync(tx);
+        }
+    }
+    PQexitPipelineMode(tx->conn);
+    tx->open = 0;
+}
+
+/* The pipelined statement, retried once on a fresh connection if the server went away before
+ * this transaction's first statement ran. */
+static PGresult *s_pl_exec(wk_tx_t *tx, const char *sql, int n, const char *const *values, bool last)
+{
+    bool first = !tx->begun;
+    PGresult *res = s_pl_flight(tx, sql, n, values, last);
+    if (!res && first && s_conn_lost(tx)) {
+        s_reset(tx->db);
+        tx->conn = wk_db_conn(tx->db);
+        if (!tx->conn)
+            return NULL;
+        tx->status = PROTO_STATUS_OK;
+        tx->detail[0] = '\0';
+        tx->begun = false;
+        tx->pending = tx->unsynced = tx->syncs = 0;
+        tx->open = 1;
+        res = s_pl_flight(tx, sql, n, values, last);
+    }
+    return res;
+}
+
+/* ---- transactions ---- */
+
 int wk_tx_begin(wk_tx_t *tx, wk_db_t *db, const uint8_t *tenant, uint64_t deadline_ms)
 {
     memset(tx, 0, sizeof *tx);
@@ -168,6 +371,17 @@ int wk_tx_begin(wk_tx_t *tx, wk_db_t *db, const uint8_t *tenant, uint64_t deadli
         return -1;
     }
     uint64_t timeout = deadline_ms ? deadline_ms - now : 0;
+    if (db->pipeline) {
+        /* Nothing is sent yet: the set-up travels with the first statement. */
+        tx->pipelined = true;
+        tx->tenant_bound = tenant != NULL;
+        snprintf(tx->search_path, sizeof tx->search_path, "quiz");
+        if (tenant)
+            ident_schema_name(tenant, tx->search_path);
+        snprintf(tx->timeout, sizeof tx->timeout, "%llu", (unsigned long long)timeout);
+        tx->open = 1;
+        return 0;
+    }
     char *quoted = s_schema_quoted(tx->conn, tenant);
     if (!quoted) {
         s_fail(tx, NULL, "quote schema name");
@@ -211,6 +425,7 @@ int wk_tx_begin(wk_tx_t *tx, wk_db_t *db, const uint8_t *tenant, uint64_t deadli
 
 int wk_tx_schema(wk_tx_t *tx, const uint8_t tenant[16], wk_schema_action_t action)
 {
+    assert(!tx->pipelined);
     if (!tx->open || tx->status != PROTO_STATUS_OK)
         return -1;
     char *q = s_schema_quoted(tx->conn, tenant);
@@ -232,6 +447,7 @@ int wk_tx_schema(wk_tx_t *tx, const uint8_t tenant[16], wk_schema_action_t actio
 
 int wk_tx_grant_shard(wk_tx_t *tx, const uint8_t tenant[16], int shard)
 {
+    assert(!tx->pipelined);
     if (!tx->open || tx->status != PROTO_STATUS_OK)
         return -1;
     char *q = s_schema_quoted(tx->conn, tenant);
@@ -250,6 +466,8 @@ PGresult *wk_tx_exec(wk_tx_t *tx, const char *sql, int nparams, const char *cons
 {
     if (!tx->open || tx->status != PROTO_STATUS_OK)
         return NULL;
+    if (tx->pipelined)
+        return s_pl_exec(tx, sql, nparams, values, false);
     PGresult *res = PQexecParams(tx->conn, sql, nparams, NULL, values, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(res);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
@@ -259,8 +477,23 @@ PGresult *wk_tx_exec(wk_tx_t *tx, const char *sql, int nparams, const char *cons
     return NULL;
 }
 
+PGresult *wk_tx_exec_last(wk_tx_t *tx, const char *sql, int nparams, const char *const *values)
+{
+    if (!tx->open || tx->status != PROTO_STATUS_OK)
+        return NULL;
+    if (tx->pipelined)
+        return s_pl_exec(tx, sql, nparams, values, true);
+    PGresult *res = wk_tx_exec(tx, sql, nparams, values);
+    if (res && wk_tx_commit(tx) < 0) {
+        PQclear(res);
+        res = NULL;
+    }
+    return res;
+}
+
 int wk_tx_script(wk_tx_t *tx, const char *sql)
 {
+    assert(!tx->pipelined); /* scripts are for provisioning and migration connections */
     if (!tx->open || tx->status != PROTO_STATUS_OK)
         return -1;
     return s_utility(tx, sql, "run migration");
@@ -271,6 +504,23 @@ int wk_tx_commit(wk_tx_t *tx)
     if (!tx->open || tx->status != PROTO_STATUS_OK) {
         wk_tx_end(tx);
         return -1;
+    }
+    if (tx->pipelined) {
+        if (!tx->begun) {
+            tx->open = 0; /* nothing was sent: nothing to commit */
+            return 0;
+        }
+        if (s_pl_send(tx, "COMMIT", 0, NULL) < 0 || s_pl_sync(tx) < 0)
+            return -1;
+        s_pl_read_begin(tx, 1);
+        PGresult *c = s_pl_read(tx);
+        int ok = s_ok(c) && strcmp(PQcmdStatus(c), "COMMIT") == 0;
+        if (!ok)
+            s_fail(tx, c, "commit");
+        PQclear(c);
+        s_pl_read_sync(tx);
+        tx->open = 0;
+        return ok ? 0 : -1;
     }
     PGresult *res = PQexec(tx->conn, "COMMIT");
     /* A COMMIT of a failed transaction reports success with a ROLLBACK tag. */
@@ -286,6 +536,10 @@ void wk_tx_end(wk_tx_t *tx)
 {
     if (!tx->conn)
         return;
+    if (tx->pipelined) {
+        s_pl_end(tx);
+        return;
+    }
     if (PQtransactionStatus(tx->conn) != PQTRANS_IDLE && PQstatus(tx->conn) == CONNECTION_OK)
         PQclear(PQexec(tx->conn, "ROLLBACK"));
     tx->open = 0;

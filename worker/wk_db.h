@@ -20,9 +20,11 @@
 typedef struct wk_db wk_db_t;
 
 /* A connection for `dsn` logging in as `user` (NULL: the DSN's own user), not opened until
- * first use. With set_role, tenant transactions also SET LOCAL ROLE to the tenant's role.
- * Caller owns; NULL never. */
-wk_db_t *wk_db_new(const char *dsn, const char *user, bool set_role);
+ * first use. With set_role, tenant transactions also switch to the tenant's role. With
+ * pipeline, transactions use libpq's pipeline mode: the transaction's set-up travels with its
+ * first statement and a read-only request costs one round trip (wk_tx_exec_last); such a
+ * connection cannot run scripts (wk_tx_script, wk_tx_schema). Caller owns; NULL never. */
+wk_db_t *wk_db_new(const char *dsn, const char *user, bool set_role, bool pipeline);
 void wk_db_destroy(wk_db_t **db_p);
 /* Opens (or reopens after a failure) the connection. Borrowed PGconn, or NULL when PostgreSQL is
  * unreachable; reconnects are attempted at most every 500 ms so a dead database costs little. */
@@ -34,7 +36,16 @@ typedef struct {
     PGconn *conn;
     proto_status_t status; /* status of the first failure, or PROTO_STATUS_OK */
     char detail[256];      /* what failed, for the client: never SQL text or values */
-    int open;
+    int open;              /* a transaction is (or, pipelined, will be) open on the server */
+    /* Pipelined transactions only: */
+    bool pipelined;
+    bool begun;            /* BEGIN and the tenant set-up have been queued */
+    bool tenant_bound;     /* the set-up names a tenant (its role missing = tenant deleted) */
+    int pending;           /* queued statements whose results are unread */
+    int unsynced;          /* statements queued since the last sync */
+    int syncs;             /* syncs whose PGRES_PIPELINE_SYNC is unread */
+    char search_path[48];  /* "tenant_<hex>" or "quiz" */
+    char timeout[24];      /* statement_timeout in ms */
 } wk_tx_t;
 
 /* Begins a transaction bound to the tenant's schema (tenant NULL: shared schema only) with a
@@ -54,6 +65,9 @@ int wk_tx_grant_shard(wk_tx_t *tx, const uint8_t tenant[16], int shard)
 /* Runs one parameterized statement (values are text, NULL = SQL NULL). Returns the result the
  * caller must PQclear, or NULL with tx->status/detail set from the SQLSTATE. */
 PGresult *wk_tx_exec(wk_tx_t *tx, const char *sql, int nparams, const char *const *values);
+/* Runs the transaction's last statement and commits, pipelined in one round trip. Returns the
+ * statement's result only if the commit succeeded too, else NULL with tx->status set. */
+PGresult *wk_tx_exec_last(wk_tx_t *tx, const char *sql, int nparams, const char *const *values);
 /* Runs a script of several statements without parameters (migrations only). 0 or -1. */
 int wk_tx_script(wk_tx_t *tx, const char *sql) __attribute__((warn_unused_result));
 /* Commits. 0, or -1 with tx->status set (the transaction is then gone). */

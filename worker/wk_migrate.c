@@ -123,7 +123,7 @@ static int s_migrate_tenant_id(wk_db_t *db, const char *id_text, int *applied)
 
 int wk_migrate_all(const char *dsn, int shards)
 {
-    wk_db_t *db = wk_db_new(dsn, NULL, true);
+    wk_db_t *db = wk_db_new(dsn, NULL, true, false);
     int rc = -1, applied = 0, tenants = 0;
     if (s_migrate_shared(db, shards) < 0)
         goto out;

@@ -329,7 +329,7 @@ void wk_question_reorder(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_
                                    2, p);
         PQclear(upd);
         if (!upd || wk_quiz_touch(&tx, req, rep) < 0 ||
-            wk_quiz_reply_full(&tx, req, rep, PROTO_STATUS_OK) < 0 || wk_idem_store(&tx, req, rep) < 0 ||
+            wk_quiz_reply_full(&tx, req, rep, PROTO_STATUS_OK, false) < 0 || wk_idem_store(&tx, req, rep) < 0 ||
             wk_tx_commit(&tx) < 0)
             wk_reply_tx_error(rep, &tx);
     } else {

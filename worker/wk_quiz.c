@@ -100,13 +100,13 @@ int wk_quiz_touch(wk_tx_t *tx, const proto_request_t *req, proto_reply_t *rep)
 }
 
 int wk_quiz_reply_full(wk_tx_t *tx, const proto_request_t *req, proto_reply_t *rep,
-                       proto_status_t status)
+                       proto_status_t status, bool last)
 {
     caller_t c;
     s_caller(req, &c);
     const char *v[3] = {c.quiz, c.admin, c.user};
     /* One statement: the quiz, its questions in order, answers only for author and admins. */
-    PGresult *res = wk_tx_exec(
+    PGresult *res = (last ? wk_tx_exec_last : wk_tx_exec)(
         tx,
         "SELECT jsonb_build_object(" QUIZ_FIELDS ", 'questions', coalesce((SELECT jsonb_agg("
         "   CASE WHEN $2::boolean OR q.author_id = $3::uuid THEN x.o"
@@ -129,7 +129,7 @@ void wk_quiz_get(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
 {
     wk_tx_t tx;
     if (wk_tx_begin(&tx, ctx->db, req->tenant, req->deadline_ms) < 0 ||
-        wk_quiz_reply_full(&tx, req, rep, PROTO_STATUS_OK) < 0 || wk_tx_commit(&tx) < 0)
+        wk_quiz_reply_full(&tx, req, rep, PROTO_STATUS_OK, true) < 0)
         wk_reply_tx_error(rep, &tx);
     wk_tx_end(&tx);
 }
@@ -214,7 +214,7 @@ void wk_quiz_list(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
     }
     /* Keyset on (created_at, id) DESC: quizzes_listing_idx, or quizzes_author_idx with an
        author; title words use quizzes_title_search_idx. */
-    PGresult *res = wk_tx_exec(
+    PGresult *res = wk_tx_exec_last(
         &tx,
         "SELECT jsonb_build_object(" QUIZ_FIELDS ", 'question_count',"
         "  (SELECT count(*) FROM questions WHERE quiz_id = q.id)),"
@@ -225,7 +225,7 @@ void wk_quiz_list(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
         "  ('epoch'::timestamptz + $1::bigint * interval '1 microsecond', $2::uuid))"
         " ORDER BY q.created_at DESC, q.id DESC LIMIT $3",
         5, v);
-    if (res && wk_tx_commit(&tx) == 0)
+    if (res)
         wk_reply_body(rep, PROTO_STATUS_OK, wk_page_json(res, &page));
     else
         wk_reply_tx_error(rep, &tx);
@@ -265,7 +265,7 @@ void wk_quiz_update(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *re
                                " description = coalesce($3, description) WHERE id = $1",
                                3, v);
     PQclear(res);
-    if (!res || wk_quiz_touch(&tx, req, rep) < 0 || wk_quiz_reply_full(&tx, req, rep, PROTO_STATUS_OK) < 0 ||
+    if (!res || wk_quiz_touch(&tx, req, rep) < 0 || wk_quiz_reply_full(&tx, req, rep, PROTO_STATUS_OK, false) < 0 ||
         wk_tx_commit(&tx) < 0)
         wk_reply_tx_error(rep, &tx);
     wk_tx_end(&tx);
@@ -290,8 +290,8 @@ void wk_quiz_delete(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *re
     }
     /* Questions go with the quiz (ON DELETE CASCADE); attempts keep their scores. */
     const char *v[1] = {c.quiz};
-    PGresult *res = wk_tx_exec(&tx, "DELETE FROM quizzes WHERE id = $1", 1, v);
-    if (res && wk_tx_commit(&tx) == 0)
+    PGresult *res = wk_tx_exec_last(&tx, "DELETE FROM quizzes WHERE id = $1", 1, v);
+    if (res)
         wk_reply_body(rep, PROTO_STATUS_NO_CONTENT, NULL);
     else
         wk_reply_tx_error(rep, &tx);
@@ -309,14 +309,14 @@ void wk_quiz_stats(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep
         wk_reply_tx_error(rep, &tx);
         return;
     }
-    PGresult *res = wk_tx_exec(
+    PGresult *res = wk_tx_exec_last(
         &tx,
         "SELECT json_build_object('quiz_id', q.id, 'attempts_count', count(a.id),"
         " 'mean_score', round(avg(a.score), 2), 'best_score', max(a.score),"
         " 'max_score', (SELECT coalesce(sum(points), 0) FROM questions WHERE quiz_id = q.id))"
         " FROM quizzes q LEFT JOIN attempts a ON a.quiz_id = q.id WHERE q.id = $1 GROUP BY q.id",
         1, v);
-    if (res && wk_tx_commit(&tx) == 0)
+    if (res)
         wk_reply_row(rep, PROTO_STATUS_OK, res, "quiz not found");
     else
         wk_reply_tx_error(rep, &tx);

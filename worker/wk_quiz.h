@@ -4,6 +4,8 @@
 #ifndef WORKER_WK_QUIZ_H
 #define WORKER_WK_QUIZ_H
 
+#include <stdbool.h>
+
 #include "worker/wk_handle.h"
 
 void wk_quiz_create(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep);
@@ -21,8 +23,9 @@ int wk_quiz_lock(wk_tx_t *tx, const proto_request_t *req, proto_reply_t *rep)
 /* Bumps the quiz's version after a change and adds the new ETag to rep. 0 or -1. */
 int wk_quiz_touch(wk_tx_t *tx, const proto_request_t *req, proto_reply_t *rep)
     __attribute__((warn_unused_result));
-/* Answers with the full quiz (params[0]) and its questions as the caller may see them. 0 or -1. */
+/* Answers with the full quiz (params[0]) and its questions as the caller may see them; with
+ * last, this is the transaction's last statement and it commits (one round trip). 0 or -1. */
 int wk_quiz_reply_full(wk_tx_t *tx, const proto_request_t *req, proto_reply_t *rep,
-                       proto_status_t status) __attribute__((warn_unused_result));
+                       proto_status_t status, bool last) __attribute__((warn_unused_result));
 
 #endif

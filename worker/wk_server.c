@@ -98,9 +98,9 @@ static void *s_thread_main(void *arg)
     }
     const wk_server_config_t *cfg = self->cfg;
     wk_ctx_t ctx = {
-        .db = wk_db_new(cfg->dsn, cfg->dsn_user, cfg->set_role),
+        .db = wk_db_new(cfg->dsn, cfg->dsn_user, cfg->set_role, true),
         /* Connected on first use: most threads never provision a tenant. */
-        .admin = wk_db_new(cfg->provision_dsn, cfg->provision_user, false),
+        .admin = wk_db_new(cfg->provision_dsn, cfg->provision_user, false, false),
         .ring = cfg->ring,
         .shard = cfg->shard,
         .shards = cfg->shards,

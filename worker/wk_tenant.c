@@ -101,14 +101,14 @@ void wk_tenant_list(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *re
         wk_reply_tx_error(rep, &tx);
         return;
     }
-    PGresult *res = wk_tx_exec(
+    PGresult *res = wk_tx_exec_last(
         &tx,
         "SELECT " TENANT_JSON ", (extract(epoch FROM created_at) * 1000000)::bigint, id"
         " FROM quiz.tenants WHERE status = 'active' AND ($1::bigint IS NULL OR"
         " (created_at, id) < ('epoch'::timestamptz + $1::bigint * interval '1 microsecond', $2::uuid))"
         " ORDER BY created_at DESC, id DESC LIMIT $3",
         3, v);
-    if (res && wk_tx_commit(&tx) == 0)
+    if (res)
         wk_reply_body(rep, PROTO_STATUS_OK, wk_page_json(res, &page));
     else
         wk_reply_tx_error(rep, &tx);
@@ -126,9 +126,9 @@ void wk_tenant_get(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep
         wk_reply_tx_error(rep, &tx);
         return;
     }
-    PGresult *res = wk_tx_exec(
+    PGresult *res = wk_tx_exec_last(
         &tx, "SELECT " TENANT_JSON " FROM quiz.tenants WHERE id = $1 AND status = 'active'", 1, v);
-    if (res && wk_tx_commit(&tx) == 0)
+    if (res)
         wk_reply_row(rep, PROTO_STATUS_OK, res, "tenant not found");
     else
         wk_reply_tx_error(rep, &tx);
@@ -171,7 +171,7 @@ void wk_tenant_stats(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *r
         return;
     }
     /* Counts run in the tenant's schema; a deleted tenant has none, which reads as 404. */
-    PGresult *res = wk_tx_exec(
+    PGresult *res = wk_tx_exec_last(
         &tx,
         "SELECT json_build_object("
         " 'users_count', (SELECT count(*) FROM users),"
@@ -185,7 +185,7 @@ void wk_tenant_stats(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *r
         "   + pg_total_relation_size('refresh_tokens') + pg_total_relation_size('audit_log')"
         "   + pg_total_relation_size('schema_migrations'))",
         0, NULL);
-    if (res && wk_tx_commit(&tx) == 0)
+    if (res)
         wk_reply_row(rep, PROTO_STATUS_OK, res, "tenant not found");
     else
         wk_reply_tx_error(rep, &tx);

@@ -29,8 +29,8 @@ static void s_one_user(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t 
         return;
     }
     const char *v[1] = {id};
-    PGresult *res = wk_tx_exec(&tx, sql, 1, v);
-    if (res && wk_tx_commit(&tx) == 0)
+    PGresult *res = wk_tx_exec_last(&tx, sql, 1, v);
+    if (res)
         wk_reply_row(rep, PROTO_STATUS_OK, res, "user not found");
     else
         wk_reply_tx_error(rep, &tx);
@@ -64,14 +64,14 @@ void wk_user_list(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
         wk_reply_tx_error(rep, &tx);
         return;
     }
-    PGresult *res = wk_tx_exec(
+    PGresult *res = wk_tx_exec_last(
         &tx,
         "SELECT " USER_JSON ", (extract(epoch FROM created_at) * 1000000)::bigint, id"
         " FROM users WHERE $1::bigint IS NULL OR"
         " (created_at, id) < ('epoch'::timestamptz + $1::bigint * interval '1 microsecond', $2::uuid)"
         " ORDER BY created_at DESC, id DESC LIMIT $3",
         3, v);
-    if (res && wk_tx_commit(&tx) == 0)
+    if (res)
         wk_reply_body(rep, PROTO_STATUS_OK, wk_page_json(res, &page));
     else
         wk_reply_tx_error(rep, &tx);
@@ -252,8 +252,8 @@ void wk_user_password(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *
         wk_reply_tx_error(rep, &tx);
         goto out;
     }
-    PGresult *res = wk_tx_exec(&tx, "SELECT password_hash FROM users WHERE id = $1 AND NOT disabled", 1, v);
-    if (!res || wk_tx_commit(&tx) < 0) {
+    PGresult *res = wk_tx_exec_last(&tx, "SELECT password_hash FROM users WHERE id = $1 AND NOT disabled", 1, v);
+    if (!res) {
         wk_reply_tx_error(rep, &tx);
         PQclear(res);
         wk_tx_end(&tx);
