@@ -1,14 +1,17 @@
 #!/bin/bash
 # `make bench`: an optimised build, its own PostgreSQL cluster and stack (gateway + 2 shards),
-# BENCH_TENANTS tenants (default 100) created through the API, then wrk scenarios beside their
-# ceilings in the same run. Prints a table and writes bench/results/<UTC timestamp>.json.
-#   BENCH_QUICK=1   3 s per scenario instead of 10
-#   BENCH_CONNS     wrk connections (32), BENCH_THREADS wrk threads (2)
+# BENCH_TENANTS tenants (100) created through the API and seeded (bench/seed.sql: an admin, 10
+# members, 100 quizzes of 10 questions, some attempts), then every scenario with wrk beside the
+# ceilings measured in the same run. Prints a table; writes bench/results/<UTC timestamp>.json.
+#   BENCH_QUICK=1   3 s per scenario (finishes within 2 minutes)
+#   BENCH_SMOKE=1   1 s per scenario and 3 tenants: checks the scripts work (make test runs it)
+#   BENCH_CONNS (32), BENCH_THREADS (2), BENCH_WORKER_ARGS (e.g. --no-set-role), BENCH_KEEP=1
 set -euo pipefail
 cd "$(dirname "$0")/.."
 make --no-print-directory all >/dev/null
-TENANTS=${BENCH_TENANTS:-100}
-DURATION=$([ "${BENCH_QUICK:-}" = 1 ] && echo 3 || echo 10)
+if [ "${BENCH_SMOKE:-}" = 1 ]; then DURATION=1; TENANTS=${BENCH_TENANTS:-3}
+elif [ "${BENCH_QUICK:-}" = 1 ]; then DURATION=3; TENANTS=${BENCH_TENANTS:-100}
+else DURATION=10; TENANTS=${BENCH_TENANTS:-100}; fi
 CONNS=${BENCH_CONNS:-32}
 THREADS=${BENCH_THREADS:-2}
 WORK=$(mktemp -d /tmp/quiz-bench.XXXXXX)
@@ -21,19 +24,21 @@ cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   sh deploy/dev/pg.sh stop "$WORK/pg"
-  [ -n "${BENCH_KEEP:-}" ] && echo "kept $WORK" >&2 || rm -rf "$WORK"
+  if [ -n "${BENCH_KEEP:-}" ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
+log() { echo "$*" >&2; }
 
-export QUIZ_DATABASE_URL=$(sh deploy/dev/pg.sh start "$WORK/pg" "$PG_PORT" --nosync)
+DSN=$(sh deploy/dev/pg.sh start "$WORK/pg" "$PG_PORT" --nosync)
+export QUIZ_DATABASE_URL=$DSN
 export QUIZ_PLATFORM_TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
-AUTH="Bearer $QUIZ_PLATFORM_TOKEN"
 export QUIZ_KEYS_DIR=$WORK/keys
 mkdir -p "$QUIZ_KEYS_DIR"
 od -An -N32 -tx1 /dev/urandom | tr -d ' \n' > "$QUIZ_KEYS_DIR/bench.key"
+AUTH="Bearer $QUIZ_PLATFORM_TOKEN"
+PSQL=(psql -X -q -At "$DSN")
 build/quiz-worker --migrate --shards 2 2>/dev/null
 for k in 0 1; do
-  # BENCH_WORKER_ARGS, e.g. --no-set-role, measures the cost of a worker option.
   build/quiz-worker --shard $k --shards 2 --endpoint tcp://127.0.0.1:$((ZMQ + k)) ${BENCH_WORKER_ARGS:-} \
     2>>"$WORK/worker$k.log" &
   pids+=($!)
@@ -45,61 +50,97 @@ pids+=($!)
 URL=http://127.0.0.1:$HTTP_PORT
 for _ in $(seq 100); do curl -sf "$URL/readyz" >/dev/null && break; sleep 0.1; done
 
-# field NAME JSON: a string member of a flat JSON object.
+# field NAME: a string member of the flat JSON object on stdin.
 field() { grep -o "\"$1\":\"[^\"]*\"" | head -n 1 | cut -d'"' -f4; }
+login() { # tenant email password -> access token
+  curl -sf -X POST "$URL/api/auth/login" -H "X-Tenant-ID: $1" \
+    -d "{\"email\":\"$2\",\"password\":\"$3\"}" | field access_token
+}
 
-# Seeds one tenant: create, first login, change the temporary password, log in again.
-# Prints "tenant<TAB>access token<TAB>email<TAB>password".
+# One tenant: created through the API, its admin's temporary password changed, seeded by SQL,
+# a member logged in. Prints "tenant<TAB>member token<TAB>email<TAB>password<TAB>quiz ids".
 seed_tenant() {
-  local i=$1 created id temp token pw="bench-password-$1"
+  local i=$1 created id temp token pw="bench-password-$1" schema quizzes member
   created=$(curl -sf -X POST "$URL/api/tenants/" -H "Authorization: $AUTH" \
     -d "{\"tenant_name\":\"Bench $i\",\"owner_email\":\"admin$i@bench.example\"}") || return 1
   id=$(echo "$created" | field tenant_id)
   temp=$(echo "$created" | field temp_password)
-  token=$(curl -sf -X POST "$URL/api/auth/login" -H "X-Tenant-ID: $id" \
-    -d "{\"email\":\"admin$i@bench.example\",\"password\":\"$temp\"}" | field access_token)
+  token=$(login "$id" "admin$i@bench.example" "$temp")
   curl -sf -X POST "$URL/api/users/me/password" -H "X-Tenant-ID: $id" -H "Authorization: Bearer $token" \
     -d "{\"current_password\":\"$temp\",\"new_password\":\"$pw\"}" >/dev/null || return 1
-  token=$(curl -sf -X POST "$URL/api/auth/login" -H "X-Tenant-ID: $id" \
-    -d "{\"email\":\"admin$i@bench.example\",\"password\":\"$pw\"}" | field access_token)
-  printf '%s\t%s\t%s\t%s\n' "$id" "$token" "admin$i@bench.example" "$pw"
+  schema=tenant_$(echo "$id" | tr -d -)
+  quizzes=$("${PSQL[@]}" -v schema="$schema" -f bench/seed.sql | tail -n 1)
+  member=$(login "$id" "member1@bench.example" "$pw")
+  printf '%s\t%s\t%s\t%s\t%s\n' "$id" "$member" "member1@bench.example" "$pw" "$quizzes"
+  # The sql ceiling's script for this tenant, for the same member.
+  local uid
+  uid=$("${PSQL[@]}" -c "SELECT id FROM $schema.users WHERE email = 'member1@bench.example'")
+  sed -e "s/@SCHEMA@/$schema/g" -e "s/@USER@/$uid/g" bench/sql_quiz_get.sql.in > "$WORK/sql_$i.sql"
 }
 
-echo "seeding $TENANTS tenants..." >&2
+log "seeding $TENANTS tenants..."
 seed_start=$(date +%s.%N)
 for i in $(seq "$TENANTS"); do seed_tenant "$i"; done > "$WORK/tenants"
-seed_s=$(echo "$(date +%s.%N) - $seed_start" | bc)
-echo "seeded $(wc -l < "$WORK/tenants") tenants in ${seed_s}s" >&2
+log "seeded $(wc -l < "$WORK/tenants") tenants in $(echo "$(date +%s.%N) - $seed_start" | bc)s"
 
-# run NAME PATH [extra env...]: one wrk scenario; prints its JSON object.
+# run NAME PATH [VAR=value...]: one wrk scenario; prints its JSON object.
 run() {
   local name=$1 path=$2; shift 2
   local out
   out=$(env BENCH_PATH="$path" BENCH_IDS="$WORK/tenants" "$@" \
     wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s bench/wrk.lua "$URL" | sed -n 's/^BENCH //p')
-  printf '%-12s %s\n' "$name" "$out" >&2
+  printf '%-15s %s\n' "$name" "$out" >&2
   echo "\"$name\": $out"
 }
 
+# The sql ceiling: pgbench with the quiz_get statements, same client count, all tenants.
+sql_ceiling() {
+  local files=() f out
+  for f in "$WORK"/sql_*.sql; do files+=(-f "$f@1"); done
+  out=$(pgbench -n -M extended -c "$CONNS" -j "$THREADS" -T "$DURATION" "${files[@]}" \
+    --log --log-prefix="$WORK/pgb" "$DSN" 2>&1) || { log "$out"; return 1; }
+  # p50/p99 from the per-transaction log (latency in µs is the third column).
+  local tps p50 p99
+  tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | tail -n 1)
+  read -r p50 p99 < <(cat "$WORK"/pgb.* | awk '{print $3}' | sort -n |
+    awk '{a[NR]=$1} END {printf "%.3f %.3f\n", a[int(NR*0.5)]/1000, a[int(NR*0.99)]/1000}')
+  rm -f "$WORK"/pgb.*
+  local json="{\"rps\": $tps, \"p50_ms\": $p50, \"p99_ms\": $p99}"
+  printf '%-15s %s\n' sql "$json" >&2
+  echo "\"sql\": $json"
+}
+
+ceilings=("$(run http /healthz)" "$(run transport /api/ping BENCH_HEADER_TENANT=1)" "$(sql_ceiling)")
 results=()
-results+=("$(run http /healthz)")
-results+=("$(run transport /api/ping BENCH_HEADER_TENANT=1)")
-results+=("$(run tenant_stats '/api/tenants/{tenant}/stats' BENCH_AUTH="$AUTH")")
-results+=("$(run tenant_get '/api/tenants/{tenant}' BENCH_AUTH="$AUTH")")
+results+=("$(run quiz_get '/api/quizzes/{quiz}' BENCH_USER=1)")
+results+=("$(run quiz_list '/api/quizzes?limit=20' BENCH_USER=1)")
+results+=("$(run quiz_create /api/quizzes BENCH_USER=1 BENCH_METHOD=POST BENCH_BODY='{"title":"Bench quiz"}')")
+results+=("$(run attempt_submit '/api/quizzes/{quiz}/attempts' BENCH_USER=1 BENCH_METHOD=POST BENCH_BODY='{"answers":[]}')")
+results+=("$(run mixed '/api/quizzes/{quiz}' BENCH_USER=1 BENCH_MIX=1)")
 results+=("$(run users_me /api/users/me BENCH_USER=1)")
+results+=("$(run tenant_stats '/api/tenants/{tenant}/stats' BENCH_AUTH="$AUTH")")
 results+=("$(run login /api/auth/login BENCH_HEADER_TENANT=1 BENCH_METHOD=POST \
   BENCH_BODY='{"email":"{email}","password":"{password}"}')")
 
+# quiz_get while logins run at the same time (4 connections hashing passwords).
+env BENCH_PATH=/api/auth/login BENCH_IDS="$WORK/tenants" BENCH_HEADER_TENANT=1 BENCH_METHOD=POST \
+  BENCH_BODY='{"email":"{email}","password":"{password}"}' \
+  wrk -t1 -c4 -d"$((DURATION + 1))s" -s bench/wrk.lua "$URL" >/dev/null 2>&1 &
+login_load=$!
+results+=("$(run quiz_get_with_login '/api/quizzes/{quiz}' BENCH_USER=1)")
+wait $login_load || true
+
 rss() { ps -o rss= -p "$1" | awk '{printf "%.1f", $1 / 1024}'; }
+memory="{\"gateway_rss_mib\": $(rss "${pids[2]}"), \"worker_rss_mib\": $(rss "${pids[0]}"), \"worker1_rss_mib\": $(rss "${pids[1]}")}"
 mkdir -p bench/results
-stamp=$(date -u +%Y%m%dT%H%M%SZ)
-json="bench/results/$stamp.json"
+json="bench/results/$(date -u +%Y%m%dT%H%M%SZ).json"
 {
   echo "{\"commit\": \"$(git rev-parse --short HEAD 2>/dev/null || echo unknown)\","
   echo " \"machine\": \"$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)\","
   echo " \"settings\": {\"tenants\": $TENANTS, \"duration_s\": $DURATION, \"connections\": $CONNS, \"threads\": $THREADS, \"worker_args\": \"${BENCH_WORKER_ARGS:-}\"},"
+  echo " \"ceilings\": {$(IFS=,; echo "${ceilings[*]}")},"
   echo " \"scenarios\": {$(IFS=,; echo "${results[*]}")},"
-  echo " \"memory\": {\"gateway_rss_mib\": $(rss "${pids[2]}"), \"worker_rss_mib\": $(rss "${pids[0]}")}}"
+  echo " \"memory\": $memory}"
 } > "$json"
-echo "written $json" >&2
-cat "$json"
+python3 bench/report.py "$json"
+log "written $json"

@@ -2,7 +2,9 @@
 --   BENCH_PATH    path; "{tenant}" is replaced by the chosen tenant id
 --   BENCH_METHOD  GET (default) or POST
 --   BENCH_BODY    body template; "{email}" and "{password}" come from the chosen line
---   BENCH_IDS     file of tab-separated lines: tenant id, access token, email, password
+--   BENCH_IDS     file of tab-separated lines: tenant id, access token, email, password,
+--                 comma-separated quiz ids ("{quiz}" in the path picks one)
+--   BENCH_MIX=1   90% GET of the path, 10% POST of an empty attempt to the same quiz
 --   BENCH_AUTH    Authorization header for every request (platform token), or
 --   BENCH_USER=1  "Bearer <token of the line>" and X-Tenant-ID
 --   BENCH_HEADER_TENANT=1  send X-Tenant-ID of the chosen line
@@ -15,13 +17,16 @@ local auth = os.getenv("BENCH_AUTH")
 local as_user = os.getenv("BENCH_USER") == "1"
 local tenant_header = os.getenv("BENCH_HEADER_TENANT") == "1" or as_user
 local lines = {}
+local mix = os.getenv("BENCH_MIX") == "1"
 
 function init(args)
   local file = os.getenv("BENCH_IDS")
   if file then
     for line in io.lines(file) do
-      local t, tok, email, pw = line:match("^([^\t]*)\t?([^\t]*)\t?([^\t]*)\t?([^\t]*)")
-      lines[#lines + 1] = {tenant = t, token = tok, email = email, password = pw}
+      local t, tok, email, pw, qs = line:match("^([^\t]*)\t?([^\t]*)\t?([^\t]*)\t?([^\t]*)\t?([^\t]*)")
+      local quizzes = {}
+      for q in (qs or ""):gmatch("[^,]+") do quizzes[#quizzes + 1] = q end
+      lines[#lines + 1] = {tenant = t, token = tok, email = email, password = pw, quizzes = quizzes}
     end
   end
   math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
@@ -30,16 +35,20 @@ end
 function request()
   local headers = {}
   if auth then headers["Authorization"] = auth end
-  local p, b = path, body
+  local p, b, m = path, body, method
   if #lines > 0 then
     local l = lines[math.random(#lines)]
     p = p:gsub("{tenant}", l.tenant)
+    if #l.quizzes > 0 then p = p:gsub("{quiz}", l.quizzes[math.random(#l.quizzes)]) end
+    if mix and math.random(10) == 1 then
+      m, p, b = "POST", p .. "/attempts", '{"answers":[]}'
+    end
     if tenant_header then headers["X-Tenant-ID"] = l.tenant end
     if as_user then headers["Authorization"] = "Bearer " .. l.token end
     if b then b = b:gsub("{email}", l.email):gsub("{password}", l.password) end
   end
   if b then headers["Content-Type"] = "application/json" end
-  return wrk.format(method, p, headers, b)
+  return wrk.format(m, p, headers, b)
 end
 
 local failures = 0

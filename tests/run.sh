@@ -60,6 +60,21 @@ if [ $# -gt 0 ]; then
     for bin in "$@"; do run "$bin" || status=1; done
   fi
   if [ -n "$pgdir" ]; then sh deploy/dev/pg.sh stop "$pgdir/data"; rm -rf "$pgdir"; fi
+  # The benchmark scripts must keep working: a one-second smoke run of every scenario, checked
+  # for a result with requests and no errors in each.
+  if command -v wrk >/dev/null 2>&1 && command -v pgbench >/dev/null 2>&1; then
+    if out=$(BENCH_SMOKE=1 bash bench/run.sh 2>&1) &&
+       python3 - "$(ls -t bench/results/*.json | head -n 1)" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+runs = {**r["ceilings"], **r["scenarios"]}
+bad = [k for k, v in runs.items() if v["rps"] <= 0 or v.get("errors", 0) > 0]
+assert len(runs) >= 12 and not bad, f"scenarios without results or with errors: {bad}"
+PY
+    then echo "[PASS] bench: smoke run of every scenario"; passed=$((passed + 1))
+    else echo "$out" | tail -n 20; echo "[FAIL] bench: smoke run"; failed=$((failed + 1)); status=1
+    fi
+  fi
 fi
 rm -f "$log"
 [ $failed -gt 0 ] && status=1
