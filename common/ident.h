@@ -6,9 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define IDENT_UUID_LEN 16
+#define IDENT_UUID_LEN     16
 #define IDENT_UUID_STR_LEN 36
-#define IDENT_SCHEMA_LEN (7 + 32)
+#define IDENT_SCHEMA_LEN   (7 + 32)
 
 /* Parses the canonical 8-4-4-4-12 form (either case) into 16 bytes. 0, or -1 if malformed. */
 int ident_uuid_parse(const char *text, size_t len, uint8_t out[IDENT_UUID_LEN])

@@ -110,16 +110,21 @@ void jwt_keyring_destroy(jwt_keyring_t **ring_p)
     *ring_p = NULL;
 }
 
-int jwt_keyring_count(const jwt_keyring_t *ring) { return ring->count; }
+int jwt_keyring_count(const jwt_keyring_t *ring)
+{
+    return ring->count;
+}
 
 /* base64url of a JSON value; the caller frees. */
 static char *s_b64_json(json_t *value)
 {
     char *text = json_dumps(value, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(value);
-    size_t len = strlen(text), cap = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    size_t len = strlen(text),
+           cap = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     char *out = mem_alloc(cap);
-    sodium_bin2base64(out, cap, (unsigned char *)text, len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    sodium_bin2base64(out, cap, (unsigned char *)text, len,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     free(text);
     return out;
 }
@@ -130,7 +135,8 @@ char *jwt_sign(const jwt_keyring_t *ring, const jwt_claims_t *c)
     char sub[37], tid[37];
     ident_uuid_format(c->user, sub);
     ident_uuid_format(c->tenant, tid);
-    char *head = s_b64_json(json_pack("{s:s, s:s, s:s}", "alg", "HS256", "typ", "JWT", "kid", k->kid));
+    char *head =
+        s_b64_json(json_pack("{s:s, s:s, s:s}", "alg", "HS256", "typ", "JWT", "kid", k->kid));
     json_t *claims = json_pack("{s:s, s:s, s:s, s:I, s:I}", "sub", sub, "tid", tid, "role",
                                c->admin ? "admin" : "member", "iat", (json_int_t)c->iat, "exp",
                                (json_int_t)c->exp);
@@ -168,7 +174,8 @@ static json_t *s_part_json(const char *part, size_t len)
 static int s_uuid_claim(json_t *claims, const char *name, uint8_t out[16])
 {
     json_t *v = json_object_get(claims, name);
-    return json_is_string(v) ? ident_uuid_parse(json_string_value(v), json_string_length(v), out) : -1;
+    return json_is_string(v) ? ident_uuid_parse(json_string_value(v), json_string_length(v), out)
+                             : -1;
 }
 
 jwt_result_t jwt_verify(const jwt_keyring_t *ring, const char *token, int64_t now,
@@ -219,9 +226,11 @@ jwt_result_t jwt_verify(const jwt_keyring_t *ring, const char *token, int64_t no
     json_t *exp = json_object_get(claims, "exp"), *iat = json_object_get(claims, "iat");
     const char *role = json_string_value(json_object_get(claims, "role"));
     json_t *pcr = json_object_get(claims, "pcr");
-    if (s_uuid_claim(claims, "sub", out->user) < 0 || s_uuid_claim(claims, "tid", out->tenant) < 0 ||
-        !json_is_integer(exp) || !json_is_integer(iat) || !role ||
-        (strcmp(role, "admin") != 0 && strcmp(role, "member") != 0) || (pcr && !json_is_boolean(pcr)))
+    if (s_uuid_claim(claims, "sub", out->user) < 0 ||
+        s_uuid_claim(claims, "tid", out->tenant) < 0 || !json_is_integer(exp) ||
+        !json_is_integer(iat) || !role ||
+        (strcmp(role, "admin") != 0 && strcmp(role, "member") != 0) ||
+        (pcr && !json_is_boolean(pcr)))
         r = JWT_BAD_CLAIMS;
     else if (json_integer_value(exp) <= now)
         r = JWT_EXPIRED;
@@ -237,7 +246,8 @@ jwt_result_t jwt_verify(const jwt_keyring_t *ring, const char *token, int64_t no
 
 const char *jwt_result_str(jwt_result_t r)
 {
-    static const char *const names[] = {"ok", "malformed", "bad algorithm", "unknown key",
-                                        "bad signature", "expired", "bad claims"};
+    static const char *const names[] = {"ok",          "malformed",     "bad algorithm",
+                                        "unknown key", "bad signature", "expired",
+                                        "bad claims"};
     return (unsigned)r < sizeof names / sizeof names[0] ? names[r] : "unknown";
 }

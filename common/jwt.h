@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #define JWT_MAX_TOKEN 2048
-#define JWT_KID_MAX 32
+#define JWT_KID_MAX   32
 
 typedef struct jwt_keyring jwt_keyring_t;
 

@@ -24,16 +24,25 @@ void lifecycle_init(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
-bool lifecycle_is_stopping(void) { return s_stop != 0; }
+bool lifecycle_is_stopping(void)
+{
+    return s_stop != 0;
+}
 
 void lifecycle_ready(const char *status)
 {
     sd_notifyf(0, "READY=1\nSTATUS=%s", status);
 }
 
-void lifecycle_stopping(void) { sd_notify(0, "STOPPING=1\nSTATUS=draining"); }
+void lifecycle_stopping(void)
+{
+    sd_notify(0, "STOPPING=1\nSTATUS=draining");
+}
 
-void lifecycle_watchdog(void) { sd_notify(0, "WATCHDOG=1"); }
+void lifecycle_watchdog(void)
+{
+    sd_notify(0, "WATCHDOG=1");
+}
 
 uint64_t lifecycle_watchdog_usec(void)
 {

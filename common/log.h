@@ -23,13 +23,13 @@ typedef struct {
 void log_req_write(log_level_t level, const log_req_t *req, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-#define log_error(...) log_write(LOG_LEVEL_ERROR, NULL, __VA_ARGS__)
-#define log_warning(...) log_write(LOG_LEVEL_WARNING, NULL, __VA_ARGS__)
-#define log_info(...) log_write(LOG_LEVEL_INFO, NULL, __VA_ARGS__)
-#define log_debug(...) log_write(LOG_LEVEL_DEBUG, NULL, __VA_ARGS__)
-#define log_req_error(r, ...) log_req_write(LOG_LEVEL_ERROR, r, __VA_ARGS__)
+#define log_error(...)          log_write(LOG_LEVEL_ERROR, NULL, __VA_ARGS__)
+#define log_warning(...)        log_write(LOG_LEVEL_WARNING, NULL, __VA_ARGS__)
+#define log_info(...)           log_write(LOG_LEVEL_INFO, NULL, __VA_ARGS__)
+#define log_debug(...)          log_write(LOG_LEVEL_DEBUG, NULL, __VA_ARGS__)
+#define log_req_error(r, ...)   log_req_write(LOG_LEVEL_ERROR, r, __VA_ARGS__)
 #define log_req_warning(r, ...) log_req_write(LOG_LEVEL_WARNING, r, __VA_ARGS__)
-#define log_req_info(r, ...) log_req_write(LOG_LEVEL_INFO, r, __VA_ARGS__)
-#define log_req_debug(r, ...) log_req_write(LOG_LEVEL_DEBUG, r, __VA_ARGS__)
+#define log_req_info(r, ...)    log_req_write(LOG_LEVEL_INFO, r, __VA_ARGS__)
+#define log_req_debug(r, ...)   log_req_write(LOG_LEVEL_DEBUG, r, __VA_ARGS__)
 
 #endif

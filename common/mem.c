@@ -16,11 +16,26 @@ static void *s_check(void *p)
     return p;
 }
 
-void *mem_alloc(size_t size) { return s_check(malloc(size ? size : 1)); }
-void *mem_zalloc(size_t size) { return s_check(calloc(1, size ? size : 1)); }
-void *mem_realloc(void *ptr, size_t size) { return s_check(realloc(ptr, size ? size : 1)); }
-char *mem_strdup(const char *s) { return s_check(strdup(s)); }
-char *mem_strndup(const char *s, size_t n) { return s_check(strndup(s, n)); }
+void *mem_alloc(size_t size)
+{
+    return s_check(malloc(size ? size : 1));
+}
+void *mem_zalloc(size_t size)
+{
+    return s_check(calloc(1, size ? size : 1));
+}
+void *mem_realloc(void *ptr, size_t size)
+{
+    return s_check(realloc(ptr, size ? size : 1));
+}
+char *mem_strdup(const char *s)
+{
+    return s_check(strdup(s));
+}
+char *mem_strndup(const char *s, size_t n)
+{
+    return s_check(strndup(s, n));
+}
 
 char *mem_printf(const char *fmt, ...)
 {

@@ -31,4 +31,7 @@ int shard_jump(uint64_t key, int buckets)
     return (int)b;
 }
 
-int shard_of(const uint8_t uuid[16], int shards) { return shard_jump(shard_hash(uuid), shards); }
+int shard_of(const uint8_t uuid[16], int shards)
+{
+    return shard_jump(shard_hash(uuid), shards);
+}

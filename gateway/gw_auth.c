@@ -29,8 +29,8 @@ gw_auth_t *gw_auth_new(const char *platform_token, jwt_keyring_t **ring_p)
         auth->ring = *ring_p;
         *ring_p = NULL;
     }
-    crypto_generichash(auth->platform, sizeof auth->platform,
-                       (const unsigned char *)platform_token, len, NULL, 0);
+    crypto_generichash(auth->platform, sizeof auth->platform, (const unsigned char *)platform_token,
+                       len, NULL, 0);
     return auth;
 }
 

@@ -22,21 +22,29 @@
 #include "gateway/gw_route.h"
 
 struct gw_http {
-    gw_http_config_t cfg;      /* copy of the configuration */
-    struct mg_context *ctx;    /* civetweb server */
-    atomic_uint rr;            /* round-robin counter for platform-wide calls */
+    gw_http_config_t cfg;   /* copy of the configuration */
+    struct mg_context *ctx; /* civetweb server */
+    atomic_uint rr;         /* round-robin counter for platform-wide calls */
 };
 
 /* One proto status -> one HTTP status: the gateway's only translation point. */
 static const int s_http_status[PROTO_STATUS__COUNT] = {
-    [PROTO_STATUS_OK] = 200,           [PROTO_STATUS_CREATED] = 201,
-    [PROTO_STATUS_NO_CONTENT] = 204,   [PROTO_STATUS_BAD_REQUEST] = 400,
-    [PROTO_STATUS_UNAUTHORIZED] = 401, [PROTO_STATUS_FORBIDDEN] = 403,
-    [PROTO_STATUS_NOT_FOUND] = 404,    [PROTO_STATUS_CONFLICT] = 409,
-    [PROTO_STATUS_TOO_LARGE] = 413,    [PROTO_STATUS_RATE_LIMITED] = 429,
-    [PROTO_STATUS_UNAVAILABLE] = 503,  [PROTO_STATUS_TIMEOUT] = 504,
-    [PROTO_STATUS_MISROUTED] = 503,    [PROTO_STATUS_INTERNAL] = 500,
-    [PROTO_STATUS_PRECONDITION_FAILED] = 412, [PROTO_STATUS_UNPROCESSABLE] = 422,
+    [PROTO_STATUS_OK] = 200,
+    [PROTO_STATUS_CREATED] = 201,
+    [PROTO_STATUS_NO_CONTENT] = 204,
+    [PROTO_STATUS_BAD_REQUEST] = 400,
+    [PROTO_STATUS_UNAUTHORIZED] = 401,
+    [PROTO_STATUS_FORBIDDEN] = 403,
+    [PROTO_STATUS_NOT_FOUND] = 404,
+    [PROTO_STATUS_CONFLICT] = 409,
+    [PROTO_STATUS_TOO_LARGE] = 413,
+    [PROTO_STATUS_RATE_LIMITED] = 429,
+    [PROTO_STATUS_UNAVAILABLE] = 503,
+    [PROTO_STATUS_TIMEOUT] = 504,
+    [PROTO_STATUS_MISROUTED] = 503,
+    [PROTO_STATUS_INTERNAL] = 500,
+    [PROTO_STATUS_PRECONDITION_FAILED] = 412,
+    [PROTO_STATUS_UNPROCESSABLE] = 422,
 };
 
 static uint64_t s_now_us(void)
@@ -223,7 +231,8 @@ static int s_authenticate(struct mg_connection *conn, gw_http_t *http, const gw_
                           proto_request_t *req, const char *rid)
 {
     jwt_claims_t claims;
-    switch (gw_auth_user(http->cfg.auth, mg_get_header(conn, "Authorization"), req->tenant, &claims)) {
+    switch (
+        gw_auth_user(http->cfg.auth, mg_get_header(conn, "Authorization"), req->tenant, &claims)) {
     case GW_AUTH_MISSING:
         return s_problem(conn, 401, "unauthorized", "an access token is required", rid,
                          "WWW-Authenticate: Bearer\r\n");
@@ -233,8 +242,7 @@ static int s_authenticate(struct mg_connection *conn, gw_http_t *http, const gw_
     case GW_AUTH_WRONG_TENANT:
         return s_problem(conn, 403, "wrong_tenant", "the access token belongs to another tenant",
                          rid, "");
-    case GW_AUTH_OK:
-        break;
+    case GW_AUTH_OK: break;
     }
     if (claims.pwd_change && !(route->flags & GW_ROUTE_PCR_OK))
         return s_problem(conn, 403, "password_change_required",
@@ -270,25 +278,22 @@ static int s_dispatch(struct mg_connection *conn, gw_http_t *http, const char *r
     }
     gw_match_t m;
     switch (gw_route_match(ri->request_method, path, &m)) {
-    case GW_ROUTE_NOT_FOUND:
-        return s_problem(conn, 404, "not_found", "no such endpoint", rid, "");
+    case GW_ROUTE_NOT_FOUND: return s_problem(conn, 404, "not_found", "no such endpoint", rid, "");
     case GW_ROUTE_BAD_METHOD:
         return s_problem(conn, 405, "method_not_allowed", "method not allowed here", rid, "");
     case GW_ROUTE_BAD_ID:
         return s_problem(conn, 400, "bad_request", "path id is not a UUID", rid, "");
-    case GW_ROUTE_OK:
-        break;
+    case GW_ROUTE_OK: break;
     }
     const gw_route_t *route = m.route;
     if (route->scope == GW_SCOPE_PLATFORM) {
         if (!gw_auth_is_platform(http->cfg.auth, mg_get_header(conn, "Authorization")))
-            return s_problem(conn, 401, "unauthorized", "a valid platform token is required",
-                             rid, "WWW-Authenticate: Bearer\r\n");
+            return s_problem(conn, 401, "unauthorized", "a valid platform token is required", rid,
+                             "WWW-Authenticate: Bearer\r\n");
         req->role = PROTO_ROLE_PLATFORM;
     }
     switch (route->tenant) {
-    case GW_TENANT_NONE:
-        break;
+    case GW_TENANT_NONE: break;
     case GW_TENANT_NEW:
         ident_uuid_random(req->tenant);
         req->has_tenant = true;
@@ -313,7 +318,8 @@ static int s_dispatch(struct mg_connection *conn, gw_http_t *http, const char *r
             return st;
     }
     if (route->flags & GW_ROUTE_LOGIN) {
-        int wait = gw_limit_hit(http->cfg.login_limit, ri->remote_addr, (int64_t)(s_now_us() / 1000000));
+        int wait =
+            gw_limit_hit(http->cfg.login_limit, ri->remote_addr, (int64_t)(s_now_us() / 1000000));
         if (wait > 0) {
             char hdr[40];
             snprintf(hdr, sizeof hdr, "Retry-After: %d\r\n", wait);
@@ -328,8 +334,8 @@ static int s_dispatch(struct mg_connection *conn, gw_http_t *http, const char *r
         if (!v)
             continue;
         if (strlen(v) > PROTO_MAX_HEADER_LEN || !*v)
-            return s_problem(conn, 400, "bad_request", "Idempotency-Key or If-Match is empty or too long",
-                             rid, "");
+            return s_problem(conn, 400, "bad_request",
+                             "Idempotency-Key or If-Match is empty or too long", rid, "");
         proto_request_header(req, forwarded[i], v);
     }
     int body_status = s_read_body(conn, http->cfg.max_body, req);
@@ -394,13 +400,20 @@ gw_http_t *gw_http_start(const gw_http_config_t *cfg)
     snprintf(threads, sizeof threads, "%d", cfg->threads);
     snprintf(keep_alive, sizeof keep_alive, "%d", cfg->keep_alive_ms);
     snprintf(timeout, sizeof timeout, "%d", cfg->deadline_ms + 5000);
-    const char *options[] = {"listening_ports", cfg->listen,
-                             "num_threads", threads,
-                             "enable_keep_alive", "yes",
-                             "keep_alive_timeout_ms", keep_alive,
-                             "request_timeout_ms", timeout,
-                             "tcp_nodelay", "1",
-                             "listen_backlog", "1024",
+    const char *options[] = {"listening_ports",
+                             cfg->listen,
+                             "num_threads",
+                             threads,
+                             "enable_keep_alive",
+                             "yes",
+                             "keep_alive_timeout_ms",
+                             keep_alive,
+                             "request_timeout_ms",
+                             timeout,
+                             "tcp_nodelay",
+                             "1",
+                             "listen_backlog",
+                             "1024",
                              NULL};
     struct mg_callbacks cb = {0};
     cb.init_thread = s_init_thread;

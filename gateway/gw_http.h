@@ -10,13 +10,13 @@
 #include "gateway/gw_shard.h"
 
 typedef struct {
-    const char *listen;    /* civetweb listening_ports, e.g. "127.0.0.1:8000" */
-    int threads;           /* civetweb worker threads = concurrent connections served */
-    int deadline_ms;       /* per-request deadline */
-    int keep_alive_ms;     /* idle keep-alive connections are closed after this */
-    size_t max_body;       /* request bodies above this get 413 */
-    gw_shards_t *shards;   /* borrowed */
-    gw_auth_t *auth;       /* borrowed */
+    const char *listen;      /* civetweb listening_ports, e.g. "127.0.0.1:8000" */
+    int threads;             /* civetweb worker threads = concurrent connections served */
+    int deadline_ms;         /* per-request deadline */
+    int keep_alive_ms;       /* idle keep-alive connections are closed after this */
+    size_t max_body;         /* request bodies above this get 413 */
+    gw_shards_t *shards;     /* borrowed */
+    gw_auth_t *auth;         /* borrowed */
     gw_limit_t *login_limit; /* borrowed: login attempts per client address */
 } gw_http_config_t;
 

@@ -60,21 +60,28 @@ static char *s_platform_token(const char *path)
 
 int main(int argc, char **argv)
 {
-    gw_http_config_t cfg = {.listen = "127.0.0.1:8000", .threads = 64, .deadline_ms = 5000,
-                            .keep_alive_ms = 5000, .max_body = 64 * 1024};
+    gw_http_config_t cfg = {.listen = "127.0.0.1:8000",
+                            .threads = 64,
+                            .deadline_ms = 5000,
+                            .keep_alive_ms = 5000,
+                            .max_body = 64 * 1024};
     char *shard_eps[SHARD_MAX];
     int nshards = 0;
     const char *token_file = NULL, *keys_dir = getenv("QUIZ_KEYS_DIR");
     long login_rate = 30;
     bool verbose = false;
-    static const struct option opts[] = {
-        {"shard", required_argument, 0, 's'},       {"listen", required_argument, 0, 'l'},
-        {"threads", required_argument, 0, 't'},     {"deadline-ms", required_argument, 0, 'd'},
-        {"keep-alive-ms", required_argument, 0, 'k'}, {"max-body", required_argument, 0, 'b'},
-        {"platform-token-file", required_argument, 0, 'p'},
-        {"keys", required_argument, 0, 'K'},        {"login-rate", required_argument, 0, 'r'},
-        {"verbose", no_argument, 0, 'v'},           {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"shard", required_argument, 0, 's'},
+                                         {"listen", required_argument, 0, 'l'},
+                                         {"threads", required_argument, 0, 't'},
+                                         {"deadline-ms", required_argument, 0, 'd'},
+                                         {"keep-alive-ms", required_argument, 0, 'k'},
+                                         {"max-body", required_argument, 0, 'b'},
+                                         {"platform-token-file", required_argument, 0, 'p'},
+                                         {"keys", required_argument, 0, 'K'},
+                                         {"login-rate", required_argument, 0, 'r'},
+                                         {"verbose", no_argument, 0, 'v'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     int c;
     long v = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -87,10 +94,22 @@ int main(int argc, char **argv)
                 shard_eps[nshards++] = optarg;
             break;
         case 'l': cfg.listen = optarg; break;
-        case 't': bad = s_int(optarg, 2, 4096, &v); cfg.threads = (int)v; break;
-        case 'd': bad = s_int(optarg, 10, 600000, &v); cfg.deadline_ms = (int)v; break;
-        case 'k': bad = s_int(optarg, 0, 600000, &v); cfg.keep_alive_ms = (int)v; break;
-        case 'b': bad = s_int(optarg, 0, PROTO_MAX_BODY, &v); cfg.max_body = (size_t)v; break;
+        case 't':
+            bad = s_int(optarg, 2, 4096, &v);
+            cfg.threads = (int)v;
+            break;
+        case 'd':
+            bad = s_int(optarg, 10, 600000, &v);
+            cfg.deadline_ms = (int)v;
+            break;
+        case 'k':
+            bad = s_int(optarg, 0, 600000, &v);
+            cfg.keep_alive_ms = (int)v;
+            break;
+        case 'b':
+            bad = s_int(optarg, 0, PROTO_MAX_BODY, &v);
+            cfg.max_body = (size_t)v;
+            break;
         case 'p': token_file = optarg; break;
         case 'K': keys_dir = optarg; break;
         case 'r': bad = s_int(optarg, 0, 1000000, &login_rate); break;

@@ -40,19 +40,18 @@ char *gw_metrics_render(int nshards)
             n += (size_t)snprintf(out + n, cap - n, "quiz_http_requests_total{code=\"%d\"} %llu\n",
                                   code, v);
     }
-    n += (size_t)snprintf(
-        out + n, cap - n,
-        "# HELP quiz_http_request_seconds_sum Time spent answering requests.\n"
-        "# TYPE quiz_http_request_seconds_sum counter\n"
-        "quiz_http_request_seconds_sum %.6f\n"
-        "# HELP quiz_shard_calls_total Calls to worker shards, by outcome.\n"
-        "# TYPE quiz_shard_calls_total counter\n",
-        (double)atomic_load_explicit(&s_latency_usec, memory_order_relaxed) / 1e6);
+    n +=
+        (size_t)snprintf(out + n, cap - n,
+                         "# HELP quiz_http_request_seconds_sum Time spent answering requests.\n"
+                         "# TYPE quiz_http_request_seconds_sum counter\n"
+                         "quiz_http_request_seconds_sum %.6f\n"
+                         "# HELP quiz_shard_calls_total Calls to worker shards, by outcome.\n"
+                         "# TYPE quiz_shard_calls_total counter\n",
+                         (double)atomic_load_explicit(&s_latency_usec, memory_order_relaxed) / 1e6);
     for (int s = 0; s < nshards && s < SHARD_MAX && n < cap - 300; s++)
         for (int o = 0; o < 3; o++)
-            n += (size_t)snprintf(out + n, cap - n,
-                                  "quiz_shard_calls_total{shard=\"%d\",outcome=\"%s\"} %llu\n", s,
-                                  outcome[o],
-                                  atomic_load_explicit(&s_calls[s][o], memory_order_relaxed));
+            n += (size_t)snprintf(
+                out + n, cap - n, "quiz_shard_calls_total{shard=\"%d\",outcome=\"%s\"} %llu\n", s,
+                outcome[o], atomic_load_explicit(&s_calls[s][o], memory_order_relaxed));
     return out;
 }

@@ -15,7 +15,7 @@ typedef enum {
 } gw_scope_t;
 
 /* Route flags. */
-#define GW_ROUTE_LOGIN 1u  /* rate-limited per client address */
+#define GW_ROUTE_LOGIN  1u /* rate-limited per client address */
 #define GW_ROUTE_PCR_OK 2u /* allowed while the user must still change a temporary password */
 
 /* Which tenant a request is about. */

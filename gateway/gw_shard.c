@@ -56,7 +56,10 @@ void gw_shards_destroy(gw_shards_t **shards_p)
     *shards_p = NULL;
 }
 
-int gw_shards_count(const gw_shards_t *shards) { return shards->count; }
+int gw_shards_count(const gw_shards_t *shards)
+{
+    return shards->count;
+}
 
 gw_shard_link_t *gw_shard_link_new(gw_shards_t *shards)
 {

@@ -10,7 +10,7 @@
 #include "common/mem.h"
 
 #define REQUEST_FIELDS 12
-#define REPLY_FIELDS 6
+#define REPLY_FIELDS   6
 
 static const char *const s_op_names[PROTO_OP__COUNT] = {
     [PROTO_OP_PING] = "ping",
@@ -350,10 +350,10 @@ static int s_kvs(const msgpack_object *o, int max, size_t len, proto_kv_t *kvs, 
     return 0;
 }
 
-#define FAIL(reason)                                                                           \
-    do {                                                                                       \
-        *why = reason;                                                                         \
-        goto out;                                                                              \
+#define FAIL(reason)   \
+    do {               \
+        *why = reason; \
+        goto out;      \
     } while (0)
 
 int proto_request_decode(const void *buf, size_t len, proto_request_t *out, const char **why)

@@ -8,16 +8,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_VERSION 1
-#define PROTO_MAX_PARAMS 4          /* path parameters, each a UUID */
-#define PROTO_MAX_QUERY 16          /* query-string pairs */
-#define PROTO_MAX_QUERY_LEN 1024    /* bytes of one query key or value */
-#define PROTO_MAX_BODY (1u << 20)   /* request and reply body bytes */
-#define PROTO_MAX_DETAIL 1024       /* bytes of an error detail */
-#define PROTO_MAX_CLIENT 64         /* bytes of the client address */
-#define PROTO_MAX_HEADERS 4         /* request or reply headers (Idempotency-Key, ETag, ...) */
-#define PROTO_MAX_HEADER_LEN 256    /* bytes of one reply header name or value */
-#define PROTO_MAX_FRAME (PROTO_MAX_BODY + 64 * 1024)
+#define PROTO_VERSION        1
+#define PROTO_MAX_PARAMS     4          /* path parameters, each a UUID */
+#define PROTO_MAX_QUERY      16         /* query-string pairs */
+#define PROTO_MAX_QUERY_LEN  1024       /* bytes of one query key or value */
+#define PROTO_MAX_BODY       (1u << 20) /* request and reply body bytes */
+#define PROTO_MAX_DETAIL     1024       /* bytes of an error detail */
+#define PROTO_MAX_CLIENT     64         /* bytes of the client address */
+#define PROTO_MAX_HEADERS    4          /* request or reply headers (Idempotency-Key, ETag, ...) */
+#define PROTO_MAX_HEADER_LEN 256        /* bytes of one reply header name or value */
+#define PROTO_MAX_FRAME      (PROTO_MAX_BODY + 64 * 1024)
 
 /* Operations: one per route; the gateway's route table and the worker's handler table are both
  * indexed by this enum. Values are on the wire: append, never renumber. */

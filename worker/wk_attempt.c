@@ -14,10 +14,11 @@
 #include "worker/wk_json.h"
 #include "worker/wk_page.h"
 #include "worker/wk_question.h"
+#include "worker/wk_read.h"
 #include "worker/wk_reply.h"
 
-#define ATTEMPT_JSON                                                                           \
-    "json_build_object('id', id, 'quiz_id', quiz_id, 'user_id', user_id, 'score', score,"     \
+#define ATTEMPT_JSON                                                                      \
+    "json_build_object('id', id, 'quiz_id', quiz_id, 'user_id', user_id, 'score', score," \
     " 'max_score', max_score, 'results', results, 'submitted_at', submitted_at)"
 
 /* Compares two strings after trimming whitespace and folding ASCII case. */
@@ -46,8 +47,7 @@ bool wk_attempt_is_correct(const char *kind, const json_t *correct, const json_t
             return false;
         size_t i;
         const json_t *v;
-        json_array_foreach(correct, i, v)
-        {
+        json_array_foreach (correct, i, v) {
             if (s_same_text(json_string_value(answer), json_string_value(v)))
                 return true;
         }
@@ -59,9 +59,9 @@ bool wk_attempt_is_correct(const char *kind, const json_t *correct, const json_t
     unsigned long long want = 0, got = 0;
     size_t i;
     const json_t *v;
-    json_array_foreach(correct, i, v) want |= 1ULL << (json_integer_value(v) & 63);
-    json_array_foreach(answer, i, v)
-    {
+    json_array_foreach (correct, i, v)
+        want |= 1ULL << (json_integer_value(v) & 63);
+    json_array_foreach (answer, i, v) {
         if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 63)
             return false;
         got |= 1ULL << json_integer_value(v);
@@ -82,8 +82,7 @@ static bool s_answer_shape_ok(const char *kind, const json_t *a)
         return false;
     size_t i;
     const json_t *v;
-    json_array_foreach(a, i, v)
-    {
+    json_array_foreach (a, i, v) {
         if (!json_is_integer(v))
             return false;
     }
@@ -100,8 +99,7 @@ static json_t *s_score(json_t *answers, const PGresult *qs, int *score, int *max
     *score = *max = 0;
     size_t i;
     json_t *a;
-    json_array_foreach(answers, i, a)
-    {
+    json_array_foreach (answers, i, a) {
         const char *qid = json_string_value(json_object_get(a, "question_id"));
         uint8_t u[16];
         char norm[IDENT_UUID_STR_LEN + 1];
@@ -133,12 +131,13 @@ static json_t *s_score(json_t *answers, const PGresult *qs, int *score, int *max
         json_decref(correct);
         *max += points;
         *score += ok ? points : 0;
-        json_array_append_new(results, json_pack("{s:s, s:b, s:i}", "question_id", id, "correct", ok,
-                                                 "points_awarded", ok ? points : 0));
+        json_array_append_new(results, json_pack("{s:s, s:b, s:i}", "question_id", id, "correct",
+                                                 ok, "points_awarded", ok ? points : 0));
         json_object_del(given, id);
     }
     if (json_object_size(given) > 0) {
-        wk_reply_error(rep, PROTO_STATUS_BAD_REQUEST, "an answer names a question not in this quiz");
+        wk_reply_error(rep, PROTO_STATUS_BAD_REQUEST,
+                       "an answer names a question not in this quiz");
         goto fail;
     }
     json_decref(given);
@@ -188,8 +187,10 @@ void wk_attempt_create(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t 
         wk_reply_error(rep, PROTO_STATUS_NOT_FOUND, "quiz not found");
         goto out;
     }
-    qs = wk_tx_exec(&tx, "SELECT id::text, kind, correct::text, points FROM questions"
-                         " WHERE quiz_id = $1 ORDER BY position", 1, v);
+    qs = wk_tx_exec(&tx,
+                    "SELECT id::text, kind, correct::text, points FROM questions"
+                    " WHERE quiz_id = $1 ORDER BY position",
+                    1, v);
     if (!qs) {
         wk_reply_tx_error(rep, &tx);
         goto out;
@@ -232,25 +233,13 @@ void wk_attempt_list(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *r
     wk_page_params(&page, v);
     v[3] = quiz;
     v[4] = req->role == PROTO_ROLE_ADMIN ? NULL : user; /* members see their own */
-    wk_tx_t tx;
-    if (wk_tx_begin(&tx, ctx->db, req->tenant, req->deadline_ms) < 0) {
-        wk_reply_tx_error(rep, &tx);
-        return;
-    }
-    PGresult *res = wk_tx_exec_last(
-        &tx,
-        "SELECT " ATTEMPT_JSON ", (extract(epoch FROM submitted_at) * 1000000)::bigint, id"
-        " FROM attempts WHERE quiz_id = $4 AND ($5::uuid IS NULL OR user_id = $5::uuid)"
-        " AND ($1::bigint IS NULL OR (submitted_at, id) <"
-        "  ('epoch'::timestamptz + $1::bigint * interval '1 microsecond', $2::uuid))"
-        " ORDER BY submitted_at DESC, id DESC LIMIT $3",
-        5, v);
-    if (res)
-        wk_reply_body(rep, PROTO_STATUS_OK, wk_page_json(res, &page));
-    else
-        wk_reply_tx_error(rep, &tx);
-    PQclear(res);
-    wk_tx_end(&tx);
+    wk_read_page(ctx, req, rep, req->tenant,
+                 "SELECT " ATTEMPT_JSON ", (extract(epoch FROM submitted_at) * 1000000)::bigint, id"
+                 " FROM attempts WHERE quiz_id = $4 AND ($5::uuid IS NULL OR user_id = $5::uuid)"
+                 " AND ($1::bigint IS NULL OR (submitted_at, id) <"
+                 "  ('epoch'::timestamptz + $1::bigint * interval '1 microsecond', $2::uuid))"
+                 " ORDER BY submitted_at DESC, id DESC LIMIT $3",
+                 5, v, &page);
 }
 
 void wk_attempt_get(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
@@ -259,20 +248,9 @@ void wk_attempt_get(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *re
     ident_uuid_format(req->params[0], id);
     ident_uuid_format(req->user_id, user);
     const char *v[3] = {id, req->role == PROTO_ROLE_ADMIN ? "true" : "false", user};
-    wk_tx_t tx;
-    if (wk_tx_begin(&tx, ctx->db, req->tenant, req->deadline_ms) < 0) {
-        wk_reply_tx_error(rep, &tx);
-        return;
-    }
     /* Another member's attempt is as absent as an unknown one. */
-    PGresult *res = wk_tx_exec_last(&tx,
-                               "SELECT " ATTEMPT_JSON " FROM attempts WHERE id = $1"
-                               " AND ($2::boolean OR user_id = $3::uuid)",
-                               3, v);
-    if (res)
-        wk_reply_row(rep, PROTO_STATUS_OK, res, "attempt not found");
-    else
-        wk_reply_tx_error(rep, &tx);
-    PQclear(res);
-    wk_tx_end(&tx);
+    wk_read_row(ctx, req, rep, req->tenant,
+                "SELECT " ATTEMPT_JSON " FROM attempts WHERE id = $1"
+                " AND ($2::boolean OR user_id = $3::uuid)",
+                3, v, "attempt not found");
 }

@@ -3,21 +3,23 @@
 
 #include "common/ident.h"
 #include "worker/wk_page.h"
+#include "worker/wk_read.h"
 #include "worker/wk_reply.h"
 
-int wk_audit_tenant(wk_tx_t *tx, const proto_request_t *req, const char *action,
-                    const char *target, const char *detail_json)
+int wk_audit_tenant(wk_tx_t *tx, const proto_request_t *req, const char *action, const char *target,
+                    const char *detail_json)
 {
     char actor[IDENT_UUID_STR_LEN + 1], rid[33];
     if (req->has_user)
         ident_uuid_format(req->user_id, actor);
     ident_hex(req->request_id, 16, rid);
-    const char *v[6] = {req->has_user ? actor : NULL, action, target, req->client, rid,
+    const char *v[6] = {req->has_user ? actor : NULL,    action, target, req->client, rid,
                         detail_json ? detail_json : "{}"};
-    PGresult *res = wk_tx_exec(tx,
-                               "INSERT INTO audit_log (actor_id, action, target, client, request_id,"
-                               " detail) VALUES ($1, $2, $3, $4, $5, $6)",
-                               6, v);
+    PGresult *res =
+        wk_tx_exec(tx,
+                   "INSERT INTO audit_log (actor_id, action, target, client, request_id,"
+                   " detail) VALUES ($1, $2, $3, $4, $5, $6)",
+                   6, v);
     PQclear(res);
     return res ? 0 : -1;
 }
@@ -28,10 +30,11 @@ int wk_audit_platform(wk_tx_t *tx, const proto_request_t *req, const char *actio
     ident_uuid_format(req->tenant, tenant);
     ident_hex(req->request_id, 16, rid);
     const char *v[4] = {action, tenant, rid, req->client};
-    PGresult *res = wk_tx_exec(tx,
-                               "INSERT INTO quiz.platform_audit (action, tenant_id, request_id, client)"
-                               " VALUES ($1, $2, $3, $4)",
-                               4, v);
+    PGresult *res =
+        wk_tx_exec(tx,
+                   "INSERT INTO quiz.platform_audit (action, tenant_id, request_id, client)"
+                   " VALUES ($1, $2, $3, $4)",
+                   4, v);
     PQclear(res);
     return res ? 0 : -1;
 }
@@ -43,24 +46,13 @@ void wk_audit_list(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep
         return;
     const char *v[3];
     wk_page_params(&page, v);
-    wk_tx_t tx;
-    if (wk_tx_begin(&tx, ctx->db, req->tenant, req->deadline_ms) < 0) {
-        wk_reply_tx_error(rep, &tx);
-        return;
-    }
-    PGresult *res = wk_tx_exec_last(
-        &tx,
+    wk_read_page(
+        ctx, req, rep, req->tenant,
         "SELECT json_build_object('id', id, 'at', at, 'actor_id', actor_id, 'action', action,"
         " 'target', target, 'client', client, 'request_id', request_id, 'detail', detail),"
         " (extract(epoch FROM at) * 1000000)::bigint, id"
         " FROM audit_log WHERE $1::bigint IS NULL OR"
         " (at, id) < ('epoch'::timestamptz + $1::bigint * interval '1 microsecond', $2::bigint)"
         " ORDER BY at DESC, id DESC LIMIT $3",
-        3, v);
-    if (res)
-        wk_reply_body(rep, PROTO_STATUS_OK, wk_page_json(res, &page));
-    else
-        wk_reply_tx_error(rep, &tx);
-    PQclear(res);
-    wk_tx_end(&tx);
+        3, v, &page);
 }

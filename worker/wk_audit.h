@@ -8,8 +8,8 @@
 
 /* Appends to the tenant's audit_log (tx bound to the tenant); the actor is the calling user, if
  * any. target and detail_json may be NULL. 0 or -1 (tx failure recorded). */
-int wk_audit_tenant(wk_tx_t *tx, const proto_request_t *req, const char *action,
-                    const char *target, const char *detail_json) __attribute__((warn_unused_result));
+int wk_audit_tenant(wk_tx_t *tx, const proto_request_t *req, const char *action, const char *target,
+                    const char *detail_json) __attribute__((warn_unused_result));
 /* Appends to quiz.platform_audit about req->tenant. 0 or -1. */
 int wk_audit_platform(wk_tx_t *tx, const proto_request_t *req, const char *action)
     __attribute__((warn_unused_result));

@@ -21,10 +21,10 @@
 #include "worker/wk_password.h"
 #include "worker/wk_reply.h"
 
-#define ACCESS_TTL_S 900
-#define REFRESH_TTL "30 days"
-#define THROTTLE_FAILURES "5"
-#define THROTTLE_WINDOW "15 minutes"
+#define ACCESS_TTL_S        900
+#define REFRESH_TTL         "30 days"
+#define THROTTLE_FAILURES   "5"
+#define THROTTLE_WINDOW     "15 minutes"
 #define REFRESH_TOKEN_BYTES 32
 
 static char s_dummy_hash[WK_PASSWORD_HASH_LEN];
@@ -99,7 +99,8 @@ void wk_auth_login(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep
     PGresult *res = wk_tx_exec_last(
         &tx,
         "SELECT u.id::text, u.password_hash, u.role, u.must_change_password, u.disabled,"
-        " (SELECT ceil(extract(epoch FROM t.window_start + interval '" THROTTLE_WINDOW "' - now()))::int"
+        " (SELECT ceil(extract(epoch FROM t.window_start + interval '" THROTTLE_WINDOW
+        "' - now()))::int"
         "  FROM login_throttle t WHERE t.email_key = lower($1) AND t.failures >= " THROTTLE_FAILURES
         "  AND t.window_start > now() - interval '" THROTTLE_WINDOW "')"
         " FROM (SELECT 1) one LEFT JOIN users u ON lower(u.email) = lower($1)",
@@ -140,11 +141,13 @@ void wk_auth_login(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep
     if (ok) {
         s_new_refresh(refresh, hash);
         const char *v[3] = {email, user_id, hash};
-        PGresult *r1 = wk_tx_exec(&tx, "DELETE FROM login_throttle WHERE email_key = lower($1)", 1, v);
-        PGresult *r2 = wk_tx_exec(&tx,
-                                  "INSERT INTO refresh_tokens (user_id, family, token_hash, expires_at)"
-                                  " VALUES ($1, gen_random_uuid(), $2, now() + interval '" REFRESH_TTL "')",
-                                  2, v + 1);
+        PGresult *r1 =
+            wk_tx_exec(&tx, "DELETE FROM login_throttle WHERE email_key = lower($1)", 1, v);
+        PGresult *r2 =
+            wk_tx_exec(&tx,
+                       "INSERT INTO refresh_tokens (user_id, family, token_hash, expires_at)"
+                       " VALUES ($1, gen_random_uuid(), $2, now() + interval '" REFRESH_TTL "')",
+                       2, v + 1);
         rc = r1 && r2 ? 0 : -1;
         PQclear(r1);
         PQclear(r2);
@@ -162,14 +165,17 @@ void wk_auth_login(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep
             " window_start = CASE WHEN t.window_start < now() - interval '" THROTTLE_WINDOW "'"
             "  THEN now() ELSE t.window_start END",
             1, v1);
-        PGresult *r2 = wk_tx_exec(&tx, "DELETE FROM login_throttle WHERE window_start < now() - interval '1 hour'",
-                                  0, NULL);
+        PGresult *r2 = wk_tx_exec(
+            &tx, "DELETE FROM login_throttle WHERE window_start < now() - interval '1 hour'", 0,
+            NULL);
         rc = r1 && r2 ? 0 : -1;
         PQclear(r1);
         PQclear(r2);
         char detail[64];
         snprintf(detail, sizeof detail, "{\"reason\":\"%s\"}",
-                 !found ? "unknown_email" : disabled ? "disabled" : "bad_password");
+                 !found     ? "unknown_email"
+                 : disabled ? "disabled"
+                            : "bad_password");
         rc = rc == 0 ? wk_audit_tenant(&tx, req, "auth.login_failed", email, detail) : -1;
     }
     if (rc < 0 || wk_tx_commit(&tx) < 0)
@@ -222,7 +228,8 @@ void wk_auth_refresh(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *r
     char refresh[64] = "", new_hash[2 + 2 * crypto_hash_sha256_BYTES + 1];
     if (!row) {
         wk_reply_tx_error(rep, &tx);
-    } else if (PQntuples(row) == 0 || PQgetvalue(row, 0, 4)[0] == 't' || PQgetvalue(row, 0, 7)[0] == 't') {
+    } else if (PQntuples(row) == 0 || PQgetvalue(row, 0, 4)[0] == 't' ||
+               PQgetvalue(row, 0, 7)[0] == 't') {
         wk_reply_error(rep, PROTO_STATUS_UNAUTHORIZED, "refresh token is invalid or expired");
     } else if (PQgetvalue(row, 0, 3)[0] == 't') {
         /* A rotated token came back: someone holds a copy. Revoke the whole family. */
@@ -233,23 +240,30 @@ void wk_auth_refresh(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *r
                                  1, fam);
         proto_request_t as_user = *req;
         as_user.has_user = ident_uuid_parse(PQgetvalue(row, 0, 2), 36, as_user.user_id) == 0;
-        if (r && wk_audit_tenant(&tx, &as_user, "auth.refresh_reuse", PQgetvalue(row, 0, 1), NULL) == 0 &&
+        if (r &&
+            wk_audit_tenant(&tx, &as_user, "auth.refresh_reuse", PQgetvalue(row, 0, 1), NULL) ==
+                0 &&
             wk_tx_commit(&tx) == 0)
-            wk_reply_error(rep, PROTO_STATUS_UNAUTHORIZED,
-                           "refresh token was already used; every session of this login is revoked");
+            wk_reply_error(
+                rep, PROTO_STATUS_UNAUTHORIZED,
+                "refresh token was already used; every session of this login is revoked");
         else
             wk_reply_tx_error(rep, &tx);
         PQclear(r);
     } else {
         s_new_refresh(refresh, new_hash);
-        const char *rot[4] = {PQgetvalue(row, 0, 0), PQgetvalue(row, 0, 1), PQgetvalue(row, 0, 2), new_hash};
-        PGresult *r1 = wk_tx_exec(&tx, "UPDATE refresh_tokens SET revoked_at = now() WHERE id = $1", 1, rot);
-        PGresult *r2 = wk_tx_exec(&tx,
-                                  "INSERT INTO refresh_tokens (family, user_id, token_hash, expires_at)"
-                                  " VALUES ($1, $2, $3, now() + interval '" REFRESH_TTL "')",
-                                  3, rot + 1);
+        const char *rot[4] = {PQgetvalue(row, 0, 0), PQgetvalue(row, 0, 1), PQgetvalue(row, 0, 2),
+                              new_hash};
+        PGresult *r1 =
+            wk_tx_exec(&tx, "UPDATE refresh_tokens SET revoked_at = now() WHERE id = $1", 1, rot);
+        PGresult *r2 =
+            wk_tx_exec(&tx,
+                       "INSERT INTO refresh_tokens (family, user_id, token_hash, expires_at)"
+                       " VALUES ($1, $2, $3, now() + interval '" REFRESH_TTL "')",
+                       3, rot + 1);
         if (r1 && r2 && wk_tx_commit(&tx) == 0)
-            s_reply_tokens(ctx, req, rep, PQgetvalue(row, 0, 2), strcmp(PQgetvalue(row, 0, 5), "admin") == 0,
+            s_reply_tokens(ctx, req, rep, PQgetvalue(row, 0, 2),
+                           strcmp(PQgetvalue(row, 0, 5), "admin") == 0,
                            PQgetvalue(row, 0, 6)[0] == 't', refresh);
         else
             wk_reply_tx_error(rep, &tx);

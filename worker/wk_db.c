@@ -102,17 +102,17 @@ proto_status_t wk_db_status_of(const PGresult *res)
         const char *prefix;
         proto_status_t status;
     } map[] = {
-        {"23505", PROTO_STATUS_CONFLICT},    /* unique_violation */
-        {"23503", PROTO_STATUS_CONFLICT},    /* foreign_key_violation */
-        {"23", PROTO_STATUS_BAD_REQUEST},    /* other integrity violations: checks, not null */
-        {"22", PROTO_STATUS_BAD_REQUEST},    /* data exception: bad uuid, too long, bad json */
-        {"42P01", PROTO_STATUS_NOT_FOUND},   /* undefined_table: the tenant schema is gone */
-        {"3F000", PROTO_STATUS_NOT_FOUND},   /* invalid_schema_name */
-        {"57014", PROTO_STATUS_TIMEOUT},     /* query_canceled by statement_timeout */
-        {"08", PROTO_STATUS_UNAVAILABLE},    /* connection exceptions */
-        {"57P", PROTO_STATUS_UNAVAILABLE},   /* admin/crash shutdown, cannot connect now */
-        {"53", PROTO_STATUS_UNAVAILABLE},    /* insufficient resources */
-        {"40", PROTO_STATUS_UNAVAILABLE},    /* serialization failure, deadlock: retry */
+        {"23505", PROTO_STATUS_CONFLICT},  /* unique_violation */
+        {"23503", PROTO_STATUS_CONFLICT},  /* foreign_key_violation */
+        {"23", PROTO_STATUS_BAD_REQUEST},  /* other integrity violations: checks, not null */
+        {"22", PROTO_STATUS_BAD_REQUEST},  /* data exception: bad uuid, too long, bad json */
+        {"42P01", PROTO_STATUS_NOT_FOUND}, /* undefined_table: the tenant schema is gone */
+        {"3F000", PROTO_STATUS_NOT_FOUND}, /* invalid_schema_name */
+        {"57014", PROTO_STATUS_TIMEOUT},   /* query_canceled by statement_timeout */
+        {"08", PROTO_STATUS_UNAVAILABLE},  /* connection exceptions */
+        {"57P", PROTO_STATUS_UNAVAILABLE}, /* admin/crash shutdown, cannot connect now */
+        {"53", PROTO_STATUS_UNAVAILABLE},  /* insufficient resources */
+        {"40", PROTO_STATUS_UNAVAILABLE},  /* serialization failure, deadlock: retry */
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strncmp(state, map[i].prefix, strlen(map[i].prefix)) == 0)
@@ -154,8 +154,8 @@ static void s_fail(wk_tx_t *tx, const PGresult *res, const char *what)
     if (tx->status == PROTO_STATUS_INTERNAL || tx->status == PROTO_STATUS_UNAVAILABLE)
         log_warning("could not %s: %s%s", what, state ? state : "",
                     tx->conn ? PQerrorMessage(tx->conn) : "no connection");
-    snprintf(tx->detail, sizeof tx->detail, "%s%s%s", what,
-             constraint ? " violates " : "", constraint ? constraint : "");
+    snprintf(tx->detail, sizeof tx->detail, "%s%s%s", what, constraint ? " violates " : "",
+             constraint ? constraint : "");
 }
 
 /* ---- pipelined transactions (serving connections) ---- */
@@ -224,7 +224,8 @@ static int s_pl_queue_begin(wk_tx_t *tx)
     return s_pl_send(tx, "BEGIN", 0, NULL) < 0 ||
                    s_pl_send(tx,
                              tx->tenant_bound && tx->db->set_role
-                                 ? "SELECT set_config('role', $1, true), set_config('search_path', $1, true),"
+                                 ? "SELECT set_config('role', $1, true), set_config('search_path', "
+                                   "$1, true),"
                                    " set_config('statement_timeout', $2, true),"
                                    " set_config('TimeZone', 'UTC', true)"
                                  : "SELECT set_config('search_path', $1, true),"
@@ -244,7 +245,8 @@ static void s_pl_read_begin(wk_tx_t *tx, int leave)
             s_fail(tx, r, "begin transaction");
             /* The tenant's role is gone ("role does not exist"): the tenant was deleted. */
             const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-            if (tx->tenant_bound && state && (strcmp(state, "22023") == 0 || strcmp(state, "42704") == 0))
+            if (tx->tenant_bound && state &&
+                (strcmp(state, "22023") == 0 || strcmp(state, "42704") == 0))
                 tx->status = PROTO_STATUS_NOT_FOUND;
         }
         PQclear(r);
@@ -252,7 +254,8 @@ static void s_pl_read_begin(wk_tx_t *tx, int leave)
 }
 
 /* One flight: [BEGIN, set-up,] statement [, COMMIT, sync]. Returns the statement's result. */
-static PGresult *s_pl_flight(wk_tx_t *tx, const char *sql, int n, const char *const *values, bool last)
+static PGresult *s_pl_flight(wk_tx_t *tx, const char *sql, int n, const char *const *values,
+                             bool last)
 {
     if ((!tx->begun && s_pl_queue_begin(tx) < 0) || s_pl_send(tx, sql, n, values) < 0)
         return NULL;
@@ -333,7 +336,8 @@ static void s_pl_end(wk_tx_t *tx)
 
 /* The pipelined statement, retried once on a fresh connection if the server went away before
  * this transaction's first statement ran. */
-static PGresult *s_pl_exec(wk_tx_t *tx, const char *sql, int n, const char *const *values, bool last)
+static PGresult *s_pl_exec(wk_tx_t *tx, const char *sql, int n, const char *const *values,
+                           bool last)
 {
     bool first = !tx->begun;
     PGresult *res = s_pl_flight(tx, sql, n, values, last);

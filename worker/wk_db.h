@@ -39,13 +39,13 @@ typedef struct {
     int open;              /* a transaction is (or, pipelined, will be) open on the server */
     /* Pipelined transactions only: */
     bool pipelined;
-    bool begun;            /* BEGIN and the tenant set-up have been queued */
-    bool tenant_bound;     /* the set-up names a tenant (its role missing = tenant deleted) */
-    int pending;           /* queued statements whose results are unread */
-    int unsynced;          /* statements queued since the last sync */
-    int syncs;             /* syncs whose PGRES_PIPELINE_SYNC is unread */
-    char search_path[48];  /* "tenant_<hex>" or "quiz" */
-    char timeout[24];      /* statement_timeout in ms */
+    bool begun;           /* BEGIN and the tenant set-up have been queued */
+    bool tenant_bound;    /* the set-up names a tenant (its role missing = tenant deleted) */
+    int pending;          /* queued statements whose results are unread */
+    int unsynced;         /* statements queued since the last sync */
+    int syncs;            /* syncs whose PGRES_PIPELINE_SYNC is unread */
+    char search_path[48]; /* "tenant_<hex>" or "quiz" */
+    char timeout[24];     /* statement_timeout in ms */
 } wk_tx_t;
 
 /* Begins a transaction bound to the tenant's schema (tenant NULL: shared schema only) with a

@@ -22,8 +22,8 @@ typedef enum { NEEDS_NOTHING, NEEDS_PLATFORM, NEEDS_USER, NEEDS_ADMIN } wk_needs
 
 typedef struct {
     wk_handler_fn fn;
-    wk_needs_t needs;  /* who may call it */
-    bool tenant;       /* the request names a tenant, which must be on this shard */
+    wk_needs_t needs; /* who may call it */
+    bool tenant;      /* the request names a tenant, which must be on this shard */
 } wk_route_t;
 
 static void s_ping(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
@@ -100,8 +100,8 @@ void wk_handle_request(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t 
         }
         int owner = shard_of(req->tenant, ctx->shards);
         if (owner != ctx->shard) {
-            log_req_warning(&lr, "refused %s: tenant belongs to shard %d",
-                            proto_op_str(req->op), owner);
+            log_req_warning(&lr, "refused %s: tenant belongs to shard %d", proto_op_str(req->op),
+                            owner);
             wk_reply_error(rep, PROTO_STATUS_MISROUTED, "tenant is not served by this shard");
             return;
         }

@@ -21,7 +21,8 @@ static void s_request_hash(const proto_request_t *req, char out[2 + 64 + 1])
     crypto_hash_sha256_update(&st, (const unsigned char *)&op, sizeof op);
     for (int i = 0; i < req->nparams; i++)
         crypto_hash_sha256_update(&st, req->params[i], 16);
-    crypto_hash_sha256_update(&st, (const unsigned char *)(req->body ? req->body : ""), req->body_len);
+    crypto_hash_sha256_update(&st, (const unsigned char *)(req->body ? req->body : ""),
+                              req->body_len);
     unsigned char h[crypto_hash_sha256_BYTES];
     crypto_hash_sha256_final(&st, h);
     out[0] = '\\';
@@ -41,13 +42,14 @@ int wk_idem_claim(wk_tx_t *tx, const proto_request_t *req, proto_reply_t *rep, b
     const char *v[3] = {user, key, hash};
     /* A key older than 24 hours is forgotten: the claim takes it over. A concurrent claim of the
        same key waits here until the first transaction ends, then sees its stored response. */
-    PGresult *res = wk_tx_exec(tx,
-                               "INSERT INTO idempotency_keys AS k (user_id, key, request_hash)"
-                               " VALUES ($1, $2, $3) ON CONFLICT (user_id, key) DO UPDATE"
-                               " SET request_hash = EXCLUDED.request_hash, status = NULL, body = NULL,"
-                               " created_at = now() WHERE k.created_at < now() - interval '24 hours'"
-                               " RETURNING true",
-                               3, v);
+    PGresult *res =
+        wk_tx_exec(tx,
+                   "INSERT INTO idempotency_keys AS k (user_id, key, request_hash)"
+                   " VALUES ($1, $2, $3) ON CONFLICT (user_id, key) DO UPDATE"
+                   " SET request_hash = EXCLUDED.request_hash, status = NULL, body = NULL,"
+                   " created_at = now() WHERE k.created_at < now() - interval '24 hours'"
+                   " RETURNING true",
+                   3, v);
     if (!res)
         return -1;
     bool claimed = PQntuples(res) == 1;
@@ -65,7 +67,8 @@ int wk_idem_claim(wk_tx_t *tx, const proto_request_t *req, proto_reply_t *rep, b
         wk_reply_error(rep, PROTO_STATUS_UNPROCESSABLE,
                        "Idempotency-Key was already used with a different request");
     else if (PQgetisnull(res, 0, 1))
-        wk_reply_error(rep, PROTO_STATUS_CONFLICT, "a request with this Idempotency-Key is in progress");
+        wk_reply_error(rep, PROTO_STATUS_CONFLICT,
+                       "a request with this Idempotency-Key is in progress");
     else
         wk_reply_body(rep, (proto_status_t)atoi(PQgetvalue(res, 0, 1)),
                       PQgetisnull(res, 0, 2) ? NULL : mem_strdup(PQgetvalue(res, 0, 2)));

@@ -6,12 +6,11 @@
 
 #include "worker/wk_reply.h"
 
-json_t *wk_json_object(const proto_request_t *req, const char *const *allowed,
-                       proto_reply_t *rep)
+json_t *wk_json_object(const proto_request_t *req, const char *const *allowed, proto_reply_t *rep)
 {
     json_error_t err;
-    json_t *obj = req->body_len ? json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &err)
-                                : NULL;
+    json_t *obj =
+        req->body_len ? json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &err) : NULL;
     if (!obj) {
         wk_reply_error(rep, PROTO_STATUS_BAD_REQUEST, "body is not valid JSON%s%s",
                        req->body_len ? ": " : "", req->body_len ? err.text : "");
@@ -24,8 +23,7 @@ json_t *wk_json_object(const proto_request_t *req, const char *const *allowed,
     }
     const char *key;
     json_t *value;
-    json_object_foreach(obj, key, value)
-    {
+    json_object_foreach (obj, key, value) {
         bool known = false;
         for (const char *const *a = allowed; *a && !known; a++)
             known = strcmp(*a, key) == 0;
@@ -90,8 +88,8 @@ int wk_json_email(json_t *obj, const char *key, const char **out, proto_reply_t 
     if (wk_json_string(obj, key, true, 3, 254, out, rep) < 0)
         return -1;
     const char *s = *out, *at = strchr(s, '@');
-    bool ok = at && at != s && !strchr(at + 1, '@') && strchr(at + 1, '.') &&
-              at[1] != '.' && s[strlen(s) - 1] != '.' && !strpbrk(s, " \t\"<>(),;:\\[]");
+    bool ok = at && at != s && !strchr(at + 1, '@') && strchr(at + 1, '.') && at[1] != '.' &&
+              s[strlen(s) - 1] != '.' && !strpbrk(s, " \t\"<>(),;:\\[]");
     if (!ok) {
         wk_reply_error(rep, PROTO_STATUS_BAD_REQUEST, "\"%s\" is not an email address", key);
         return -1;

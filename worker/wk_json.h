@@ -10,8 +10,7 @@
 
 /* Parses the body into an object whose keys are all in `allowed` (NULL-terminated). Returns a
  * new reference, or NULL with a 400 reply set. */
-json_t *wk_json_object(const proto_request_t *req, const char *const *allowed,
-                       proto_reply_t *rep);
+json_t *wk_json_object(const proto_request_t *req, const char *const *allowed, proto_reply_t *rep);
 /* A string member of min..max characters (code points, after rejecting control characters).
  * Absent and not required: 0 with *out = NULL. -1 with a 400 reply set otherwise. */
 int wk_json_string(json_t *obj, const char *key, bool required, size_t min, size_t max,

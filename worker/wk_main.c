@@ -52,17 +52,21 @@ static const char *s_dsn(void)
 
 int main(int argc, char **argv)
 {
-    wk_server_config_t cfg = {.shard = -1, .shards = 0, .threads = 4, .drain_ms = 10000,
-                              .set_role = true};
+    wk_server_config_t cfg = {
+        .shard = -1, .shards = 0, .threads = 4, .drain_ms = 10000, .set_role = true};
     bool migrate = false, verbose = false;
     const char *keys_dir = getenv("QUIZ_KEYS_DIR");
-    static const struct option opts[] = {
-        {"shard", required_argument, 0, 'k'},   {"shards", required_argument, 0, 's'},
-        {"endpoint", required_argument, 0, 'e'}, {"threads", required_argument, 0, 't'},
-        {"drain-ms", required_argument, 0, 'd'}, {"migrate", no_argument, 0, 'm'},
-        {"verbose", no_argument, 0, 'v'},        {"help", no_argument, 0, 'h'},
-        {"keys", required_argument, 0, 'K'},     {"no-set-role", no_argument, 0, 'N'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"shard", required_argument, 0, 'k'},
+                                         {"shards", required_argument, 0, 's'},
+                                         {"endpoint", required_argument, 0, 'e'},
+                                         {"threads", required_argument, 0, 't'},
+                                         {"drain-ms", required_argument, 0, 'd'},
+                                         {"migrate", no_argument, 0, 'm'},
+                                         {"verbose", no_argument, 0, 'v'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {"keys", required_argument, 0, 'K'},
+                                         {"no-set-role", no_argument, 0, 'N'},
+                                         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         int bad = 0;

@@ -70,12 +70,13 @@ static int s_shard_roles(wk_tx_t *tx, int shards)
         return -1;
     for (int k = 0; k < shards; k++) {
         char sql[512];
-        snprintf(sql, sizeof sql,
-                 "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'quiz_shard_%d')"
-                 " THEN CREATE ROLE quiz_shard_%d LOGIN; END IF; END $$;"
-                 " GRANT USAGE ON SCHEMA quiz TO quiz_shard_%d;"
-                 " GRANT SELECT ON quiz.tenants TO quiz_shard_%d",
-                 k, k, k, k);
+        snprintf(
+            sql, sizeof sql,
+            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'quiz_shard_%d')"
+            " THEN CREATE ROLE quiz_shard_%d LOGIN; END IF; END $$;"
+            " GRANT USAGE ON SCHEMA quiz TO quiz_shard_%d;"
+            " GRANT SELECT ON quiz.tenants TO quiz_shard_%d",
+            k, k, k, k);
         if (wk_tx_script(tx, sql) < 0)
             return -1;
     }
@@ -91,15 +92,15 @@ static int s_migrate_shared(wk_db_t *db, int shards)
     PGresult *res = wk_tx_exec(&tx, "SELECT pg_advisory_xact_lock(" MIGRATE_LOCK ")", 0, NULL);
     PQclear(res);
     int rc = res && wk_tx_script(&tx, "CREATE SCHEMA IF NOT EXISTS quiz") == 0 &&
-                     s_apply(&tx, wk_sql_shared, &applied) == 0 && s_shard_roles(&tx, shards) == 0 &&
-                     wk_tx_commit(&tx) == 0
+                     s_apply(&tx, wk_sql_shared, &applied) == 0 &&
+                     s_shard_roles(&tx, shards) == 0 && wk_tx_commit(&tx) == 0
                  ? 0
                  : -1;
     if (rc < 0)
         log_error("could not migrate shared schema: %s", tx.detail);
     else
-        log_info("shared schema and roles for %d shards up to date (%d migrations applied)",
-                 shards, applied);
+        log_info("shared schema and roles for %d shards up to date (%d migrations applied)", shards,
+                 applied);
     wk_tx_end(&tx);
     return rc;
 }
@@ -130,8 +131,10 @@ int wk_migrate_all(const char *dsn, int shards)
     wk_tx_t tx;
     if (wk_tx_begin(&tx, db, NULL, 0) < 0)
         goto out;
-    PGresult *ids = wk_tx_exec(&tx, "SELECT id::text FROM quiz.tenants WHERE status = 'active'"
-                                    " ORDER BY id", 0, NULL);
+    PGresult *ids = wk_tx_exec(&tx,
+                               "SELECT id::text FROM quiz.tenants WHERE status = 'active'"
+                               " ORDER BY id",
+                               0, NULL);
     wk_tx_end(&tx);
     if (!ids) {
         log_error("could not list tenants: %s", tx.detail);

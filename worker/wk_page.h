@@ -11,7 +11,7 @@
 #include "proto/proto.h"
 
 #define WK_PAGE_DEFAULT 20
-#define WK_PAGE_MAX 100
+#define WK_PAGE_MAX     100
 
 typedef struct {
     int limit;

@@ -7,8 +7,8 @@
 
 #define WK_PASSWORD_HASH_LEN crypto_pwhash_STRBYTES
 #define WK_PASSWORD_TEMP_LEN 20
-#define WK_PASSWORD_MIN 8
-#define WK_PASSWORD_MAX 128
+#define WK_PASSWORD_MIN      8
+#define WK_PASSWORD_MAX      128
 
 /* Writes the encoded Argon2id hash (with its parameters and salt) into out. 0 or -1. */
 int wk_password_hash(const char *password, char out[WK_PASSWORD_HASH_LEN])

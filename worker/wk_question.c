@@ -15,14 +15,14 @@
 #include "worker/wk_reply.h"
 
 #define WK_STR_(x) #x
-#define WK_STR(x) WK_STR_(x)
+#define WK_STR(x)  WK_STR_(x)
 
-#define QUESTION_JSON                                                                          \
-    "jsonb_build_object('id', id, 'kind', kind, 'prompt', prompt, 'choices', choices,"        \
+#define QUESTION_JSON                                                                  \
+    "jsonb_build_object('id', id, 'kind', kind, 'prompt', prompt, 'choices', choices," \
     " 'correct', correct, 'explanation', explanation, 'points', points, 'position', position)"
 
-static const char *const s_fields[] = {"kind", "prompt", "choices", "correct", "explanation",
-                                       "points", NULL};
+static const char *const s_fields[] = {"kind",        "prompt", "choices", "correct",
+                                       "explanation", "points", NULL};
 
 /* A validated question, as query parameters (choices and correct as JSON text, owned). */
 typedef struct {
@@ -51,27 +51,28 @@ static int s_check_correct(const char *kind, json_t *correct, size_t n, proto_re
             (size_t)json_integer_value(correct) >= n)
             return s_bad(rep, "\"correct\" must be one index into \"choices\" for single_choice");
     } else if (strcmp(kind, "multiple_choice") == 0) {
-        if (!json_is_array(correct) || json_array_size(correct) == 0 || json_array_size(correct) > n)
-            return s_bad(rep, "\"correct\" must be a non-empty array of indexes for multiple_choice");
+        if (!json_is_array(correct) || json_array_size(correct) == 0 ||
+            json_array_size(correct) > n)
+            return s_bad(rep,
+                         "\"correct\" must be a non-empty array of indexes for multiple_choice");
         unsigned char seen[20] = {0};
         size_t i;
         json_t *v;
-        json_array_foreach(correct, i, v)
-        {
-            if (!json_is_integer(v) || json_integer_value(v) < 0 || (size_t)json_integer_value(v) >= n ||
-                seen[json_integer_value(v)]++)
+        json_array_foreach (correct, i, v) {
+            if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+                (size_t)json_integer_value(v) >= n || seen[json_integer_value(v)]++)
                 return s_bad(rep, "\"correct\" must hold distinct indexes into \"choices\"");
         }
     } else if (strcmp(kind, "true_false") == 0) {
         if (!json_is_boolean(correct))
             return s_bad(rep, "\"correct\" must be a boolean for true_false");
     } else {
-        if (!json_is_array(correct) || json_array_size(correct) == 0 || json_array_size(correct) > 20)
+        if (!json_is_array(correct) || json_array_size(correct) == 0 ||
+            json_array_size(correct) > 20)
             return s_bad(rep, "\"correct\" must be 1 to 20 accepted strings for short_answer");
         size_t i;
         json_t *v;
-        json_array_foreach(correct, i, v)
-        {
+        json_array_foreach (correct, i, v) {
             if (wk_json_check_text(v, 1, 200) < 0)
                 return s_bad(rep, "\"correct\" answers must be strings of 1 to 200 characters");
         }
@@ -88,24 +89,26 @@ static int s_validate(json_t *q, question_t *out, proto_reply_t *rep)
         return -1;
     bool choice = strcmp(kind, "single_choice") == 0 || strcmp(kind, "multiple_choice") == 0;
     if (!choice && strcmp(kind, "true_false") != 0 && strcmp(kind, "short_answer") != 0)
-        return s_bad(rep, "\"kind\" must be single_choice, multiple_choice, true_false or short_answer");
+        return s_bad(rep,
+                     "\"kind\" must be single_choice, multiple_choice, true_false or short_answer");
     if (wk_json_string(q, "prompt", true, 1, 2000, &out->prompt, rep) < 0 ||
         wk_json_string(q, "explanation", false, 0, 2000, &out->explanation, rep) < 0)
         return -1;
     json_t *choices = json_object_get(q, "choices");
     size_t n = 0;
     if (choice) {
-        if (!json_is_array(choices) || json_array_size(choices) < 2 || json_array_size(choices) > 20)
+        if (!json_is_array(choices) || json_array_size(choices) < 2 ||
+            json_array_size(choices) > 20)
             return s_bad(rep, "\"choices\" must be an array of 2 to 20 strings");
         size_t i;
         json_t *v;
-        json_array_foreach(choices, i, v)
-        {
+        json_array_foreach (choices, i, v) {
             if (wk_json_check_text(v, 1, 500) < 0)
                 return s_bad(rep, "\"choices\" must hold strings of 1 to 500 characters");
         }
         n = json_array_size(choices);
-    } else if (choices && !json_is_null(choices) && !(json_is_array(choices) && json_array_size(choices) == 0)) {
+    } else if (choices && !json_is_null(choices) &&
+               !(json_is_array(choices) && json_array_size(choices) == 0)) {
         return s_bad(rep, "\"choices\" must be empty for true_false and short_answer");
     }
     json_t *correct = json_object_get(q, "correct");
@@ -120,7 +123,8 @@ static int s_validate(json_t *q, question_t *out, proto_reply_t *rep)
     out->kind = kind;
     out->choices = choice ? json_dumps(choices, JSON_COMPACT) : mem_strdup("[]");
     out->correct = json_dumps(correct, JSON_COMPACT | JSON_ENCODE_ANY);
-    snprintf(out->points, sizeof out->points, "%lld", points ? (long long)json_integer_value(points) : 1LL);
+    snprintf(out->points, sizeof out->points, "%lld",
+             points ? (long long)json_integer_value(points) : 1LL);
     if (!out->explanation)
         out->explanation = "";
     return 0;
@@ -166,15 +170,19 @@ void wk_question_create(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t
     /* Appended at the end; the quiz row lock serialises concurrent additions. */
     PGresult *res = wk_tx_exec(
         &tx,
-        "INSERT INTO questions (quiz_id, kind, prompt, choices, correct, explanation, points, position)"
+        "INSERT INTO questions (quiz_id, kind, prompt, choices, correct, explanation, points, "
+        "position)"
         " SELECT $1, $2, $3, $4, $5, $6, $7, coalesce(max(position) + 1, 0) FROM questions"
-        " WHERE quiz_id = $1 HAVING count(*) < " WK_STR(WK_QUESTION_MAX) " RETURNING " QUESTION_JSON,
+        " WHERE quiz_id = $1 HAVING count(*) < " WK_STR(
+            WK_QUESTION_MAX) " RETURNING " QUESTION_JSON,
         7, v);
     if (res && PQntuples(res) == 0) {
-        wk_reply_error(rep, PROTO_STATUS_BAD_REQUEST, "a quiz holds at most %d questions", WK_QUESTION_MAX);
+        wk_reply_error(rep, PROTO_STATUS_BAD_REQUEST, "a quiz holds at most %d questions",
+                       WK_QUESTION_MAX);
     } else if (res) {
         wk_reply_row(rep, PROTO_STATUS_CREATED, res, "question not created");
-        if (wk_quiz_touch(&tx, req, rep) < 0 || wk_idem_store(&tx, req, rep) < 0 || wk_tx_commit(&tx) < 0)
+        if (wk_quiz_touch(&tx, req, rep) < 0 || wk_idem_store(&tx, req, rep) < 0 ||
+            wk_tx_commit(&tx) < 0)
             wk_reply_tx_error(rep, &tx);
     } else {
         wk_reply_tx_error(rep, &tx);
@@ -200,11 +208,12 @@ void wk_question_update(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t
     if (s_begin(ctx, req, rep, &tx, false) < 0)
         goto out;
     const char *key[2] = {quiz, id};
-    PGresult *cur = wk_tx_exec(&tx,
-                               "SELECT jsonb_build_object('kind', kind, 'prompt', prompt, 'choices', choices,"
-                               " 'correct', correct, 'explanation', explanation, 'points', points)"
-                               " FROM questions WHERE quiz_id = $1 AND id = $2",
-                               2, key);
+    PGresult *cur =
+        wk_tx_exec(&tx,
+                   "SELECT jsonb_build_object('kind', kind, 'prompt', prompt, 'choices', choices,"
+                   " 'correct', correct, 'explanation', explanation, 'points', points)"
+                   " FROM questions WHERE quiz_id = $1 AND id = $2",
+                   2, key);
     if (!cur) {
         wk_reply_tx_error(rep, &tx);
         goto end;
@@ -223,11 +232,12 @@ void wk_question_update(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t
     if (s_validate(merged, &q, rep) < 0)
         goto end;
     const char *v[8] = {quiz, id, q.kind, q.prompt, q.choices, q.correct, q.explanation, q.points};
-    PGresult *res = wk_tx_exec(&tx,
-                               "UPDATE questions SET kind = $3, prompt = $4, choices = $5, correct = $6,"
-                               " explanation = $7, points = $8 WHERE quiz_id = $1 AND id = $2"
-                               " RETURNING " QUESTION_JSON,
-                               8, v);
+    PGresult *res =
+        wk_tx_exec(&tx,
+                   "UPDATE questions SET kind = $3, prompt = $4, choices = $5, correct = $6,"
+                   " explanation = $7, points = $8 WHERE quiz_id = $1 AND id = $2"
+                   " RETURNING " QUESTION_JSON,
+                   8, v);
     if (res)
         wk_reply_row(rep, PROTO_STATUS_OK, res, "question not found");
     if (!res || wk_quiz_touch(&tx, req, rep) < 0 || wk_tx_commit(&tx) < 0)
@@ -250,8 +260,8 @@ void wk_question_delete(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t
     if (s_begin(ctx, req, rep, &tx, false) < 0)
         return;
     const char *v[2] = {quiz, id};
-    PGresult *res = wk_tx_exec(&tx, "DELETE FROM questions WHERE quiz_id = $1 AND id = $2 RETURNING position",
-                               2, v);
+    PGresult *res = wk_tx_exec(
+        &tx, "DELETE FROM questions WHERE quiz_id = $1 AND id = $2 RETURNING position", 2, v);
     if (res && PQntuples(res) == 0) {
         wk_reply_error(rep, PROTO_STATUS_NOT_FOUND, "question not found");
     } else if (res) {
@@ -291,10 +301,10 @@ void wk_question_reorder(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_
     array[len++] = '{';
     size_t i;
     json_t *v;
-    json_array_foreach(ids, i, v)
-    {
+    json_array_foreach (ids, i, v) {
         uint8_t u[16];
-        if (!json_is_string(v) || ident_uuid_parse(json_string_value(v), json_string_length(v), u) < 0) {
+        if (!json_is_string(v) ||
+            ident_uuid_parse(json_string_value(v), json_string_length(v), u) < 0) {
             s_bad(rep, "\"question_ids\" must hold question ids (UUIDs)");
             goto out;
         }
@@ -313,12 +323,13 @@ void wk_question_reorder(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_
         goto out;
     const char *p[3] = {quiz, array, count};
     /* The list must be exactly the quiz's questions, each once. */
-    PGresult *chk = wk_tx_exec(&tx,
-                               "SELECT (SELECT count(*) FROM questions WHERE quiz_id = $1) = $3::int"
-                               " AND (SELECT count(DISTINCT x) FROM unnest($2::uuid[]) x) = $3::int"
-                               " AND (SELECT count(*) FROM questions WHERE quiz_id = $1"
-                               "      AND id = ANY($2::uuid[])) = $3::int",
-                               3, p);
+    PGresult *chk =
+        wk_tx_exec(&tx,
+                   "SELECT (SELECT count(*) FROM questions WHERE quiz_id = $1) = $3::int"
+                   " AND (SELECT count(DISTINCT x) FROM unnest($2::uuid[]) x) = $3::int"
+                   " AND (SELECT count(*) FROM questions WHERE quiz_id = $1"
+                   "      AND id = ANY($2::uuid[])) = $3::int",
+                   3, p);
     if (chk && PQgetvalue(chk, 0, 0)[0] != 't') {
         s_bad(rep, "\"question_ids\" must list every question of the quiz exactly once");
     } else if (chk) {
@@ -329,8 +340,8 @@ void wk_question_reorder(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_
                                    2, p);
         PQclear(upd);
         if (!upd || wk_quiz_touch(&tx, req, rep) < 0 ||
-            wk_quiz_reply_full(&tx, req, rep, PROTO_STATUS_OK, false) < 0 || wk_idem_store(&tx, req, rep) < 0 ||
-            wk_tx_commit(&tx) < 0)
+            wk_quiz_reply_full(&tx, req, rep, PROTO_STATUS_OK, false) < 0 ||
+            wk_idem_store(&tx, req, rep) < 0 || wk_tx_commit(&tx) < 0)
             wk_reply_tx_error(rep, &tx);
     } else {
         wk_reply_tx_error(rep, &tx);

@@ -10,10 +10,11 @@
 #include "worker/wk_idem.h"
 #include "worker/wk_json.h"
 #include "worker/wk_page.h"
+#include "worker/wk_read.h"
 #include "worker/wk_reply.h"
 
-#define QUIZ_FIELDS                                                                            \
-    "'id', q.id, 'title', q.title, 'description', q.description, 'author_id', q.author_id,"   \
+#define QUIZ_FIELDS                                                                         \
+    "'id', q.id, 'title', q.title, 'description', q.description, 'author_id', q.author_id," \
     " 'version', q.version, 'created_at', q.created_at, 'updated_at', q.updated_at"
 
 /* Text forms of the caller for query parameters: user id and "true"/"false" for admin. */
@@ -62,9 +63,9 @@ int wk_quiz_lock(wk_tx_t *tx, const proto_request_t *req, proto_reply_t *rep)
     s_caller(req, &c);
     const char *v2[2] = {c.quiz, c.user};
     PGresult *res = wk_tx_exec(tx,
-                     "SELECT version, coalesce(author_id = $2::uuid, false) FROM quizzes"
-                     " WHERE id = $1 FOR UPDATE",
-                     2, v2);
+                               "SELECT version, coalesce(author_id = $2::uuid, false) FROM quizzes"
+                               " WHERE id = $1 FOR UPDATE",
+                               2, v2);
     if (!res)
         return -1;
     int rc = -1;
@@ -72,7 +73,8 @@ int wk_quiz_lock(wk_tx_t *tx, const proto_request_t *req, proto_reply_t *rep)
     if (PQntuples(res) == 0)
         wk_reply_error(rep, PROTO_STATUS_NOT_FOUND, "quiz not found");
     else if (req->role != PROTO_ROLE_ADMIN && PQgetvalue(res, 0, 1)[0] != 't')
-        wk_reply_error(rep, PROTO_STATUS_FORBIDDEN, "only the quiz's author or an admin may change it");
+        wk_reply_error(rep, PROTO_STATUS_FORBIDDEN,
+                       "only the quiz's author or an admin may change it");
     else if (match && !s_if_match(match, PQgetvalue(res, 0, 0)))
         wk_reply_error(rep, PROTO_STATUS_PRECONDITION_FAILED,
                        "the quiz changed since it was read (If-Match is stale)");
@@ -167,11 +169,12 @@ void wk_quiz_create(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *re
     if (replayed)
         goto out;
     const char *v[3] = {c.user, title, description ? description : ""};
-    PGresult *res = wk_tx_exec(&tx,
-                               "INSERT INTO quizzes AS q (author_id, title, description) VALUES ($1, $2, $3)"
-                               " RETURNING jsonb_build_object(" QUIZ_FIELDS ", 'questions', '[]'::jsonb),"
-                               " q.version",
-                               3, v);
+    PGresult *res =
+        wk_tx_exec(&tx,
+                   "INSERT INTO quizzes AS q (author_id, title, description) VALUES ($1, $2, $3)"
+                   " RETURNING jsonb_build_object(" QUIZ_FIELDS ", 'questions', '[]'::jsonb),"
+                   " q.version",
+                   3, v);
     if (res) {
         wk_reply_row(rep, PROTO_STATUS_CREATED, res, "quiz not created");
         s_etag(rep, PQgetvalue(res, 0, 1));
@@ -207,15 +210,10 @@ void wk_quiz_list(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
     wk_page_params(&page, v);
     v[3] = author ? author_text : NULL;
     v[4] = q && *q ? q : NULL;
-    wk_tx_t tx;
-    if (wk_tx_begin(&tx, ctx->db, req->tenant, req->deadline_ms) < 0) {
-        wk_reply_tx_error(rep, &tx);
-        return;
-    }
     /* Keyset on (created_at, id) DESC: quizzes_listing_idx, or quizzes_author_idx with an
        author; title words use quizzes_title_search_idx. */
-    PGresult *res = wk_tx_exec_last(
-        &tx,
+    wk_read_page(
+        ctx, req, rep, req->tenant,
         "SELECT jsonb_build_object(" QUIZ_FIELDS ", 'question_count',"
         "  (SELECT count(*) FROM questions WHERE quiz_id = q.id)),"
         " (extract(epoch FROM q.created_at) * 1000000)::bigint, q.id"
@@ -224,13 +222,7 @@ void wk_quiz_list(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
         " AND ($1::bigint IS NULL OR (q.created_at, q.id) <"
         "  ('epoch'::timestamptz + $1::bigint * interval '1 microsecond', $2::uuid))"
         " ORDER BY q.created_at DESC, q.id DESC LIMIT $3",
-        5, v);
-    if (res)
-        wk_reply_body(rep, PROTO_STATUS_OK, wk_page_json(res, &page));
-    else
-        wk_reply_tx_error(rep, &tx);
-    PQclear(res);
-    wk_tx_end(&tx);
+        5, v, &page);
 }
 
 void wk_quiz_update(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
@@ -265,8 +257,8 @@ void wk_quiz_update(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *re
                                " description = coalesce($3, description) WHERE id = $1",
                                3, v);
     PQclear(res);
-    if (!res || wk_quiz_touch(&tx, req, rep) < 0 || wk_quiz_reply_full(&tx, req, rep, PROTO_STATUS_OK, false) < 0 ||
-        wk_tx_commit(&tx) < 0)
+    if (!res || wk_quiz_touch(&tx, req, rep) < 0 ||
+        wk_quiz_reply_full(&tx, req, rep, PROTO_STATUS_OK, false) < 0 || wk_tx_commit(&tx) < 0)
         wk_reply_tx_error(rep, &tx);
     wk_tx_end(&tx);
 out:
@@ -304,22 +296,11 @@ void wk_quiz_stats(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep
     caller_t c;
     s_caller(req, &c);
     const char *v[1] = {c.quiz};
-    wk_tx_t tx;
-    if (wk_tx_begin(&tx, ctx->db, req->tenant, req->deadline_ms) < 0) {
-        wk_reply_tx_error(rep, &tx);
-        return;
-    }
-    PGresult *res = wk_tx_exec_last(
-        &tx,
+    wk_read_row(
+        ctx, req, rep, req->tenant,
         "SELECT json_build_object('quiz_id', q.id, 'attempts_count', count(a.id),"
         " 'mean_score', round(avg(a.score), 2), 'best_score', max(a.score),"
         " 'max_score', (SELECT coalesce(sum(points), 0) FROM questions WHERE quiz_id = q.id))"
         " FROM quizzes q LEFT JOIN attempts a ON a.quiz_id = q.id WHERE q.id = $1 GROUP BY q.id",
-        1, v);
-    if (res)
-        wk_reply_row(rep, PROTO_STATUS_OK, res, "quiz not found");
-    else
-        wk_reply_tx_error(rep, &tx);
-    PQclear(res);
-    wk_tx_end(&tx);
+        1, v, "quiz not found");
 }

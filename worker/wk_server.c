@@ -22,10 +22,10 @@
 #include "worker/wk_handle.h"
 
 #define BACKEND "inproc://wk-backend"
-#define ID_MAX 256
+#define ID_MAX  256
 
 typedef struct {
-    void *zctx;                       /* shared ZeroMQ context */
+    void *zctx; /* shared ZeroMQ context */
     const wk_server_config_t *cfg;
     pthread_t tid;
 } wk_thread_t;
@@ -105,7 +105,7 @@ static void *s_thread_main(void *arg)
         .shard = cfg->shard,
         .shards = cfg->shards,
     };
-    wk_db_conn(ctx.db); /* connect now so the first request does not pay for it */
+    wk_db_conn(ctx.db);       /* connect now so the first request does not pay for it */
     zmq_send(sock, "", 0, 0); /* idle */
     for (;;) {
         zmq_msg_t id, body;
@@ -145,7 +145,8 @@ static void s_refuse(void *frontend, zmq_msg_t *id, zmq_msg_t *body)
         zmq_msg_close(id);
         return;
     }
-    proto_reply_t rep = {.status = PROTO_STATUS_UNAVAILABLE, .detail = (char *)"worker is shutting down"};
+    proto_reply_t rep = {.status = PROTO_STATUS_UNAVAILABLE,
+                         .detail = (char *)"worker is shutting down"};
     memcpy(rep.request_id, req.request_id, 16);
     size_t len;
     void *out = proto_reply_encode(&rep, &len);

@@ -9,17 +9,17 @@
 #include "common/jwt.h"
 
 typedef struct {
-    const char *endpoint; /* ZeroMQ endpoint to bind, e.g. tcp://127.0.0.1:7100 */
-    const char *dsn;      /* libpq connection string for serving */
-    const char *dsn_user; /* login role for serving (NULL: the DSN's) */
+    const char *endpoint;       /* ZeroMQ endpoint to bind, e.g. tcp://127.0.0.1:7100 */
+    const char *dsn;            /* libpq connection string for serving */
+    const char *dsn_user;       /* login role for serving (NULL: the DSN's) */
     const char *provision_dsn;  /* connection string for provisioning */
     const char *provision_user; /* login role for provisioning (NULL: the DSN's) */
-    bool set_role;        /* run tenant transactions under the tenant's role */
-    const jwt_keyring_t *ring; /* signs access tokens */
-    int shard;            /* this worker's shard */
-    int shards;           /* total shards */
-    int threads;          /* database threads (= connections) */
-    int drain_ms;         /* how long in-flight requests may take after SIGTERM */
+    bool set_role;              /* run tenant transactions under the tenant's role */
+    const jwt_keyring_t *ring;  /* signs access tokens */
+    int shard;                  /* this worker's shard */
+    int shards;                 /* total shards */
+    int threads;                /* database threads (= connections) */
+    int drain_ms;               /* how long in-flight requests may take after SIGTERM */
 } wk_server_config_t;
 
 /* Serves until SIGTERM/SIGINT, then drains. 0 on a clean stop, -1 if it could not start. */

@@ -14,10 +14,11 @@
 #include "worker/wk_migrate.h"
 #include "worker/wk_page.h"
 #include "worker/wk_password.h"
+#include "worker/wk_read.h"
 #include "worker/wk_reply.h"
 
-#define TENANT_JSON                                                                            \
-    "json_build_object('tenant_id', id, 'tenant_name', name, 'status', status,"               \
+#define TENANT_JSON                                                             \
+    "json_build_object('tenant_id', id, 'tenant_name', name, 'status', status," \
     " 'shard', shard, 'created_at', created_at)"
 
 /* The tenant id as text, for query parameters. */
@@ -56,17 +57,18 @@ void wk_tenant_create(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *
     if (wk_tx_begin(&tx, ctx->admin, NULL, req->deadline_ms) < 0)
         goto fail;
     const char *reg[3] = {tenant, name, shard};
-    PGresult *res = wk_tx_exec(&tx, "INSERT INTO quiz.tenants (id, name, shard) VALUES ($1, $2, $3)",
-                               3, reg);
+    PGresult *res =
+        wk_tx_exec(&tx, "INSERT INTO quiz.tenants (id, name, shard) VALUES ($1, $2, $3)", 3, reg);
     PQclear(res);
     /* From wk_tx_schema on, the transaction runs as the new tenant's role in its schema. */
     if (!res || wk_tx_schema(&tx, req->tenant, WK_SCHEMA_CREATE) < 0 || wk_migrate_tenant(&tx) < 0)
         goto fail;
     const char *admin[3] = {email, username, hash};
-    user = wk_tx_exec(&tx,
-                      "INSERT INTO users (email, username, role, password_hash, must_change_password)"
-                      " VALUES ($1, $2, 'admin', $3, true) RETURNING id::text",
-                      3, admin);
+    user =
+        wk_tx_exec(&tx,
+                   "INSERT INTO users (email, username, role, password_hash, must_change_password)"
+                   " VALUES ($1, $2, 'admin', $3, true) RETURNING id::text",
+                   3, admin);
     if (!user || wk_audit_tenant(&tx, req, "user.create", PQgetvalue(user, 0, 0), NULL) < 0 ||
         wk_tx_grant_shard(&tx, req->tenant, ctx->shard) < 0 ||
         wk_audit_platform(&tx, req, "tenant.create") < 0 || wk_tx_commit(&tx) < 0)
@@ -96,24 +98,13 @@ void wk_tenant_list(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *re
         return;
     const char *v[3];
     wk_page_params(&page, v);
-    wk_tx_t tx;
-    if (wk_tx_begin(&tx, ctx->db, NULL, req->deadline_ms) < 0) {
-        wk_reply_tx_error(rep, &tx);
-        return;
-    }
-    PGresult *res = wk_tx_exec_last(
-        &tx,
-        "SELECT " TENANT_JSON ", (extract(epoch FROM created_at) * 1000000)::bigint, id"
-        " FROM quiz.tenants WHERE status = 'active' AND ($1::bigint IS NULL OR"
-        " (created_at, id) < ('epoch'::timestamptz + $1::bigint * interval '1 microsecond', $2::uuid))"
-        " ORDER BY created_at DESC, id DESC LIMIT $3",
-        3, v);
-    if (res)
-        wk_reply_body(rep, PROTO_STATUS_OK, wk_page_json(res, &page));
-    else
-        wk_reply_tx_error(rep, &tx);
-    PQclear(res);
-    wk_tx_end(&tx);
+    wk_read_page(ctx, req, rep, NULL,
+                 "SELECT " TENANT_JSON ", (extract(epoch FROM created_at) * 1000000)::bigint, id"
+                 " FROM quiz.tenants WHERE status = 'active' AND ($1::bigint IS NULL OR"
+                 " (created_at, id) < ('epoch'::timestamptz + $1::bigint * interval '1 "
+                 "microsecond', $2::uuid))"
+                 " ORDER BY created_at DESC, id DESC LIMIT $3",
+                 3, v, &page);
 }
 
 void wk_tenant_get(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
@@ -121,19 +112,9 @@ void wk_tenant_get(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep
     char tenant[IDENT_UUID_STR_LEN + 1];
     s_tenant_text(req, tenant);
     const char *v[1] = {tenant};
-    wk_tx_t tx;
-    if (wk_tx_begin(&tx, ctx->db, NULL, req->deadline_ms) < 0) {
-        wk_reply_tx_error(rep, &tx);
-        return;
-    }
-    PGresult *res = wk_tx_exec_last(
-        &tx, "SELECT " TENANT_JSON " FROM quiz.tenants WHERE id = $1 AND status = 'active'", 1, v);
-    if (res)
-        wk_reply_row(rep, PROTO_STATUS_OK, res, "tenant not found");
-    else
-        wk_reply_tx_error(rep, &tx);
-    PQclear(res);
-    wk_tx_end(&tx);
+    wk_read_row(ctx, req, rep, NULL,
+                "SELECT " TENANT_JSON " FROM quiz.tenants WHERE id = $1 AND status = 'active'", 1,
+                v, "tenant not found");
 }
 
 void wk_tenant_delete(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
@@ -153,8 +134,7 @@ void wk_tenant_delete(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *
     if (res && PQntuples(res) == 0) {
         wk_reply_error(rep, PROTO_STATUS_NOT_FOUND, "tenant not found");
     } else if (res && wk_tx_schema(&tx, req->tenant, WK_SCHEMA_DROP) == 0 &&
-               wk_audit_platform(&tx, req, "tenant.delete") == 0 &&
-               wk_tx_commit(&tx) == 0) {
+               wk_audit_platform(&tx, req, "tenant.delete") == 0 && wk_tx_commit(&tx) == 0) {
         wk_reply_body(rep, PROTO_STATUS_NO_CONTENT, NULL);
     } else {
         wk_reply_tx_error(rep, &tx);

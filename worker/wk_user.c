@@ -13,29 +13,19 @@
 #include "worker/wk_json.h"
 #include "worker/wk_page.h"
 #include "worker/wk_password.h"
+#include "worker/wk_read.h"
 #include "worker/wk_reply.h"
 
-#define USER_JSON                                                                              \
-    "json_build_object('id', id, 'email', email, 'username', username, 'role', role,"         \
+#define USER_JSON                                                                     \
+    "json_build_object('id', id, 'email', email, 'username', username, 'role', role," \
     " 'disabled', disabled, 'created_at', created_at)"
 
 /* Runs one statement returning a user JSON in column 0 and answers with it (404 if no row). */
 static void s_one_user(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep,
                        const char *sql, const char *id)
 {
-    wk_tx_t tx;
-    if (wk_tx_begin(&tx, ctx->db, req->tenant, req->deadline_ms) < 0) {
-        wk_reply_tx_error(rep, &tx);
-        return;
-    }
     const char *v[1] = {id};
-    PGresult *res = wk_tx_exec_last(&tx, sql, 1, v);
-    if (res)
-        wk_reply_row(rep, PROTO_STATUS_OK, res, "user not found");
-    else
-        wk_reply_tx_error(rep, &tx);
-    PQclear(res);
-    wk_tx_end(&tx);
+    wk_read_row(ctx, req, rep, req->tenant, sql, 1, v, "user not found");
 }
 
 void wk_user_me(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
@@ -59,24 +49,13 @@ void wk_user_list(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
         return;
     const char *v[3];
     wk_page_params(&page, v);
-    wk_tx_t tx;
-    if (wk_tx_begin(&tx, ctx->db, req->tenant, req->deadline_ms) < 0) {
-        wk_reply_tx_error(rep, &tx);
-        return;
-    }
-    PGresult *res = wk_tx_exec_last(
-        &tx,
-        "SELECT " USER_JSON ", (extract(epoch FROM created_at) * 1000000)::bigint, id"
-        " FROM users WHERE $1::bigint IS NULL OR"
-        " (created_at, id) < ('epoch'::timestamptz + $1::bigint * interval '1 microsecond', $2::uuid)"
-        " ORDER BY created_at DESC, id DESC LIMIT $3",
-        3, v);
-    if (res)
-        wk_reply_body(rep, PROTO_STATUS_OK, wk_page_json(res, &page));
-    else
-        wk_reply_tx_error(rep, &tx);
-    PQclear(res);
-    wk_tx_end(&tx);
+    wk_read_page(ctx, req, rep, req->tenant,
+                 "SELECT " USER_JSON ", (extract(epoch FROM created_at) * 1000000)::bigint, id"
+                 " FROM users WHERE $1::bigint IS NULL OR"
+                 " (created_at, id) < ('epoch'::timestamptz + $1::bigint * interval '1 "
+                 "microsecond', $2::uuid)"
+                 " ORDER BY created_at DESC, id DESC LIMIT $3",
+                 3, v, &page);
 }
 
 /* Validates a role member: NULL stays NULL (absent), else "admin" or "member". */
@@ -100,7 +79,8 @@ void wk_user_create(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *re
         return;
     if (wk_json_email(body, "email", &email, rep) < 0 ||
         wk_json_string(body, "username", true, 1, 100, &username, rep) < 0 ||
-        wk_json_string(body, "password", true, WK_PASSWORD_MIN, WK_PASSWORD_MAX, &password, rep) < 0 ||
+        wk_json_string(body, "password", true, WK_PASSWORD_MIN, WK_PASSWORD_MAX, &password, rep) <
+            0 ||
         s_role(body, &role, rep) < 0)
         goto out;
     char hash[WK_PASSWORD_HASH_LEN];
@@ -117,10 +97,11 @@ void wk_user_create(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *re
     if (replayed)
         goto done;
     const char *v[4] = {email, username, role ? role : "member", hash};
-    user = wk_tx_exec(&tx,
-                      "INSERT INTO users (email, username, role, password_hash) VALUES ($1, $2, $3, $4)"
-                      " RETURNING id::text, " USER_JSON,
-                      4, v);
+    user = wk_tx_exec(
+        &tx,
+        "INSERT INTO users (email, username, role, password_hash) VALUES ($1, $2, $3, $4)"
+        " RETURNING id::text, " USER_JSON,
+        4, v);
     bool platform = req->role == PROTO_ROLE_PLATFORM;
     if (!user || wk_audit_tenant(&tx, req, "user.create", PQgetvalue(user, 0, 0), NULL) < 0 ||
         (platform && wk_audit_platform(&tx, req, "tenant.user_create") < 0))
@@ -174,11 +155,12 @@ void wk_user_update(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *re
     PGresult *res = NULL;
     if (wk_tx_begin(&tx, ctx->db, req->tenant, req->deadline_ms) < 0)
         goto fail;
-    res = wk_tx_exec(&tx,
-                     "UPDATE users SET email = coalesce($2, email), username = coalesce($3, username),"
-                     " role = coalesce($4, role), disabled = coalesce($5::boolean, disabled),"
-                     " updated_at = now() WHERE id = $1 RETURNING " USER_JSON,
-                     5, v);
+    res = wk_tx_exec(
+        &tx,
+        "UPDATE users SET email = coalesce($2, email), username = coalesce($3, username),"
+        " role = coalesce($4, role), disabled = coalesce($5::boolean, disabled),"
+        " updated_at = now() WHERE id = $1 RETURNING " USER_JSON,
+        5, v);
     if (!res)
         goto fail;
     if (PQntuples(res) == 0) {
@@ -222,7 +204,8 @@ void wk_user_delete(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *re
     PGresult *res = wk_tx_exec(&tx, "DELETE FROM users WHERE id = $1 RETURNING id", 1, v);
     if (res && PQntuples(res) == 0)
         wk_reply_error(rep, PROTO_STATUS_NOT_FOUND, "user not found");
-    else if (res && wk_audit_tenant(&tx, req, "user.delete", id, NULL) == 0 && wk_tx_commit(&tx) == 0)
+    else if (res && wk_audit_tenant(&tx, req, "user.delete", id, NULL) == 0 &&
+             wk_tx_commit(&tx) == 0)
         wk_reply_body(rep, PROTO_STATUS_NO_CONTENT, NULL);
     else
         wk_reply_tx_error(rep, &tx);
@@ -238,10 +221,12 @@ void wk_user_password(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *
     if (!body)
         return;
     if (wk_json_string(body, "current_password", true, 1, WK_PASSWORD_MAX, &current, rep) < 0 ||
-        wk_json_string(body, "new_password", true, WK_PASSWORD_MIN, WK_PASSWORD_MAX, &next, rep) < 0)
+        wk_json_string(body, "new_password", true, WK_PASSWORD_MIN, WK_PASSWORD_MAX, &next, rep) <
+            0)
         goto out;
     if (strcmp(current, next) == 0) {
-        wk_reply_error(rep, PROTO_STATUS_BAD_REQUEST, "the new password must differ from the current one");
+        wk_reply_error(rep, PROTO_STATUS_BAD_REQUEST,
+                       "the new password must differ from the current one");
         goto out;
     }
     char id[IDENT_UUID_STR_LEN + 1];
@@ -252,7 +237,8 @@ void wk_user_password(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *
         wk_reply_tx_error(rep, &tx);
         goto out;
     }
-    PGresult *res = wk_tx_exec_last(&tx, "SELECT password_hash FROM users WHERE id = $1 AND NOT disabled", 1, v);
+    PGresult *res = wk_tx_exec_last(
+        &tx, "SELECT password_hash FROM users WHERE id = $1 AND NOT disabled", 1, v);
     if (!res) {
         wk_reply_tx_error(rep, &tx);
         PQclear(res);

@@ -94,11 +94,13 @@ void api_user(const qstack_t *s, const api_tenant_t *t, const char *email, const
               char *id, char *token)
 {
     char body[256];
-    snprintf(body, sizeof body,
-             "{\"email\":\"%s\",\"username\":\"u\",\"password\":\"member-password\",\"role\":\"%s\"}",
-             email, role);
+    snprintf(
+        body, sizeof body,
+        "{\"email\":\"%s\",\"username\":\"u\",\"password\":\"member-password\",\"role\":\"%s\"}",
+        email, role);
     http_resp_t r;
-    cr_assert_eq(api_call(s, &r, "POST", "/api/users", t->id, t->token, body, NULL), 201, "%s", r.body);
+    cr_assert_eq(api_call(s, &r, "POST", "/api/users", t->id, t->token, body, NULL), 201, "%s",
+                 r.body);
     api_field(&r, "id", id, 37);
     http_resp_clear(&r);
     if (token)

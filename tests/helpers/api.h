@@ -8,12 +8,12 @@
 #include "tests/helpers/stack.h"
 
 typedef struct {
-    char id[37];         /* tenant id */
-    char email[80];      /* admin email */
-    char password[80];   /* admin password after the change */
+    char id[37];       /* tenant id */
+    char email[80];    /* admin email */
+    char password[80]; /* admin password after the change */
     int shard;
-    char token[1024];    /* admin access token */
-    char refresh[128];   /* admin refresh token */
+    char token[1024];  /* admin access token */
+    char refresh[128]; /* admin refresh token */
 } api_tenant_t;
 
 /* METHOD path in tenant scope; token and extra header line ("Name: value") may be NULL.

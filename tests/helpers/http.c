@@ -70,7 +70,10 @@ void http_url(char *out, size_t len, const char *base, const char *fmt, ...)
     va_end(ap);
 }
 
-json_t *http_json(const http_resp_t *r) { return json_loads(r->body, 0, NULL); }
+json_t *http_json(const http_resp_t *r)
+{
+    return json_loads(r->body, 0, NULL);
+}
 
 int http_header(const http_resp_t *r, const char *name, char *out, size_t len)
 {

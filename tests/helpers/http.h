@@ -7,11 +7,11 @@
 #include <stddef.h>
 
 typedef struct {
-    long status;         /* HTTP status, 0 if the request failed */
-    char *body;          /* NUL-terminated, owned */
+    long status; /* HTTP status, 0 if the request failed */
+    char *body;  /* NUL-terminated, owned */
     size_t len;
-    char *headers;       /* raw response headers, owned */
-    double seconds;      /* total time */
+    char *headers;  /* raw response headers, owned */
+    double seconds; /* total time */
 } http_resp_t;
 
 /* Performs METHOD url with an optional body and extra header lines (NULL-terminated list).

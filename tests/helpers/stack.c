@@ -159,8 +159,8 @@ int stack_start(qstack_t *s, int nshards)
     char eps[STACK_MAX_SHARDS][200];
     snprintf(bin, sizeof bin, "%s/quiz-gateway", getenv("QUIZ_BIN_DIR"));
     snprintf(deadline, sizeof deadline, "%d", s->deadline_ms);
-    char *argv[32] = {bin, "--listen", "127.0.0.1:0", "--threads", "16", "--deadline-ms", deadline,
-                      "--max-body", "16384"};
+    char *argv[32] = {bin,      "--listen",   "127.0.0.1:0", "--threads", "16", "--deadline-ms",
+                      deadline, "--max-body", "16384"};
     int argc = 9;
     for (int i = 0; i < nshards; i++) {
         stack_endpoint(s, i, eps[i], sizeof eps[i]);

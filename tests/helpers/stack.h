@@ -11,18 +11,18 @@
 #define STACK_MAX_SHARDS 4
 
 typedef struct {
-    char dir[128];                     /* private temp directory */
+    char dir[128]; /* private temp directory */
     int nshards;
-    pid_t workers[STACK_MAX_SHARDS];   /* 0 when not running */
+    pid_t workers[STACK_MAX_SHARDS]; /* 0 when not running */
     pid_t gateway;
-    int port;                          /* gateway's HTTP port */
-    char url[64];                      /* "http://127.0.0.1:PORT" */
-    char token[80];                    /* platform token */
-    char auth[128];                    /* "Authorization: Bearer <token>" */
-    char dsn[512];                     /* the test database, tagged with application_name */
-    char app[64];                      /* this stack's application_name, to find its backends */
+    int port;       /* gateway's HTTP port */
+    char url[64];   /* "http://127.0.0.1:PORT" */
+    char token[80]; /* platform token */
+    char auth[128]; /* "Authorization: Bearer <token>" */
+    char dsn[512];  /* the test database, tagged with application_name */
+    char app[64];   /* this stack's application_name, to find its backends */
     int deadline_ms;
-    char key_hex[65];                  /* the signing key (kid "test"), for forging tests */
+    char key_hex[65]; /* the signing key (kid "test"), for forging tests */
 } qstack_t;
 
 /* Starts nshards workers and a gateway. 0, or -1 (the test should fail). */

@@ -30,12 +30,14 @@ static void teardown(void)
 TestSuite(quiz, .init = setup, .fini = teardown, .timeout = 180);
 
 /* POSTs a quiz; returns its id (37 bytes) and ETag (32 bytes) through out parameters. */
-static void s_quiz(const api_tenant_t *t, const char *token, const char *title, char *id, char *etag)
+static void s_quiz(const api_tenant_t *t, const char *token, const char *title, char *id,
+                   char *etag)
 {
     char body[300];
     snprintf(body, sizeof body, "{\"title\":\"%s\",\"description\":\"d\"}", title);
     http_resp_t r;
-    cr_assert_eq(api_call(&S, &r, "POST", "/api/quizzes", t->id, token, body, NULL), 201, "%s", r.body);
+    cr_assert_eq(api_call(&S, &r, "POST", "/api/quizzes", t->id, token, body, NULL), 201, "%s",
+                 r.body);
     api_field(&r, "id", id, 37);
     if (etag)
         cr_assert_eq(http_header(&r, "ETag", etag, 32), 0);
@@ -49,7 +51,8 @@ static void s_question(const api_tenant_t *t, const char *token, const char *qui
     char path[128];
     snprintf(path, sizeof path, "/api/quizzes/%s/questions", quiz);
     http_resp_t r;
-    cr_assert_eq(api_call(&S, &r, "POST", path, t->id, token, json, NULL), 201, "%s -> %s", json, r.body);
+    cr_assert_eq(api_call(&S, &r, "POST", path, t->id, token, json, NULL), 201, "%s -> %s", json,
+                 r.body);
     api_field(&r, "id", id, 37);
     http_resp_clear(&r);
 }
@@ -68,14 +71,21 @@ Test(quiz, whole_life_of_a_quiz)
     s_question(&t, author, quiz,
                "{\"kind\":\"single_choice\",\"prompt\":\"Capital of France?\","
                "\"choices\":[\"Lyon\",\"Paris\",\"Nice\"],\"correct\":1,\"points\":2,"
-               "\"explanation\":\"Paris since 987\"}", q1);
+               "\"explanation\":\"Paris since 987\"}",
+               q1);
+    s_question(
+        &t, author, quiz,
+        "{\"kind\":\"multiple_choice\",\"prompt\":\"Which are in Spain?\","
+        "\"choices\":[\"Madrid\",\"Porto\",\"Sevilla\",\"Lisbon\"],\"correct\":[0,2],\"points\":3}",
+        q2);
     s_question(&t, author, quiz,
-               "{\"kind\":\"multiple_choice\",\"prompt\":\"Which are in Spain?\","
-               "\"choices\":[\"Madrid\",\"Porto\",\"Sevilla\",\"Lisbon\"],\"correct\":[0,2],\"points\":3}", q2);
+               "{\"kind\":\"true_false\",\"prompt\":\"Bern is the capital of "
+               "Switzerland\",\"correct\":true}",
+               q3);
     s_question(&t, author, quiz,
-               "{\"kind\":\"true_false\",\"prompt\":\"Bern is the capital of Switzerland\",\"correct\":true}", q3);
-    s_question(&t, author, quiz,
-               "{\"kind\":\"short_answer\",\"prompt\":\"Capital of Italy?\",\"correct\":[\"Rome\",\"Roma\"],\"points\":4}", q4);
+               "{\"kind\":\"short_answer\",\"prompt\":\"Capital of "
+               "Italy?\",\"correct\":[\"Rome\",\"Roma\"],\"points\":4}",
+               q4);
 
     /* The author sees answers, in order; another member does not. */
     char path[256];
@@ -88,7 +98,8 @@ Test(quiz, whole_life_of_a_quiz)
     cr_expect_str_eq(json_string_value(json_object_get(json_array_get(qs, 0), "id")), q1);
     cr_expect_str_eq(json_string_value(json_object_get(json_array_get(qs, 3), "id")), q4);
     cr_expect_eq(json_integer_value(json_object_get(json_array_get(qs, 0), "correct")), 1);
-    cr_expect_str_eq(json_string_value(json_object_get(json_array_get(qs, 0), "explanation")), "Paris since 987");
+    cr_expect_str_eq(json_string_value(json_object_get(json_array_get(qs, 0), "explanation")),
+                     "Paris since 987");
     cr_expect_eq(http_header(&r, "ETag", etag, sizeof etag), 0);
     cr_expect_str_eq(etag, "\"5\"", "each question bumps the quiz version");
     json_decref(j);
@@ -104,8 +115,10 @@ Test(quiz, whole_life_of_a_quiz)
     char body[1024], apath[128];
     snprintf(apath, sizeof apath, "/api/quizzes/%s/attempts", quiz);
     snprintf(body, sizeof body,
-             "{\"answers\":[{\"question_id\":\"%s\",\"answer\":1},{\"question_id\":\"%s\",\"answer\":[0]},"
-             "{\"question_id\":\"%s\",\"answer\":false},{\"question_id\":\"%s\",\"answer\":\"  rOmA \"}]}",
+             "{\"answers\":[{\"question_id\":\"%s\",\"answer\":1},{\"question_id\":\"%s\","
+             "\"answer\":[0]},"
+             "{\"question_id\":\"%s\",\"answer\":false},{\"question_id\":\"%s\",\"answer\":\"  "
+             "rOmA \"}]}",
              q1, q2, q3, q4);
     cr_assert_eq(api_call(&S, &r, "POST", apath, t.id, taker, body, NULL), 201, "%s", r.body);
     j = http_json(&r);
@@ -119,14 +132,16 @@ Test(quiz, whole_life_of_a_quiz)
     int expect_points[4] = {2, 0, 0, 4};
     for (int i = 0; i < 4; i++) {
         json_t *x = json_array_get(res, (size_t)i);
-        cr_expect_eq(json_integer_value(json_object_get(x, "points_awarded")), expect_points[i], "q%d", i + 1);
+        cr_expect_eq(json_integer_value(json_object_get(x, "points_awarded")), expect_points[i],
+                     "q%d", i + 1);
         cr_expect_eq(json_is_true(json_object_get(x, "correct")), expect_points[i] > 0);
     }
     json_decref(j);
     http_resp_clear(&r);
     /* All right, in another order, unanswered nothing: 10 of 10. */
     snprintf(body, sizeof body,
-             "{\"answers\":[{\"question_id\":\"%s\",\"answer\":\"Rome\"},{\"question_id\":\"%s\",\"answer\":[2,0]},"
+             "{\"answers\":[{\"question_id\":\"%s\",\"answer\":\"Rome\"},{\"question_id\":\"%s\","
+             "\"answer\":[2,0]},"
              "{\"question_id\":\"%s\",\"answer\":true},{\"question_id\":\"%s\",\"answer\":1}]}",
              q4, q2, q3, q1);
     cr_assert_eq(api_call(&S, &r, "POST", apath, t.id, taker, body, NULL), 201, "%s", r.body);
@@ -169,11 +184,15 @@ Test(quiz, whole_life_of_a_quiz)
 
     /* Optimistic concurrency: a stale If-Match is 412, the current one works. */
     snprintf(path, sizeof path, "/api/quizzes/%s", quiz);
-    cr_expect_eq(api_call(&S, &r, "PATCH", path, t.id, author, "{\"title\":\"Old view\"}", "If-Match: \"1\""), 412);
+    cr_expect_eq(api_call(&S, &r, "PATCH", path, t.id, author, "{\"title\":\"Old view\"}",
+                          "If-Match: \"1\""),
+                 412);
     http_resp_clear(&r);
-    cr_expect_eq(api_call(&S, &r, "PATCH", path, t.id, taker, "{\"title\":\"Not mine\"}", NULL), 403);
+    cr_expect_eq(api_call(&S, &r, "PATCH", path, t.id, taker, "{\"title\":\"Not mine\"}", NULL),
+                 403);
     http_resp_clear(&r);
-    cr_assert_eq(api_call(&S, &r, "PATCH", path, t.id, author, "{\"title\":\"European capitals\"}", "If-Match: \"5\""),
+    cr_assert_eq(api_call(&S, &r, "PATCH", path, t.id, author, "{\"title\":\"European capitals\"}",
+                          "If-Match: \"5\""),
                  200, "%s", r.body);
     cr_expect_eq(http_header(&r, "ETag", etag, sizeof etag), 0);
     cr_expect_str_eq(etag, "\"6\"");
@@ -186,7 +205,9 @@ Test(quiz, whole_life_of_a_quiz)
     snprintf(apath, sizeof apath, "/api/quizzes/%s/questions/order", quiz);
     cr_assert_eq(api_call(&S, &r, "POST", apath, t.id, author, body, NULL), 200, "%s", r.body);
     j = http_json(&r);
-    cr_expect_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(j, "questions"), 0), "id")), q4);
+    cr_expect_str_eq(json_string_value(
+                         json_object_get(json_array_get(json_object_get(j, "questions"), 0), "id")),
+                     q4);
     json_decref(j);
     http_resp_clear(&r);
     snprintf(body, sizeof body, "{\"question_ids\":[\"%s\",\"%s\"]}", q4, q3);
@@ -196,7 +217,9 @@ Test(quiz, whole_life_of_a_quiz)
     cr_expect_eq(api_status(&S, "DELETE", apath, t.id, author, NULL), 404);
     cr_expect_eq(api_status(&S, "PATCH", apath, t.id, author, "{\"points\":5}"), 404);
     snprintf(apath, sizeof apath, "/api/quizzes/%s/questions/%s", quiz, q1);
-    cr_assert_eq(api_call(&S, &r, "PATCH", apath, t.id, author, "{\"points\":5,\"correct\":2}", NULL), 200, "%s", r.body);
+    cr_assert_eq(
+        api_call(&S, &r, "PATCH", apath, t.id, author, "{\"points\":5,\"correct\":2}", NULL), 200,
+        "%s", r.body);
     cr_expect(strstr(r.body, "\"position\": 2") != NULL, "%s", r.body);
     http_resp_clear(&r);
 
@@ -250,8 +273,7 @@ Test(quiz, listing_pages_to_the_end_and_filters)
         json_t *j = http_json(&r);
         size_t i;
         json_t *it;
-        json_array_foreach(json_object_get(j, "items"), i, it)
-        {
+        json_array_foreach (json_object_get(j, "items"), i, it) {
             const char *qid = json_string_value(json_object_get(it, "id"));
             const char *created = json_string_value(json_object_get(it, "created_at"));
             cr_expect_null(json_object_get(seen, qid), "quiz listed twice");
@@ -285,7 +307,8 @@ Test(quiz, listing_pages_to_the_end_and_filters)
     cr_expect_eq(json_array_size(json_object_get(j, "items")), 11);
     json_decref(j);
     http_resp_clear(&r);
-    cr_assert_eq(api_call(&S, &r, "GET", "/api/quizzes?limit=100&q=biology", t.id, tok2, NULL, NULL), 200);
+    cr_assert_eq(
+        api_call(&S, &r, "GET", "/api/quizzes?limit=100&q=biology", t.id, tok2, NULL, NULL), 200);
     j = http_json(&r);
     cr_expect_eq(json_array_size(json_object_get(j, "items")), 8);
     json_decref(j);
@@ -304,14 +327,21 @@ Test(quiz, validation_names_the_field)
     struct {
         const char *body, *field;
     } cases[] = {
-        {"{\"kind\":\"single_choice\",\"prompt\":\"p\",\"choices\":[\"a\"],\"correct\":0}", "choices"},
-        {"{\"kind\":\"single_choice\",\"prompt\":\"p\",\"choices\":[\"a\",\"b\"],\"correct\":2}", "correct"},
-        {"{\"kind\":\"single_choice\",\"prompt\":\"p\",\"choices\":[\"a\",\"b\"],\"correct\":[0]}", "correct"},
+        {"{\"kind\":\"single_choice\",\"prompt\":\"p\",\"choices\":[\"a\"],\"correct\":0}",
+         "choices"},
+        {"{\"kind\":\"single_choice\",\"prompt\":\"p\",\"choices\":[\"a\",\"b\"],\"correct\":2}",
+         "correct"},
+        {"{\"kind\":\"single_choice\",\"prompt\":\"p\",\"choices\":[\"a\",\"b\"],\"correct\":[0]}",
+         "correct"},
         {"{\"kind\":\"single_choice\",\"prompt\":\"p\",\"choices\":[\"a\",\"b\"]}", "correct"},
-        {"{\"kind\":\"multiple_choice\",\"prompt\":\"p\",\"choices\":[\"a\",\"b\"],\"correct\":[0,0]}", "correct"},
-        {"{\"kind\":\"multiple_choice\",\"prompt\":\"p\",\"choices\":[\"a\",\"b\"],\"correct\":[]}", "correct"},
+        {"{\"kind\":\"multiple_choice\",\"prompt\":\"p\",\"choices\":[\"a\",\"b\"],\"correct\":[0,"
+         "0]}",
+         "correct"},
+        {"{\"kind\":\"multiple_choice\",\"prompt\":\"p\",\"choices\":[\"a\",\"b\"],\"correct\":[]}",
+         "correct"},
         {"{\"kind\":\"true_false\",\"prompt\":\"p\",\"correct\":\"yes\"}", "correct"},
-        {"{\"kind\":\"true_false\",\"prompt\":\"p\",\"choices\":[\"x\",\"y\"],\"correct\":true}", "choices"},
+        {"{\"kind\":\"true_false\",\"prompt\":\"p\",\"choices\":[\"x\",\"y\"],\"correct\":true}",
+         "choices"},
         {"{\"kind\":\"short_answer\",\"prompt\":\"p\",\"correct\":\"Rome\"}", "correct"},
         {"{\"kind\":\"essay\",\"prompt\":\"p\",\"correct\":true}", "kind"},
         {"{\"kind\":\"true_false\",\"prompt\":\"\",\"correct\":true}", "prompt"},
@@ -322,11 +352,12 @@ Test(quiz, validation_names_the_field)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         http_resp_t r;
-        cr_expect_eq(api_call(&S, &r, "POST", path, t.id, t.token, cases[i].body, NULL), 400, "%s -> %s",
-                     cases[i].body, r.body);
+        cr_expect_eq(api_call(&S, &r, "POST", path, t.id, t.token, cases[i].body, NULL), 400,
+                     "%s -> %s", cases[i].body, r.body);
         char detail[300];
         api_field(&r, "detail", detail, sizeof detail);
-        cr_expect(strstr(detail, cases[i].field) != NULL, "detail \"%s\" does not name %s", detail, cases[i].field);
+        cr_expect(strstr(detail, cases[i].field) != NULL, "detail \"%s\" does not name %s", detail,
+                  cases[i].field);
         http_resp_clear(&r);
     }
     char big[2300] = "{\"kind\":\"true_false\",\"correct\":true,\"prompt\":\"";
@@ -342,13 +373,18 @@ Test(quiz, validation_names_the_field)
     snprintf(apath, sizeof apath, "/api/quizzes/%s/attempts", quiz);
     snprintf(body, sizeof body, "{\"answers\":[{\"question_id\":\"%s\",\"answer\":\"true\"}]}", q);
     cr_expect_eq(api_status(&S, "POST", apath, t.id, t.token, body), 400);
-    snprintf(body, sizeof body, "{\"answers\":[{\"question_id\":\"%s\",\"answer\":true},{\"question_id\":\"%s\",\"answer\":true}]}", q, q);
+    snprintf(body, sizeof body,
+             "{\"answers\":[{\"question_id\":\"%s\",\"answer\":true},{\"question_id\":\"%s\","
+             "\"answer\":true}]}",
+             q, q);
     cr_expect_eq(api_status(&S, "POST", apath, t.id, t.token, body), 400);
     cr_expect_eq(api_status(&S, "POST", apath, t.id, t.token,
-                            "{\"answers\":[{\"question_id\":\"00000000-0000-4000-8000-000000000000\",\"answer\":true}]}"),
+                            "{\"answers\":[{\"question_id\":\"00000000-0000-4000-8000-"
+                            "000000000000\",\"answer\":true}]}"),
                  400);
     cr_expect_eq(api_status(&S, "POST", apath, t.id, t.token, "{\"answers\":{}}"), 400);
-    cr_expect_eq(api_status(&S, "POST", "/api/quizzes/00000000-0000-4000-8000-000000000000/attempts", t.id,
+    cr_expect_eq(api_status(&S, "POST",
+                            "/api/quizzes/00000000-0000-4000-8000-000000000000/attempts", t.id,
                             t.token, "{\"answers\":[]}"),
                  404);
 }
@@ -395,7 +431,8 @@ Test(quiz, idempotent_post_is_applied_once_under_concurrency)
     uint8_t u[16];
     cr_assert_eq(ident_uuid_parse(t.id, 36, u), 0);
     ident_schema_name(u, schema);
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s.quizzes WHERE title = 'Exactly once'", schema);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s.quizzes WHERE title = 'Exactly once'",
+             schema);
     char *v = db_value(sql, NULL, NULL);
     cr_expect_str_eq(v, "1");
     free(v);
@@ -403,7 +440,9 @@ Test(quiz, idempotent_post_is_applied_once_under_concurrency)
     char hdr[300];
     snprintf(hdr, sizeof hdr, "Idempotency-Key: %s", key);
     http_resp_t r;
-    cr_expect_eq(api_call(&S, &r, "POST", "/api/quizzes", t.id, t.token, "{\"title\":\"Something else\"}", hdr), 422);
+    cr_expect_eq(api_call(&S, &r, "POST", "/api/quizzes", t.id, t.token,
+                          "{\"title\":\"Something else\"}", hdr),
+                 422);
     http_resp_clear(&r);
     /* The same key on an attempt replays the first score. */
     char quiz[37], q[37], path[128], body[200], a1[37], a2[37];
@@ -411,10 +450,12 @@ Test(quiz, idempotent_post_is_applied_once_under_concurrency)
     s_question(&t, t.token, quiz, "{\"kind\":\"true_false\",\"prompt\":\"p\",\"correct\":true}", q);
     snprintf(path, sizeof path, "/api/quizzes/%s/attempts", quiz);
     snprintf(body, sizeof body, "{\"answers\":[{\"question_id\":\"%s\",\"answer\":true}]}", q);
-    cr_assert_eq(api_call(&S, &r, "POST", path, t.id, t.token, body, "Idempotency-Key: attempt-1"), 201);
+    cr_assert_eq(api_call(&S, &r, "POST", path, t.id, t.token, body, "Idempotency-Key: attempt-1"),
+                 201);
     api_field(&r, "id", a1, sizeof a1);
     http_resp_clear(&r);
-    cr_assert_eq(api_call(&S, &r, "POST", path, t.id, t.token, body, "Idempotency-Key: attempt-1"), 201);
+    cr_assert_eq(api_call(&S, &r, "POST", path, t.id, t.token, body, "Idempotency-Key: attempt-1"),
+                 201);
     api_field(&r, "id", a2, sizeof a2);
     http_resp_clear(&r);
     cr_expect_str_eq(a1, a2);

@@ -68,8 +68,12 @@ Test(shards, ping_reaches_the_tenants_shard)
 
 Test(shards, bad_tenant_header_is_400)
 {
-    const char *bad[] = {"", "nope", "123e4567-e89b-12d3-a456-42661417400", "123e4567e89b12d3a456426614174000",
-                         "123e4567-e89b-12d3-a456-4266141740001", "' OR 1=1 --"};
+    const char *bad[] = {"",
+                         "nope",
+                         "123e4567-e89b-12d3-a456-42661417400",
+                         "123e4567e89b12d3a456426614174000",
+                         "123e4567-e89b-12d3-a456-4266141740001",
+                         "' OR 1=1 --"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         http_resp_t r;
         cr_expect_eq(s_ping(bad[i], &r), 400, "\"%s\" -> %s", bad[i], r.body);
@@ -88,8 +92,10 @@ Test(shards, worker_refuses_a_tenant_of_another_shard)
     char ep[200];
     stack_endpoint(&S, 1, ep, sizeof ep);
     cr_assert_eq(zmq_connect(sock, ep), 0);
-    proto_request_t req = {.op = PROTO_OP_TENANT_STATS, .role = PROTO_ROLE_PLATFORM,
-                           .has_tenant = true, .deadline_ms = 0};
+    proto_request_t req = {.op = PROTO_OP_TENANT_STATS,
+                           .role = PROTO_ROLE_PLATFORM,
+                           .has_tenant = true,
+                           .deadline_ms = 0};
     char id[37];
     s_tenant_on(0, req.tenant, id);
     randombytes_buf(req.request_id, 16);
@@ -180,6 +186,7 @@ Test(shards, metrics_count_requests)
     http_url(url, sizeof url, S.url, "/metrics");
     cr_expect_eq(http_do(&r, "GET", url, NULL, NULL), 200);
     cr_expect(strstr(r.body, "quiz_http_requests_total{code=\"200\"}") != NULL, "%s", r.body);
-    cr_expect(strstr(r.body, "quiz_shard_calls_total{shard=\"1\",outcome=\"ok\"} 1") != NULL, "%s", r.body);
+    cr_expect(strstr(r.body, "quiz_shard_calls_total{shard=\"1\",outcome=\"ok\"} 1") != NULL, "%s",
+              r.body);
     http_resp_clear(&r);
 }

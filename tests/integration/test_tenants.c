@@ -111,12 +111,13 @@ Test(tenants, create_list_stats_delete)
     v = db_value(sql, NULL, NULL);
     cr_expect_str_eq(v, "admin:true:$argon2id$");
     free(v);
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s.users WHERE password_hash LIKE '%%' || $1 || '%%'",
-             schema);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM %s.users WHERE password_hash LIKE '%%' || $1 || '%%'", schema);
     v = db_value(sql, temp, NULL);
     cr_expect_str_eq(v, "0", "temp password stored in clear");
     free(v);
-    v = db_value("SELECT count(*) FROM quiz.platform_audit WHERE tenant_id = $1 AND action = 'tenant.create'",
+    v = db_value("SELECT count(*) FROM quiz.platform_audit WHERE tenant_id = $1 AND action = "
+                 "'tenant.create'",
                  id, NULL);
     cr_expect_str_eq(v, "1");
     free(v);
@@ -145,9 +146,10 @@ Test(tenants, create_list_stats_delete)
     snprintf(path, sizeof path, "/api/tenants/%s/stats", id);
     cr_expect_eq(s_status("GET", path, NULL), 404);
     snprintf(path, sizeof path, "/api/tenants/%s/users", id);
-    cr_expect_eq(s_status("POST", path,
-                          "{\"email\":\"a@b.example\",\"username\":\"a\",\"password\":\"long enough\"}"),
-                 404);
+    cr_expect_eq(
+        s_status("POST", path,
+                 "{\"email\":\"a@b.example\",\"username\":\"a\",\"password\":\"long enough\"}"),
+        404);
     snprintf(path, sizeof path, "/api/tenants/%s", id);
     cr_expect_eq(s_status("DELETE", path, NULL), 404);
     v = db_value("SELECT count(*) FROM pg_namespace WHERE nspname = $1", schema, NULL);
@@ -188,7 +190,8 @@ Test(tenants, failed_creation_leaves_nothing_behind)
     snprintf(body, sizeof body, "{\"tenant_name\":\"%s\",\"owner_email\":\"x@y.example\"}", name);
     http_resp_t r;
     long st = s_call("POST", "/api/tenants/", body, &r);
-    snprintf(sql, sizeof sql, "DROP TRIGGER test_fail_%u ON quiz.platform_audit; DROP FUNCTION quiz.test_fail_%u()",
+    snprintf(sql, sizeof sql,
+             "DROP TRIGGER test_fail_%u ON quiz.platform_audit; DROP FUNCTION quiz.test_fail_%u()",
              (unsigned)getpid(), (unsigned)getpid());
     cr_assert_eq(db_exec(sql), 0);
     cr_expect_eq(st, 500, "%s", r.body);
@@ -222,7 +225,8 @@ Test(tenants, tenants_on_two_shards_never_mix)
 
     char path[128];
     snprintf(path, sizeof path, "/api/tenants/%s/users", a);
-    const char *user = "{\"email\":\"Kim@Probe.example\",\"username\":\"kim\",\"password\":\"correct horse\"}";
+    const char *user =
+        "{\"email\":\"Kim@Probe.example\",\"username\":\"kim\",\"password\":\"correct horse\"}";
     http_resp_t r;
     cr_assert_eq(s_call("POST", path, user, &r), 201, "%s", r.body);
     json_t *u = http_json(&r);
@@ -233,7 +237,8 @@ Test(tenants, tenants_on_two_shards_never_mix)
     http_resp_clear(&r);
     /* The same email in another case is the same user: 409. */
     cr_expect_eq(s_status("POST", path,
-                          "{\"email\":\"kim@probe.EXAMPLE\",\"username\":\"kim2\",\"password\":\"correct horse\"}"),
+                          "{\"email\":\"kim@probe.EXAMPLE\",\"username\":\"kim2\",\"password\":"
+                          "\"correct horse\"}"),
                  409);
 
     cr_expect_eq(s_stat(a, "users_count"), 2);
@@ -241,11 +246,13 @@ Test(tenants, tenants_on_two_shards_never_mix)
     char schema_a[IDENT_SCHEMA_LEN + 1], schema_b[IDENT_SCHEMA_LEN + 1], sql[200];
     s_schema_of(a, schema_a);
     s_schema_of(b, schema_b);
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s.users WHERE lower(email) = 'kim@probe.example'", schema_a);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM %s.users WHERE lower(email) = 'kim@probe.example'", schema_a);
     char *v = db_value(sql, NULL, NULL);
     cr_expect_str_eq(v, "1");
     free(v);
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s.users WHERE lower(email) = 'kim@probe.example'", schema_b);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM %s.users WHERE lower(email) = 'kim@probe.example'", schema_b);
     v = db_value(sql, NULL, NULL);
     cr_expect_str_eq(v, "0", "user leaked into the other tenant");
     free(v);
@@ -264,7 +271,9 @@ Test(tenants, platform_token_is_required)
     cr_expect_str_eq(www, "Bearer");
     http_resp_clear(&r);
     const char *wrong[] = {"Authorization: Bearer not-the-platform-token", NULL};
-    cr_expect_eq(http_do(&r, "POST", url, "{\"tenant_name\":\"x\",\"owner_email\":\"a@b.example\"}", wrong), 401);
+    cr_expect_eq(
+        http_do(&r, "POST", url, "{\"tenant_name\":\"x\",\"owner_email\":\"a@b.example\"}", wrong),
+        401);
     http_resp_clear(&r);
     const char *basic[] = {"Authorization: Basic Zm9vOmJhcg==", NULL};
     cr_expect_eq(http_do(&r, "GET", url, NULL, basic), 401);
@@ -284,7 +293,8 @@ Test(tenants, bad_input_gets_a_clear_400_413_or_404)
         {"POST", "/api/tenants/", "{\"tenant_name\":\"\",\"owner_email\":\"a@b.example\"}", 400},
         {"POST", "/api/tenants/", "{\"tenant_name\":\"x\",\"owner_email\":\"not-an-email\"}", 400},
         {"POST", "/api/tenants/", "{\"tenant_name\":7,\"owner_email\":\"a@b.example\"}", 400},
-        {"POST", "/api/tenants/", "{\"tenant_name\":\"x\",\"owner_email\":\"a@b.example\",\"plan\":\"gold\"}", 400},
+        {"POST", "/api/tenants/",
+         "{\"tenant_name\":\"x\",\"owner_email\":\"a@b.example\",\"plan\":\"gold\"}", 400},
         {"GET", "/api/tenants/?limit=0", NULL, 400},
         {"GET", "/api/tenants/?limit=101", NULL, 400},
         {"GET", "/api/tenants/?limit=abc", NULL, 400},
@@ -335,8 +345,7 @@ Test(tenants, pagination_walks_every_tenant_once)
         cr_assert(json_array_size(items) <= 2);
         size_t i;
         json_t *it;
-        json_array_foreach(items, i, it)
-        {
+        json_array_foreach (items, i, it) {
             const char *id = json_string_value(json_object_get(it, "tenant_id"));
             cr_expect_null(json_object_get(seen, id), "tenant %s listed twice", id);
             json_object_set_new(seen, id, json_true());

@@ -39,8 +39,9 @@ static void s_two_on_shard0(char a[37], char b[37])
     const char *h[] = {S.auth, NULL};
     for (int i = 0; i < 40 && found < 2; i++) {
         http_resp_t r;
-        cr_assert_eq(http_do(&r, "POST", url, "{\"tenant_name\":\"w\",\"owner_email\":\"w@w.example\"}", h),
-                     201);
+        cr_assert_eq(
+            http_do(&r, "POST", url, "{\"tenant_name\":\"w\",\"owner_email\":\"w@w.example\"}", h),
+            201);
         json_t *j = http_json(&r);
         if (json_integer_value(json_object_get(j, "shard")) == 0)
             snprintf(found++ ? b : a, 37, "%s", json_string_value(json_object_get(j, "tenant_id")));

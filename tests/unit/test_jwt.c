@@ -14,7 +14,7 @@
 
 #define KEY_A "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 #define KEY_B "ff0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1eff"
-#define NOW 1800000000
+#define NOW   1800000000
 
 static jwt_claims_t s_claims(void)
 {
@@ -151,10 +151,14 @@ Test(jwt, bad_claims_with_a_valid_signature)
 {
     /* Sign odd claims by hand with the right key: the signature is fine, the claims are not. */
     const char *claims[] = {
-        "{\"exp\":1800000900,\"iat\":1,\"role\":\"root\",\"sub\":\"123e4567-e89b-42d3-a456-426614174000\",\"tid\":\"00000000-1111-4222-8333-444444444444\"}",
-        "{\"exp\":\"never\",\"iat\":1,\"role\":\"admin\",\"sub\":\"123e4567-e89b-42d3-a456-426614174000\",\"tid\":\"00000000-1111-4222-8333-444444444444\"}",
-        "{\"exp\":1800000900,\"iat\":1,\"role\":\"admin\",\"sub\":\"not-a-uuid\",\"tid\":\"00000000-1111-4222-8333-444444444444\"}",
-        "{\"exp\":1800000900,\"iat\":1,\"role\":\"admin\",\"sub\":\"123e4567-e89b-42d3-a456-426614174000\"}",
+        "{\"exp\":1800000900,\"iat\":1,\"role\":\"root\",\"sub\":\"123e4567-e89b-42d3-a456-"
+        "426614174000\",\"tid\":\"00000000-1111-4222-8333-444444444444\"}",
+        "{\"exp\":\"never\",\"iat\":1,\"role\":\"admin\",\"sub\":\"123e4567-e89b-42d3-a456-"
+        "426614174000\",\"tid\":\"00000000-1111-4222-8333-444444444444\"}",
+        "{\"exp\":1800000900,\"iat\":1,\"role\":\"admin\",\"sub\":\"not-a-uuid\",\"tid\":"
+        "\"00000000-1111-4222-8333-444444444444\"}",
+        "{\"exp\":1800000900,\"iat\":1,\"role\":\"admin\",\"sub\":\"123e4567-e89b-42d3-a456-"
+        "426614174000\"}",
     };
     unsigned char key[32];
     size_t kl;
@@ -196,7 +200,8 @@ Test(jwt, key_directory_rotation)
     cr_assert_not_null(both, "%s", err);
     cr_expect_eq(jwt_keyring_count(both), 2);
     /* Tokens signed with the old key still verify; new tokens use the newest key. */
-    jwt_keyring_t *old = jwt_keyring_from_hex("2026-01", KEY_A), *newest = jwt_keyring_from_hex("2026-06", KEY_B);
+    jwt_keyring_t *old = jwt_keyring_from_hex("2026-01", KEY_A),
+                  *newest = jwt_keyring_from_hex("2026-06", KEY_B);
     jwt_claims_t in = s_claims(), out;
     char *t_old = jwt_sign(old, &in), *t_new = jwt_sign(both, &in);
     cr_expect_eq(jwt_verify(both, t_old, NOW, &out), JWT_OK);
@@ -211,7 +216,8 @@ Test(jwt, key_directory_rotation)
     f = fopen(path, "w");
     fprintf(f, "not hex\n");
     fclose(f);
-    cr_expect_null(jwt_keyring_load(dir, err, sizeof err), "a malformed key file must stop the load");
+    cr_expect_null(jwt_keyring_load(dir, err, sizeof err),
+                   "a malformed key file must stop the load");
     cr_expect_null(jwt_keyring_load("/nonexistent/dir", err, sizeof err));
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -42,10 +42,8 @@ static json_t *s_documented(void)
     json_t *set = json_object();
     const char *path, *method;
     json_t *item, *o;
-    json_object_foreach(json_object_get(doc, "paths"), path, item)
-    {
-        json_object_foreach(item, method, o)
-        {
+    json_object_foreach (json_object_get(doc, "paths"), path, item) {
+        json_object_foreach (item, method, o) {
             char key[256];
             s_key(method, path, key, sizeof key);
             json_object_set_new(set, key, json_true());
@@ -60,7 +58,8 @@ Test(openapi, is_openapi_3_1_with_problem_responses)
     json_t *doc = json_loads(gw_openapi_json, 0, NULL);
     cr_assert_not_null(doc);
     cr_expect_str_eq(json_string_value(json_object_get(doc, "openapi")), "3.1.0");
-    cr_expect_not_null(json_object_get(json_object_get(json_object_get(doc, "components"), "schemas"), "Problem"));
+    cr_expect_not_null(
+        json_object_get(json_object_get(json_object_get(doc, "components"), "schemas"), "Problem"));
     json_decref(doc);
 }
 
@@ -70,7 +69,8 @@ Test(openapi, every_route_is_documented)
     for (const gw_route_t *r = gw_route_table; r->method; r++) {
         char key[256];
         s_key(r->method, r->pattern, key, sizeof key);
-        cr_expect_not_null(json_object_get(documented, key), "route %s is not in openapi.json", key);
+        cr_expect_not_null(json_object_get(documented, key), "route %s is not in openapi.json",
+                           key);
     }
     json_decref(documented);
 }
@@ -87,9 +87,9 @@ Test(openapi, every_documented_path_is_routed)
         json_object_set_new(routed, *own, json_true());
     const char *key;
     json_t *v;
-    json_object_foreach(documented, key, v)
-    {
-        cr_expect_not_null(json_object_get(routed, key), "openapi.json documents %s, which no route serves", key);
+    json_object_foreach (documented, key, v) {
+        cr_expect_not_null(json_object_get(routed, key),
+                           "openapi.json documents %s, which no route serves", key);
     }
     json_decref(documented);
     json_decref(routed);

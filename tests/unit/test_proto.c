@@ -80,8 +80,10 @@ Test(proto, request_without_tenant_or_user)
 
 Test(proto, reply_round_trip)
 {
-    proto_reply_t in = {.status = PROTO_STATUS_CONFLICT, .body = (char *)"{\"x\":[1,2]}",
-                        .body_len = 11, .detail = (char *)"email taken"},
+    proto_reply_t in = {.status = PROTO_STATUS_CONFLICT,
+                        .body = (char *)"{\"x\":[1,2]}",
+                        .body_len = 11,
+                        .detail = (char *)"email taken"},
                   out;
     memset(in.request_id, 7, 16);
     proto_reply_header(&in, "Retry-After", "42");
@@ -188,10 +190,13 @@ static void *s_envelope(int bad, bad_kind_t value, size_t *len)
         case 0: msgpack_pack_uint32(&pk, PROTO_VERSION); break;
         case 1: msgpack_pack_bin_with_body(&pk, "1234567890123456", 16); break;
         case 2: msgpack_pack_uint64(&pk, 1); break;
-        case 3: case 5: msgpack_pack_nil(&pk); break;
-        case 4: case 6: msgpack_pack_uint32(&pk, 0); break;
+        case 3:
+        case 5: msgpack_pack_nil(&pk); break;
+        case 4:
+        case 6: msgpack_pack_uint32(&pk, 0); break;
         case 7: msgpack_pack_array(&pk, 0); break;
-        case 8: case 11: msgpack_pack_map(&pk, 0); break;
+        case 8:
+        case 11: msgpack_pack_map(&pk, 0); break;
         case 9: msgpack_pack_bin_with_body(&pk, "", 0); break;
         case 10: msgpack_pack_str_with_body(&pk, "", 0); break;
         }
@@ -203,11 +208,11 @@ static void *s_envelope(int bad, bad_kind_t value, size_t *len)
 ParameterizedTestParameters(proto, wrong_field_types)
 {
     static struct bad_field cases[] = {
-        {0, BIG},   {0, STR},  {1, BIN15}, {1, NIL},     {2, NEG},        {2, STR},
-        {3, BIN15}, {3, STR},  {4, BIG},   {4, NIL},     {5, BIN15},      {6, BIG},
-        {6, NEG},   {7, ARR5}, {7, NIL},   {8, MAP_NUL}, {8, MAP_INTVAL}, {8, STR},
-        {9, STR},   {9, NIL},  {10, NIL},  {10, BIN15}, {11, STR},       {11, MAP_NUL},
-        {11, MAP_INTVAL},
+        {0, BIG},     {0, STR},        {1, BIN15}, {1, NIL},      {2, NEG},
+        {2, STR},     {3, BIN15},      {3, STR},   {4, BIG},      {4, NIL},
+        {5, BIN15},   {6, BIG},        {6, NEG},   {7, ARR5},     {7, NIL},
+        {8, MAP_NUL}, {8, MAP_INTVAL}, {8, STR},   {9, STR},      {9, NIL},
+        {10, NIL},    {10, BIN15},     {11, STR},  {11, MAP_NUL}, {11, MAP_INTVAL},
     };
     return cr_make_param_array(struct bad_field, cases, sizeof cases / sizeof cases[0]);
 }
@@ -243,15 +248,15 @@ ParameterizedTestParameters(proto, garbage_frames)
 {
     static struct raw_frame cases[] = {
         {"", 0},
-        {"\xc1", 1},                          /* never-used byte */
-        {"\x90", 1},                          /* empty array */
-        {"\x9c", 1},                          /* array of 12, no elements */
-        {"\xdd\xff\xff\xff\xff", 5},          /* array claiming 4 billion elements */
-        {"\xdf\xff\xff\xff\xff", 5},          /* map claiming 4 billion pairs */
-        {"\xc6\xff\xff\xff\xff", 5},          /* bin claiming 4 GiB */
-        {"\x9c\x01\xc4\x10", 4},              /* request id cut short */
-        {"\x01", 1},                          /* a bare integer */
-        {"\x92\x01\x02\x03", 4},              /* trailing byte */
+        {"\xc1", 1},                 /* never-used byte */
+        {"\x90", 1},                 /* empty array */
+        {"\x9c", 1},                 /* array of 12, no elements */
+        {"\xdd\xff\xff\xff\xff", 5}, /* array claiming 4 billion elements */
+        {"\xdf\xff\xff\xff\xff", 5}, /* map claiming 4 billion pairs */
+        {"\xc6\xff\xff\xff\xff", 5}, /* bin claiming 4 GiB */
+        {"\x9c\x01\xc4\x10", 4},     /* request id cut short */
+        {"\x01", 1},                 /* a bare integer */
+        {"\x92\x01\x02\x03", 4},     /* trailing byte */
     };
     return cr_make_param_array(struct raw_frame, cases, sizeof cases / sizeof cases[0]);
 }

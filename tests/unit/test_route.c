@@ -84,8 +84,8 @@ ParameterizedTest(struct route_case *c, route, match)
 Test(route, user_routes_need_a_token_and_only_login_is_rate_limited)
 {
     for (const gw_route_t *r = gw_route_table; r->method; r++) {
-        bool tenant_scoped = r->scope == GW_SCOPE_TENANT || r->scope == GW_SCOPE_USER ||
-                             r->scope == GW_SCOPE_ADMIN;
+        bool tenant_scoped =
+            r->scope == GW_SCOPE_TENANT || r->scope == GW_SCOPE_USER || r->scope == GW_SCOPE_ADMIN;
         cr_expect_eq(tenant_scoped, r->tenant == GW_TENANT_HEADER, "%s %s", r->method, r->pattern);
         cr_expect_eq((r->flags & GW_ROUTE_LOGIN) != 0, r->op == PROTO_OP_AUTH_LOGIN);
         if (r->flags & GW_ROUTE_PCR_OK)
