@@ -1,6 +1,9 @@
 /* Process management for integration tests (see stack.h). */
 #include "tests/helpers/stack.h"
 
+#include <criterion/criterion.h>
+#include <sodium.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -240,4 +243,16 @@ int stack_stop(qstack_t *s)
     if (rc == 0 && system(cmd) != 0)
         rc = -1;
     return rc;
+}
+
+void stack_suite_init(qstack_t *s)
+{
+    cr_assert_geq(sodium_init(), 0);
+    srandom((unsigned)randombytes_random());
+    cr_assert_eq(stack_start(s, 2), 0, "stack did not start");
+}
+
+void stack_suite_fini(qstack_t *s)
+{
+    cr_expect_eq(stack_stop(s), 0, "a process did not exit cleanly (crash or leak?)");
 }

@@ -37,6 +37,10 @@ void stack_term_worker(qstack_t *s, int shard);
 int stack_wait_worker(qstack_t *s, int shard);
 /* SIGTERM to everything; 0 if every process exited with status 0 (no leaks, no crash). */
 int stack_stop(qstack_t *s);
+/* Criterion .init/.fini bodies: a fresh two-shard stack for each test, and the check that every
+ * process then exits cleanly (a leak or crash under ASan makes the exit status non-zero). */
+void stack_suite_init(qstack_t *s);
+void stack_suite_fini(qstack_t *s);
 /* The ZeroMQ endpoint of a shard's worker. */
 void stack_endpoint(const qstack_t *s, int shard, char *out, size_t len);
 

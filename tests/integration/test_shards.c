@@ -16,17 +16,8 @@
 
 static qstack_t S;
 
-static void setup(void)
-{
-    cr_assert_geq(sodium_init(), 0);
-    srandom((unsigned)randombytes_random());
-    cr_assert_eq(stack_start(&S, 2), 0, "stack did not start");
-}
-
-static void teardown(void)
-{
-    cr_expect_eq(stack_stop(&S), 0, "a process did not exit cleanly (crash or leak?)");
-}
+static void setup(void) { stack_suite_init(&S); }
+static void teardown(void) { stack_suite_fini(&S); }
 
 TestSuite(shards, .init = setup, .fini = teardown, .timeout = 120);
 
