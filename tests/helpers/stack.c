@@ -119,7 +119,9 @@ int stack_start_worker(qstack_t *s, int shard)
     return rc;
 }
 
-int stack_start(qstack_t *s, int nshards)
+int stack_start(qstack_t *s, int nshards) { return stack_start_with(s, nshards, NULL); }
+
+int stack_start_with(qstack_t *s, int nshards, const char *const *gateway_args)
 {
     memset(s, 0, sizeof *s);
     const char *dsn = getenv("QUIZ_TEST_DATABASE_URL");
@@ -131,7 +133,7 @@ int stack_start(qstack_t *s, int nshards)
     if (!mkdtemp(s->dir))
         return -1;
     s->nshards = nshards;
-    s->deadline_ms = 3000;
+    s->deadline_ms = 5000;
     /* A name of our own lets a test find (and kill) exactly this stack's backends. */
     snprintf(s->app, sizeof s->app, "quizstack_%d_%ld", (int)getpid(), random() % 100000);
     snprintf(s->dsn, sizeof s->dsn, "%s%sapplication_name=%s", dsn, strchr(dsn, '?') ? "&" : "?",
@@ -170,6 +172,8 @@ int stack_start(qstack_t *s, int nshards)
         argv[argc++] = "--shard";
         argv[argc++] = eps[i];
     }
+    for (const char *const *a = gateway_args; a && *a && argc < 30; a++)
+        argv[argc++] = (char *)*a;
     argv[argc] = NULL;
     int fd = s_notify_socket(s, "gateway", notify, sizeof notify);
     if (fd < 0)

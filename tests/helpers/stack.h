@@ -27,6 +27,8 @@ typedef struct {
 
 /* Starts nshards workers and a gateway. 0, or -1 (the test should fail). */
 int stack_start(qstack_t *s, int nshards);
+/* The same, with extra gateway options appended (NULL-terminated), e.g. "--threads", "4". */
+int stack_start_with(qstack_t *s, int nshards, const char *const *gateway_args);
 /* (Re)starts one shard's worker and waits for READY=1. */
 int stack_start_worker(qstack_t *s, int shard);
 /* Kills a worker with SIGKILL, as a crash would. */
