@@ -453,6 +453,20 @@ static void s_clear_kvs(proto_kv_t *kvs, int *n)
     *n = 0;
 }
 
+int proto_request_peek_op(const void *buf, size_t len)
+{
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    const char *why;
+    uint64_t op = 0;
+    int rc = s_unpack(buf, len, REQUEST_FIELDS, &up, &why) == 0 &&
+                     s_uint(&up.data.via.array.ptr[6], PROTO_OP__COUNT - 1, &op) == 0
+                 ? (int)op
+                 : -1;
+    msgpack_unpacked_destroy(&up);
+    return rc;
+}
+
 const char *proto_request_query(const proto_request_t *req, const char *key)
 {
     for (int i = 0; i < req->nquery; i++)

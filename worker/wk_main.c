@@ -16,7 +16,8 @@
 static void s_usage(FILE *out)
 {
     fputs("usage: quiz-worker --shard K --shards S --endpoint ZMQ_ENDPOINT [--threads N]\n"
-          "                   [--drain-ms MS] [--keys DIR] [--no-set-role] [--verbose]\n"
+          "                   [--password-threads N] [--drain-ms MS] [--keys DIR]\n"
+          "                   [--no-set-role] [--verbose]\n"
           "       quiz-worker --migrate --shards S\n"
           "The database is named by $QUIZ_DATABASE_URL, $DATABASE_URL or $NEON_DATABASE_URL\n"
           "(a libpq URI or key=value string; sslmode=require is honoured). --migrate logs in as\n"
@@ -25,6 +26,8 @@ static void s_usage(FILE *out)
           "$QUIZ_SERVING_DATABASE_URL / $QUIZ_PROVISION_DATABASE_URL name other URLs; passwords\n"
           "come from those URLs, PGPASSWORD or ~/.pgpass.\n"
           "--keys (or $QUIZ_KEYS_DIR) holds the <kid>.key files; the greatest kid signs.\n"
+          "--password-threads: threads for requests that hash passwords (default 1), run at\n"
+          "low CPU priority so logins cannot starve reads.\n"
           "--no-set-role keeps only shard-level database isolation (benchmarks only).\n",
           out);
 }
@@ -53,7 +56,8 @@ static const char *s_dsn(void)
 int main(int argc, char **argv)
 {
     wk_server_config_t cfg = {
-        .shard = -1, .shards = 0, .threads = 4, .drain_ms = 10000, .set_role = true};
+        .shard = -1, .shards = 0, .threads = 4, .slow_threads = 1, .drain_ms = 10000,
+        .set_role = true};
     bool migrate = false, verbose = false;
     const char *keys_dir = getenv("QUIZ_KEYS_DIR");
     static const struct option opts[] = {{"shard", required_argument, 0, 'k'},
@@ -80,6 +84,7 @@ int main(int argc, char **argv)
         case 'v': verbose = true; break;
         case 'K': keys_dir = optarg; break;
         case 'N': cfg.set_role = false; break;
+        case 'P': bad = s_int(optarg, 1, 16, &cfg.slow_threads); break;
         case 'h': s_usage(stdout); return 0;
         default: s_usage(stderr); return 2;
         }

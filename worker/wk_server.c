@@ -11,6 +11,9 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +31,8 @@ typedef struct {
     void *zctx; /* shared ZeroMQ context */
     const wk_server_config_t *cfg;
     pthread_t tid;
+    bool slow;  /* serves the password-hashing lane, at low CPU priority */
+    int index;  /* for its routing id: "f<index>" or "s<index>" */
 } wk_thread_t;
 
 /* Receives one frame into a fresh zmq_msg_t; 0, or -1 on error (errno from zmq). */
@@ -90,7 +95,14 @@ static void *s_thread_main(void *arg)
     wk_thread_t *self = arg;
     void *sock = zmq_socket(self->zctx, ZMQ_DEALER);
     int linger = 0;
+    char rid[16];
+    snprintf(rid, sizeof rid, "%c%d", self->slow ? 's' : 'f', self->index);
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(sock, ZMQ_ROUTING_ID, rid, strlen(rid));
+    /* Password hashing yields the CPU to ordinary requests: Linux takes a nice value per
+       thread, and raising it needs no privilege. */
+    if (self->slow && setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10) < 0)
+        log_warning("could not lower the priority of a password thread: %s", strerror(errno));
     if (zmq_connect(sock, BACKEND) < 0) {
         log_error("could not connect to broker: %s", zmq_strerror(errno));
         zmq_close(sock);
@@ -136,17 +148,16 @@ static void *s_thread_main(void *arg)
     return NULL;
 }
 
-/* Answers a request without a thread: used while draining. */
-static void s_refuse(void *frontend, zmq_msg_t *id, zmq_msg_t *body)
+/* Answers a request "unavailable" without a thread: while draining, or when overloaded. */
+static void s_refuse(void *frontend, zmq_msg_t *id, zmq_msg_t *body, const char *why)
 {
     proto_request_t req;
-    const char *why;
-    if (proto_request_decode(zmq_msg_data(body), zmq_msg_size(body), &req, &why) < 0) {
+    const char *malformed;
+    if (proto_request_decode(zmq_msg_data(body), zmq_msg_size(body), &req, &malformed) < 0) {
         zmq_msg_close(id);
         return;
     }
-    proto_reply_t rep = {.status = PROTO_STATUS_UNAVAILABLE,
-                         .detail = (char *)"worker is shutting down"};
+    proto_reply_t rep = {.status = PROTO_STATUS_UNAVAILABLE, .detail = (char *)why};
     memcpy(rep.request_id, req.request_id, 16);
     size_t len;
     void *out = proto_reply_encode(&rep, &len);
@@ -156,14 +167,39 @@ static void s_refuse(void *frontend, zmq_msg_t *id, zmq_msg_t *body)
     proto_request_clear(&req);
 }
 
+/* A request waiting for a thread of its lane. */
 typedef struct {
-    void *frontend, *backend;
+    zmq_msg_t id;   /* gateway routing id */
+    zmq_msg_t body; /* encoded request */
+} queued_t;
+
+#define LANE_FAST 0
+#define LANE_SLOW 1
+#define QUEUE_MAX 1024 /* per lane; beyond it the worker answers "busy" */
+
+typedef struct {
     zmq_msg_t idle[64]; /* routing ids of idle threads (a stack) */
     int nidle;
     int nthreads;
+    queued_t *queue; /* FIFO ring of QUEUE_MAX */
+    int head, count;
+} lane_t;
+
+typedef struct {
+    void *frontend, *backend;
+    lane_t lanes[2];
 } broker_t;
 
-/* Moves one message backend -> frontend (a reply) and marks its thread idle. */
+static void s_dispatch(broker_t *b, lane_t *lane, zmq_msg_t *id, zmq_msg_t *body)
+{
+    zmq_msg_t *tid = &lane->idle[--lane->nidle];
+    zmq_msg_send(tid, b->backend, ZMQ_SNDMORE);
+    zmq_msg_send(id, b->backend, ZMQ_SNDMORE);
+    zmq_msg_send(body, b->backend, 0);
+}
+
+/* Moves one message backend -> frontend (a reply), marks its thread idle and gives it the
+ * oldest queued request of its lane. Thread routing ids start with 'f' or 's' (their lane). */
 static void s_on_backend(broker_t *b)
 {
     zmq_msg_t tid, first;
@@ -185,10 +221,18 @@ static void s_on_backend(broker_t *b)
     } else {
         zmq_msg_close(&first); /* empty frame: the thread just became idle */
     }
-    b->idle[b->nidle++] = tid;
+    lane_t *lane = &b->lanes[((const char *)zmq_msg_data(&tid))[0] == 's' ? LANE_SLOW : LANE_FAST];
+    lane->idle[lane->nidle++] = tid;
+    if (lane->count > 0) {
+        queued_t *q = &lane->queue[lane->head];
+        lane->head = (lane->head + 1) % QUEUE_MAX;
+        lane->count--;
+        s_dispatch(b, lane, &q->id, &q->body);
+    }
 }
 
-/* Moves one request frontend -> an idle thread, or refuses it while draining. */
+/* Moves one request frontend -> an idle thread of its lane, or its lane's queue, or refuses
+ * it (draining, or the queue is full). */
 static void s_on_frontend(broker_t *b, bool draining)
 {
     zmq_msg_t id, body;
@@ -199,46 +243,72 @@ static void s_on_frontend(broker_t *b, bool draining)
         return;
     }
     s_drain_frames(b->frontend);
-    if (draining) {
-        s_refuse(b->frontend, &id, &body);
+    int op = proto_request_peek_op(zmq_msg_data(&body), zmq_msg_size(&body));
+    bool slow = wk_handle_is_slow(op) && b->lanes[LANE_SLOW].nthreads > 0;
+    lane_t *lane = &b->lanes[slow ? LANE_SLOW : LANE_FAST];
+    if (draining || (lane->nidle == 0 && lane->count == QUEUE_MAX)) {
+        s_refuse(b->frontend, &id, &body, draining ? "worker is shutting down" : "worker is busy");
         zmq_msg_close(&body);
         return;
     }
-    zmq_msg_t *tid = &b->idle[--b->nidle];
-    zmq_msg_send(tid, b->backend, ZMQ_SNDMORE);
-    zmq_msg_send(&id, b->backend, ZMQ_SNDMORE);
-    zmq_msg_send(&body, b->backend, 0);
+    if (lane->nidle > 0) {
+        s_dispatch(b, lane, &id, &body);
+        return;
+    }
+    queued_t *q = &lane->queue[(lane->head + lane->count) % QUEUE_MAX];
+    q->id = id;
+    q->body = body;
+    lane->count++;
+}
+
+static bool s_all_idle(const broker_t *b)
+{
+    for (int l = 0; l < 2; l++)
+        if (b->lanes[l].nidle < b->lanes[l].nthreads || b->lanes[l].count > 0)
+            return false;
+    return true;
+}
+
+static int s_busy(const broker_t *b)
+{
+    return b->lanes[0].nthreads - b->lanes[0].nidle + b->lanes[1].nthreads - b->lanes[1].nidle;
 }
 
 int wk_server_run(const wk_server_config_t *cfg)
 {
     void *zctx = zmq_ctx_new();
-    broker_t b = {.nthreads = cfg->threads};
+    broker_t b = {0};
+    b.lanes[LANE_FAST].nthreads = cfg->threads;
+    b.lanes[LANE_SLOW].nthreads = cfg->slow_threads;
+    for (int l = 0; l < 2; l++)
+        b.lanes[l].queue = mem_zalloc(sizeof(queued_t) * QUEUE_MAX);
     b.frontend = zmq_socket(zctx, ZMQ_ROUTER);
     b.backend = zmq_socket(zctx, ZMQ_ROUTER);
-    int linger = 1000, rc = -1;
+    int linger = 1000, total = cfg->threads + cfg->slow_threads;
     zmq_setsockopt(b.frontend, ZMQ_LINGER, &linger, sizeof linger);
     if (zmq_bind(b.backend, BACKEND) < 0 || zmq_bind(b.frontend, cfg->endpoint) < 0) {
         log_error("could not bind \"%s\": %s", cfg->endpoint, zmq_strerror(errno));
         zmq_close(b.frontend);
         zmq_close(b.backend);
         zmq_ctx_term(zctx);
+        for (int l = 0; l < 2; l++)
+            free(b.lanes[l].queue);
         return -1;
     }
-    wk_thread_t *threads = mem_zalloc(sizeof *threads * (size_t)cfg->threads);
-    for (int i = 0; i < cfg->threads; i++) {
-        threads[i] = (wk_thread_t){zctx, cfg, 0};
+    wk_thread_t *threads = mem_zalloc(sizeof *threads * (size_t)total);
+    for (int i = 0; i < total; i++) {
+        threads[i] = (wk_thread_t){zctx, cfg, 0, i >= cfg->threads, i};
         pthread_create(&threads[i].tid, NULL, s_thread_main, &threads[i]);
     }
     /* Ready once every thread has connected (and tried the database) and said it is idle. */
-    while (b.nidle < cfg->threads && !lifecycle_is_stopping()) {
+    while (!s_all_idle(&b) && !lifecycle_is_stopping()) {
         zmq_pollitem_t it = {b.backend, 0, ZMQ_POLLIN, 0};
         if (zmq_poll(&it, 1, 1000) > 0)
             s_on_backend(&b);
     }
     char status[300];
-    snprintf(status, sizeof status, "shard %d/%d serving on %s with %d threads", cfg->shard,
-             cfg->shards, cfg->endpoint, cfg->threads);
+    snprintf(status, sizeof status, "shard %d/%d serving on %s with %d threads (+%d for passwords)",
+             cfg->shard, cfg->shards, cfg->endpoint, cfg->threads, cfg->slow_threads);
     lifecycle_ready(status);
     log_info("%s", status);
 
@@ -251,39 +321,47 @@ int wk_server_run(const wk_server_config_t *cfg)
             draining = true;
             drain_until = wk_db_now_ms() + (uint64_t)cfg->drain_ms;
             lifecycle_stopping();
-            log_info("stopping: draining %d busy threads", cfg->threads - b.nidle);
+            log_info("stopping: draining %d busy threads", s_busy(&b));
         }
-        if (draining && (b.nidle == cfg->threads || wk_db_now_ms() >= drain_until)) {
+        if (draining && (s_all_idle(&b) || wk_db_now_ms() >= drain_until)) {
             /* Answer what is still queued rather than let it time out at the gateway. */
             zmq_pollitem_t it = {b.frontend, 0, ZMQ_POLLIN, 0};
             while (zmq_poll(&it, 1, 0) > 0 && (it.revents & ZMQ_POLLIN))
                 s_on_frontend(&b, true);
             break;
         }
+        /* The frontend is always read: a request for a busy lane waits in that lane's queue
+           while the other lane keeps serving. */
         zmq_pollitem_t items[2] = {{b.backend, 0, ZMQ_POLLIN, 0}, {b.frontend, 0, ZMQ_POLLIN, 0}};
-        int n = (b.nidle > 0 || draining) ? 2 : 1;
-        int ready = zmq_poll(items, n, timeout);
+        int ready = zmq_poll(items, 2, timeout);
         if (wd_usec)
             lifecycle_watchdog();
         if (ready < 0)
             continue; /* EINTR: loop to look at the stop flag */
         if (items[0].revents & ZMQ_POLLIN)
             s_on_backend(&b);
-        if (n > 1 && (items[1].revents & ZMQ_POLLIN) && (b.nidle > 0 || draining))
+        if (items[1].revents & ZMQ_POLLIN)
             s_on_frontend(&b, draining);
     }
-    if (b.nidle < cfg->threads)
-        log_warning("drain timed out with %d requests in flight", cfg->threads - b.nidle);
-    rc = 0;
-    for (int i = 0; i < b.nidle; i++)
-        zmq_msg_close(&b.idle[i]);
+    if (!s_all_idle(&b))
+        log_warning("drain timed out with %d requests in flight", s_busy(&b));
+    for (int l = 0; l < 2; l++) {
+        lane_t *lane = &b.lanes[l];
+        for (int i = 0; i < lane->nidle; i++)
+            zmq_msg_close(&lane->idle[i]);
+        for (; lane->count > 0; lane->count--, lane->head = (lane->head + 1) % QUEUE_MAX) {
+            zmq_msg_close(&lane->queue[lane->head].id);
+            zmq_msg_close(&lane->queue[lane->head].body);
+        }
+        free(lane->queue);
+    }
     zmq_close(b.frontend);
     zmq_close(b.backend);
     zmq_ctx_shutdown(zctx); /* wakes the threads with ETERM */
-    for (int i = 0; i < cfg->threads; i++)
+    for (int i = 0; i < total; i++)
         pthread_join(threads[i].tid, NULL);
     free(threads);
     zmq_ctx_term(zctx);
     log_info("stopped");
-    return rc;
+    return 0;
 }

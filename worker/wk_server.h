@@ -18,7 +18,8 @@ typedef struct {
     const jwt_keyring_t *ring;  /* signs access tokens */
     int shard;                  /* this worker's shard */
     int shards;                 /* total shards */
-    int threads;                /* database threads (= connections) */
+    int threads;                /* database threads (= connections) for ordinary requests */
+    int slow_threads;           /* threads for requests that hash passwords (low CPU priority) */
     int drain_ms;               /* how long in-flight requests may take after SIGTERM */
 } wk_server_config_t;
 
