@@ -90,6 +90,13 @@ test: deps
 bench: deps
 	@bash bench/run.sh
 
+bench-tenants: deps
+	@$(MAKE) --no-print-directory all build/bench-argon2
+	@bash bench/tenants.sh
+
+build/bench-argon2: build/bench/argon2.o build/worker/wk_password.o
+	@echo "LD $@"; $(CC) -o $@ $^ $(shell pkg-config --libs libsodium 2>/dev/null)
+
 clean:
 	rm -rf build build-asan build-bench
 

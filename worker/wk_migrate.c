@@ -9,6 +9,7 @@
 
 #include "common/ident.h"
 #include "common/log.h"
+#include "common/mem.h"
 #include "worker/wk_sql.h"
 
 /* Arbitrary constant shared by every migrating process. */
@@ -45,8 +46,19 @@ static int s_apply(wk_tx_t *tx, const wk_sql_file_t *list, int *applied)
 
 int wk_migrate_tenant(wk_tx_t *tx)
 {
-    int applied = 0;
-    return s_apply(tx, wk_sql_tenant, &applied);
+    /* A brand-new schema needs every migration: send them, and their bookkeeping, as one
+       script in one round trip. Versions are file names compiled in, never input. */
+    size_t len = strlen(s_bookkeeping) + 64;
+    for (const wk_sql_file_t *f = wk_sql_tenant; f->version; f++)
+        len += strlen(f->sql) + strlen(f->version) + 80;
+    char *script = mem_alloc(len), *p = script;
+    p += sprintf(p, "%s;\n", s_bookkeeping);
+    for (const wk_sql_file_t *f = wk_sql_tenant; f->version; f++)
+        p += sprintf(p, "%s\n;INSERT INTO schema_migrations (version) VALUES ('%s');\n", f->sql,
+                     f->version);
+    int rc = wk_tx_script(tx, script);
+    free(script);
+    return rc;
 }
 
 /* Roles and grants of the shared schema. Names are constants and shard numbers: no data. */

@@ -6,7 +6,8 @@
 
 #include "worker/wk_db.h"
 
-/* Applies every tenant migration to the schema the transaction is bound to. 0 or -1. */
+/* Applies every tenant migration to the new, empty schema the transaction is bound to, in one
+ * round trip. 0 or -1. */
 int wk_migrate_tenant(wk_tx_t *tx) __attribute__((warn_unused_result));
 /* Applies pending shared migrations, creates the database roles for `shards` shards (see
  * wk_db.h) with their grants, then applies pending tenant migrations to every active tenant,

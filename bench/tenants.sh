@@ -1,0 +1,74 @@
+#!/bin/bash
+# `make bench-tenants`: creates BENCH_TENANTS (2000) tenants through the API on its own cluster
+# and stack, and reports: the median and p99 time of one creation over the first and the last
+# 100, next to one Argon2id hash alone; the catalog size; and the resident memory of one
+# worker's PostgreSQL backends after they served every tenant of their shard.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${BENCH_TENANTS:-2000}
+WORK=$(mktemp -d /tmp/quiz-bench-tenants.XXXXXX)
+chmod 755 "$WORK"
+PG_PORT=$((56100 + RANDOM % 300))
+HTTP_PORT=$((17000 + RANDOM % 900))
+ZMQ=$((19900 + RANDOM % 90))
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  sh deploy/dev/pg.sh stop "$WORK/pg"
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+DSN=$(sh deploy/dev/pg.sh start "$WORK/pg" "$PG_PORT" --nosync)
+export QUIZ_DATABASE_URL=$DSN QUIZ_KEYS_DIR=$WORK/keys
+export QUIZ_PLATFORM_TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+mkdir -p "$QUIZ_KEYS_DIR"
+od -An -N32 -tx1 /dev/urandom | tr -d ' \n' > "$QUIZ_KEYS_DIR/bench.key"
+build/quiz-worker --migrate --shards 2 2>/dev/null
+for k in 0 1; do
+  build/quiz-worker --shard $k --shards 2 --endpoint tcp://127.0.0.1:$((ZMQ + k)) 2>>"$WORK/worker$k.log" &
+  pids+=($!)
+done
+build/quiz-gateway --listen 127.0.0.1:$HTTP_PORT --shard tcp://127.0.0.1:$ZMQ \
+  --shard tcp://127.0.0.1:$((ZMQ + 1)) 2>>"$WORK/gateway.log" &
+pids+=($!)
+URL=http://127.0.0.1:$HTTP_PORT
+for _ in $(seq 100); do curl -sf "$URL/readyz" >/dev/null && break; sleep 0.1; done
+
+echo "creating $N tenants..." >&2
+for i in $(seq "$N"); do
+  curl -s -o "$WORK/last" -w '%{http_code} %{time_total}\n' -X POST "$URL/api/tenants/" \
+    -H "Authorization: Bearer $QUIZ_PLATFORM_TOKEN" \
+    -d "{\"tenant_name\":\"Scale $i\",\"owner_email\":\"admin$i@scale.example\"}"
+  [ $((i % 500)) -eq 0 ] && echo "  $i" >&2
+done > "$WORK/times"
+failed=$(awk '$1 != 201' "$WORK/times" | wc -l)
+
+# stats NAME FROM TO: median and p99 in ms of creations FROM..TO.
+stats() {
+  sed -n "$2,$3p" "$WORK/times" | awk '{print $2 * 1000}' | sort -n |
+    awk -v name="$1" '{a[NR]=$1} END {printf "\"%s\": {\"median_ms\": %.1f, \"p99_ms\": %.1f}", name, a[int((NR+1)/2)], a[int(NR*0.99)]}'
+}
+first=$(stats first_100 1 100)
+from=$((N > 100 ? N - 99 : 1))
+last=$(stats last_100 "$from" "$N")
+hash=$(build/bench-argon2 | tr -d '{}')
+
+# Every tenant of shard 0 once on each of its worker's connections (4 threads: 4 rounds).
+psql -X -At "$DSN" -c "SELECT id FROM quiz.tenants WHERE shard = 0" > "$WORK/shard0"
+for round in 1 2 3 4 5 6; do
+  while read -r id; do
+    curl -s -o /dev/null "$URL/api/tenants/$id/stats" -H "Authorization: Bearer $QUIZ_PLATFORM_TOKEN"
+  done < "$WORK/shard0"
+done
+backend_kib=$(psql -X -At "$DSN" -c "SELECT pid FROM pg_stat_activity WHERE usename = 'quiz_shard_0'" |
+  while read -r pid; do awk '/^VmRSS/ {print $2}' "/proc/$pid/status"; done | awk '{s += $1; n++} END {printf "%d %d", s, n}')
+read -r rss_kib nbackends <<< "$backend_kib"
+catalog=$(psql -X -At "$DSN" -c "SELECT (SELECT count(*) FROM pg_class) || ' ' || pg_total_relation_size('pg_class') + pg_total_relation_size('pg_attribute') + pg_total_relation_size('pg_depend') + pg_total_relation_size('pg_index')")
+read -r relations catalog_bytes <<< "$catalog"
+cat <<JSON
+{"tenants": $N, "failed": $failed, $hash,
+ "creation": {$first, $last},
+ "catalog": {"relations": $relations, "main_catalog_bytes": $catalog_bytes},
+ "shard0_backends": {"count": $nbackends, "rss_mib_total": $(echo "scale=1; $rss_kib / 1024" | bc)}}
+JSON
