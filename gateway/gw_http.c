@@ -317,9 +317,12 @@ static int s_dispatch(struct mg_connection *conn, gw_http_t *http, const char *r
         if (st)
             return st;
     }
+    /* The client as the load balancer saw it (audit, per-address limits). */
+    gw_proxy_client(http->cfg.proxies, ri->remote_addr, mg_get_header(conn, "X-Forwarded-For"),
+                    req->client, sizeof req->client);
     if (route->flags & GW_ROUTE_LOGIN) {
         int wait =
-            gw_limit_hit(http->cfg.login_limit, ri->remote_addr, (int64_t)(s_now_us() / 1000000));
+            gw_limit_hit(http->cfg.login_limit, req->client, (int64_t)(s_now_us() / 1000000));
         if (wait > 0) {
             char hdr[40];
             snprintf(hdr, sizeof hdr, "Retry-After: %d\r\n", wait);
@@ -348,7 +351,6 @@ static int s_dispatch(struct mg_connection *conn, gw_http_t *http, const char *r
     req->op = route->op;
     req->nparams = m.nparams;
     memcpy(req->params, m.params, sizeof m.params);
-    snprintf(req->client, sizeof req->client, "%s", ri->remote_addr);
     int nshards = gw_shards_count(http->cfg.shards);
     int shard = req->has_tenant
                     ? shard_of(req->tenant, nshards)

@@ -18,11 +18,12 @@ static void s_usage(FILE *out)
     fputs("usage: quiz-gateway --shard ENDPOINTS [--shard ENDPOINTS ...] [--listen ADDR:PORT]\n"
           "                    [--threads N] [--deadline-ms MS] [--keep-alive-ms MS]\n"
           "                    [--max-body BYTES] [--platform-token-file PATH] [--keys DIR]\n"
-          "                    [--login-rate N] [--verbose]\n"
+          "                    [--login-rate N] [--trusted-proxy CIDR ...] [--verbose]\n"
           "Each --shard names shard 0, 1, ... in order: comma-separated worker endpoints.\n"
           "The platform token is $QUIZ_PLATFORM_TOKEN, or the first line of the token file.\n"
           "--keys (or $QUIZ_KEYS_DIR) holds the <kid>.key files that verify access tokens.\n"
-          "--login-rate: login attempts per client address and minute (default 30, 0 = off).\n",
+          "--login-rate: login attempts per client address and minute (default 30, 0 = off).\n"
+          "--trusted-proxy: a load balancer whose X-Forwarded-For is believed (repeatable).\n",
           out);
 }
 
@@ -69,6 +70,8 @@ int main(int argc, char **argv)
     int nshards = 0;
     const char *token_file = NULL, *keys_dir = getenv("QUIZ_KEYS_DIR");
     long login_rate = 30;
+    gw_proxy_t *proxies = gw_proxy_new();
+    int rc = 0;
     bool verbose = false;
     static const struct option opts[] = {{"shard", required_argument, 0, 's'},
                                          {"listen", required_argument, 0, 'l'},
@@ -79,6 +82,7 @@ int main(int argc, char **argv)
                                          {"platform-token-file", required_argument, 0, 'p'},
                                          {"keys", required_argument, 0, 'K'},
                                          {"login-rate", required_argument, 0, 'r'},
+                                         {"trusted-proxy", required_argument, 0, 'T'},
                                          {"verbose", no_argument, 0, 'v'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
@@ -113,29 +117,40 @@ int main(int argc, char **argv)
         case 'p': token_file = optarg; break;
         case 'K': keys_dir = optarg; break;
         case 'r': bad = s_int(optarg, 0, 1000000, &login_rate); break;
+        case 'T': bad = gw_proxy_add(proxies, optarg); break;
         case 'v': verbose = true; break;
-        case 'h': s_usage(stdout); return 0;
-        default: s_usage(stderr); return 2;
+        case 'h':
+            s_usage(stdout);
+            rc = 0;
+            goto out;
+        default:
+            s_usage(stderr);
+            rc = 2;
+            goto out;
         }
         if (bad) {
             fprintf(stderr, "quiz-gateway: invalid value \"%s\"\n", optarg);
-            return 2;
+            rc = 2;
+            goto out;
         }
     }
     log_init("quiz-gateway", verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
     if (nshards == 0) {
         s_usage(stderr);
-        return 2;
+        rc = 2;
+        goto out;
     }
     if (sodium_init() < 0) {
         log_error("could not initialise libsodium");
-        return 1;
+        rc = 1;
+        goto out;
     }
     char err[300];
     jwt_keyring_t *ring = jwt_keyring_load(keys_dir, err, sizeof err);
     if (!ring) {
         log_error("%s: set --keys or QUIZ_KEYS_DIR", err);
-        return 2;
+        rc = 2;
+        goto out;
     }
     char *token = s_platform_token(token_file);
     gw_auth_t *auth = gw_auth_new(token, &ring);
@@ -147,18 +162,21 @@ int main(int argc, char **argv)
     if (!auth) {
         log_error("no usable platform token: set QUIZ_PLATFORM_TOKEN or --platform-token-file"
                   " (16 to 512 bytes)");
-        return 2;
+        rc = 2;
+        goto out;
     }
     lifecycle_init();
     cfg.shards = gw_shards_new(nshards, shard_eps);
     cfg.auth = auth;
     cfg.login_limit = gw_limit_new((unsigned)login_rate);
+    cfg.proxies = proxies;
     gw_http_t *http = gw_http_start(&cfg);
     if (!http) {
         gw_shards_destroy(&cfg.shards);
         gw_auth_destroy(&auth);
         gw_limit_destroy(&cfg.login_limit);
-        return 1;
+        rc = 1;
+        goto out;
     }
     char status[128];
     snprintf(status, sizeof status, "listening on http://%.*s:%d with %d shards",
@@ -180,5 +198,8 @@ int main(int argc, char **argv)
     gw_auth_destroy(&auth);
     gw_limit_destroy(&cfg.login_limit);
     log_info("stopped");
-    return 0;
+    rc = 0;
+out:
+    gw_proxy_destroy(&proxies);
+    return rc;
 }

@@ -176,11 +176,11 @@ static size_t s_be(const uint8_t *p, int n)
     return v;
 }
 
-/* Walks one msgpack object at *off_p without allocating (advancing *off_p past it) and checks that every length fits in the
- * bytes that remain and every container count could be backed by them (each element takes at
- * least one byte), nesting at most 8 deep. msgpack_unpack_next allocates count * 24 bytes for a
- * container before reading its elements, so without this a 5-byte frame claiming 2^32 elements
- * would ask for 96 GiB. */
+/* Walks one msgpack object at *off_p without allocating (advancing *off_p past it) and checks that
+ * every length fits in the bytes that remain and every container count could be backed by them
+ * (each element takes at least one byte), nesting at most 8 deep. msgpack_unpack_next allocates
+ * count * 24 bytes for a container before reading its elements, so without this a 5-byte frame
+ * claiming 2^32 elements would ask for 96 GiB. */
 static int s_walk(const uint8_t *p, size_t len, size_t *off_p)
 {
     size_t todo[9] = {1}; /* items left per nesting level */

@@ -55,9 +55,12 @@ static const char *s_dsn(void)
 
 int main(int argc, char **argv)
 {
-    wk_server_config_t cfg = {
-        .shard = -1, .shards = 0, .threads = 4, .slow_threads = 1, .drain_ms = 10000,
-        .set_role = true};
+    wk_server_config_t cfg = {.shard = -1,
+                              .shards = 0,
+                              .threads = 4,
+                              .slow_threads = 1,
+                              .drain_ms = 10000,
+                              .set_role = true};
     bool migrate = false, verbose = false;
     const char *keys_dir = getenv("QUIZ_KEYS_DIR");
     static const struct option opts[] = {{"shard", required_argument, 0, 'k'},

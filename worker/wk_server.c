@@ -31,8 +31,8 @@ typedef struct {
     void *zctx; /* shared ZeroMQ context */
     const wk_server_config_t *cfg;
     pthread_t tid;
-    bool slow;  /* serves the password-hashing lane, at low CPU priority */
-    int index;  /* for its routing id: "f<index>" or "s<index>" */
+    bool slow; /* serves the password-hashing lane, at low CPU priority */
+    int index; /* for its routing id: "f<index>" or "s<index>" */
 } wk_thread_t;
 
 /* Receives one frame into a fresh zmq_msg_t; 0, or -1 on error (errno from zmq). */

@@ -119,7 +119,10 @@ int stack_start_worker(qstack_t *s, int shard)
     return rc;
 }
 
-int stack_start(qstack_t *s, int nshards) { return stack_start_with(s, nshards, NULL); }
+int stack_start(qstack_t *s, int nshards)
+{
+    return stack_start_with(s, nshards, NULL);
+}
 
 int stack_start_with(qstack_t *s, int nshards, const char *const *gateway_args)
 {

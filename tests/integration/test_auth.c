@@ -19,8 +19,14 @@
 
 static qstack_t S;
 
-static void setup(void) { stack_suite_init(&S); }
-static void teardown(void) { stack_suite_fini(&S); }
+static void setup(void)
+{
+    stack_suite_init(&S);
+}
+static void teardown(void)
+{
+    stack_suite_fini(&S);
+}
 
 TestSuite(auth, .init = setup, .fini = teardown, .timeout = 120);
 

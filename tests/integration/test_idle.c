@@ -23,7 +23,10 @@ static void setup(void)
     cr_assert_eq(stack_start_with(&S, 1, s_gateway_args), 0, "stack did not start");
 }
 
-static void teardown(void) { stack_suite_fini(&S); }
+static void teardown(void)
+{
+    stack_suite_fini(&S);
+}
 
 TestSuite(idle, .init = setup, .fini = teardown, .timeout = 60);
 

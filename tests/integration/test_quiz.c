@@ -15,8 +15,14 @@
 
 static qstack_t S;
 
-static void setup(void) { stack_suite_init(&S); }
-static void teardown(void) { stack_suite_fini(&S); }
+static void setup(void)
+{
+    stack_suite_init(&S);
+}
+static void teardown(void)
+{
+    stack_suite_fini(&S);
+}
 
 TestSuite(quiz, .init = setup, .fini = teardown, .timeout = 180);
 
