@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "common/ident.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -46,13 +46,6 @@ static const int s_http_status[PROTO_STATUS__COUNT] = {
     [PROTO_STATUS_PRECONDITION_FAILED] = 412,
     [PROTO_STATUS_UNPROCESSABLE] = 422,
 };
-
-static uint64_t s_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 /* Writes a complete response. extra_headers is "" or lines ending in \r\n. */
 static int s_send(struct mg_connection *conn, int status, const char *type, const char *body,
@@ -207,7 +200,7 @@ static int s_readyz(struct mg_connection *conn, gw_http_t *http, const char *rid
     json_t *shards = json_array();
     bool all = true;
     for (int s = 0; s < n; s++) {
-        proto_request_t req = {.op = PROTO_OP_PING, .deadline_ms = s_now_us() / 1000 + 1000};
+        proto_request_t req = {.op = PROTO_OP_PING, .deadline_ms = clock_now_us() / 1000 + 1000};
         randombytes_buf(req.request_id, 16);
         proto_reply_t rep;
         gw_call_t outcome = gw_shard_call(mg_get_thread_pointer(conn), s, &req, &rep);
@@ -322,7 +315,7 @@ static int s_dispatch(struct mg_connection *conn, gw_http_t *http, const char *r
                     req->client, sizeof req->client);
     if (route->flags & GW_ROUTE_LOGIN) {
         int wait =
-            gw_limit_hit(http->cfg.login_limit, req->client, (int64_t)(s_now_us() / 1000000));
+            gw_limit_hit(http->cfg.login_limit, req->client, (int64_t)(clock_now_us() / 1000000));
         if (wait > 0) {
             char hdr[40];
             snprintf(hdr, sizeof hdr, "Retry-After: %d\r\n", wait);
@@ -362,7 +355,7 @@ static int s_dispatch(struct mg_connection *conn, gw_http_t *http, const char *r
 static int s_on_request(struct mg_connection *conn, void *cbdata)
 {
     gw_http_t *http = cbdata;
-    uint64_t start = s_now_us();
+    uint64_t start = clock_now_us();
     proto_request_t req = {0};
     randombytes_buf(req.request_id, sizeof req.request_id);
     req.deadline_ms = start / 1000 + (uint64_t)http->cfg.deadline_ms;
@@ -370,7 +363,7 @@ static int s_on_request(struct mg_connection *conn, void *cbdata)
     ident_hex(req.request_id, 16, rid);
     int status = s_dispatch(conn, http, rid, &req);
     proto_request_clear(&req);
-    gw_metrics_request(status, (unsigned long long)(s_now_us() - start));
+    gw_metrics_request(status, (unsigned long long)(clock_now_us() - start));
     return status; /* non-zero: the request was handled */
 }
 

@@ -8,9 +8,9 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <zmq.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/shard.h"
@@ -97,13 +97,6 @@ void gw_shard_link_destroy(gw_shard_link_t **link_p)
     *link_p = NULL;
 }
 
-static uint64_t s_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 gw_call_t gw_shard_call(gw_shard_link_t *link, int shard, const proto_request_t *req,
                         proto_reply_t *rep)
 {
@@ -113,7 +106,7 @@ gw_call_t gw_shard_call(gw_shard_link_t *link, int shard, const proto_request_t 
     int sent = zmq_send(sock, frame, len, ZMQ_DONTWAIT);
     if (sent < 0 && !link->used[shard]) {
         /* A socket that never sent yet may still be connecting: give it a moment once. */
-        uint64_t now = s_now_ms();
+        uint64_t now = clock_now_ms();
         long grace = req->deadline_ms > now ? (long)(req->deadline_ms - now) : 0;
         zmq_pollitem_t it = {sock, 0, ZMQ_POLLOUT, 0};
         if (zmq_poll(&it, 1, grace < FIRST_CONNECT_MS ? grace : FIRST_CONNECT_MS) > 0)
@@ -124,7 +117,7 @@ gw_call_t gw_shard_call(gw_shard_link_t *link, int shard, const proto_request_t 
         return GW_CALL_UNAVAILABLE; /* EAGAIN: no connected worker (or its queue is full) */
     link->used[shard] = true;
     for (;;) {
-        uint64_t now = s_now_ms();
+        uint64_t now = clock_now_ms();
         if (now >= req->deadline_ms)
             return GW_CALL_TIMEOUT;
         zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};

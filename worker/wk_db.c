@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "common/ident.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -28,13 +28,6 @@ struct wk_db {
     PGconn *conn;             /* NULL until connected */
     uint64_t last_attempt_ms; /* time of the last failed connection attempt */
 };
-
-uint64_t wk_db_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 wk_db_t *wk_db_new(const char *dsn, const char *user, bool set_role, bool pipeline)
 {
@@ -70,7 +63,7 @@ PGconn *wk_db_conn(wk_db_t *db)
 {
     if (db->conn && PQstatus(db->conn) == CONNECTION_OK)
         return db->conn;
-    uint64_t now = wk_db_now_ms();
+    uint64_t now = clock_now_ms();
     if (db->last_attempt_ms && now - db->last_attempt_ms < RECONNECT_INTERVAL_MS)
         return NULL;
     if (db->conn)
@@ -368,7 +361,7 @@ int wk_tx_begin(wk_tx_t *tx, wk_db_t *db, const uint8_t *tenant, uint64_t deadli
         snprintf(tx->detail, sizeof tx->detail, "database unavailable");
         return -1;
     }
-    uint64_t now = wk_db_now_ms();
+    uint64_t now = clock_now_ms();
     if (deadline_ms && deadline_ms <= now) {
         tx->status = PROTO_STATUS_TIMEOUT;
         snprintf(tx->detail, sizeof tx->detail, "deadline passed before the query started");

@@ -78,7 +78,5 @@ void wk_tx_end(wk_tx_t *tx);
 /* Maps a failed result's SQLSTATE to a status (the one translation point). */
 proto_status_t wk_db_status_of(const PGresult *res);
 
-/* Milliseconds of Unix time now. */
-uint64_t wk_db_now_ms(void);
 
 #endif

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "common/clock.h"
 #include "common/lifecycle.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -319,11 +320,11 @@ int wk_server_run(const wk_server_config_t *cfg)
     for (;;) {
         if (!draining && lifecycle_is_stopping()) {
             draining = true;
-            drain_until = wk_db_now_ms() + (uint64_t)cfg->drain_ms;
+            drain_until = clock_now_ms() + (uint64_t)cfg->drain_ms;
             lifecycle_stopping();
             log_info("stopping: draining %d busy threads", s_busy(&b));
         }
-        if (draining && (s_all_idle(&b) || wk_db_now_ms() >= drain_until)) {
+        if (draining && (s_all_idle(&b) || clock_now_ms() >= drain_until)) {
             /* Answer what is still queued rather than let it time out at the gateway. */
             zmq_pollitem_t it = {b.frontend, 0, ZMQ_POLLIN, 0};
             while (zmq_poll(&it, 1, 0) > 0 && (it.revents & ZMQ_POLLIN))

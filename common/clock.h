@@ -1,0 +1,13 @@
+/* Wall-clock time in the unit the wire envelope's deadline uses (Unix time), read one way by
+ * gateways (which set deadlines) and workers (which check them). */
+#ifndef COMMON_CLOCK_H
+#define COMMON_CLOCK_H
+
+#include <stdint.h>
+
+/* Microseconds since the Unix epoch. */
+uint64_t clock_now_us(void);
+/* Milliseconds since the Unix epoch (proto_request_t.deadline_ms is in this unit). */
+uint64_t clock_now_ms(void);
+
+#endif
