@@ -86,7 +86,8 @@ PGconn *wk_db_conn(wk_db_t *db)
     return db->conn;
 }
 
-proto_status_t wk_db_status_of(const PGresult *res)
+/* Maps a failed result's SQLSTATE to a status: the worker's one translation point. */
+static proto_status_t s_status_of(const PGresult *res)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     if (!state)
@@ -141,7 +142,7 @@ static void s_fail(wk_tx_t *tx, const PGresult *res, const char *what)
 {
     if (tx->status != PROTO_STATUS_OK)
         return;
-    tx->status = wk_db_status_of(res);
+    tx->status = s_status_of(res);
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *constraint = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
     if (tx->status == PROTO_STATUS_INTERNAL || tx->status == PROTO_STATUS_UNAVAILABLE)

@@ -75,8 +75,6 @@ int wk_tx_commit(wk_tx_t *tx) __attribute__((warn_unused_result));
 /* Rolls back if still open; safe after commit. */
 void wk_tx_end(wk_tx_t *tx);
 
-/* Maps a failed result's SQLSTATE to a status (the one translation point). */
-proto_status_t wk_db_status_of(const PGresult *res);
 
 
 #endif
