@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -122,8 +123,11 @@ static void *s_thread_main(void *arg)
     zmq_send(sock, "", 0, 0); /* idle */
     for (;;) {
         zmq_msg_t id, body;
-        if (s_recv(sock, &id, 0) < 0)
+        if (s_recv(sock, &id, 0) < 0) {
+            if (errno == EINTR)
+                continue;
             break; /* ETERM: the context is shutting down */
+        }
         if (!s_more(sock) || s_recv(sock, &body, 0) < 0) {
             zmq_msg_close(&id);
             zmq_send(sock, "", 0, 0);
@@ -177,6 +181,7 @@ typedef struct {
 #define LANE_FAST 0
 #define LANE_SLOW 1
 #define QUEUE_MAX 1024 /* per lane; beyond it the worker answers "busy" */
+#define SETTLE_MS 250  /* after draining, how long the frontend stays open */
 
 typedef struct {
     zmq_msg_t idle[64]; /* routing ids of idle threads (a stack) */
@@ -297,10 +302,18 @@ int wk_server_run(const wk_server_config_t *cfg)
         return -1;
     }
     wk_thread_t *threads = mem_zalloc(sizeof *threads * (size_t)total);
+    /* Stop signals belong to this thread, which drains; a database thread interrupted in
+       zmq_recv would take EINTR for shutdown and leave its lane. Threads inherit the mask. */
+    sigset_t stop, old;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, &old);
     for (int i = 0; i < total; i++) {
         threads[i] = (wk_thread_t){zctx, cfg, 0, i >= cfg->threads, i};
         pthread_create(&threads[i].tid, NULL, s_thread_main, &threads[i]);
     }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     /* Ready once every thread has connected (and tried the database) and said it is idle. */
     while (!s_all_idle(&b) && !lifecycle_is_stopping()) {
         zmq_pollitem_t it = {b.backend, 0, ZMQ_POLLIN, 0};
@@ -325,10 +338,16 @@ int wk_server_run(const wk_server_config_t *cfg)
             log_info("stopping: draining %d busy threads", s_busy(&b));
         }
         if (draining && (s_all_idle(&b) || clock_now_ms() >= drain_until)) {
-            /* Answer what is still queued rather than let it time out at the gateway. */
-            zmq_pollitem_t it = {b.frontend, 0, ZMQ_POLLIN, 0};
-            while (zmq_poll(&it, 1, 0) > 0 && (it.revents & ZMQ_POLLIN))
-                s_on_frontend(&b, true);
+            /* Stay connected a moment after the last reply: a gateway drops what it has not
+               yet read from a connection that closes (its sockets use ZMQ_IMMEDIATE), so an
+               instant exit could lose the very replies the drain waited for. Requests arriving
+               meanwhile are answered "unavailable". */
+            uint64_t settle_until = clock_now_ms() + SETTLE_MS;
+            for (uint64_t now = clock_now_ms(); now < settle_until; now = clock_now_ms()) {
+                zmq_pollitem_t it = {b.frontend, 0, ZMQ_POLLIN, 0};
+                if (zmq_poll(&it, 1, (long)(settle_until - now)) > 0 && (it.revents & ZMQ_POLLIN))
+                    s_on_frontend(&b, true);
+            }
             break;
         }
         /* The frontend is always read: a request for a busy lane waits in that lane's queue
