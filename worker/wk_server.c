@@ -153,8 +153,10 @@ static void *s_thread_main(void *arg)
     return NULL;
 }
 
-/* Answers a request "unavailable" without a thread: while draining, or when overloaded. */
-static void s_refuse(void *frontend, zmq_msg_t *id, zmq_msg_t *body, const char *why)
+/* Answers a request from the broker itself, without a thread: "unavailable" while draining or
+ * when overloaded, and pings, which need no database. */
+static void s_answer(void *frontend, zmq_msg_t *id, zmq_msg_t *body, int status, const char *why,
+                     char *reply_body)
 {
     proto_request_t req;
     const char *malformed;
@@ -162,7 +164,8 @@ static void s_refuse(void *frontend, zmq_msg_t *id, zmq_msg_t *body, const char 
         zmq_msg_close(id);
         return;
     }
-    proto_reply_t rep = {.status = PROTO_STATUS_UNAVAILABLE, .detail = (char *)why};
+    proto_reply_t rep = {.status = status, .detail = (char *)why, .body = reply_body,
+                         .body_len = reply_body ? strlen(reply_body) : 0};
     memcpy(rep.request_id, req.request_id, 16);
     size_t len;
     void *out = proto_reply_encode(&rep, &len);
@@ -194,6 +197,7 @@ typedef struct {
 typedef struct {
     void *frontend, *backend;
     lane_t lanes[2];
+    char pong[48]; /* the body of a ping's reply */
 } broker_t;
 
 static void s_dispatch(broker_t *b, lane_t *lane, zmq_msg_t *id, zmq_msg_t *body)
@@ -250,10 +254,17 @@ static void s_on_frontend(broker_t *b, bool draining)
     }
     s_drain_frames(b->frontend);
     int op = proto_request_peek_op(zmq_msg_data(&body), zmq_msg_size(&body));
+    if (op == PROTO_OP_PING && !draining) {
+        /* A ping asks whether this worker is up: the broker knows, no thread needs to wake. */
+        s_answer(b->frontend, &id, &body, PROTO_STATUS_OK, NULL, b->pong);
+        zmq_msg_close(&body);
+        return;
+    }
     bool slow = wk_handle_is_slow(op) && b->lanes[LANE_SLOW].nthreads > 0;
     lane_t *lane = &b->lanes[slow ? LANE_SLOW : LANE_FAST];
     if (draining || (lane->nidle == 0 && lane->count == QUEUE_MAX)) {
-        s_refuse(b->frontend, &id, &body, draining ? "worker is shutting down" : "worker is busy");
+        s_answer(b->frontend, &id, &body, PROTO_STATUS_UNAVAILABLE,
+                 draining ? "worker is shutting down" : "worker is busy", NULL);
         zmq_msg_close(&body);
         return;
     }
@@ -286,6 +297,7 @@ int wk_server_run(const wk_server_config_t *cfg)
     broker_t b = {0};
     b.lanes[LANE_FAST].nthreads = cfg->threads;
     b.lanes[LANE_SLOW].nthreads = cfg->slow_threads;
+    snprintf(b.pong, sizeof b.pong, "{\"pong\":true,\"shard\":%d}", cfg->shard);
     for (int l = 0; l < 2; l++)
         b.lanes[l].queue = mem_zalloc(sizeof(queued_t) * QUEUE_MAX);
     b.frontend = zmq_socket(zctx, ZMQ_ROUTER);
