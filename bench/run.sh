@@ -6,6 +6,7 @@
 #   BENCH_QUICK=1   3 s per scenario (finishes within 2 minutes)
 #   BENCH_SMOKE=1   1 s per scenario and 3 tenants: checks the scripts work (make test runs it)
 #   BENCH_CONNS (32), BENCH_THREADS (2), BENCH_WORKER_ARGS (e.g. --no-set-role), BENCH_KEEP=1
+#   BENCH_ONLY="sql quiz_get"   only these ceilings and scenarios (for experiments)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 make --no-print-directory all >/dev/null
@@ -86,9 +87,13 @@ log "seeded $(wc -l < "$WORK/tenants") tenants in $(echo "$(date +%s.%N) - $seed
 # questions) runs during the measurements and shows up as second-long tails.
 "${PSQL[@]}" -c "VACUUM (ANALYZE)"
 
+# wanted NAME: whether BENCH_ONLY (if set) names this ceiling or scenario.
+wanted() { [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " == *" $1 "* ]]; }
+
 # run NAME PATH [VAR=value...]: one wrk scenario; prints its JSON object.
 run() {
   local name=$1 path=$2; shift 2
+  wanted "$name" || return 0
   local out
   out=$(env BENCH_PATH="$path" BENCH_IDS="$WORK/tenants" "$@" \
     wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s bench/wrk.lua "$URL" | sed -n 's/^BENCH //p')
@@ -98,6 +103,7 @@ run() {
 
 # The sql ceiling: pgbench with the quiz_get statements, same client count, all tenants.
 sql_ceiling() {
+  wanted sql || return 0
   local files=() f out
   for f in "$WORK"/sql_*.sql; do files+=(-f "$f@1"); done
   out=$(pgbench -n -M extended -c "$CONNS" -j "$THREADS" -T "$DURATION" "${files[@]}" \
@@ -129,17 +135,21 @@ results+=("$(run login /api/auth/login BENCH_HEADER_TENANT=1 BENCH_METHOD=POST \
   BENCH_BODY='{"email":"{email}","password":"{password}"}')")
 
 # quiz_get while logins run at the same time (4 connections hashing passwords).
-env BENCH_PATH=/api/auth/login BENCH_IDS="$WORK/tenants" BENCH_HEADER_TENANT=1 BENCH_METHOD=POST \
-  BENCH_BODY='{"email":"{email}","password":"{password}"}' \
-  wrk -t1 -c4 -d"$((DURATION + 1))s" -s bench/wrk.lua "$URL" >/dev/null 2>&1 &
-login_load=$!
-results+=("$(run quiz_get_with_login '/api/quizzes/{quiz}' BENCH_USER=1)")
-wait $login_load || true
+if wanted quiz_get_with_login; then
+  env BENCH_PATH=/api/auth/login BENCH_IDS="$WORK/tenants" BENCH_HEADER_TENANT=1 BENCH_METHOD=POST \
+    BENCH_BODY='{"email":"{email}","password":"{password}"}' \
+    wrk -t1 -c4 -d"$((DURATION + 1))s" -s bench/wrk.lua "$URL" >/dev/null 2>&1 &
+  login_load=$!
+  results+=("$(run quiz_get_with_login '/api/quizzes/{quiz}' BENCH_USER=1)")
+  wait $login_load || true
+fi
 
 results+=("$(run quiz_create /api/quizzes BENCH_USER=1 BENCH_METHOD=POST BENCH_BODY='{"title":"Bench quiz"}')")
 results+=("$(run attempt_submit '/api/quizzes/{quiz}/attempts' BENCH_USER=1 BENCH_METHOD=POST BENCH_BODY='{"answers":[]}')")
 results+=("$(run mixed '/api/quizzes/{quiz}' BENCH_USER=1 BENCH_MIX=1)")
 
+# join ITEM...: the non-empty items, comma-separated (BENCH_ONLY leaves some empty).
+join() { local out="" i; for i in "$@"; do [ -n "$i" ] && out="${out:+$out, }$i"; done; echo "$out"; }
 rss() { ps -o rss= -p "$1" | awk '{printf "%.1f", $1 / 1024}'; }
 memory="{\"gateway_rss_mib\": $(rss "${pids[2]}"), \"worker_rss_mib\": $(rss "${pids[0]}"), \"worker1_rss_mib\": $(rss "${pids[1]}")}"
 mkdir -p bench/results
@@ -148,8 +158,8 @@ json="bench/results/$(date -u +%Y%m%dT%H%M%SZ).json"
   echo "{\"commit\": \"$(git rev-parse --short HEAD 2>/dev/null || echo unknown)\","
   echo " \"machine\": \"$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)\","
   echo " \"settings\": {\"tenants\": $TENANTS, \"duration_s\": $DURATION, \"connections\": $CONNS, \"threads\": $THREADS, \"worker_args\": \"${BENCH_WORKER_ARGS:-}\"},"
-  echo " \"ceilings\": {$(IFS=,; echo "${ceilings[*]}")},"
-  echo " \"scenarios\": {$(IFS=,; echo "${results[*]}")},"
+  echo " \"ceilings\": {$(join "${ceilings[@]}")},"
+  echo " \"scenarios\": {$(join "${results[@]}")},"
   echo " \"memory\": $memory}"
 } > "$json"
 python3 bench/report.py "$json"

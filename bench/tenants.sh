@@ -3,9 +3,13 @@
 # and stack, and reports: the median and p99 time of one creation over the first and the last
 # 100, next to one Argon2id hash alone; the catalog size; and the resident memory of one
 # worker's PostgreSQL backends after they served every tenant of their shard.
+# Creations are BENCH_TENANT_GAP_MS (50) apart, a sign-up rate far above any real one that still
+# lets the workers rebuild their spare schemas in between (see worker/wk_spare.h); 0 sends them
+# back to back, which measures how creation degrades once the spares run out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${BENCH_TENANTS:-2000}
+GAP_MS=${BENCH_TENANT_GAP_MS:-50}
 WORK=$(mktemp -d /tmp/quiz-bench-tenants.XXXXXX)
 chmod 755 "$WORK"
 PG_PORT=$((56100 + RANDOM % 300))
@@ -35,12 +39,20 @@ pids+=($!)
 URL=http://127.0.0.1:$HTTP_PORT
 for _ in $(seq 100); do curl -sf "$URL/readyz" >/dev/null && break; sleep 0.1; done
 
-echo "creating $N tenants..." >&2
+# The hash alone, measured before the load starts.
+hash=$(build/bench-argon2 | tr -d '{}')
+# Every worker has its spare schemas ready (2 shards x the default 4), as in a service that has
+# been up a while.
+for _ in $(seq 600); do
+  [ "$(psql -X -At "$DSN" -c "SELECT count(*) FROM quiz.spare_schemas")" -ge 8 ] && break; sleep 0.1
+done
+echo "creating $N tenants, ${GAP_MS} ms apart..." >&2
 for i in $(seq "$N"); do
   curl -s -o "$WORK/last" -w '%{http_code} %{time_total}\n' -X POST "$URL/api/tenants/" \
     -H "Authorization: Bearer $QUIZ_PLATFORM_TOKEN" \
     -d "{\"tenant_name\":\"Scale $i\",\"owner_email\":\"admin$i@scale.example\"}"
   [ $((i % 500)) -eq 0 ] && echo "  $i" >&2
+  if [ "$GAP_MS" -gt 0 ]; then sleep "$(echo "scale=3; $GAP_MS / 1000" | bc)"; fi
 done > "$WORK/times"
 failed=$(awk '$1 != 201' "$WORK/times" | wc -l)
 
@@ -52,7 +64,6 @@ stats() {
 first=$(stats first_100 1 100)
 from=$((N > 100 ? N - 99 : 1))
 last=$(stats last_100 "$from" "$N")
-hash=$(build/bench-argon2 | tr -d '{}')
 
 # Every tenant of shard 0 once on each of its worker's connections (4 threads: 4 rounds).
 psql -X -At "$DSN" -c "SELECT id FROM quiz.tenants WHERE shard = 0" > "$WORK/shard0"
@@ -67,7 +78,7 @@ read -r rss_kib nbackends <<< "$backend_kib"
 catalog=$(psql -X -At "$DSN" -c "SELECT (SELECT count(*) FROM pg_class) || ' ' || pg_total_relation_size('pg_class') + pg_total_relation_size('pg_attribute') + pg_total_relation_size('pg_depend') + pg_total_relation_size('pg_index')")
 read -r relations catalog_bytes <<< "$catalog"
 cat <<JSON
-{"tenants": $N, "failed": $failed, $hash,
+{"tenants": $N, "gap_ms": $GAP_MS, "failed": $failed, $hash,
  "creation": {$first, $last},
  "catalog": {"relations": $relations, "main_catalog_bytes": $catalog_bytes},
  "shard0_backends": {"count": $nbackends, "rss_mib_total": $(echo "scale=1; $rss_kib / 1024" | bc)}}

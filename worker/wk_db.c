@@ -431,14 +431,17 @@ int wk_tx_schema(wk_tx_t *tx, const uint8_t tenant[16], wk_schema_action_t actio
         s_fail(tx, NULL, "quote schema name");
         return -1;
     }
+    static const char *const what[] = {"create schema", "enter schema", "drop schema"};
     char *sql = action == WK_SCHEMA_CREATE
                     ? mem_printf("CREATE ROLE %s NOLOGIN; GRANT %s TO CURRENT_USER;"
                                  " GRANT quiz_tenant TO %s; CREATE SCHEMA %s AUTHORIZATION %s;"
                                  " SET LOCAL ROLE %s; SET LOCAL search_path TO %s",
                                  q, q, q, q, q, q, q)
+                : action == WK_SCHEMA_ENTER
+                    ? mem_printf("SET LOCAL ROLE %s; SET LOCAL search_path TO %s", q, q)
                     : mem_printf("DROP SCHEMA IF EXISTS %s CASCADE; DROP ROLE IF EXISTS %s", q, q);
     PQfreemem(q);
-    int rc = s_utility(tx, sql, action == WK_SCHEMA_CREATE ? "create schema" : "drop schema");
+    int rc = s_utility(tx, sql, what[action]);
     free(sql);
     return rc;
 }

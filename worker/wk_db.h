@@ -52,11 +52,13 @@ typedef struct {
  * statement timeout from deadline_ms. 0, or -1 with tx->status set. */
 int wk_tx_begin(wk_tx_t *tx, wk_db_t *db, const uint8_t *tenant, uint64_t deadline_ms)
     __attribute__((warn_unused_result));
-typedef enum { WK_SCHEMA_CREATE, WK_SCHEMA_DROP } wk_schema_action_t;
+typedef enum { WK_SCHEMA_CREATE, WK_SCHEMA_ENTER, WK_SCHEMA_DROP } wk_schema_action_t;
 /* Provisioning, on a quiz_provisioner connection. CREATE: creates the tenant's role and schema
  * (owned by the role) and continues the transaction as that role in that schema, so the
- * migrations that follow create tenant-owned tables; finish with wk_tx_grant_shard. DROP: drops
- * the schema with its contents and the role (which ends its grants). 0, or -1 with tx->status. */
+ * migrations that follow create tenant-owned tables; finish with wk_tx_grant_shard. ENTER: only
+ * continues as the role in the schema (one the provisioner created earlier: a spare). DROP:
+ * drops the schema with its contents and the role (which ends its grants). 0, or -1 with
+ * tx->status. */
 int wk_tx_schema(wk_tx_t *tx, const uint8_t tenant[16], wk_schema_action_t action)
     __attribute__((warn_unused_result));
 /* Back to the provisioner and lets shard `shard`'s login use the tenant's role. 0 or -1. */
@@ -74,7 +76,5 @@ int wk_tx_script(wk_tx_t *tx, const char *sql) __attribute__((warn_unused_result
 int wk_tx_commit(wk_tx_t *tx) __attribute__((warn_unused_result));
 /* Rolls back if still open; safe after commit. */
 void wk_tx_end(wk_tx_t *tx);
-
-
 
 #endif

@@ -17,7 +17,7 @@ static void s_usage(FILE *out)
 {
     fputs("usage: quiz-worker --shard K --shards S --endpoint ZMQ_ENDPOINT [--threads N]\n"
           "                   [--password-threads N] [--drain-ms MS] [--keys DIR]\n"
-          "                   [--no-set-role] [--verbose]\n"
+          "                   [--spare-schemas N] [--no-set-role] [--verbose]\n"
           "       quiz-worker --migrate --shards S\n"
           "The database is named by $QUIZ_DATABASE_URL, $DATABASE_URL or $NEON_DATABASE_URL\n"
           "(a libpq URI or key=value string; sslmode=require is honoured). --migrate logs in as\n"
@@ -28,6 +28,8 @@ static void s_usage(FILE *out)
           "--keys (or $QUIZ_KEYS_DIR) holds the <kid>.key files; the greatest kid signs.\n"
           "--password-threads: threads for requests that hash passwords (default 1), run at\n"
           "low CPU priority so logins cannot starve reads.\n"
+          "--spare-schemas: tenant schemas kept built ahead for this shard (default 4), so\n"
+          "creating a tenant does not wait for their DDL; 0 builds each at creation.\n"
           "--no-set-role keeps only shard-level database isolation (benchmarks only).\n",
           out);
 }
@@ -60,6 +62,7 @@ int main(int argc, char **argv)
                               .threads = 4,
                               .slow_threads = 1,
                               .drain_ms = 10000,
+                              .spare_schemas = 4,
                               .set_role = true};
     bool migrate = false, verbose = false;
     const char *keys_dir = getenv("QUIZ_KEYS_DIR");
@@ -73,6 +76,8 @@ int main(int argc, char **argv)
                                          {"help", no_argument, 0, 'h'},
                                          {"keys", required_argument, 0, 'K'},
                                          {"no-set-role", no_argument, 0, 'N'},
+                                         {"password-threads", required_argument, 0, 'P'},
+                                         {"spare-schemas", required_argument, 0, 'S'},
                                          {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -88,6 +93,7 @@ int main(int argc, char **argv)
         case 'K': keys_dir = optarg; break;
         case 'N': cfg.set_role = false; break;
         case 'P': bad = s_int(optarg, 1, 16, &cfg.slow_threads); break;
+        case 'S': bad = s_int(optarg, 0, 1000, &cfg.spare_schemas); break;
         case 'h': s_usage(stdout); return 0;
         default: s_usage(stderr); return 2;
         }

@@ -44,6 +44,14 @@ static int s_apply(wk_tx_t *tx, const wk_sql_file_t *list, int *applied)
     return 0;
 }
 
+const char *wk_migrate_tenant_version(void)
+{
+    const wk_sql_file_t *f = wk_sql_tenant;
+    while (f[1].version)
+        f++;
+    return f->version;
+}
+
 int wk_migrate_tenant(wk_tx_t *tx)
 {
     /* A brand-new schema needs every migration: send them, and their bookkeeping, as one
@@ -73,6 +81,8 @@ static const char *const s_roles =
     " GRANT quiz_tenant TO quiz_provisioner WITH ADMIN OPTION;"
     " GRANT USAGE ON SCHEMA quiz TO quiz_provisioner, quiz_tenant;"
     " GRANT SELECT, INSERT, UPDATE ON quiz.tenants TO quiz_provisioner;"
+    " /* UPDATE: taking a spare locks its row (FOR UPDATE) */"
+    " GRANT SELECT, INSERT, UPDATE, DELETE ON quiz.spare_schemas TO quiz_provisioner;"
     " GRANT INSERT ON quiz.platform_audit TO quiz_provisioner, quiz_tenant;"
     " GRANT USAGE ON SEQUENCE quiz.platform_audit_id_seq TO quiz_provisioner, quiz_tenant";
 

@@ -9,6 +9,8 @@
 /* Applies every tenant migration to the new, empty schema the transaction is bound to, in one
  * round trip. 0 or -1. */
 int wk_migrate_tenant(wk_tx_t *tx) __attribute__((warn_unused_result));
+/* The last tenant migration compiled in: the version a new schema is at. */
+const char *wk_migrate_tenant_version(void);
 /* Applies pending shared migrations, creates the database roles for `shards` shards (see
  * wk_db.h) with their grants, then applies pending tenant migrations to every active tenant,
  * under an advisory lock so concurrent runs wait for each other. Needs a login that may create

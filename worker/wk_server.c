@@ -32,6 +32,7 @@
 typedef struct {
     void *zctx; /* shared ZeroMQ context */
     const wk_server_config_t *cfg;
+    wk_spares_t *spares;
     pthread_t tid;
     bool slow; /* serves the password-hashing lane, at low CPU priority */
     int index; /* for its routing id: "f<index>" or "s<index>" */
@@ -115,6 +116,7 @@ static void *s_thread_main(void *arg)
         .db = wk_db_new(cfg->dsn, cfg->dsn_user, cfg->set_role, true),
         /* Connected on first use: most threads never provision a tenant. */
         .admin = wk_db_new(cfg->provision_dsn, cfg->provision_user, false, false),
+        .spares = self->spares,
         .ring = cfg->ring,
         .shard = cfg->shard,
         .shards = cfg->shards,
@@ -164,7 +166,9 @@ static void s_answer(void *frontend, zmq_msg_t *id, zmq_msg_t *body, int status,
         zmq_msg_close(id);
         return;
     }
-    proto_reply_t rep = {.status = status, .detail = (char *)why, .body = reply_body,
+    proto_reply_t rep = {.status = status,
+                         .detail = (char *)why,
+                         .body = reply_body,
                          .body_len = reply_body ? strlen(reply_body) : 0};
     memcpy(rep.request_id, req.request_id, 16);
     size_t len;
@@ -321,8 +325,10 @@ int wk_server_run(const wk_server_config_t *cfg)
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop, &old);
+    wk_spares_t *spares = wk_spares_start(cfg->provision_dsn, cfg->provision_user, cfg->shard,
+                                          cfg->shards, cfg->spare_schemas);
     for (int i = 0; i < total; i++) {
-        threads[i] = (wk_thread_t){zctx, cfg, 0, i >= cfg->threads, i};
+        threads[i] = (wk_thread_t){zctx, cfg, spares, 0, i >= cfg->threads, i};
         pthread_create(&threads[i].tid, NULL, s_thread_main, &threads[i]);
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -393,6 +399,7 @@ int wk_server_run(const wk_server_config_t *cfg)
     for (int i = 0; i < total; i++)
         pthread_join(threads[i].tid, NULL);
     free(threads);
+    wk_spares_stop(&spares);
     zmq_ctx_term(zctx);
     log_info("stopped");
     return 0;

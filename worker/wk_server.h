@@ -21,6 +21,7 @@ typedef struct {
     int threads;                /* database threads (= connections) for ordinary requests */
     int slow_threads;           /* threads for requests that hash passwords (low CPU priority) */
     int drain_ms;               /* how long in-flight requests may take after SIGTERM */
+    int spare_schemas;          /* tenant schemas kept built ahead for this shard (0: none) */
 } wk_server_config_t;
 
 /* Serves until SIGTERM/SIGINT, then drains. 0 on a clean stop, -1 if it could not start. */

@@ -16,6 +16,7 @@
 #include "worker/wk_password.h"
 #include "worker/wk_read.h"
 #include "worker/wk_reply.h"
+#include "worker/wk_spare.h"
 
 #define TENANT_JSON                                                             \
     "json_build_object('tenant_id', id, 'tenant_name', name, 'status', status," \
@@ -25,6 +26,14 @@
 static void s_tenant_text(const proto_request_t *req, char out[IDENT_UUID_STR_LEN + 1])
 {
     ident_uuid_format(req->tenant, out);
+}
+
+/* Continues the transaction in the new tenant's schema: a spare's exists, else it is built. */
+static int s_enter_new_schema(wk_tx_t *tx, const uint8_t id[16], bool spare)
+{
+    if (spare)
+        return wk_tx_schema(tx, id, WK_SCHEMA_ENTER);
+    return wk_tx_schema(tx, id, WK_SCHEMA_CREATE) < 0 ? -1 : wk_migrate_tenant(tx);
 }
 
 void wk_tenant_create(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
@@ -46,7 +55,6 @@ void wk_tenant_create(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *
         goto out;
     }
     char tenant[IDENT_UUID_STR_LEN + 1], shard[12], username[101];
-    s_tenant_text(req, tenant);
     snprintf(shard, sizeof shard, "%d", ctx->shard);
     size_t local = (size_t)(strchr(email, '@') - email);
     snprintf(username, sizeof username, "%.*s", (int)(local > 100 ? 100 : local), email);
@@ -56,12 +64,19 @@ void wk_tenant_create(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *
     PGresult *user = NULL;
     if (wk_tx_begin(&tx, ctx->admin, NULL, req->deadline_ms) < 0)
         goto fail;
+    /* A ready spare schema makes the new tenant: its id (on this shard too) replaces the one
+       the gateway drew, and its DDL is already done. Without one, the DDL runs here. */
+    proto_request_t created = *req; /* shallow: only the tenant id differs */
+    int spare = ctx->spares ? wk_spares_take(&tx, ctx->shard, ctx->shards, created.tenant) : 0;
+    if (spare < 0)
+        goto fail;
+    s_tenant_text(&created, tenant);
     const char *reg[3] = {tenant, name, shard};
     PGresult *res =
         wk_tx_exec(&tx, "INSERT INTO quiz.tenants (id, name, shard) VALUES ($1, $2, $3)", 3, reg);
     PQclear(res);
-    /* From wk_tx_schema on, the transaction runs as the new tenant's role in its schema. */
-    if (!res || wk_tx_schema(&tx, req->tenant, WK_SCHEMA_CREATE) < 0 || wk_migrate_tenant(&tx) < 0)
+    /* From here on, the transaction runs as the new tenant's role in its schema. */
+    if (!res || s_enter_new_schema(&tx, created.tenant, spare) < 0)
         goto fail;
     const char *admin[3] = {email, username, hash};
     user =
@@ -69,10 +84,12 @@ void wk_tenant_create(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *
                    "INSERT INTO users (email, username, role, password_hash, must_change_password)"
                    " VALUES ($1, $2, 'admin', $3, true) RETURNING id::text",
                    3, admin);
-    if (!user || wk_audit_tenant(&tx, req, "user.create", PQgetvalue(user, 0, 0), NULL) < 0 ||
-        wk_tx_grant_shard(&tx, req->tenant, ctx->shard) < 0 ||
-        wk_audit_platform(&tx, req, "tenant.create") < 0 || wk_tx_commit(&tx) < 0)
+    if (!user || wk_audit_tenant(&tx, &created, "user.create", PQgetvalue(user, 0, 0), NULL) < 0 ||
+        wk_tx_grant_shard(&tx, created.tenant, ctx->shard) < 0 ||
+        wk_audit_platform(&tx, &created, "tenant.create") < 0 || wk_tx_commit(&tx) < 0)
         goto fail;
+    if (spare)
+        wk_spares_nudge(ctx->spares);
 
     json_t *out = json_pack("{s:s, s:s, s:b, s:b, s:s, s:s, s:i}", "tenant_id", tenant,
                             "tenant_name", name, "schema_created", 1, "admin_user_created", 1,

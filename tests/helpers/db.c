@@ -7,6 +7,17 @@
 
 #include "common/mem.h"
 
+const char db_orphans_sql[] =
+    "WITH schemas AS (SELECT nspname::text AS n FROM pg_namespace WHERE nspname LIKE 'tenant\\_%'"
+    "  UNION ALL SELECT rolname::text FROM pg_roles WHERE rolname LIKE 'tenant\\_%'),"
+    " owners AS (SELECT 'tenant_' || replace(id::text, '-', '') AS n FROM quiz.tenants"
+    "  WHERE status = 'active' UNION ALL SELECT 'tenant_' || replace(id::text, '-', '')"
+    "  FROM quiz.spare_schemas)"
+    " SELECT (SELECT count(*) FROM (SELECT n FROM schemas EXCEPT SELECT n FROM owners) a)"
+    /* each owner needs two entries: its schema and its role */
+    " + (SELECT count(*) FROM (SELECT n FROM owners UNION ALL SELECT n FROM owners"
+    "    EXCEPT ALL SELECT n FROM schemas) b)";
+
 static PGconn *s_connect(void)
 {
     PGconn *c = PQconnectdb(getenv("QUIZ_TEST_DATABASE_URL"));

@@ -7,6 +7,10 @@
  * $QUIZ_TEST_DATABASE_URL; returns the first cell as a new string (caller frees), "" for no
  * row, or NULL on error (printed). */
 char *db_value(const char *sql, const char *p1, const char *p2);
+/* A query counting tenant_* schemas and roles that belong to neither an active tenant nor a
+ * spare schema, plus active tenants missing their schema or role: "0" when nothing is orphaned. */
+extern const char db_orphans_sql[];
+
 /* Executes a statement; 0 or -1 (printed). */
 int db_exec(const char *sql);
 

@@ -110,7 +110,13 @@ int stack_start_worker(qstack_t *s, int shard)
     int fd = s_notify_socket(s, name, notify, sizeof notify);
     if (fd < 0)
         return -1;
-    char *argv[] = {bin, "--shard", k, "--shards", n, "--endpoint", ep, "--threads", "3", NULL};
+    /* No spare schemas unless a test asks: their background DDL would load every other test. */
+    char *argv[32] = {bin, "--shard",   k,   "--shards",        n,  "--endpoint",
+                      ep,  "--threads", "3", "--spare-schemas", "0"};
+    int argc = 11;
+    for (const char *const *a = s->worker_args; a && *a && argc < 30; a++)
+        argv[argc++] = (char *)*a;
+    argv[argc] = NULL;
     s->workers[shard] = s_spawn(s, name, notify, argv);
     int rc = s_wait_ready(fd, s->workers[shard], NULL, 0);
     close(fd);
@@ -126,7 +132,14 @@ int stack_start(qstack_t *s, int nshards)
 
 int stack_start_with(qstack_t *s, int nshards, const char *const *gateway_args)
 {
+    return stack_start_opts(s, nshards, gateway_args, NULL);
+}
+
+int stack_start_opts(qstack_t *s, int nshards, const char *const *gateway_args,
+                     const char *const *worker_args)
+{
     memset(s, 0, sizeof *s);
+    s->worker_args = worker_args;
     const char *dsn = getenv("QUIZ_TEST_DATABASE_URL");
     if (!dsn || !getenv("QUIZ_BIN_DIR")) {
         fprintf(stderr, "stack: QUIZ_TEST_DATABASE_URL and QUIZ_BIN_DIR must be set\n");

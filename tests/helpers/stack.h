@@ -22,13 +22,18 @@ typedef struct {
     char dsn[512];  /* the test database, tagged with application_name */
     char app[64];   /* this stack's application_name, to find its backends */
     int deadline_ms;
-    char key_hex[65]; /* the signing key (kid "test"), for forging tests */
+    char key_hex[65];               /* the signing key (kid "test"), for forging tests */
+    const char *const *worker_args; /* extra worker options (NULL-terminated), or NULL */
 } qstack_t;
 
 /* Starts nshards workers and a gateway. 0, or -1 (the test should fail). */
 int stack_start(qstack_t *s, int nshards);
 /* The same, with extra gateway options appended (NULL-terminated), e.g. "--threads", "4". */
 int stack_start_with(qstack_t *s, int nshards, const char *const *gateway_args);
+/* The same, with extra worker options too, e.g. "--spare-schemas", "2" (workers keep none
+ * unless asked). The arrays must outlive the stack. */
+int stack_start_opts(qstack_t *s, int nshards, const char *const *gateway_args,
+                     const char *const *worker_args);
 /* (Re)starts one shard's worker and waits for READY=1. */
 int stack_start_worker(qstack_t *s, int shard);
 /* Kills a worker with SIGKILL, as a crash would. */

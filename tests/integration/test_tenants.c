@@ -158,17 +158,6 @@ Test(tenants, create_list_stats_delete)
     json_decref(t);
 }
 
-/* Every tenant_* schema and role belongs to an active registry row, and vice versa. */
-static const char *const s_orphans =
-    "WITH schemas AS (SELECT nspname::text AS n FROM pg_namespace WHERE nspname LIKE 'tenant\\_%'"
-    "  UNION ALL SELECT rolname::text FROM pg_roles WHERE rolname LIKE 'tenant\\_%'),"
-    " active AS (SELECT 'tenant_' || replace(id::text, '-', '') AS n FROM quiz.tenants"
-    "  WHERE status = 'active')"
-    " SELECT (SELECT count(*) FROM (SELECT n FROM schemas EXCEPT SELECT n FROM active) a)"
-    /* each active tenant needs two entries: its schema and its role */
-    " + (SELECT count(*) FROM (SELECT n FROM active UNION ALL SELECT n FROM active"
-    "    EXCEPT ALL SELECT n FROM schemas) b)";
-
 Test(tenants, failed_creation_leaves_nothing_behind)
 {
     /* Make the very last step of creation (the platform audit row) fail for one tenant name. */
@@ -200,7 +189,7 @@ Test(tenants, failed_creation_leaves_nothing_behind)
     char *v = db_value("SELECT count(*) FROM quiz.tenants WHERE name = $1", name, NULL);
     cr_expect_str_eq(v, "0", "registry row left behind");
     free(v);
-    v = db_value(s_orphans, NULL, NULL);
+    v = db_value(db_orphans_sql, NULL, NULL);
     cr_expect_str_eq(v, "0", "a schema without its registry row (or the reverse)");
     free(v);
 }
