@@ -52,17 +52,21 @@ typedef struct {
  * statement timeout from deadline_ms. 0, or -1 with tx->status set. */
 int wk_tx_begin(wk_tx_t *tx, wk_db_t *db, const uint8_t *tenant, uint64_t deadline_ms)
     __attribute__((warn_unused_result));
-typedef enum { WK_SCHEMA_CREATE, WK_SCHEMA_ENTER, WK_SCHEMA_DROP } wk_schema_action_t;
-/* Provisioning, on a quiz_provisioner connection. CREATE: creates the tenant's role and schema
- * (owned by the role) and continues the transaction as that role in that schema, so the
- * migrations that follow create tenant-owned tables; finish with wk_tx_grant_shard. ENTER: only
- * continues as the role in the schema (one the provisioner created earlier: a spare). DROP:
- * drops the schema with its contents and the role (which ends its grants). 0, or -1 with
- * tx->status. */
-int wk_tx_schema(wk_tx_t *tx, const uint8_t tenant[16], wk_schema_action_t action)
-    __attribute__((warn_unused_result));
-/* Back to the provisioner and lets shard `shard`'s login use the tenant's role. 0 or -1. */
-int wk_tx_grant_shard(wk_tx_t *tx, const uint8_t tenant[16], int shard)
+typedef enum {
+    WK_SCHEMA_CREATE,
+    WK_SCHEMA_ENTER,
+    WK_SCHEMA_LEAVE,
+    WK_SCHEMA_DROP
+} wk_schema_action_t;
+/* Provisioning, on a quiz_provisioner connection, which is a member of a tenant's role only
+ * between ENTER or CREATE and LEAVE, or within DROP.
+ * CREATE: creates the tenant's role and schema (owned by the role) and continues the
+ * transaction as that role in that schema, so the migrations that follow create tenant-owned
+ * tables. ENTER: continues as the role in its schema (one created earlier: a spare). LEAVE:
+ * back to the provisioner, granting the role to shard `shard`'s login (shard < 0: to none).
+ * DROP: drops the schema with its contents and the role (which ends its grants). `shard` is
+ * used by LEAVE only. 0, or -1 with tx->status. */
+int wk_tx_schema(wk_tx_t *tx, const uint8_t tenant[16], wk_schema_action_t action, int shard)
     __attribute__((warn_unused_result));
 /* Runs one parameterized statement (values are text, NULL = SQL NULL). Returns the result the
  * caller must PQclear, or NULL with tx->status/detail set from the SQLSTATE. */

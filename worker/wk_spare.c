@@ -54,7 +54,7 @@ static round_t s_prune_one(wk_spares_t *s, wk_tx_t *tx)
     PQclear(res);
     if (!found)
         return ROUND_IDLE;
-    return wk_tx_schema(tx, id, WK_SCHEMA_DROP) == 0 ? ROUND_WORKED : ROUND_FAILED;
+    return wk_tx_schema(tx, id, WK_SCHEMA_DROP, -1) == 0 ? ROUND_WORKED : ROUND_FAILED;
 }
 
 /* Builds one spare if the shard has fewer than the target. */
@@ -78,8 +78,8 @@ static round_t s_build_one(wk_spares_t *s, wk_tx_t *tx)
     char text[IDENT_UUID_STR_LEN + 1];
     ident_uuid_format(id, text);
     v[0] = text;
-    if (wk_tx_schema(tx, id, WK_SCHEMA_CREATE) < 0 || wk_migrate_tenant(tx) < 0 ||
-        wk_tx_script(tx, "RESET ROLE") < 0)
+    if (wk_tx_schema(tx, id, WK_SCHEMA_CREATE, -1) < 0 || wk_migrate_tenant(tx) < 0 ||
+        wk_tx_schema(tx, id, WK_SCHEMA_LEAVE, -1) < 0)
         return ROUND_FAILED;
     res = wk_tx_exec(tx,
                      "INSERT INTO quiz.spare_schemas (id, shard, shards, version)"

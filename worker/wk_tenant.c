@@ -32,8 +32,8 @@ static void s_tenant_text(const proto_request_t *req, char out[IDENT_UUID_STR_LE
 static int s_enter_new_schema(wk_tx_t *tx, const uint8_t id[16], bool spare)
 {
     if (spare)
-        return wk_tx_schema(tx, id, WK_SCHEMA_ENTER);
-    return wk_tx_schema(tx, id, WK_SCHEMA_CREATE) < 0 ? -1 : wk_migrate_tenant(tx);
+        return wk_tx_schema(tx, id, WK_SCHEMA_ENTER, -1);
+    return wk_tx_schema(tx, id, WK_SCHEMA_CREATE, -1) < 0 ? -1 : wk_migrate_tenant(tx);
 }
 
 void wk_tenant_create(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
@@ -85,11 +85,10 @@ void wk_tenant_create(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *
                    " VALUES ($1, $2, 'admin', $3, true) RETURNING id::text",
                    3, admin);
     if (!user || wk_audit_tenant(&tx, &created, "user.create", PQgetvalue(user, 0, 0), NULL) < 0 ||
-        wk_tx_grant_shard(&tx, created.tenant, ctx->shard) < 0 ||
+        wk_tx_schema(&tx, created.tenant, WK_SCHEMA_LEAVE, ctx->shard) < 0 ||
         wk_audit_platform(&tx, &created, "tenant.create") < 0 || wk_tx_commit(&tx) < 0)
         goto fail;
-    if (spare)
-        wk_spares_nudge(ctx->spares);
+    wk_spares_nudge(ctx->spares); /* replace the spare taken, or build one if none was ready */
 
     json_t *out = json_pack("{s:s, s:s, s:b, s:b, s:s, s:s, s:i}", "tenant_id", tenant,
                             "tenant_name", name, "schema_created", 1, "admin_user_created", 1,
@@ -150,7 +149,7 @@ void wk_tenant_delete(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *
                                1, v);
     if (res && PQntuples(res) == 0) {
         wk_reply_error(rep, PROTO_STATUS_NOT_FOUND, "tenant not found");
-    } else if (res && wk_tx_schema(&tx, req->tenant, WK_SCHEMA_DROP) == 0 &&
+    } else if (res && wk_tx_schema(&tx, req->tenant, WK_SCHEMA_DROP, -1) == 0 &&
                wk_audit_platform(&tx, req, "tenant.delete") == 0 && wk_tx_commit(&tx) == 0) {
         wk_reply_body(rep, PROTO_STATUS_NO_CONTENT, NULL);
     } else {
