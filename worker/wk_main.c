@@ -26,6 +26,9 @@ static void s_usage(FILE *out)
           "$QUIZ_SERVING_DATABASE_URL / $QUIZ_PROVISION_DATABASE_URL name other URLs; passwords\n"
           "come from those URLs, PGPASSWORD or ~/.pgpass.\n"
           "--keys (or $QUIZ_KEYS_DIR) holds the <kid>.key files; the greatest kid signs.\n"
+          "--threads: database threads (= connections) for ordinary requests (default 2).\n"
+          "Keep the total over all workers near twice the database server's cores: beyond\n"
+          "that, requests only queue inside PostgreSQL and its tail latency grows.\n"
           "--password-threads: threads for requests that hash passwords (default 1), run at\n"
           "low CPU priority so logins cannot starve reads.\n"
           "--spare-schemas: tenant schemas kept built ahead for this shard (default 4), so\n"
@@ -59,7 +62,7 @@ int main(int argc, char **argv)
 {
     wk_server_config_t cfg = {.shard = -1,
                               .shards = 0,
-                              .threads = 4,
+                              .threads = 2,
                               .slow_threads = 1,
                               .drain_ms = 10000,
                               .spare_schemas = 4,
