@@ -30,7 +30,8 @@ mkdir -p "$QUIZ_KEYS_DIR"
 od -An -N32 -tx1 /dev/urandom | tr -d ' \n' > "$QUIZ_KEYS_DIR/bench.key"
 build/quiz-worker --migrate --shards 2 2>/dev/null
 for k in 0 1; do
-  build/quiz-worker --shard $k --shards 2 --endpoint tcp://127.0.0.1:$((ZMQ + k)) 2>>"$WORK/worker$k.log" &
+  build/quiz-worker --shard $k --shards 2 --endpoint tcp://127.0.0.1:$((ZMQ + k)) ${BENCH_WORKER_ARGS:-} \
+    2>>"$WORK/worker$k.log" &
   pids+=($!)
 done
 build/quiz-gateway --listen 127.0.0.1:$HTTP_PORT --shard tcp://127.0.0.1:$ZMQ \
@@ -41,10 +42,12 @@ for _ in $(seq 100); do curl -sf "$URL/readyz" >/dev/null && break; sleep 0.1; d
 
 # The hash alone, measured before the load starts.
 hash=$(build/bench-argon2 | tr -d '{}')
-# Every worker has its spare schemas ready (2 shards x the default 4), as in a service that has
-# been up a while.
-for _ in $(seq 600); do
-  [ "$(psql -X -At "$DSN" -c "SELECT count(*) FROM quiz.spare_schemas")" -ge 8 ] && break; sleep 0.1
+# Every worker has its spare schemas ready, as in a service that has been up a while: wait until
+# their number stops growing.
+spares=-1
+for _ in $(seq 100); do
+  now=$(psql -X -At "$DSN" -c "SELECT count(*) FROM quiz.spare_schemas")
+  [ "$now" = "$spares" ] && break; spares=$now; sleep 0.5
 done
 echo "creating $N tenants, ${GAP_MS} ms apart..." >&2
 for i in $(seq "$N"); do
@@ -78,7 +81,8 @@ read -r rss_kib nbackends <<< "$backend_kib"
 catalog=$(psql -X -At "$DSN" -c "SELECT (SELECT count(*) FROM pg_class) || ' ' || pg_total_relation_size('pg_class') + pg_total_relation_size('pg_attribute') + pg_total_relation_size('pg_depend') + pg_total_relation_size('pg_index')")
 read -r relations catalog_bytes <<< "$catalog"
 cat <<JSON
-{"tenants": $N, "gap_ms": $GAP_MS, "failed": $failed, $hash,
+{"tenants": $N, "gap_ms": $GAP_MS, "worker_args": "${BENCH_WORKER_ARGS:-}", "spares_at_start": $spares,
+ "failed": $failed, $hash,
  "creation": {$first, $last},
  "catalog": {"relations": $relations, "main_catalog_bytes": $catalog_bytes},
  "shard0_backends": {"count": $nbackends, "rss_mib_total": $(echo "scale=1; $rss_kib / 1024" | bc)}}
