@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -69,6 +70,8 @@ static pid_t s_spawn(const qstack_t *s, const char *name, const char *notify, ch
     pid_t pid = fork();
     if (pid != 0)
         return pid;
+    /* A test that crashes takes its daemons with it instead of leaving them running. */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
     char log[256];
     snprintf(log, sizeof log, "%s/%s.log", s->dir, name);
     int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
