@@ -1,6 +1,6 @@
 /* HTTP request driver. A request in a few steps, all on the civetweb thread that accepted it:
  *   route (gw_route) -> authenticate (gw_auth) -> read body and query -> envelope (proto)
- *   -> gw_shard_call on this thread's own sockets -> status table -> JSON or problem+json.
+ *   -> gw_shard_call over the shard's shared socket -> status table -> JSON or problem+json.
  * Nothing here knows SQL or business rules; it only knows HTTP, limits and routing. */
 #include "gateway/gw_http.h"
 

@@ -1,13 +1,30 @@
-/* Shard calls. Each DEALER sets ZMQ_IMMEDIATE, so a message is queued only to a connected
- * worker: with none connected the non-blocking send fails at once and the caller answers 503
- * instead of waiting out the deadline. With several workers per shard, ZeroMQ round-robins among
- * those connected. */
+/* Shard calls, multiplexed: each shard has one DEALER socket shared by every civetweb thread of
+ * the gateway, so requests and replies of many threads travel batched in the same TCP writes
+ * instead of one connection per thread and shard, which cost every message its own syscalls on
+ * both sides of the hop.
+ *
+ * ZeroMQ sockets are not thread-safe, so the socket is used only under the shard's mutex. Replies
+ * are matched to their callers by request id. Leader/follower: at most one waiting thread (the
+ * reader) sleeps in poll(2) on the socket's ZMQ_FD, without the mutex; the others sleep on their
+ * own condition variable. Whoever touches the socket then reads every reply that is ready and
+ * hands each to its caller, waking the reader through an eventfd if the reply is its own. A
+ * reader whose reply came passes the role to another waiting thread.
+ *
+ * The socket sets ZMQ_IMMEDIATE, so a message is queued only to a connected worker: with none
+ * connected the non-blocking send fails at once and the caller answers 503 instead of waiting
+ * out the deadline. With several workers per shard, ZeroMQ round-robins among those connected. */
 #include "gateway/gw_shard.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "common/clock.h"
@@ -18,17 +35,56 @@
 /* How long a fresh socket may take to connect before its shard counts as unavailable. */
 #define FIRST_CONNECT_MS 1000
 
+/* One call in flight: its request id, where its reply goes and how its thread is woken. */
+typedef struct waiter {
+    uint8_t request_id[16];
+    proto_reply_t *rep;
+    bool done;
+    pthread_cond_t wake; /* CLOCK_MONOTONIC */
+    struct waiter *prev, *next;
+} waiter_t;
+
+typedef struct {
+    pthread_mutex_t lock; /* guards everything below, and every use of sock */
+    void *sock;           /* DEALER to the shard's workers */
+    int sock_fd;          /* its ZMQ_FD: readable when its state may have changed */
+    int wake_fd;          /* eventfd: wakes the reader from poll */
+    waiter_t *reader;     /* the thread sleeping in poll, or NULL */
+    waiter_t *waiting;    /* calls in flight (doubly linked) */
+    bool used;            /* a send has succeeded */
+    int shard;
+} mux_t;
+
 struct gw_shards {
-    void *zctx;       /* ZeroMQ context, shared by all threads (thread-safe) */
-    int count;        /* number of shards */
-    char **endpoints; /* per shard: comma-separated endpoints, owned */
+    void *zctx; /* ZeroMQ context */
+    int count;  /* number of shards */
+    mux_t *muxes;
 };
 
 struct gw_shard_link {
     gw_shards_t *shards; /* borrowed */
-    void **socks;        /* one DEALER per shard */
-    bool *used;          /* per shard: a send has succeeded on this socket */
+    waiter_t waiter;     /* this thread's, reused by each of its calls */
 };
+
+static int s_mux_init(mux_t *m, void *zctx, int shard, const char *endpoints)
+{
+    pthread_mutex_init(&m->lock, NULL);
+    m->shard = shard;
+    m->sock = zmq_socket(zctx, ZMQ_DEALER);
+    int one = 1, zero = 0, ivl = 100;
+    zmq_setsockopt(m->sock, ZMQ_IMMEDIATE, &one, sizeof one);
+    zmq_setsockopt(m->sock, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(m->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+    char *list = mem_strdup(endpoints), *save = NULL;
+    for (char *ep = strtok_r(list, ",", &save); ep; ep = strtok_r(NULL, ",", &save))
+        if (zmq_connect(m->sock, ep) < 0)
+            log_error("could not connect to shard %d at \"%s\": %s", shard, ep,
+                      zmq_strerror(errno));
+    free(list);
+    size_t len = sizeof m->sock_fd;
+    m->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    return zmq_getsockopt(m->sock, ZMQ_FD, &m->sock_fd, &len) == 0 && m->wake_fd >= 0 ? 0 : -1;
+}
 
 gw_shards_t *gw_shards_new(int nshards, char *const *endpoints)
 {
@@ -37,9 +93,10 @@ gw_shards_t *gw_shards_new(int nshards, char *const *endpoints)
     gw_shards_t *s = mem_zalloc(sizeof *s);
     s->zctx = zmq_ctx_new();
     s->count = nshards;
-    s->endpoints = mem_zalloc(sizeof(char *) * (size_t)nshards);
+    s->muxes = mem_zalloc(sizeof(mux_t) * (size_t)nshards);
     for (int i = 0; i < nshards; i++)
-        s->endpoints[i] = mem_strdup(endpoints[i]);
+        if (s_mux_init(&s->muxes[i], s->zctx, i, endpoints[i]) < 0)
+            log_error("could not set up the socket of shard %d", i);
     return s;
 }
 
@@ -48,10 +105,15 @@ void gw_shards_destroy(gw_shards_t **shards_p)
     if (!shards_p || !*shards_p)
         return;
     gw_shards_t *s = *shards_p;
+    for (int i = 0; i < s->count; i++) {
+        mux_t *m = &s->muxes[i];
+        zmq_close(m->sock);
+        if (m->wake_fd >= 0)
+            close(m->wake_fd);
+        pthread_mutex_destroy(&m->lock);
+    }
     zmq_ctx_term(s->zctx);
-    for (int i = 0; i < s->count; i++)
-        free(s->endpoints[i]);
-    free(s->endpoints);
+    free(s->muxes);
     free(s);
     *shards_p = NULL;
 }
@@ -65,22 +127,11 @@ gw_shard_link_t *gw_shard_link_new(gw_shards_t *shards)
 {
     gw_shard_link_t *link = mem_zalloc(sizeof *link);
     link->shards = shards;
-    link->socks = mem_zalloc(sizeof(void *) * (size_t)shards->count);
-    link->used = mem_zalloc(sizeof(bool) * (size_t)shards->count);
-    for (int i = 0; i < shards->count; i++) {
-        void *sock = zmq_socket(shards->zctx, ZMQ_DEALER);
-        int one = 1, zero = 0, ivl = 100;
-        zmq_setsockopt(sock, ZMQ_IMMEDIATE, &one, sizeof one);
-        zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
-        zmq_setsockopt(sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
-        char *list = mem_strdup(shards->endpoints[i]), *save = NULL;
-        for (char *ep = strtok_r(list, ",", &save); ep; ep = strtok_r(NULL, ",", &save))
-            if (zmq_connect(sock, ep) < 0)
-                log_error("could not connect to shard %d at \"%s\": %s", i, ep,
-                          zmq_strerror(errno));
-        free(list);
-        link->socks[i] = sock;
-    }
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&link->waiter.wake, &attr);
+    pthread_condattr_destroy(&attr);
     return link;
 }
 
@@ -88,59 +139,166 @@ void gw_shard_link_destroy(gw_shard_link_t **link_p)
 {
     if (!link_p || !*link_p)
         return;
-    gw_shard_link_t *link = *link_p;
-    for (int i = 0; i < link->shards->count; i++)
-        zmq_close(link->socks[i]);
-    free(link->socks);
-    free(link->used);
-    free(link);
+    pthread_cond_destroy(&(*link_p)->waiter.wake);
+    free(*link_p);
     *link_p = NULL;
+}
+
+static void s_unlink(mux_t *m, waiter_t *w)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        m->waiting = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    w->prev = w->next = NULL;
+}
+
+/* Hands w its reply and wakes its thread, wherever it sleeps. */
+static void s_deliver(mux_t *m, waiter_t *w)
+{
+    w->done = true;
+    if (w == m->reader) {
+        uint64_t one = 1;
+        if (write(m->wake_fd, &one, sizeof one) < 0 && errno != EAGAIN)
+            log_warning("could not wake the reader of shard %d", m->shard);
+    } else {
+        pthread_cond_signal(&w->wake);
+    }
+}
+
+/* Under the lock: reads every reply that is ready and gives each to its caller. Run after any
+ * use of the socket, which may consume the edge of ZMQ_FD that announced those replies. */
+static void s_drain(mux_t *m)
+{
+    for (;;) {
+        int events = 0;
+        size_t len = sizeof events;
+        if (zmq_getsockopt(m->sock, ZMQ_EVENTS, &events, &len) < 0 || !(events & ZMQ_POLLIN))
+            return;
+        zmq_msg_t msg;
+        zmq_msg_init(&msg);
+        if (zmq_msg_recv(&msg, m->sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&msg);
+            return;
+        }
+        proto_reply_t rep = {0};
+        const char *why;
+        int rc = proto_reply_decode(zmq_msg_data(&msg), zmq_msg_size(&msg), &rep, &why);
+        zmq_msg_close(&msg);
+        if (rc < 0) {
+            log_warning("dropped malformed reply from shard %d: %s", m->shard, why);
+            continue;
+        }
+        waiter_t *w = m->waiting;
+        while (w && (w->done || memcmp(w->request_id, rep.request_id, 16) != 0))
+            w = w->next;
+        if (!w) {
+            proto_reply_clear(&rep); /* a late answer to a request its caller gave up on */
+            continue;
+        }
+        *w->rep = rep;
+        s_deliver(m, w);
+    }
+}
+
+/* Sends frame, locking the shard. A socket that never sent yet may still be connecting: it gets
+ * up to FIRST_CONNECT_MS (and the deadline), retried without the lock so other callers are not
+ * held up. Returns with the lock held: 0, or -1 when no worker is connected. */
+static int s_send(mux_t *m, const void *frame, size_t len, uint64_t deadline_ms)
+{
+    uint64_t start = clock_now_ms();
+    uint64_t until =
+        start + FIRST_CONNECT_MS < deadline_ms ? start + FIRST_CONNECT_MS : deadline_ms;
+    for (;;) {
+        pthread_mutex_lock(&m->lock);
+        if (zmq_send(m->sock, frame, len, ZMQ_DONTWAIT) >= 0) {
+            m->used = true;
+            return 0;
+        }
+        s_drain(m); /* the send may have taken the edge of replies that arrived */
+        if (m->used || clock_now_ms() >= until)
+            return -1;
+        pthread_mutex_unlock(&m->lock);
+        struct timespec pause = {0, 10 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+}
+
+/* Sleeps as the reader until the socket may have news, the reader is woken, or the deadline.
+ * Called and returns with the lock held; releases it while asleep. */
+static void s_read_wait(mux_t *m, waiter_t *w, uint64_t deadline_ms)
+{
+    m->reader = w;
+    pthread_mutex_unlock(&m->lock);
+    uint64_t now = clock_now_ms();
+    struct pollfd fds[2] = {{m->sock_fd, POLLIN, 0}, {m->wake_fd, POLLIN, 0}};
+    if (poll(fds, 2, now < deadline_ms ? (int)(deadline_ms - now) : 0) > 0 &&
+        (fds[1].revents & POLLIN)) {
+        uint64_t count;
+        if (read(m->wake_fd, &count, sizeof count) < 0 && errno != EAGAIN)
+            log_warning("could not read the wake-up of shard %d", m->shard);
+    }
+    pthread_mutex_lock(&m->lock);
+    m->reader = NULL;
+}
+
+/* Sleeps on w's condition variable until woken or the deadline. Lock held, as above. */
+static void s_cond_wait(mux_t *m, waiter_t *w, uint64_t deadline_ms)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    uint64_t left = deadline_ms - clock_now_ms(); /* the caller checked it is in the future */
+    struct timespec until = {now.tv_sec + (time_t)(left / 1000),
+                             now.tv_nsec + (long)(left % 1000) * 1000000L};
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&w->wake, &m->lock, &until);
 }
 
 gw_call_t gw_shard_call(gw_shard_link_t *link, int shard, const proto_request_t *req,
                         proto_reply_t *rep)
 {
-    void *sock = link->socks[shard];
+    mux_t *m = &link->shards->muxes[shard];
+    waiter_t *w = &link->waiter;
     size_t len;
     void *frame = proto_request_encode(req, &len);
-    int sent = zmq_send(sock, frame, len, ZMQ_DONTWAIT);
-    if (sent < 0 && !link->used[shard]) {
-        /* A socket that never sent yet may still be connecting: give it a moment once. */
-        uint64_t now = clock_now_ms();
-        long grace = req->deadline_ms > now ? (long)(req->deadline_ms - now) : 0;
-        zmq_pollitem_t it = {sock, 0, ZMQ_POLLOUT, 0};
-        if (zmq_poll(&it, 1, grace < FIRST_CONNECT_MS ? grace : FIRST_CONNECT_MS) > 0)
-            sent = zmq_send(sock, frame, len, ZMQ_DONTWAIT);
-    }
+    int sent = s_send(m, frame, len, req->deadline_ms);
     free(frame);
-    if (sent < 0)
+    if (sent < 0) {
+        pthread_mutex_unlock(&m->lock);
         return GW_CALL_UNAVAILABLE; /* EAGAIN: no connected worker (or its queue is full) */
-    link->used[shard] = true;
-    for (;;) {
-        uint64_t now = clock_now_ms();
-        if (now >= req->deadline_ms)
-            return GW_CALL_TIMEOUT;
-        zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
-        int ready = zmq_poll(&it, 1, (long)(req->deadline_ms - now));
-        if (ready < 0 && errno != EINTR)
-            return GW_CALL_UNAVAILABLE;
-        if (ready <= 0)
-            continue;
-        zmq_msg_t msg;
-        zmq_msg_init(&msg);
-        if (zmq_msg_recv(&msg, sock, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&msg);
-            continue;
-        }
-        const char *why;
-        int rc = proto_reply_decode(zmq_msg_data(&msg), zmq_msg_size(&msg), rep, &why);
-        zmq_msg_close(&msg);
-        if (rc < 0) {
-            log_warning("dropped malformed reply from shard %d: %s", shard, why);
-            continue;
-        }
-        if (memcmp(rep->request_id, req->request_id, 16) == 0)
-            return GW_CALL_OK;
-        proto_reply_clear(rep); /* a late answer to a request this thread gave up on */
     }
+    memcpy(w->request_id, req->request_id, 16);
+    w->rep = rep;
+    w->done = false;
+    w->prev = NULL;
+    w->next = m->waiting;
+    if (m->waiting)
+        m->waiting->prev = w;
+    m->waiting = w;
+    s_drain(m);
+    while (!w->done && clock_now_ms() < req->deadline_ms) {
+        if (!m->reader) {
+            s_read_wait(m, w, req->deadline_ms);
+            s_drain(m);
+        } else {
+            s_cond_wait(m, w, req->deadline_ms);
+        }
+    }
+    s_unlink(m, w);
+    /* Leaving with nobody reading while others wait would leave their replies unread: pass the
+       role on to one of them. */
+    if (!m->reader)
+        for (waiter_t *o = m->waiting; o; o = o->next)
+            if (!o->done) {
+                pthread_cond_signal(&o->wake);
+                break;
+            }
+    bool done = w->done;
+    pthread_mutex_unlock(&m->lock);
+    return done ? GW_CALL_OK : GW_CALL_TIMEOUT;
 }

@@ -1,6 +1,6 @@
-/* Calls to worker shards over ZeroMQ. gw_shards_t is the immutable, shared map of shard ->
- * worker endpoints; each civetweb thread owns a gw_shard_link_t with one DEALER socket per shard
- * (ZeroMQ sockets never cross threads), so requests in flight never wait on a lock. */
+/* Calls to worker shards over ZeroMQ. gw_shards_t holds one DEALER socket per shard, shared by
+ * all civetweb threads (see gw_shard.c for how replies find their callers); each thread owns a
+ * gw_shard_link_t, its handle for waiting on its replies. */
 #ifndef GATEWAY_GW_SHARD_H
 #define GATEWAY_GW_SHARD_H
 
@@ -21,7 +21,7 @@ gw_shards_t *gw_shards_new(int nshards, char *const *endpoints);
 void gw_shards_destroy(gw_shards_t **shards_p);
 int gw_shards_count(const gw_shards_t *shards);
 
-/* A thread's sockets to every shard. Create and use it on one thread only. */
+/* A thread's handle for its calls. Create and use it on one thread only. */
 gw_shard_link_t *gw_shard_link_new(gw_shards_t *shards);
 void gw_shard_link_destroy(gw_shard_link_t **link_p);
 

@@ -2,6 +2,7 @@
  * choice, a worker's refusal of tenants that are not its own, and what clients see while a
  * shard's worker is dead and after it comes back. */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "common/ident.h"
 #include "common/shard.h"
 #include "proto/proto.h"
+#include "tests/helpers/api.h"
 #include "tests/helpers/http.h"
 #include "tests/helpers/stack.h"
 
@@ -186,4 +188,56 @@ Test(shards, metrics_count_requests)
     cr_expect(strstr(r.body, "quiz_shard_calls_total{shard=\"1\",outcome=\"ok\"} 1") != NULL, "%s",
               r.body);
     http_resp_clear(&r);
+}
+
+/* One user calling GET /api/users/me again and again from its own thread. */
+typedef struct {
+    const api_tenant_t *tenant;
+    char email[80];
+    char token[1024];
+    int ok, wrong; /* replies that were its own, and anything else */
+} caller_t;
+
+#define CALLS 40
+
+static void *s_call_me(void *arg)
+{
+    caller_t *c = arg;
+    for (int i = 0; i < CALLS; i++) {
+        http_resp_t r;
+        long st = api_call(&S, &r, "GET", "/api/users/me", c->tenant->id, c->token, NULL, NULL);
+        char email[80];
+        api_field(&r, "email", email, sizeof email);
+        if (st == 200 && strcmp(email, c->email) == 0)
+            c->ok++;
+        else
+            c->wrong++;
+        http_resp_clear(&r);
+    }
+    return NULL;
+}
+
+/* The gateway's threads share one socket per shard and match replies to callers by request
+ * id: under concurrency every caller must get its own reply, never another user's. */
+Test(shards, concurrent_callers_each_get_their_own_reply)
+{
+    api_tenant_t t[2];
+    caller_t c[8];
+    for (int k = 0; k < 2; k++)
+        api_tenant(&S, &t[k]);
+    for (int i = 0; i < 8; i++) {
+        c[i] = (caller_t){.tenant = &t[i % 2]};
+        snprintf(c[i].email, sizeof c[i].email, "caller%d-%u@mux.example", i, randombytes_random());
+        char id[37];
+        api_user(&S, c[i].tenant, c[i].email, "member", id, c[i].token);
+    }
+    pthread_t th[8];
+    for (int i = 0; i < 8; i++)
+        pthread_create(&th[i], NULL, s_call_me, &c[i]);
+    for (int i = 0; i < 8; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < 8; i++) {
+        cr_expect_eq(c[i].ok, CALLS, "caller %d got %d own replies", i, c[i].ok);
+        cr_expect_eq(c[i].wrong, 0, "caller %d got %d other replies or errors", i, c[i].wrong);
+    }
 }
