@@ -9,6 +9,7 @@
 #   BENCH_ONLY="sql quiz_get"   only these ceilings and scenarios (for experiments)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/ports.sh
 make --no-print-directory all >/dev/null
 if [ "${BENCH_SMOKE:-}" = 1 ]; then DURATION=1; TENANTS=${BENCH_TENANTS:-3}
 elif [ "${BENCH_QUICK:-}" = 1 ]; then DURATION=3; TENANTS=${BENCH_TENANTS:-100}
@@ -17,9 +18,9 @@ CONNS=${BENCH_CONNS:-32}
 THREADS=${BENCH_THREADS:-2}
 WORK=$(mktemp -d /tmp/quiz-bench.XXXXXX)
 chmod 755 "$WORK"
-PG_PORT=$((56500 + RANDOM % 400))
-HTTP_PORT=$((18000 + RANDOM % 1000))
-ZMQ=$((19000 + RANDOM % 1000))
+PG_PORT=$(free_port 56500 400)
+HTTP_PORT=$(free_port 18000 1000)
+ZMQ=$(free_port 19000 999)
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done

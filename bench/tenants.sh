@@ -8,13 +8,14 @@
 # back to back, which measures how creation degrades once the spares run out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/ports.sh
 N=${BENCH_TENANTS:-2000}
 GAP_MS=${BENCH_TENANT_GAP_MS:-50}
 WORK=$(mktemp -d /tmp/quiz-bench-tenants.XXXXXX)
 chmod 755 "$WORK"
-PG_PORT=$((56100 + RANDOM % 300))
-HTTP_PORT=$((17000 + RANDOM % 900))
-ZMQ=$((19900 + RANDOM % 90))
+PG_PORT=$(free_port 56100 300)
+HTTP_PORT=$(free_port 17000 900)
+ZMQ=$(free_port 19900 89)
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done

@@ -203,23 +203,34 @@ static void s_drain(mux_t *m)
     }
 }
 
-/* Sends frame, locking the shard. A socket that never sent yet may still be connecting: it gets
- * up to FIRST_CONNECT_MS (and the deadline), retried without the lock so other callers are not
- * held up. Returns with the lock held: 0, or -1 when no worker is connected. */
-static int s_send(mux_t *m, const void *frame, size_t len, uint64_t deadline_ms)
+static void s_free_frame(void *data, void *hint)
 {
+    (void)hint;
+    free(data);
+}
+
+/* Sends frame (malloc'd; taken over, so ZeroMQ need not copy it), locking the shard. A socket
+ * that never sent yet may still be connecting: it gets up to FIRST_CONNECT_MS (and the
+ * deadline), retried without the lock so other callers are not held up. Returns with the lock
+ * held: 0, or -1 when no worker is connected. */
+static int s_send(mux_t *m, void *frame, size_t len, uint64_t deadline_ms)
+{
+    zmq_msg_t msg;
+    zmq_msg_init_data(&msg, frame, len, s_free_frame, NULL);
     uint64_t start = clock_now_ms();
     uint64_t until =
         start + FIRST_CONNECT_MS < deadline_ms ? start + FIRST_CONNECT_MS : deadline_ms;
     for (;;) {
         pthread_mutex_lock(&m->lock);
-        if (zmq_send(m->sock, frame, len, ZMQ_DONTWAIT) >= 0) {
+        if (zmq_msg_send(&msg, m->sock, ZMQ_DONTWAIT) >= 0) {
             m->used = true;
             return 0;
         }
         s_drain(m); /* the send may have taken the edge of replies that arrived */
-        if (m->used || clock_now_ms() >= until)
+        if (m->used || clock_now_ms() >= until) {
+            zmq_msg_close(&msg);
             return -1;
+        }
         pthread_mutex_unlock(&m->lock);
         struct timespec pause = {0, 10 * 1000000L};
         nanosleep(&pause, NULL);
@@ -267,7 +278,6 @@ gw_call_t gw_shard_call(gw_shard_link_t *link, int shard, const proto_request_t 
     size_t len;
     void *frame = proto_request_encode(req, &len);
     int sent = s_send(m, frame, len, req->deadline_ms);
-    free(frame);
     if (sent < 0) {
         pthread_mutex_unlock(&m->lock);
         return GW_CALL_UNAVAILABLE; /* EAGAIN: no connected worker (or its queue is full) */

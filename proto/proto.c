@@ -460,15 +460,22 @@ static void s_clear_kvs(proto_kv_t *kvs, int *n)
     *n = 0;
 }
 
-int proto_request_peek_op(const void *buf, size_t len)
+int proto_request_peek(const void *buf, size_t len, uint8_t request_id[16])
 {
-    /* Skips the six fields before the operation with the allocation-free walker: the broker
-       routes every request by this, so it must cost far less than a decode. */
+    /* Reads the request id and skips the fields before the operation with the allocation-free
+       walker: the broker routes every request by this, so it must cost far less than a
+       decode. */
     const uint8_t *p = buf;
     if (!p || len < 8 || p[0] != (0x90 | REQUEST_FIELDS))
         return -1;
     size_t off = 1;
-    for (int field = 0; field < 6; field++)
+    if (s_walk(p, len, &off) < 0) /* version */
+        return -1;
+    if (off + 18 > len || p[off] != 0xc4 || p[off + 1] != 16) /* request id: bin 16 */
+        return -1;
+    if (request_id)
+        memcpy(request_id, p + off + 2, 16);
+    for (int field = 1; field < 6; field++)
         if (s_walk(p, len, &off) < 0)
             return -1;
     if (off >= len)

@@ -157,26 +157,19 @@ static void *s_thread_main(void *arg)
 
 /* Answers a request from the broker itself, without a thread: "unavailable" while draining or
  * when overloaded, and pings, which need no database. */
-static void s_answer(void *frontend, zmq_msg_t *id, zmq_msg_t *body, int status, const char *why,
-                     char *reply_body)
+static void s_answer(void *frontend, zmq_msg_t *id, const uint8_t request_id[16], int status,
+                     const char *why, char *reply_body)
 {
-    proto_request_t req;
-    const char *malformed;
-    if (proto_request_decode(zmq_msg_data(body), zmq_msg_size(body), &req, &malformed) < 0) {
-        zmq_msg_close(id);
-        return;
-    }
     proto_reply_t rep = {.status = status,
                          .detail = (char *)why,
                          .body = reply_body,
                          .body_len = reply_body ? strlen(reply_body) : 0};
-    memcpy(rep.request_id, req.request_id, 16);
+    memcpy(rep.request_id, request_id, 16);
     size_t len;
     void *out = proto_reply_encode(&rep, &len);
     zmq_msg_send(id, frontend, ZMQ_SNDMORE);
     zmq_send(frontend, out, len, 0);
     free(out);
-    proto_request_clear(&req);
 }
 
 /* A request waiting for a thread of its lane. */
@@ -257,17 +250,24 @@ static void s_on_frontend(broker_t *b, bool draining)
         return;
     }
     s_drain_frames(b->frontend);
-    int op = proto_request_peek_op(zmq_msg_data(&body), zmq_msg_size(&body));
+    uint8_t request_id[16];
+    int op = proto_request_peek(zmq_msg_data(&body), zmq_msg_size(&body), request_id);
+    if (op < 0) { /* without a request id there is no one to answer */
+        log_warning("dropped malformed request frame (%zu bytes)", zmq_msg_size(&body));
+        zmq_msg_close(&id);
+        zmq_msg_close(&body);
+        return;
+    }
     if (op == PROTO_OP_PING && !draining) {
         /* A ping asks whether this worker is up: the broker knows, no thread needs to wake. */
-        s_answer(b->frontend, &id, &body, PROTO_STATUS_OK, NULL, b->pong);
+        s_answer(b->frontend, &id, request_id, PROTO_STATUS_OK, NULL, b->pong);
         zmq_msg_close(&body);
         return;
     }
     bool slow = wk_handle_is_slow(op) && b->lanes[LANE_SLOW].nthreads > 0;
     lane_t *lane = &b->lanes[slow ? LANE_SLOW : LANE_FAST];
     if (draining || (lane->nidle == 0 && lane->count == QUEUE_MAX)) {
-        s_answer(b->frontend, &id, &body, PROTO_STATUS_UNAVAILABLE,
+        s_answer(b->frontend, &id, request_id, PROTO_STATUS_UNAVAILABLE,
                  draining ? "worker is shutting down" : "worker is busy", NULL);
         zmq_msg_close(&body);
         return;

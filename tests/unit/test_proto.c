@@ -295,7 +295,7 @@ Test(proto, names_cover_every_value)
     cr_expect_str_eq(proto_op_str(PROTO_OP__COUNT), "unknown");
 }
 
-Test(proto, peek_finds_the_operation_without_decoding)
+Test(proto, peek_finds_the_operation_and_id_without_decoding)
 {
     proto_request_t in;
     s_fill(&in);
@@ -303,18 +303,20 @@ Test(proto, peek_finds_the_operation_without_decoding)
         in.op = (proto_op_t)op;
         size_t len;
         void *buf = proto_request_encode(&in, &len);
-        cr_expect_eq(proto_request_peek_op(buf, len), op);
+        uint8_t id[16] = {0};
+        cr_expect_eq(proto_request_peek(buf, len, id), op);
+        cr_expect_arr_eq(id, in.request_id, 16);
         /* Truncated anywhere before the operation: -1, never a read past the end. */
         for (size_t cut = 0; cut < 40 && cut < len; cut++) {
             char *part = mem_alloc(cut ? cut : 1);
             memcpy(part, buf, cut);
-            int got = proto_request_peek_op(part, cut);
+            int got = proto_request_peek(part, cut, NULL);
             cr_expect(got == -1 || got == op, "cut %zu gave %d", cut, got);
             free(part);
         }
         free(buf);
     }
     proto_request_clear(&in);
-    cr_expect_eq(proto_request_peek_op("\x9c\xc1", 2), -1);
-    cr_expect_eq(proto_request_peek_op(NULL, 0), -1);
+    cr_expect_eq(proto_request_peek("\x9c\xc1", 2, NULL), -1);
+    cr_expect_eq(proto_request_peek(NULL, 0, NULL), -1);
 }
