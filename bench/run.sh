@@ -9,48 +9,17 @@
 #   BENCH_ONLY="sql quiz_get"   only these ceilings and scenarios (for experiments)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. bench/ports.sh
+. bench/stack.sh
 make --no-print-directory all >/dev/null
 if [ "${BENCH_SMOKE:-}" = 1 ]; then DURATION=1; TENANTS=${BENCH_TENANTS:-3}
 elif [ "${BENCH_QUICK:-}" = 1 ]; then DURATION=3; TENANTS=${BENCH_TENANTS:-100}
 else DURATION=10; TENANTS=${BENCH_TENANTS:-100}; fi
 CONNS=${BENCH_CONNS:-32}
 THREADS=${BENCH_THREADS:-2}
-WORK=$(mktemp -d /tmp/quiz-bench.XXXXXX)
-chmod 755 "$WORK"
-PG_PORT=$(free_port 56500 400)
-HTTP_PORT=$(free_port 18000 1000)
-ZMQ=$(free_port 19000 999)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  sh deploy/dev/pg.sh stop "$WORK/pg"
-  if [ -n "${BENCH_KEEP:-}" ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
 log() { echo "$*" >&2; }
-
-DSN=$(sh deploy/dev/pg.sh start "$WORK/pg" "$PG_PORT" --nosync)
-export QUIZ_DATABASE_URL=$DSN
-export QUIZ_PLATFORM_TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
-export QUIZ_KEYS_DIR=$WORK/keys
-mkdir -p "$QUIZ_KEYS_DIR"
-od -An -N32 -tx1 /dev/urandom | tr -d ' \n' > "$QUIZ_KEYS_DIR/bench.key"
+bench_stack bench
 AUTH="Bearer $QUIZ_PLATFORM_TOKEN"
 PSQL=(psql -X -q -At "$DSN")
-build/quiz-worker --migrate --shards 2 2>/dev/null
-for k in 0 1; do
-  build/quiz-worker --shard $k --shards 2 --endpoint tcp://127.0.0.1:$((ZMQ + k)) ${BENCH_WORKER_ARGS:-} \
-    2>>"$WORK/worker$k.log" &
-  pids+=($!)
-done
-# The benchmark logs in from one address far more than a person would: lift the per-address limit.
-build/quiz-gateway --listen 127.0.0.1:$HTTP_PORT --login-rate 0 --shard tcp://127.0.0.1:$ZMQ \
-  --shard tcp://127.0.0.1:$((ZMQ + 1)) 2>>"$WORK/gateway.log" &
-pids+=($!)
-URL=http://127.0.0.1:$HTTP_PORT
-for _ in $(seq 100); do curl -sf "$URL/readyz" >/dev/null && break; sleep 0.1; done
 
 # field NAME: a string member of the flat JSON object on stdin.
 field() { grep -o "\"$1\":\"[^\"]*\"" | head -n 1 | cut -d'"' -f4; }

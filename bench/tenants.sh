@@ -8,38 +8,10 @@
 # back to back, which measures how creation degrades once the spares run out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. bench/ports.sh
+. bench/stack.sh
 N=${BENCH_TENANTS:-2000}
 GAP_MS=${BENCH_TENANT_GAP_MS:-50}
-WORK=$(mktemp -d /tmp/quiz-bench-tenants.XXXXXX)
-chmod 755 "$WORK"
-PG_PORT=$(free_port 56100 300)
-HTTP_PORT=$(free_port 17000 900)
-ZMQ=$(free_port 19900 89)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  sh deploy/dev/pg.sh stop "$WORK/pg"
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-DSN=$(sh deploy/dev/pg.sh start "$WORK/pg" "$PG_PORT" --nosync)
-export QUIZ_DATABASE_URL=$DSN QUIZ_KEYS_DIR=$WORK/keys
-export QUIZ_PLATFORM_TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
-mkdir -p "$QUIZ_KEYS_DIR"
-od -An -N32 -tx1 /dev/urandom | tr -d ' \n' > "$QUIZ_KEYS_DIR/bench.key"
-build/quiz-worker --migrate --shards 2 2>/dev/null
-for k in 0 1; do
-  build/quiz-worker --shard $k --shards 2 --endpoint tcp://127.0.0.1:$((ZMQ + k)) ${BENCH_WORKER_ARGS:-} \
-    2>>"$WORK/worker$k.log" &
-  pids+=($!)
-done
-build/quiz-gateway --listen 127.0.0.1:$HTTP_PORT --shard tcp://127.0.0.1:$ZMQ \
-  --shard tcp://127.0.0.1:$((ZMQ + 1)) 2>>"$WORK/gateway.log" &
-pids+=($!)
-URL=http://127.0.0.1:$HTTP_PORT
-for _ in $(seq 100); do curl -sf "$URL/readyz" >/dev/null && break; sleep 0.1; done
+bench_stack bench-tenants
 
 # The hash alone, measured before the load starts.
 hash=$(build/bench-argon2 | tr -d '{}')
