@@ -4,6 +4,7 @@
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "common/mem.h"
 
@@ -52,4 +53,28 @@ int db_exec(const char *sql)
     PQclear(r);
     PQfinish(c);
     return rc;
+}
+
+int db_forced_failure_begin(const char *name)
+{
+    char sql[1024];
+    unsigned pid = (unsigned)getpid();
+    snprintf(sql, sizeof sql,
+             "CREATE OR REPLACE FUNCTION quiz.test_fail_%u() RETURNS trigger LANGUAGE plpgsql AS $$"
+             " BEGIN IF (SELECT name FROM quiz.tenants WHERE id = NEW.tenant_id) = '%s' THEN"
+             " RAISE EXCEPTION 'forced failure'; END IF; RETURN NEW; END $$;"
+             " CREATE TRIGGER test_fail_%u BEFORE INSERT ON quiz.platform_audit"
+             " FOR EACH ROW EXECUTE FUNCTION quiz.test_fail_%u()",
+             pid, name, pid, pid);
+    return db_exec(sql);
+}
+
+int db_forced_failure_end(void)
+{
+    char sql[256];
+    unsigned pid = (unsigned)getpid();
+    snprintf(sql, sizeof sql,
+             "DROP TRIGGER test_fail_%u ON quiz.platform_audit; DROP FUNCTION quiz.test_fail_%u()",
+             pid, pid);
+    return db_exec(sql);
 }

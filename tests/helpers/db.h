@@ -13,5 +13,9 @@ extern const char db_orphans_sql[];
 
 /* Executes a statement; 0 or -1 (printed). */
 int db_exec(const char *sql);
+/* Makes the last step of tenant creation (the platform audit row) fail for tenants named `name`
+ * (a test's own, no quotes), until db_forced_failure_end; one per test process. 0 or -1. */
+int db_forced_failure_begin(const char *name);
+int db_forced_failure_end(void);
 
 #endif

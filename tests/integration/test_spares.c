@@ -132,23 +132,12 @@ Test(spares, are_built_ahead_taken_by_creation_given_back_on_failure_and_pruned)
     s_wait_for(s_shard_is_full, shard_text, "t");
 
     /* A creation that fails at its last step leaves no tenant and gives its spare back. */
-    char name[64], sql[1024];
+    char name[64];
     snprintf(name, sizeof name, "spare-failure-%u", randombytes_random());
-    snprintf(sql, sizeof sql,
-             "CREATE OR REPLACE FUNCTION quiz.test_spare_fail_%u() RETURNS trigger"
-             " LANGUAGE plpgsql AS $$ BEGIN IF (SELECT name FROM quiz.tenants"
-             " WHERE id = NEW.tenant_id) = '%s' THEN RAISE EXCEPTION 'forced failure'; END IF;"
-             " RETURN NEW; END $$; CREATE TRIGGER test_spare_fail_%u BEFORE INSERT ON"
-             " quiz.platform_audit FOR EACH ROW EXECUTE FUNCTION quiz.test_spare_fail_%u()",
-             (unsigned)getpid(), name, (unsigned)getpid(), (unsigned)getpid());
-    cr_assert_eq(db_exec(sql), 0);
+    cr_assert_eq(db_forced_failure_begin(name), 0);
     char *before = db_value(s_all_ids, NULL, NULL);
     long st = s_create(name, &j);
-    snprintf(sql, sizeof sql,
-             "DROP TRIGGER test_spare_fail_%u ON quiz.platform_audit;"
-             " DROP FUNCTION quiz.test_spare_fail_%u()",
-             (unsigned)getpid(), (unsigned)getpid());
-    cr_assert_eq(db_exec(sql), 0);
+    cr_assert_eq(db_forced_failure_end(), 0);
     cr_expect_eq(st, 500);
     char *after = db_value(s_all_ids, NULL, NULL);
     cr_expect_str_eq(after, before, "the failed creation kept its spare");

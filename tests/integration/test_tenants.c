@@ -161,25 +161,15 @@ Test(tenants, create_list_stats_delete)
 Test(tenants, failed_creation_leaves_nothing_behind)
 {
     /* Make the very last step of creation (the platform audit row) fail for one tenant name. */
-    char name[64], sql[1024];
+    char name[64];
     snprintf(name, sizeof name, "force-failure-%u", randombytes_random());
-    snprintf(sql, sizeof sql,
-             "CREATE OR REPLACE FUNCTION quiz.test_fail_%u() RETURNS trigger LANGUAGE plpgsql AS $$"
-             " BEGIN IF (SELECT name FROM quiz.tenants WHERE id = NEW.tenant_id) = '%s' THEN"
-             " RAISE EXCEPTION 'forced failure'; END IF; RETURN NEW; END $$;"
-             " CREATE TRIGGER test_fail_%u BEFORE INSERT ON quiz.platform_audit"
-             " FOR EACH ROW EXECUTE FUNCTION quiz.test_fail_%u()",
-             (unsigned)getpid(), name, (unsigned)getpid(), (unsigned)getpid());
-    cr_assert_eq(db_exec(sql), 0);
+    cr_assert_eq(db_forced_failure_begin(name), 0);
 
     char body[256];
     snprintf(body, sizeof body, "{\"tenant_name\":\"%s\",\"owner_email\":\"x@y.example\"}", name);
     http_resp_t r;
     long st = s_call("POST", "/api/tenants/", body, &r);
-    snprintf(sql, sizeof sql,
-             "DROP TRIGGER test_fail_%u ON quiz.platform_audit; DROP FUNCTION quiz.test_fail_%u()",
-             (unsigned)getpid(), (unsigned)getpid());
-    cr_assert_eq(db_exec(sql), 0);
+    cr_assert_eq(db_forced_failure_end(), 0);
     cr_expect_eq(st, 500, "%s", r.body);
     char type[128];
     cr_expect_eq(http_header(&r, "Content-Type", type, sizeof type), 0);
