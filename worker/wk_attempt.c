@@ -233,13 +233,14 @@ void wk_attempt_list(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *r
     wk_page_params(&page, v);
     v[3] = quiz;
     v[4] = req->role == PROTO_ROLE_ADMIN ? NULL : user; /* members see their own */
+    /* clang-format off */
     wk_read_page(ctx, req, rep, req->tenant,
-                 "SELECT " ATTEMPT_JSON ", (extract(epoch FROM submitted_at) * 1000000)::bigint, id"
+                 "SELECT " ATTEMPT_JSON "," WK_PAGE_KEYS("submitted_at", "id")
                  " FROM attempts WHERE quiz_id = $4 AND ($5::uuid IS NULL OR user_id = $5::uuid)"
-                 " AND ($1::bigint IS NULL OR (submitted_at, id) <"
-                 "  ('epoch'::timestamptz + $1::bigint * interval '1 microsecond', $2::uuid))"
-                 " ORDER BY submitted_at DESC, id DESC LIMIT $3",
+                 " AND" WK_PAGE_AFTER("submitted_at", "id", "uuid")
+                 WK_PAGE_ORDER("submitted_at", "id"),
                  5, v, &page);
+    /* clang-format on */
 }
 
 void wk_attempt_get(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)

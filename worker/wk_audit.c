@@ -46,13 +46,14 @@ void wk_audit_list(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep
         return;
     const char *v[3];
     wk_page_params(&page, v);
-    wk_read_page(
-        ctx, req, rep, req->tenant,
-        "SELECT json_build_object('id', id, 'at', at, 'actor_id', actor_id, 'action', action,"
-        " 'target', target, 'client', client, 'request_id', request_id, 'detail', detail),"
-        " (extract(epoch FROM at) * 1000000)::bigint, id"
-        " FROM audit_log WHERE $1::bigint IS NULL OR"
-        " (at, id) < ('epoch'::timestamptz + $1::bigint * interval '1 microsecond', $2::bigint)"
-        " ORDER BY at DESC, id DESC LIMIT $3",
-        3, v, &page);
+    /* clang-format off */
+    wk_read_page(ctx, req, rep, req->tenant,
+                 "SELECT json_build_object('id', id, 'at', at, 'actor_id', actor_id,"
+                 " 'action', action, 'target', target, 'client', client,"
+                 " 'request_id', request_id, 'detail', detail),"
+                 WK_PAGE_KEYS("at", "id")
+                 " FROM audit_log WHERE" WK_PAGE_AFTER("at", "id", "bigint")
+                 WK_PAGE_ORDER("at", "id"),
+                 3, v, &page);
+    /* clang-format on */
 }

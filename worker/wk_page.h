@@ -10,6 +10,15 @@
 
 #include "proto/proto.h"
 
+/* That contract in SQL, for rows ordered newest first by (TS, ID), where ID has SQL type IDTYPE:
+ * the key columns to select after the item JSON, the condition "after the cursor" and the
+ * order with its limit. */
+#define WK_PAGE_KEYS(ts, id) " (extract(epoch FROM " ts ") * 1000000)::bigint, " id
+#define WK_PAGE_AFTER(ts, id, idtype)            \
+    " ($1::bigint IS NULL OR (" ts ", " id ") <" \
+    " ('epoch'::timestamptz + $1::bigint * interval '1 microsecond', $2::" idtype "))"
+#define WK_PAGE_ORDER(ts, id) " ORDER BY " ts " DESC, " id " DESC LIMIT $3"
+
 #define WK_PAGE_DEFAULT 20
 #define WK_PAGE_MAX     100
 

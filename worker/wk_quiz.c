@@ -212,17 +212,18 @@ void wk_quiz_list(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
     v[4] = q && *q ? q : NULL;
     /* Keyset on (created_at, id) DESC: quizzes_listing_idx, or quizzes_author_idx with an
        author; title words use quizzes_title_search_idx. */
-    wk_read_page(
-        ctx, req, rep, req->tenant,
-        "SELECT jsonb_build_object(" QUIZ_FIELDS ", 'question_count',"
-        "  (SELECT count(*) FROM questions WHERE quiz_id = q.id)),"
-        " (extract(epoch FROM q.created_at) * 1000000)::bigint, q.id"
-        " FROM quizzes q WHERE ($4::uuid IS NULL OR q.author_id = $4::uuid)"
-        " AND ($5::text IS NULL OR to_tsvector('simple', q.title) @@ plainto_tsquery('simple', $5))"
-        " AND ($1::bigint IS NULL OR (q.created_at, q.id) <"
-        "  ('epoch'::timestamptz + $1::bigint * interval '1 microsecond', $2::uuid))"
-        " ORDER BY q.created_at DESC, q.id DESC LIMIT $3",
-        5, v, &page);
+    /* clang-format off */
+    wk_read_page(ctx, req, rep, req->tenant,
+                 "SELECT jsonb_build_object(" QUIZ_FIELDS ", 'question_count',"
+                 "  (SELECT count(*) FROM questions WHERE quiz_id = q.id)),"
+                 WK_PAGE_KEYS("q.created_at", "q.id")
+                 " FROM quizzes q WHERE ($4::uuid IS NULL OR q.author_id = $4::uuid)"
+                 " AND ($5::text IS NULL OR"
+                 "  to_tsvector('simple', q.title) @@ plainto_tsquery('simple', $5))"
+                 " AND" WK_PAGE_AFTER("q.created_at", "q.id", "uuid")
+                 WK_PAGE_ORDER("q.created_at", "q.id"),
+                 5, v, &page);
+    /* clang-format on */
 }
 
 void wk_quiz_update(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)

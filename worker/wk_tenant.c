@@ -114,13 +114,13 @@ void wk_tenant_list(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *re
         return;
     const char *v[3];
     wk_page_params(&page, v);
+    /* clang-format off */
     wk_read_page(ctx, req, rep, NULL,
-                 "SELECT " TENANT_JSON ", (extract(epoch FROM created_at) * 1000000)::bigint, id"
-                 " FROM quiz.tenants WHERE status = 'active' AND ($1::bigint IS NULL OR"
-                 " (created_at, id) < ('epoch'::timestamptz + $1::bigint * interval '1 "
-                 "microsecond', $2::uuid))"
-                 " ORDER BY created_at DESC, id DESC LIMIT $3",
+                 "SELECT " TENANT_JSON "," WK_PAGE_KEYS("created_at", "id")
+                 " FROM quiz.tenants WHERE status = 'active' AND"
+                 WK_PAGE_AFTER("created_at", "id", "uuid") WK_PAGE_ORDER("created_at", "id"),
                  3, v, &page);
+    /* clang-format on */
 }
 
 void wk_tenant_get(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)

@@ -49,13 +49,13 @@ void wk_user_list(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
         return;
     const char *v[3];
     wk_page_params(&page, v);
+    /* clang-format off */
     wk_read_page(ctx, req, rep, req->tenant,
-                 "SELECT " USER_JSON ", (extract(epoch FROM created_at) * 1000000)::bigint, id"
-                 " FROM users WHERE $1::bigint IS NULL OR"
-                 " (created_at, id) < ('epoch'::timestamptz + $1::bigint * interval '1 "
-                 "microsecond', $2::uuid)"
-                 " ORDER BY created_at DESC, id DESC LIMIT $3",
+                 "SELECT " USER_JSON "," WK_PAGE_KEYS("created_at", "id")
+                 " FROM users WHERE" WK_PAGE_AFTER("created_at", "id", "uuid")
+                 WK_PAGE_ORDER("created_at", "id"),
                  3, v, &page);
+    /* clang-format on */
 }
 
 /* Validates a role member: NULL stays NULL (absent), else "admin" or "member". */
@@ -68,6 +68,14 @@ static int s_role(json_t *body, const char **role, proto_reply_t *rep)
         return -1;
     }
     return 0;
+}
+
+/* The failed transaction's status; the only conflict a user write can hit is the email. */
+static void s_reply_tx_error(proto_reply_t *rep, wk_tx_t *tx)
+{
+    wk_reply_tx_error(rep, tx);
+    if (rep->status == PROTO_STATUS_CONFLICT)
+        wk_reply_error(rep, PROTO_STATUS_CONFLICT, "a user with this email already exists");
 }
 
 void wk_user_create(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
@@ -111,9 +119,7 @@ void wk_user_create(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *re
         goto fail;
     goto done;
 fail:
-    wk_reply_tx_error(rep, &tx);
-    if (rep->status == PROTO_STATUS_CONFLICT)
-        wk_reply_error(rep, PROTO_STATUS_CONFLICT, "a user with this email already exists");
+    s_reply_tx_error(rep, &tx);
 done:
     PQclear(user);
     wk_tx_end(&tx);
@@ -176,9 +182,7 @@ void wk_user_update(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *re
     wk_reply_row(rep, PROTO_STATUS_OK, res, "user not found");
     goto done;
 fail:
-    wk_reply_tx_error(rep, &tx);
-    if (rep->status == PROTO_STATUS_CONFLICT)
-        wk_reply_error(rep, PROTO_STATUS_CONFLICT, "a user with this email already exists");
+    s_reply_tx_error(rep, &tx);
 done:
     PQclear(res);
     wk_tx_end(&tx);
