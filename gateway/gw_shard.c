@@ -260,7 +260,8 @@ static void s_cond_wait(mux_t *m, waiter_t *w, uint64_t deadline_ms)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    uint64_t left = deadline_ms - clock_now_ms(); /* the caller checked it is in the future */
+    uint64_t now_ms = clock_now_ms(); /* the deadline may have passed since the caller looked */
+    uint64_t left = deadline_ms > now_ms ? deadline_ms - now_ms : 0;
     struct timespec until = {now.tv_sec + (time_t)(left / 1000),
                              now.tv_nsec + (long)(left % 1000) * 1000000L};
     if (until.tv_nsec >= 1000000000L) {
