@@ -2,11 +2,9 @@
  * table, a row here and its handler. */
 #include "worker/wk_handle.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "common/log.h"
-#include "common/mem.h"
 #include "common/shard.h"
 #include "worker/wk_attempt.h"
 #include "worker/wk_audit.h"
@@ -27,15 +25,8 @@ typedef struct {
     bool slow;        /* hashes a password: runs in the low-priority lane */
 } wk_route_t;
 
-static void s_ping(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
-{
-    char body[64];
-    snprintf(body, sizeof body, "{\"pong\":true,\"shard\":%d}", ctx->shard);
-    wk_reply_body(rep, PROTO_STATUS_OK, mem_strdup(body));
-}
-
 static const wk_route_t s_routes[PROTO_OP__COUNT] = {
-    [PROTO_OP_PING] = {s_ping, NEEDS_NOTHING, false},
+    /* PROTO_OP_PING never reaches a thread: the broker answers it (wk_server.c). */
     [PROTO_OP_TENANT_CREATE] = {wk_tenant_create, NEEDS_PLATFORM, true, true},
     [PROTO_OP_TENANT_LIST] = {wk_tenant_list, NEEDS_PLATFORM, false},
     [PROTO_OP_TENANT_GET] = {wk_tenant_get, NEEDS_PLATFORM, true},
