@@ -66,7 +66,7 @@ build-asan/%.o: %.c
 	@$(CC) $(CFLAGS) -c -o $@ $<
 
 # Unit tests link only the module under test and what it needs.
-UNIT_DEPS := $(call objs,build-asan,$(PROTO_SRC) $(COMMON_SRC) gateway/gw_route.c gateway/gw_proxy.c) build-asan/openapi_embedded.o
+UNIT_DEPS := $(call objs,build-asan,$(PROTO_SRC) $(COMMON_SRC) gateway/gw_route.c gateway/gw_proxy.c worker/wk_pace.c) build-asan/openapi_embedded.o
 build-asan/tests/unit/%: build-asan/tests/unit/%.o $(UNIT_DEPS)
 	@echo "LD $@"; $(CC) $(SAN) -o $@ $^ $(TLDLIBS)
 INTEG_DEPS := $(call objs,build-asan,$(HELPER_SRC) $(COMMON_SRC) $(PROTO_SRC))

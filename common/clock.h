@@ -9,5 +9,7 @@
 uint64_t clock_now_us(void);
 /* Milliseconds since the Unix epoch (proto_request_t.deadline_ms is in this unit). */
 uint64_t clock_now_ms(void);
+/* Microseconds of CLOCK_MONOTONIC, for intervals within one process (immune to clock steps). */
+uint64_t clock_mono_us(void);
 
 #endif

@@ -16,8 +16,8 @@
 static void s_usage(FILE *out)
 {
     fputs("usage: quiz-worker --shard K --shards S --endpoint ZMQ_ENDPOINT [--threads N]\n"
-          "                   [--password-threads N] [--drain-ms MS] [--keys DIR]\n"
-          "                   [--spare-schemas N] [--no-set-role] [--verbose]\n"
+          "                   [--password-threads N] [--password-share PCT] [--drain-ms MS]\n"
+          "                   [--keys DIR] [--spare-schemas N] [--no-set-role] [--verbose]\n"
           "       quiz-worker --migrate --shards S\n"
           "The database is named by $QUIZ_DATABASE_URL, $DATABASE_URL or $NEON_DATABASE_URL\n"
           "(a libpq URI or key=value string; sslmode=require is honoured). --migrate logs in as\n"
@@ -31,6 +31,9 @@ static void s_usage(FILE *out)
           "that, requests only queue inside PostgreSQL and its tail latency grows.\n"
           "--password-threads: threads for requests that hash passwords (default 1), run at\n"
           "low CPU priority so logins cannot starve reads.\n"
+          "--password-share: while other requests are in flight, password requests may use\n"
+          "this percentage of one core (default 10); an otherwise idle worker hashes at full\n"
+          "speed. CPU priority alone cannot keep a busy machine's tail latency.\n"
           "--spare-schemas: tenant schemas kept built ahead for this shard (default 4), so\n"
           "creating a tenant does not wait for their DDL; 0 builds each at creation.\n"
           "--no-set-role keeps only shard-level database isolation (benchmarks only).\n",
@@ -64,6 +67,7 @@ int main(int argc, char **argv)
                               .shards = 0,
                               .threads = 2,
                               .slow_threads = 1,
+                              .password_share = 10,
                               .drain_ms = 10000,
                               .spare_schemas = 4,
                               .set_role = true};
@@ -80,6 +84,7 @@ int main(int argc, char **argv)
                                          {"keys", required_argument, 0, 'K'},
                                          {"no-set-role", no_argument, 0, 'N'},
                                          {"password-threads", required_argument, 0, 'P'},
+                                         {"password-share", required_argument, 0, 'H'},
                                          {"spare-schemas", required_argument, 0, 'S'},
                                          {0, 0, 0, 0}};
     int c;
@@ -96,6 +101,7 @@ int main(int argc, char **argv)
         case 'K': keys_dir = optarg; break;
         case 'N': cfg.set_role = false; break;
         case 'P': bad = s_int(optarg, 1, 16, &cfg.slow_threads); break;
+        case 'H': bad = s_int(optarg, 1, 100, &cfg.password_share); break;
         case 'S': bad = s_int(optarg, 0, 1000, &cfg.spare_schemas); break;
         case 'h': s_usage(stdout); return 0;
         default: s_usage(stderr); return 2;

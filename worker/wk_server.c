@@ -5,8 +5,10 @@
  * Each database thread announces itself with an empty message and then alternates: receive
  * [gateway id][request], run it, send [gateway id][reply]. The main thread hands a request only
  * to an idle thread and stops reading the frontend while none is idle, so requests wait in
- * ZeroMQ's queue rather than behind a slow query. On SIGTERM it tells systemd it is stopping,
- * answers new requests "unavailable", waits for busy threads (up to drain_ms) and exits. */
+ * ZeroMQ's queue rather than behind a slow query. Password requests have their own lane and,
+ * while ordinary requests are in flight, a paced share of the CPU (wk_pace.h). On SIGTERM it tells
+ * systemd it is stopping, answers new requests "unavailable", waits for busy threads (up to
+ * drain_ms) and exits. */
 #include "worker/wk_server.h"
 
 #include <errno.h>
@@ -25,6 +27,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "worker/wk_handle.h"
+#include "worker/wk_pace.h"
 
 #define BACKEND "inproc://wk-backend"
 #define ID_MAX  256
@@ -191,18 +194,59 @@ typedef struct {
     int head, count;
 } lane_t;
 
+#define THREADS_MAX 128 /* ordinary (up to 64) and password threads (up to 16) */
+
 typedef struct {
     void *frontend, *backend;
     lane_t lanes[2];
+    wk_pace_t pace;                   /* the password lane's share while others are busy */
+    uint64_t started_us[THREADS_MAX]; /* when each thread took its current request */
+    bool draining;
     char pong[48]; /* the body of a ping's reply */
 } broker_t;
+
+/* The thread index in a routing id "f<index>" / "s<index>" (see s_thread_main), or -1. */
+static int s_thread_index(zmq_msg_t *tid)
+{
+    char digits[8] = {0};
+    size_t n = zmq_msg_size(tid);
+    if (n < 2 || n >= sizeof digits)
+        return -1;
+    memcpy(digits, (const char *)zmq_msg_data(tid) + 1, n - 1);
+    int index = atoi(digits);
+    return index >= 0 && index < THREADS_MAX ? index : -1;
+}
 
 static void s_dispatch(broker_t *b, lane_t *lane, zmq_msg_t *id, zmq_msg_t *body)
 {
     zmq_msg_t *tid = &lane->idle[--lane->nidle];
+    int index = s_thread_index(tid);
+    if (index >= 0)
+        b->started_us[index] = clock_mono_us();
     zmq_msg_send(tid, b->backend, ZMQ_SNDMORE);
     zmq_msg_send(id, b->backend, ZMQ_SNDMORE);
     zmq_msg_send(body, b->backend, 0);
+}
+
+/* Microseconds before the password lane may start a request (see wk_pace.h): only while
+   ordinary requests are running or waiting, and never while draining. */
+static uint64_t s_slow_wait_us(const broker_t *b)
+{
+    const lane_t *fast = &b->lanes[LANE_FAST];
+    bool busy = !b->draining && (fast->nidle < fast->nthreads || fast->count > 0);
+    return wk_pace_wait_us(&b->pace, clock_mono_us(), busy);
+}
+
+/* Gives queued requests of a lane to its idle threads, as far as the lane may start them. */
+static void s_pump(broker_t *b, lane_t *lane)
+{
+    while (lane->count > 0 && lane->nidle > 0 &&
+           (lane != &b->lanes[LANE_SLOW] || s_slow_wait_us(b) == 0)) {
+        queued_t *q = &lane->queue[lane->head];
+        lane->head = (lane->head + 1) % QUEUE_MAX;
+        lane->count--;
+        s_dispatch(b, lane, &q->id, &q->body);
+    }
 }
 
 /* Moves one message backend -> frontend (a reply), marks its thread idle and gives it the
@@ -210,6 +254,7 @@ static void s_dispatch(broker_t *b, lane_t *lane, zmq_msg_t *id, zmq_msg_t *body
 static void s_on_backend(broker_t *b)
 {
     zmq_msg_t tid, first;
+    bool replied = false;
     if (s_recv(b->backend, &tid, 0) < 0)
         return;
     if (s_recv(b->backend, &first, 0) < 0) {
@@ -221,6 +266,7 @@ static void s_on_backend(broker_t *b)
         if (s_recv(b->backend, &reply, 0) == 0) {
             zmq_msg_send(&first, b->frontend, ZMQ_SNDMORE);
             zmq_msg_send(&reply, b->frontend, 0);
+            replied = true;
         } else {
             zmq_msg_close(&first);
         }
@@ -229,19 +275,20 @@ static void s_on_backend(broker_t *b)
         zmq_msg_close(&first); /* empty frame: the thread just became idle */
     }
     lane_t *lane = &b->lanes[((const char *)zmq_msg_data(&tid))[0] == 's' ? LANE_SLOW : LANE_FAST];
-    lane->idle[lane->nidle++] = tid;
-    if (lane->count > 0) {
-        queued_t *q = &lane->queue[lane->head];
-        lane->head = (lane->head + 1) % QUEUE_MAX;
-        lane->count--;
-        s_dispatch(b, lane, &q->id, &q->body);
+    int index = s_thread_index(&tid);
+    if (replied && lane == &b->lanes[LANE_SLOW] && index >= 0) {
+        uint64_t now = clock_mono_us();
+        wk_pace_ran(&b->pace, now, now - b->started_us[index]);
     }
+    lane->idle[lane->nidle++] = tid;
+    s_pump(b, lane);
 }
 
 /* Moves one request frontend -> an idle thread of its lane, or its lane's queue, or refuses
  * it (draining, or the queue is full). */
-static void s_on_frontend(broker_t *b, bool draining)
+static void s_on_frontend(broker_t *b)
 {
+    bool draining = b->draining;
     zmq_msg_t id, body;
     if (s_recv(b->frontend, &id, 0) < 0)
         return;
@@ -266,13 +313,13 @@ static void s_on_frontend(broker_t *b, bool draining)
     }
     bool slow = wk_handle_is_slow(op) && b->lanes[LANE_SLOW].nthreads > 0;
     lane_t *lane = &b->lanes[slow ? LANE_SLOW : LANE_FAST];
-    if (draining || (lane->nidle == 0 && lane->count == QUEUE_MAX)) {
+    if (draining || lane->count == QUEUE_MAX) {
         s_answer(b->frontend, &id, request_id, PROTO_STATUS_UNAVAILABLE,
                  draining ? "worker is shutting down" : "worker is busy", NULL);
         zmq_msg_close(&body);
         return;
     }
-    if (lane->nidle > 0) {
+    if (lane->nidle > 0 && lane->count == 0 && (!slow || s_slow_wait_us(b) == 0)) {
         s_dispatch(b, lane, &id, &body);
         return;
     }
@@ -301,6 +348,7 @@ int wk_server_run(const wk_server_config_t *cfg)
     broker_t b = {0};
     b.lanes[LANE_FAST].nthreads = cfg->threads;
     b.lanes[LANE_SLOW].nthreads = cfg->slow_threads;
+    wk_pace_init(&b.pace, cfg->password_share);
     snprintf(b.pong, sizeof b.pong, "{\"pong\":true,\"shard\":%d}", cfg->shard);
     for (int l = 0; l < 2; l++)
         b.lanes[l].queue = mem_zalloc(sizeof(queued_t) * QUEUE_MAX);
@@ -346,16 +394,15 @@ int wk_server_run(const wk_server_config_t *cfg)
 
     uint64_t wd_usec = lifecycle_watchdog_usec();
     long timeout = wd_usec ? (long)(wd_usec / 2000) : 1000;
-    bool draining = false;
     uint64_t drain_until = 0;
     for (;;) {
-        if (!draining && lifecycle_is_stopping()) {
-            draining = true;
+        if (!b.draining && lifecycle_is_stopping()) {
+            b.draining = true;
             drain_until = clock_now_ms() + (uint64_t)cfg->drain_ms;
             lifecycle_stopping();
             log_info("stopping: draining %d busy threads", s_busy(&b));
         }
-        if (draining && (s_all_idle(&b) || clock_now_ms() >= drain_until)) {
+        if (b.draining && (s_all_idle(&b) || clock_now_ms() >= drain_until)) {
             /* Stay connected a moment after the last reply: a gateway drops what it has not
                yet read from a connection that closes (its sockets use ZMQ_IMMEDIATE), so an
                instant exit could lose the very replies the drain waited for. Requests arriving
@@ -364,14 +411,23 @@ int wk_server_run(const wk_server_config_t *cfg)
             for (uint64_t now = clock_now_ms(); now < settle_until; now = clock_now_ms()) {
                 zmq_pollitem_t it = {b.frontend, 0, ZMQ_POLLIN, 0};
                 if (zmq_poll(&it, 1, (long)(settle_until - now)) > 0 && (it.revents & ZMQ_POLLIN))
-                    s_on_frontend(&b, true);
+                    s_on_frontend(&b);
             }
             break;
         }
         /* The frontend is always read: a request for a busy lane waits in that lane's queue
            while the other lane keeps serving. */
+        /* Password requests held back by pacing start when their rest is over, or as soon as
+           ordinary requests stop (checked after every event). */
+        lane_t *slow = &b.lanes[LANE_SLOW];
+        s_pump(&b, slow);
+        long wait = timeout;
+        if (slow->count > 0 && slow->nidle > 0)
+            wait = (long)(s_slow_wait_us(&b) / 1000) + 1;
+        if (wait > timeout)
+            wait = timeout;
         zmq_pollitem_t items[2] = {{b.backend, 0, ZMQ_POLLIN, 0}, {b.frontend, 0, ZMQ_POLLIN, 0}};
-        int ready = zmq_poll(items, 2, timeout);
+        int ready = zmq_poll(items, 2, wait);
         if (wd_usec)
             lifecycle_watchdog();
         if (ready < 0)
@@ -379,7 +435,7 @@ int wk_server_run(const wk_server_config_t *cfg)
         if (items[0].revents & ZMQ_POLLIN)
             s_on_backend(&b);
         if (items[1].revents & ZMQ_POLLIN)
-            s_on_frontend(&b, draining);
+            s_on_frontend(&b);
     }
     if (!s_all_idle(&b))
         log_warning("drain timed out with %d requests in flight", s_busy(&b));

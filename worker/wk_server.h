@@ -20,6 +20,7 @@ typedef struct {
     int shards;                 /* total shards */
     int threads;                /* database threads (= connections) for ordinary requests */
     int slow_threads;           /* threads for requests that hash passwords (low CPU priority) */
+    int password_share;         /* their share of one core (%) while other requests run */
     int drain_ms;               /* how long in-flight requests may take after SIGTERM */
     int spare_schemas;          /* tenant schemas kept built ahead for this shard (0: none) */
 } wk_server_config_t;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/ident.h"
+#include "tests/helpers/api.h"
 #include "tests/helpers/db.h"
 #include "tests/helpers/http.h"
 #include "tests/helpers/stack.h"
@@ -188,4 +189,44 @@ Test(worker, reconnects_after_its_connections_are_killed)
     free(v);
     for (int i = 0; i < 10; i++)
         cr_expect_eq(s_stats(i % 2 ? a : b), 200);
+}
+
+/* While ordinary requests are in flight, password requests rest in proportion to their work
+ * (worker/wk_pace.h): at a 1% share, a login after a login waits ~99 times the first one's run
+ * (capped at 2 s), and is answered, not lost. The busy request is a read blocked on a lock. */
+Test(worker, a_busy_worker_paces_logins_and_answers_them)
+{
+    static const char *const share[] = {"--password-share", "1", NULL};
+    stack_term_worker(&S, 0);
+    cr_assert_eq(stack_wait_worker(&S, 0), 0);
+    S.worker_args = share;
+    cr_assert_eq(stack_start_worker(&S, 0), 0);
+    api_tenant_t t[2];
+    int found = 0;
+    for (int i = 0; found < 2 && i < 40; i++) {
+        api_tenant(&S, &t[found]);
+        found += t[found].shard == 0;
+    }
+    cr_assert_eq(found, 2, "no two tenants on shard 0");
+    PGconn *lock = s_lock(t[0].id);
+    call_t busy = {.status = 0};
+    snprintf(busy.path, sizeof busy.path, "/api/tenants/%s/stats", t[0].id);
+    pthread_t th;
+    pthread_create(&th, NULL, s_call_thread, &busy);
+    s_wait_blocked();
+    double took[2];
+    for (int i = 0; i < 2; i++) {
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        cr_expect_eq(api_login(&S, t[1].id, t[1].email, t[1].password, NULL, NULL, NULL), 200);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        took[i] = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+    }
+    s_unlock(lock);
+    pthread_join(th, NULL);
+    cr_expect_eq(busy.status, 200);
+    cr_expect_gt(took[1], 0.5, "the second login did not rest (%.3f s, first %.3f s)", took[1],
+                 took[0]);
+    /* Idle again: no rest is owed, and the login still works. */
+    cr_expect_eq(api_login(&S, t[1].id, t[1].email, t[1].password, NULL, NULL, NULL), 200);
 }
