@@ -10,13 +10,12 @@ void wk_pace_init(wk_pace_t *p, int share)
     p->next_us = 0;
 }
 
-void wk_pace_ran(wk_pace_t *p, uint64_t now_us, uint64_t ran_us)
+void wk_pace_ran(wk_pace_t *p, uint64_t now_us, uint64_t ran_us, bool busy)
 {
     uint64_t rest = ran_us * (uint64_t)(100 - p->share) / (uint64_t)p->share;
     if (rest > REST_MAX_US)
         rest = REST_MAX_US;
-    /* Several password threads finishing together each add their own rest. */
-    uint64_t from = p->next_us > now_us ? p->next_us : now_us;
+    uint64_t from = busy && p->next_us > now_us ? p->next_us : now_us;
     p->next_us = from + rest;
     if (p->next_us > now_us + REST_MAX_US)
         p->next_us = now_us + REST_MAX_US;

@@ -16,8 +16,10 @@ typedef struct {
 } wk_pace_t;
 
 void wk_pace_init(wk_pace_t *p, int share);
-/* A password request ended at now_us after running ran_us. */
-void wk_pace_ran(wk_pace_t *p, uint64_t now_us, uint64_t ran_us);
+/* A password request ended at now_us after running ran_us; busy as for wk_pace_wait_us. Rests of
+ * requests that end while busy add up (several password threads); an idle worker owes only the
+ * last one's, so a burst of logins on an idle worker does not hold back the first ones after. */
+void wk_pace_ran(wk_pace_t *p, uint64_t now_us, uint64_t ran_us, bool busy);
 /* Microseconds to wait before starting the next password request; 0: start it now. busy: ordinary
  * requests are running or queued. */
 uint64_t wk_pace_wait_us(const wk_pace_t *p, uint64_t now_us, bool busy);

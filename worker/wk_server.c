@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,8 +200,12 @@ typedef struct {
 typedef struct {
     void *frontend, *backend;
     lane_t lanes[2];
-    wk_pace_t pace;                   /* the password lane's share while others are busy */
-    uint64_t started_us[THREADS_MAX]; /* when each thread took its current request */
+    wk_pace_t pace; /* the password lane's share while others are busy */
+    /* Password threads' CPU clocks, and their reading when each took its current request: the
+       share is of CPU time, which a niced thread on a busy machine spends over a longer wall
+       time. */
+    clockid_t cpu_clock[THREADS_MAX];
+    uint64_t started_cpu_us[THREADS_MAX];
     bool draining;
     char pong[48]; /* the body of a ping's reply */
 } broker_t;
@@ -217,24 +222,37 @@ static int s_thread_index(zmq_msg_t *tid)
     return index >= 0 && index < THREADS_MAX ? index : -1;
 }
 
+/* CPU time a password thread has used, in microseconds (0 for other threads). */
+static uint64_t s_cpu_us(const broker_t *b, const lane_t *lane, int index)
+{
+    struct timespec ts;
+    if (lane != &b->lanes[LANE_SLOW] || index < 0 || clock_gettime(b->cpu_clock[index], &ts) < 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 static void s_dispatch(broker_t *b, lane_t *lane, zmq_msg_t *id, zmq_msg_t *body)
 {
     zmq_msg_t *tid = &lane->idle[--lane->nidle];
     int index = s_thread_index(tid);
     if (index >= 0)
-        b->started_us[index] = clock_mono_us();
+        b->started_cpu_us[index] = s_cpu_us(b, lane, index);
     zmq_msg_send(tid, b->backend, ZMQ_SNDMORE);
     zmq_msg_send(id, b->backend, ZMQ_SNDMORE);
     zmq_msg_send(body, b->backend, 0);
 }
 
-/* Microseconds before the password lane may start a request (see wk_pace.h): only while
-   ordinary requests are running or waiting, and never while draining. */
-static uint64_t s_slow_wait_us(const broker_t *b)
+/* Whether ordinary requests are running or waiting, for pacing (never while draining). */
+static bool s_fast_busy(const broker_t *b)
 {
     const lane_t *fast = &b->lanes[LANE_FAST];
-    bool busy = !b->draining && (fast->nidle < fast->nthreads || fast->count > 0);
-    return wk_pace_wait_us(&b->pace, clock_mono_us(), busy);
+    return !b->draining && (fast->nidle < fast->nthreads || fast->count > 0);
+}
+
+/* Microseconds before the password lane may start a request (see wk_pace.h). */
+static uint64_t s_slow_wait_us(const broker_t *b)
+{
+    return wk_pace_wait_us(&b->pace, clock_mono_us(), s_fast_busy(b));
 }
 
 /* Gives queued requests of a lane to its idle threads, as far as the lane may start them. */
@@ -277,8 +295,8 @@ static void s_on_backend(broker_t *b)
     lane_t *lane = &b->lanes[((const char *)zmq_msg_data(&tid))[0] == 's' ? LANE_SLOW : LANE_FAST];
     int index = s_thread_index(&tid);
     if (replied && lane == &b->lanes[LANE_SLOW] && index >= 0) {
-        uint64_t now = clock_mono_us();
-        wk_pace_ran(&b->pace, now, now - b->started_us[index]);
+        uint64_t used = s_cpu_us(b, lane, index) - b->started_cpu_us[index];
+        wk_pace_ran(&b->pace, clock_mono_us(), used, s_fast_busy(b));
     }
     lane->idle[lane->nidle++] = tid;
     s_pump(b, lane);
@@ -378,6 +396,8 @@ int wk_server_run(const wk_server_config_t *cfg)
     for (int i = 0; i < total; i++) {
         threads[i] = (wk_thread_t){zctx, cfg, spares, 0, i >= cfg->threads, i};
         pthread_create(&threads[i].tid, NULL, s_thread_main, &threads[i]);
+        if (pthread_getcpuclockid(threads[i].tid, &b.cpu_clock[i]) != 0)
+            b.cpu_clock[i] = CLOCK_MONOTONIC; /* then the share is of wall time */
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     /* Ready once every thread has connected (and tried the database) and said it is idle. */
