@@ -46,8 +46,13 @@ if [ $# -gt 0 ]; then
   elif ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     pgdir=$(mktemp -d /tmp/quiz-test-pg.XXXXXX)
     chmod 755 "$pgdir"
-    port=$(( (($$ % 2000)) + 56000 ))
-    QUIZ_TEST_DATABASE_URL=$(sh deploy/dev/pg.sh start "$pgdir/data" "$port" --nosync) || { status=1; pgdir=""; }
+    # A port someone else holds (a kept bench cluster, another run) fails the start: try others.
+    for try in 1 2 3 4 5; do
+      port=$(( ($$ + try * 389) % 2000 + 56000 ))
+      QUIZ_TEST_DATABASE_URL=$(sh deploy/dev/pg.sh start "$pgdir/data" "$port" --nosync 2>/dev/null) && break
+      QUIZ_TEST_DATABASE_URL=""
+    done
+    [ -n "$QUIZ_TEST_DATABASE_URL" ] || { echo "integration: could not start PostgreSQL" >&2; status=1; rm -rf "$pgdir"; pgdir=""; }
     export QUIZ_TEST_DATABASE_URL
   elif [ "${CI:-}" = "true" ]; then
     echo "integration: no PostgreSQL available and CI=true" >&2; status=1
