@@ -25,6 +25,7 @@ struct gw_http {
     gw_http_config_t cfg;   /* copy of the configuration */
     struct mg_context *ctx; /* civetweb server */
     atomic_uint rr;         /* round-robin counter for platform-wide calls */
+    atomic_int hashing;     /* requests that hash a password, in flight */
 };
 
 /* One proto status -> one HTTP status: the gateway's only translation point. */
@@ -354,7 +355,18 @@ static int s_dispatch(struct mg_connection *conn, gw_http_t *http, const char *r
                     ? shard_of(req->tenant, nshards)
                     : (int)(atomic_fetch_add_explicit(&http->rr, 1, memory_order_relaxed) %
                             (unsigned)nshards);
-    return s_forward(conn, req, shard, rid);
+    /* Workers pace password hashing while they serve reads (worker/wk_pace.h), so a login storm
+       would otherwise wait there holding a thread each until none is left for anything else. */
+    if (!proto_op_hashes_password(req->op))
+        return s_forward(conn, req, shard, rid);
+    if (atomic_fetch_add(&http->hashing, 1) >= http->cfg.password_inflight) {
+        atomic_fetch_sub(&http->hashing, 1);
+        return s_problem(conn, 503, "busy", "too many password checks in progress; retry shortly",
+                         rid, "Retry-After: 1\r\n");
+    }
+    int status = s_forward(conn, req, shard, rid);
+    atomic_fetch_sub(&http->hashing, 1);
+    return status;
 }
 
 static int s_on_request(struct mg_connection *conn, void *cbdata)
@@ -396,6 +408,8 @@ gw_http_t *gw_http_start(const gw_http_config_t *cfg)
 {
     gw_http_t *http = mem_zalloc(sizeof *http);
     http->cfg = *cfg;
+    if (http->cfg.password_inflight < 1) /* the default: a quarter of the threads */
+        http->cfg.password_inflight = cfg->threads >= 8 ? cfg->threads / 4 : 1;
     char threads[16], keep_alive[16], timeout[16];
     snprintf(threads, sizeof threads, "%d", cfg->threads);
     snprintf(keep_alive, sizeof keep_alive, "%d", cfg->keep_alive_ms);

@@ -15,6 +15,7 @@ typedef struct {
     int threads;             /* civetweb worker threads = concurrent connections served */
     int deadline_ms;         /* per-request deadline */
     int keep_alive_ms;       /* idle keep-alive connections are closed after this */
+    int password_inflight;   /* requests hashing a password in flight; beyond, 503 (0: threads/4) */
     size_t max_body;         /* request bodies above this get 413 */
     gw_shards_t *shards;     /* borrowed */
     gw_auth_t *auth;         /* borrowed */

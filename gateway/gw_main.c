@@ -18,11 +18,15 @@ static void s_usage(FILE *out)
     fputs("usage: quiz-gateway --shard ENDPOINTS [--shard ENDPOINTS ...] [--listen ADDR:PORT]\n"
           "                    [--threads N] [--deadline-ms MS] [--keep-alive-ms MS]\n"
           "                    [--max-body BYTES] [--platform-token-file PATH] [--keys DIR]\n"
-          "                    [--login-rate N] [--trusted-proxy CIDR ...] [--verbose]\n"
+          "                    [--login-rate N] [--password-inflight N]\n"
+          "                    [--trusted-proxy CIDR ...] [--verbose]\n"
           "Each --shard names shard 0, 1, ... in order: comma-separated worker endpoints.\n"
           "The platform token is $QUIZ_PLATFORM_TOKEN, or the first line of the token file.\n"
           "--keys (or $QUIZ_KEYS_DIR) holds the <kid>.key files that verify access tokens.\n"
           "--login-rate: login attempts per client address and minute (default 30, 0 = off).\n"
+          "--password-inflight: requests that hash a password (logins, password changes, user\n"
+          "and tenant creation) in flight at once; beyond it they get 503 with Retry-After, so\n"
+          "a login storm cannot hold every thread (default a quarter of --threads).\n"
           "--trusted-proxy: a load balancer whose X-Forwarded-For is believed (repeatable).\n",
           out);
 }
@@ -69,7 +73,7 @@ int main(int argc, char **argv)
     char *shard_eps[SHARD_MAX];
     int nshards = 0;
     const char *token_file = NULL, *keys_dir = getenv("QUIZ_KEYS_DIR");
-    long login_rate = 30;
+    long login_rate = 30, password_inflight = 0;
     gw_proxy_t *proxies = gw_proxy_new();
     int rc = 0;
     bool verbose = false;
@@ -81,6 +85,7 @@ int main(int argc, char **argv)
                                          {"max-body", required_argument, 0, 'b'},
                                          {"platform-token-file", required_argument, 0, 'p'},
                                          {"keys", required_argument, 0, 'K'},
+                                         {"password-inflight", required_argument, 0, 'I'},
                                          {"login-rate", required_argument, 0, 'r'},
                                          {"trusted-proxy", required_argument, 0, 'T'},
                                          {"verbose", no_argument, 0, 'v'},
@@ -117,6 +122,7 @@ int main(int argc, char **argv)
         case 'p': token_file = optarg; break;
         case 'K': keys_dir = optarg; break;
         case 'r': bad = s_int(optarg, 0, 1000000, &login_rate); break;
+        case 'I': bad = s_int(optarg, 1, 4096, &password_inflight); break;
         case 'T': bad = gw_proxy_add(proxies, optarg); break;
         case 'v': verbose = true; break;
         case 'h':
@@ -170,6 +176,7 @@ int main(int argc, char **argv)
     cfg.auth = auth;
     cfg.login_limit = gw_limit_new((unsigned)login_rate);
     cfg.proxies = proxies;
+    cfg.password_inflight = (int)password_inflight;
     gw_http_t *http = gw_http_start(&cfg);
     if (!http) {
         gw_shards_destroy(&cfg.shards);

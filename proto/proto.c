@@ -72,6 +72,18 @@ static const char *const s_role_names[PROTO_ROLE__COUNT] = {
     [PROTO_ROLE_ADMIN] = "admin",
 };
 
+bool proto_op_hashes_password(proto_op_t op)
+{
+    switch (op) {
+    case PROTO_OP_TENANT_CREATE:      /* the admin's temporary password */
+    case PROTO_OP_TENANT_USER_CREATE: /* the new user's */
+    case PROTO_OP_USER_CREATE:
+    case PROTO_OP_AUTH_LOGIN:
+    case PROTO_OP_USER_PASSWORD: return true;
+    default: return false;
+    }
+}
+
 const char *proto_op_str(proto_op_t op)
 {
     return (unsigned)op < PROTO_OP__COUNT ? s_op_names[op] : "unknown";

@@ -22,25 +22,24 @@ typedef struct {
     wk_handler_fn fn;
     wk_needs_t needs; /* who may call it */
     bool tenant;      /* the request names a tenant, which must be on this shard */
-    bool slow;        /* hashes a password: runs in the low-priority lane */
 } wk_route_t;
 
 static const wk_route_t s_routes[PROTO_OP__COUNT] = {
     /* PROTO_OP_PING never reaches a thread: the broker answers it (wk_server.c). */
-    [PROTO_OP_TENANT_CREATE] = {wk_tenant_create, NEEDS_PLATFORM, true, true},
+    [PROTO_OP_TENANT_CREATE] = {wk_tenant_create, NEEDS_PLATFORM, true},
     [PROTO_OP_TENANT_LIST] = {wk_tenant_list, NEEDS_PLATFORM, false},
     [PROTO_OP_TENANT_GET] = {wk_tenant_get, NEEDS_PLATFORM, true},
     [PROTO_OP_TENANT_DELETE] = {wk_tenant_delete, NEEDS_PLATFORM, true},
     [PROTO_OP_TENANT_STATS] = {wk_tenant_stats, NEEDS_PLATFORM, true},
-    [PROTO_OP_TENANT_USER_CREATE] = {wk_user_create, NEEDS_PLATFORM, true, true},
-    [PROTO_OP_AUTH_LOGIN] = {wk_auth_login, NEEDS_NOTHING, true, true},
+    [PROTO_OP_TENANT_USER_CREATE] = {wk_user_create, NEEDS_PLATFORM, true},
+    [PROTO_OP_AUTH_LOGIN] = {wk_auth_login, NEEDS_NOTHING, true},
     [PROTO_OP_AUTH_REFRESH] = {wk_auth_refresh, NEEDS_NOTHING, true},
     [PROTO_OP_AUTH_LOGOUT] = {wk_auth_logout, NEEDS_USER, true},
     [PROTO_OP_USER_ME] = {wk_user_me, NEEDS_USER, true},
-    [PROTO_OP_USER_PASSWORD] = {wk_user_password, NEEDS_USER, true, true},
+    [PROTO_OP_USER_PASSWORD] = {wk_user_password, NEEDS_USER, true},
     [PROTO_OP_USER_LIST] = {wk_user_list, NEEDS_USER, true},
     [PROTO_OP_USER_GET] = {wk_user_get, NEEDS_USER, true},
-    [PROTO_OP_USER_CREATE] = {wk_user_create, NEEDS_ADMIN, true, true},
+    [PROTO_OP_USER_CREATE] = {wk_user_create, NEEDS_ADMIN, true},
     [PROTO_OP_USER_UPDATE] = {wk_user_update, NEEDS_ADMIN, true},
     [PROTO_OP_USER_DELETE] = {wk_user_delete, NEEDS_ADMIN, true},
     [PROTO_OP_AUDIT_LIST] = {wk_audit_list, NEEDS_ADMIN, true},
@@ -58,11 +57,6 @@ static const wk_route_t s_routes[PROTO_OP__COUNT] = {
     [PROTO_OP_ATTEMPT_LIST] = {wk_attempt_list, NEEDS_USER, true},
     [PROTO_OP_ATTEMPT_GET] = {wk_attempt_get, NEEDS_USER, true},
 };
-
-bool wk_handle_is_slow(int op)
-{
-    return op >= 0 && op < PROTO_OP__COUNT && s_routes[op].slow;
-}
 
 static bool s_allowed(wk_needs_t needs, const proto_request_t *req)
 {

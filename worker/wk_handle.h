@@ -23,9 +23,6 @@ typedef struct {
 
 typedef void (*wk_handler_fn)(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep);
 
-/* True for operations that hash passwords (Argon2id, ~30 ms of CPU): the server runs them on
- * low-priority threads of their own so they cannot starve ordinary requests. */
-bool wk_handle_is_slow(int op);
 /* Runs the request and fills rep (zeroed by the caller; its request id is set here). */
 void wk_handle_request(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep);
 

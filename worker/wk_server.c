@@ -329,7 +329,7 @@ static void s_on_frontend(broker_t *b)
         zmq_msg_close(&body);
         return;
     }
-    bool slow = wk_handle_is_slow(op) && b->lanes[LANE_SLOW].nthreads > 0;
+    bool slow = proto_op_hashes_password((proto_op_t)op) && b->lanes[LANE_SLOW].nthreads > 0;
     lane_t *lane = &b->lanes[slow ? LANE_SLOW : LANE_FAST];
     if (draining || lane->count == QUEUE_MAX) {
         s_answer(b->frontend, &id, request_id, PROTO_STATUS_UNAVAILABLE,

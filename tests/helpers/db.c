@@ -1,11 +1,14 @@
 /* libpq helpers for tests (see db.h). */
 #include "tests/helpers/db.h"
 
+#include <criterion/criterion.h>
 #include <libpq-fe.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "common/ident.h"
 #include "common/mem.h"
 
 const char db_orphans_sql[] =
@@ -77,4 +80,38 @@ int db_forced_failure_end(void)
              "DROP TRIGGER test_fail_%u ON quiz.platform_audit; DROP FUNCTION quiz.test_fail_%u()",
              pid, pid);
     return db_exec(sql);
+}
+
+PGconn *db_lock_users(const char *tenant)
+{
+    uint8_t u[16];
+    char schema[IDENT_SCHEMA_LEN + 1], sql[200];
+    cr_assert_eq(ident_uuid_parse(tenant, 36, u), 0);
+    ident_schema_name(u, schema);
+    PGconn *c = PQconnectdb(getenv("QUIZ_TEST_DATABASE_URL"));
+    snprintf(sql, sizeof sql, "BEGIN; LOCK TABLE %s.users IN ACCESS EXCLUSIVE MODE", schema);
+    PGresult *r = PQexec(c, sql);
+    cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQerrorMessage(c));
+    PQclear(r);
+    return c;
+}
+
+void db_unlock(PGconn *c)
+{
+    PQclear(PQexec(c, "COMMIT"));
+    PQfinish(c);
+}
+
+void db_wait_blocked(const char *app)
+{
+    for (int i = 0; i < 500; i++) {
+        char *v = db_value("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1"
+                           " AND wait_event_type = 'Lock'",
+                           app, NULL);
+        int n = v ? atoi(v) : 0;
+        free(v);
+        if (n > 0)
+            return;
+    }
+    cr_assert_fail("the request never blocked on the lock");
 }

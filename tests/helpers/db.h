@@ -3,6 +3,8 @@
 #ifndef TESTS_HELPERS_DB_H
 #define TESTS_HELPERS_DB_H
 
+#include <libpq-fe.h>
+
 /* Runs sql with up to 3 text parameters (NULL-terminated after the last) against
  * $QUIZ_TEST_DATABASE_URL; returns the first cell as a new string (caller frees), "" for no
  * row, or NULL on error (printed). */
@@ -17,5 +19,12 @@ int db_exec(const char *sql);
  * (a test's own, no quotes), until db_forced_failure_end; one per test process. 0 or -1. */
 int db_forced_failure_begin(const char *name);
 int db_forced_failure_end(void);
+
+/* Holds ACCESS EXCLUSIVE on a tenant's users table from a connection of the test's own, so a
+ * request touching it blocks, until db_unlock. Asserts on failure. */
+PGconn *db_lock_users(const char *tenant);
+void db_unlock(PGconn *c);
+/* Waits until a backend of application_name app waits on a lock; asserts if none does. */
+void db_wait_blocked(const char *app);
 
 #endif

@@ -3,6 +3,8 @@
  * refusing a cross-tenant query under a worker's role. */
 #include <criterion/criterion.h>
 #include <libpq-fe.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -410,4 +412,58 @@ Test(auth, postgres_refuses_cross_tenant_queries_under_the_worker_role)
     cr_expect_str_eq(PQresultErrorField(r, PG_DIAG_SQLSTATE), "42501");
     PQclear(r);
     PQfinish(c);
+}
+
+/* The gateway bounds the requests that hash a password in flight at once (--password-inflight):
+ * one beyond it gets 503 with Retry-After at once instead of holding a thread, other requests
+ * pass, and the slot is free again when the first is answered. The first login is held in
+ * flight by a lock on its tenant's users table. */
+static qstack_t L;
+
+static void *s_login_thread(void *arg)
+{
+    const api_tenant_t *t = arg;
+    return (void *)(intptr_t)api_login(&L, t->id, t->email, t->password, NULL, NULL, NULL);
+}
+
+static void s_limited_setup(void)
+{
+    static const char *const gateway_args[] = {"--password-inflight", "1", NULL};
+    cr_assert_geq(sodium_init(), 0);
+    cr_assert_eq(stack_start_with(&L, 1, gateway_args), 0, "stack did not start");
+}
+
+static void s_limited_teardown(void)
+{
+    cr_expect_eq(stack_stop(&L), 0, "a process did not exit cleanly");
+}
+
+Test(password_limit, a_password_request_beyond_the_gateways_limit_gets_503_at_once,
+     .init = s_limited_setup, .fini = s_limited_teardown, .timeout = 120)
+{
+    api_tenant_t t;
+    api_tenant(&L, &t);
+    PGconn *lock = db_lock_users(t.id);
+    pthread_t th;
+    pthread_create(&th, NULL, s_login_thread, &t);
+    db_wait_blocked(L.app);
+
+    char body[256];
+    snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", t.email, t.password);
+    http_resp_t r;
+    cr_expect_eq(api_call(&L, &r, "POST", "/api/auth/login", t.id, NULL, body, NULL), 503);
+    char retry[16] = "";
+    cr_expect_eq(http_header(&r, "Retry-After", retry, sizeof retry), 0);
+    cr_expect_str_eq(retry, "1");
+    cr_expect(strstr(r.body, "/problems/busy") != NULL, "%s", r.body);
+    http_resp_clear(&r);
+    cr_expect_eq(api_status(&L, "GET", "/api/ping", t.id, NULL, NULL), 200,
+                 "a request that hashes no password was refused");
+
+    db_unlock(lock);
+    void *first;
+    pthread_join(th, &first);
+    cr_expect_eq((long)(intptr_t)first, 200, "the login in flight failed");
+    cr_expect_eq(api_login(&L, t.id, t.email, t.password, NULL, NULL, NULL), 200,
+                 "the slot was not given back");
 }

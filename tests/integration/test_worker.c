@@ -2,14 +2,12 @@
  * SIGTERM drains requests in flight, a passed deadline is a 504, and dropped database
  * connections are replaced without a restart. Locks are taken from the test's own connection. */
 #include <criterion/criterion.h>
-#include <libpq-fe.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/ident.h"
 #include "tests/helpers/api.h"
 #include "tests/helpers/db.h"
 #include "tests/helpers/http.h"
@@ -49,27 +47,6 @@ static void s_two_on_shard0(char a[37], char b[37])
     cr_assert_eq(found, 2);
 }
 
-/* Holds ACCESS EXCLUSIVE on a tenant's users table until s_unlock. */
-static PGconn *s_lock(const char *tenant)
-{
-    uint8_t u[16];
-    char schema[IDENT_SCHEMA_LEN + 1], sql[200];
-    cr_assert_eq(ident_uuid_parse(tenant, 36, u), 0);
-    ident_schema_name(u, schema);
-    PGconn *c = PQconnectdb(getenv("QUIZ_TEST_DATABASE_URL"));
-    snprintf(sql, sizeof sql, "BEGIN; LOCK TABLE %s.users IN ACCESS EXCLUSIVE MODE", schema);
-    PGresult *r = PQexec(c, sql);
-    cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQerrorMessage(c));
-    PQclear(r);
-    return c;
-}
-
-static void s_unlock(PGconn *c)
-{
-    PQclear(PQexec(c, "COMMIT"));
-    PQfinish(c);
-}
-
 typedef struct {
     char path[128];
     long status;
@@ -89,21 +66,6 @@ static void *s_call_thread(void *arg)
     return NULL;
 }
 
-/* Waits until the blocked request shows up as waiting on a lock in pg_stat_activity. */
-static void s_wait_blocked(void)
-{
-    for (int i = 0; i < 500; i++) {
-        char *v = db_value("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1"
-                           " AND wait_event_type = 'Lock'",
-                           S.app, NULL);
-        int n = v ? atoi(v) : 0;
-        free(v);
-        if (n > 0)
-            return;
-    }
-    cr_assert_fail("the request never blocked on the lock");
-}
-
 static long s_stats(const char *tenant)
 {
     call_t c = {.status = 0};
@@ -116,16 +78,16 @@ Test(worker, a_blocked_query_does_not_stall_its_shard)
 {
     char a[37], b[37];
     s_two_on_shard0(a, b);
-    PGconn *lock = s_lock(a);
+    PGconn *lock = db_lock_users(a);
     call_t slow = {.status = 0};
     snprintf(slow.path, sizeof slow.path, "/api/tenants/%s/stats", a);
     pthread_t t;
     pthread_create(&t, NULL, s_call_thread, &slow);
-    s_wait_blocked();
+    db_wait_blocked(S.app);
     /* Same shard, other tenant: answered while the first request waits. */
     for (int i = 0; i < 5; i++)
         cr_expect_eq(s_stats(b), 200);
-    s_unlock(lock);
+    db_unlock(lock);
     pthread_join(t, NULL);
     cr_expect_eq(slow.status, 200, "the blocked request failed once unblocked");
 }
@@ -134,19 +96,19 @@ Test(worker, sigterm_drains_requests_in_flight)
 {
     char a[37], b[37];
     s_two_on_shard0(a, b);
-    PGconn *lock = s_lock(a);
+    PGconn *lock = db_lock_users(a);
     call_t slow = {.status = 0};
     snprintf(slow.path, sizeof slow.path, "/api/tenants/%s/stats", a);
     pthread_t t;
     pthread_create(&t, NULL, s_call_thread, &slow);
-    s_wait_blocked();
+    db_wait_blocked(S.app);
     stack_term_worker(&S, 0);
     /* While draining, new work for the shard is refused rather than lost. */
     long st = 0;
     for (int i = 0; i < 50 && st != 503; i++)
         st = s_stats(b);
     cr_expect_eq(st, 503);
-    s_unlock(lock);
+    db_unlock(lock);
     pthread_join(t, NULL);
     cr_expect_eq(slow.status, 200, "request in flight was dropped by SIGTERM");
     cr_expect_eq(stack_wait_worker(&S, 0), 0, "worker did not exit cleanly after draining");
@@ -157,13 +119,13 @@ Test(worker, passed_deadline_is_504_and_the_next_request_gets_its_own_answer)
 {
     char a[37], b[37];
     s_two_on_shard0(a, b);
-    PGconn *lock = s_lock(a);
+    PGconn *lock = db_lock_users(a);
     call_t slow = {.status = 0};
     snprintf(slow.path, sizeof slow.path, "/api/tenants/%s/stats", a);
     s_call_thread(&slow);
     cr_expect_eq(slow.status, 504);
     cr_expect_lt(slow.seconds, S.deadline_ms / 1000.0 + 1.0, "took %.2f s", slow.seconds);
-    s_unlock(lock);
+    db_unlock(lock);
     call_t next = {.status = 0};
     snprintf(next.path, sizeof next.path, "/api/tenants/%s", b);
     for (int i = 0; i < 20; i++) {
@@ -208,12 +170,12 @@ Test(worker, a_busy_worker_paces_logins_and_answers_them)
         found += t[found].shard == 0;
     }
     cr_assert_eq(found, 2, "no two tenants on shard 0");
-    PGconn *lock = s_lock(t[0].id);
+    PGconn *lock = db_lock_users(t[0].id);
     call_t busy = {.status = 0};
     snprintf(busy.path, sizeof busy.path, "/api/tenants/%s/stats", t[0].id);
     pthread_t th;
     pthread_create(&th, NULL, s_call_thread, &busy);
-    s_wait_blocked();
+    db_wait_blocked(S.app);
     double took[2];
     for (int i = 0; i < 2; i++) {
         struct timespec a, b;
@@ -222,7 +184,7 @@ Test(worker, a_busy_worker_paces_logins_and_answers_them)
         clock_gettime(CLOCK_MONOTONIC, &b);
         took[i] = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
     }
-    s_unlock(lock);
+    db_unlock(lock);
     pthread_join(th, NULL);
     cr_expect_eq(busy.status, 200);
     cr_expect_gt(took[1], 0.5, "the second login did not rest (%.3f s, first %.3f s)", took[1],
