@@ -1,9 +1,7 @@
 /* CLOCK_REALTIME for deadlines, because they cross processes and hosts; see clock.h. */
 #include "common/clock.h"
 
-#include <time.h>
-
-static uint64_t s_us(clockid_t clock)
+uint64_t clock_us(clockid_t clock)
 {
     struct timespec ts;
     clock_gettime(clock, &ts);
@@ -12,7 +10,7 @@ static uint64_t s_us(clockid_t clock)
 
 uint64_t clock_now_us(void)
 {
-    return s_us(CLOCK_REALTIME);
+    return clock_us(CLOCK_REALTIME);
 }
 
 uint64_t clock_now_ms(void)
@@ -22,5 +20,5 @@ uint64_t clock_now_ms(void)
 
 uint64_t clock_mono_us(void)
 {
-    return s_us(CLOCK_MONOTONIC);
+    return clock_us(CLOCK_MONOTONIC);
 }

@@ -1,9 +1,11 @@
-/* Wall-clock time in the unit the wire envelope's deadline uses (Unix time), read one way by
- * gateways (which set deadlines) and workers (which check them). */
+/* Time in microseconds: wall-clock time in the unit the wire envelope's deadline uses (Unix
+ * time), read one way by gateways (which set deadlines) and workers (which check them), and other
+ * clocks for intervals. */
 #ifndef COMMON_CLOCK_H
 #define COMMON_CLOCK_H
 
 #include <stdint.h>
+#include <time.h>
 
 /* Microseconds since the Unix epoch. */
 uint64_t clock_now_us(void);
@@ -11,5 +13,7 @@ uint64_t clock_now_us(void);
 uint64_t clock_now_ms(void);
 /* Microseconds of CLOCK_MONOTONIC, for intervals within one process (immune to clock steps). */
 uint64_t clock_mono_us(void);
+/* Microseconds of any clock, e.g. a thread's CPU clock (pthread_getcpuclockid). */
+uint64_t clock_us(clockid_t clock);
 
 #endif

@@ -222,21 +222,14 @@ static int s_thread_index(zmq_msg_t *tid)
     return index >= 0 && index < THREADS_MAX ? index : -1;
 }
 
-/* CPU time a password thread has used, in microseconds (0 for other threads). */
-static uint64_t s_cpu_us(const broker_t *b, const lane_t *lane, int index)
-{
-    struct timespec ts;
-    if (lane != &b->lanes[LANE_SLOW] || index < 0 || clock_gettime(b->cpu_clock[index], &ts) < 0)
-        return 0;
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static void s_dispatch(broker_t *b, lane_t *lane, zmq_msg_t *id, zmq_msg_t *body)
 {
     zmq_msg_t *tid = &lane->idle[--lane->nidle];
-    int index = s_thread_index(tid);
-    if (index >= 0)
-        b->started_cpu_us[index] = s_cpu_us(b, lane, index);
+    if (lane == &b->lanes[LANE_SLOW]) {
+        int index = s_thread_index(tid);
+        if (index >= 0)
+            b->started_cpu_us[index] = clock_us(b->cpu_clock[index]);
+    }
     zmq_msg_send(tid, b->backend, ZMQ_SNDMORE);
     zmq_msg_send(id, b->backend, ZMQ_SNDMORE);
     zmq_msg_send(body, b->backend, 0);
@@ -293,9 +286,9 @@ static void s_on_backend(broker_t *b)
         zmq_msg_close(&first); /* empty frame: the thread just became idle */
     }
     lane_t *lane = &b->lanes[((const char *)zmq_msg_data(&tid))[0] == 's' ? LANE_SLOW : LANE_FAST];
-    int index = s_thread_index(&tid);
-    if (replied && lane == &b->lanes[LANE_SLOW] && index >= 0) {
-        uint64_t used = s_cpu_us(b, lane, index) - b->started_cpu_us[index];
+    int index = replied && lane == &b->lanes[LANE_SLOW] ? s_thread_index(&tid) : -1;
+    if (index >= 0) {
+        uint64_t used = clock_us(b->cpu_clock[index]) - b->started_cpu_us[index];
         wk_pace_ran(&b->pace, clock_mono_us(), used, s_fast_busy(b));
     }
     lane->idle[lane->nidle++] = tid;
@@ -435,8 +428,6 @@ int wk_server_run(const wk_server_config_t *cfg)
             }
             break;
         }
-        /* The frontend is always read: a request for a busy lane waits in that lane's queue
-           while the other lane keeps serving. */
         /* Password requests held back by pacing start when their rest is over, or as soon as
            ordinary requests stop (checked after every event). */
         lane_t *slow = &b.lanes[LANE_SLOW];
@@ -446,6 +437,8 @@ int wk_server_run(const wk_server_config_t *cfg)
             wait = (long)(s_slow_wait_us(&b) / 1000) + 1;
         if (wait > timeout)
             wait = timeout;
+        /* The frontend is always read: a request for a busy lane waits in that lane's queue
+           while the other lane keeps serving. */
         zmq_pollitem_t items[2] = {{b.backend, 0, ZMQ_POLLIN, 0}, {b.frontend, 0, ZMQ_POLLIN, 0}};
         int ready = zmq_poll(items, 2, wait);
         if (wd_usec)

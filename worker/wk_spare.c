@@ -150,14 +150,19 @@ wk_spares_t *wk_spares_start(const char *dsn, const char *user, int shard, int s
     return s;
 }
 
-void wk_spares_nudge(wk_spares_t *s)
+/* Sets one of the keeper's flags and wakes it. */
+static void s_tell(wk_spares_t *s, bool *flag)
 {
-    if (!s)
-        return;
     pthread_mutex_lock(&s->lock);
-    s->nudged = true;
+    *flag = true;
     pthread_cond_signal(&s->wake);
     pthread_mutex_unlock(&s->lock);
+}
+
+void wk_spares_nudge(wk_spares_t *s)
+{
+    if (s)
+        s_tell(s, &s->nudged);
 }
 
 void wk_spares_stop(wk_spares_t **spares_p)
@@ -165,10 +170,7 @@ void wk_spares_stop(wk_spares_t **spares_p)
     wk_spares_t *s = *spares_p;
     if (!s)
         return;
-    pthread_mutex_lock(&s->lock);
-    s->stop = true;
-    pthread_cond_signal(&s->wake);
-    pthread_mutex_unlock(&s->lock);
+    s_tell(s, &s->stop);
     pthread_join(s->tid, NULL);
     pthread_cond_destroy(&s->wake);
     pthread_mutex_destroy(&s->lock);

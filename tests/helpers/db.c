@@ -88,7 +88,7 @@ PGconn *db_lock_users(const char *tenant)
     char schema[IDENT_SCHEMA_LEN + 1], sql[200];
     cr_assert_eq(ident_uuid_parse(tenant, 36, u), 0);
     ident_schema_name(u, schema);
-    PGconn *c = PQconnectdb(getenv("QUIZ_TEST_DATABASE_URL"));
+    PGconn *c = s_connect();
     snprintf(sql, sizeof sql, "BEGIN; LOCK TABLE %s.users IN ACCESS EXCLUSIVE MODE", schema);
     PGresult *r = PQexec(c, sql);
     cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQerrorMessage(c));
