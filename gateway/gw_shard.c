@@ -6,9 +6,13 @@
  * ZeroMQ sockets are not thread-safe, so the socket is used only under the shard's mutex. Replies
  * are matched to their callers by request id. Leader/follower: at most one waiting thread (the
  * reader) sleeps in poll(2) on the socket's ZMQ_FD, without the mutex; the others sleep on their
- * own condition variable. Whoever touches the socket then reads every reply that is ready and
- * hands each to its caller, waking the reader through an eventfd if the reply is its own. A
- * reader whose reply came passes the role to another waiting thread.
+ * own semaphore. Whoever touches the socket then reads every reply that is ready and hands each
+ * to its caller, waking the reader through an eventfd if the reply is its own. A reader whose
+ * reply came passes the role to another waiting thread.
+ *
+ * A delivered call is unlinked by whoever delivers it, and the wake-ups are posted only after the
+ * mutex is released: a woken caller returns without touching the mutex again. (Waking them under
+ * the mutex, as a condition variable does, sent half of them straight back to sleep on it.)
  *
  * The socket sets ZMQ_IMMEDIATE, so a message is queued only to a connected worker: with none
  * connected the non-blocking send fails at once and the caller answers 503 instead of waiting
@@ -18,6 +22,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -40,9 +45,21 @@ typedef struct waiter {
     uint8_t request_id[16];
     proto_reply_t *rep;
     bool done;
-    pthread_cond_t wake; /* CLOCK_MONOTONIC */
-    struct waiter *prev, *next;
+    sem_t wake;
+    int owed;                   /* posts to wake promised under the mutex, not yet taken */
+    struct waiter *prev, *next; /* in the shard's calls in flight, while not done */
 } waiter_t;
+
+/* Wake-ups one thread collects under the mutex. Past this many, they are posted at once. */
+#define POSTS_MAX 32
+
+/* What one thread must do once it releases a shard's mutex. */
+typedef struct {
+    waiter_t *self;  /* the calling thread's waiter: delivered to it needs no wake-up */
+    waiter_t *posts[POSTS_MAX]; /* waiters to post */
+    int nposts;
+    bool reader; /* write the eventfd that wakes the reader */
+} wakes_t;
 
 typedef struct {
     pthread_mutex_t lock; /* guards everything below, and every use of sock */
@@ -127,11 +144,7 @@ gw_shard_link_t *gw_shard_link_new(gw_shards_t *shards)
 {
     gw_shard_link_t *link = mem_zalloc(sizeof *link);
     link->shards = shards;
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&link->waiter.wake, &attr);
-    pthread_condattr_destroy(&attr);
+    sem_init(&link->waiter.wake, 0, 0);
     return link;
 }
 
@@ -139,7 +152,7 @@ void gw_shard_link_destroy(gw_shard_link_t **link_p)
 {
     if (!link_p || !*link_p)
         return;
-    pthread_cond_destroy(&(*link_p)->waiter.wake);
+    sem_destroy(&(*link_p)->waiter.wake);
     free(*link_p);
     *link_p = NULL;
 }
@@ -155,28 +168,53 @@ static void s_unlink(mux_t *m, waiter_t *w)
     w->prev = w->next = NULL;
 }
 
-/* Hands w its reply and wakes its thread, wherever it sleeps. */
-static void s_deliver(mux_t *m, waiter_t *w)
+/* Under the lock: promises w a post, made once the lock is released (or now, if wk is full). */
+static void s_promise_post(wakes_t *wk, waiter_t *w)
+{
+    w->owed++;
+    if (wk->nposts < POSTS_MAX)
+        wk->posts[wk->nposts++] = w;
+    else
+        sem_post(&w->wake);
+}
+
+/* Under the lock: marks w done and out of the calls in flight, and notes how its thread is to
+ * be woken. */
+static void s_deliver(mux_t *m, waiter_t *w, wakes_t *wk)
 {
     w->done = true;
+    s_unlink(m, w);
+    if (w == wk->self)
+        return;
     if (w == m->reader) {
+        wk->reader = true;
+    } else {
+        s_promise_post(wk, w);
+    }
+}
+
+/* Releases the lock, then wakes the threads noted in wk. */
+static void s_unlock(mux_t *m, wakes_t *wk)
+{
+    pthread_mutex_unlock(&m->lock);
+    for (int i = 0; i < wk->nposts; i++)
+        sem_post(&wk->posts[i]->wake); /* the last touch: its thread may return at once */
+    wk->nposts = 0;
+    if (wk->reader) {
+        wk->reader = false;
         uint64_t one = 1;
         if (write(m->wake_fd, &one, sizeof one) < 0 && errno != EAGAIN)
             log_warning("could not wake the reader of shard %d", m->shard);
-    } else {
-        pthread_cond_signal(&w->wake);
     }
 }
 
 /* Under the lock: reads every reply that is ready and gives each to its caller. Run after any
- * use of the socket, which may consume the edge of ZMQ_FD that announced those replies. */
-static void s_drain(mux_t *m)
+ * use of the socket, which may consume the edge of ZMQ_FD that announced those replies. A
+ * receive that finds nothing has processed the socket's pending commands, as ZMQ_EVENTS would,
+ * so the loop needs no ZMQ_EVENTS check (each of which costs a poll(2) of its own). */
+static void s_drain(mux_t *m, wakes_t *wk)
 {
     for (;;) {
-        int events = 0;
-        size_t len = sizeof events;
-        if (zmq_getsockopt(m->sock, ZMQ_EVENTS, &events, &len) < 0 || !(events & ZMQ_POLLIN))
-            return;
         zmq_msg_t msg;
         zmq_msg_init(&msg);
         if (zmq_msg_recv(&msg, m->sock, ZMQ_DONTWAIT) < 0) {
@@ -192,14 +230,14 @@ static void s_drain(mux_t *m)
             continue;
         }
         waiter_t *w = m->waiting;
-        while (w && (w->done || memcmp(w->request_id, rep.request_id, 16) != 0))
+        while (w && memcmp(w->request_id, rep.request_id, 16) != 0)
             w = w->next;
         if (!w) {
             proto_reply_clear(&rep); /* a late answer to a request its caller gave up on */
             continue;
         }
         *w->rep = rep;
-        s_deliver(m, w);
+        s_deliver(m, w, wk);
     }
 }
 
@@ -213,7 +251,7 @@ static void s_free_frame(void *data, void *hint)
  * that never sent yet may still be connecting: it gets up to FIRST_CONNECT_MS (and the
  * deadline), retried without the lock so other callers are not held up. Returns with the lock
  * held: 0, or -1 when no worker is connected. */
-static int s_send(mux_t *m, void *frame, size_t len, uint64_t deadline_ms)
+static int s_send(mux_t *m, void *frame, size_t len, uint64_t deadline_ms, wakes_t *wk)
 {
     zmq_msg_t msg;
     zmq_msg_init_data(&msg, frame, len, s_free_frame, NULL);
@@ -226,12 +264,12 @@ static int s_send(mux_t *m, void *frame, size_t len, uint64_t deadline_ms)
             m->used = true;
             return 0;
         }
-        s_drain(m); /* the send may have taken the edge of replies that arrived */
+        s_drain(m, wk); /* the send may have taken the edge of replies that arrived */
         if (m->used || clock_now_ms() >= until) {
             zmq_msg_close(&msg);
             return -1;
         }
-        pthread_mutex_unlock(&m->lock);
+        s_unlock(m, wk);
         struct timespec pause = {0, 10 * 1000000L};
         nanosleep(&pause, NULL);
     }
@@ -239,10 +277,10 @@ static int s_send(mux_t *m, void *frame, size_t len, uint64_t deadline_ms)
 
 /* Sleeps as the reader until the socket may have news, the reader is woken, or the deadline.
  * Called and returns with the lock held; releases it while asleep. */
-static void s_read_wait(mux_t *m, waiter_t *w, uint64_t deadline_ms)
+static void s_read_wait(mux_t *m, uint64_t deadline_ms, wakes_t *wk)
 {
-    m->reader = w;
-    pthread_mutex_unlock(&m->lock);
+    m->reader = wk->self;
+    s_unlock(m, wk);
     uint64_t now = clock_now_ms();
     struct pollfd fds[2] = {{m->sock_fd, POLLIN, 0}, {m->wake_fd, POLLIN, 0}};
     if (poll(fds, 2, now < deadline_ms ? (int)(deadline_ms - now) : 0) > 0 &&
@@ -255,20 +293,16 @@ static void s_read_wait(mux_t *m, waiter_t *w, uint64_t deadline_ms)
     m->reader = NULL;
 }
 
-/* Sleeps on w's condition variable until woken or the deadline. Lock held, as above. */
-static void s_cond_wait(mux_t *m, waiter_t *w, uint64_t deadline_ms)
+/* Sleeps on the caller's semaphore until posted or the deadline. Lock held, as above. */
+static void s_follow_wait(mux_t *m, uint64_t deadline_ms, wakes_t *wk)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    uint64_t now_ms = clock_now_ms(); /* the deadline may have passed since the caller looked */
-    uint64_t left = deadline_ms > now_ms ? deadline_ms - now_ms : 0;
-    struct timespec until = {now.tv_sec + (time_t)(left / 1000),
-                             now.tv_nsec + (long)(left % 1000) * 1000000L};
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_cond_timedwait(&w->wake, &m->lock, &until);
+    waiter_t *w = wk->self;
+    s_unlock(m, wk);
+    struct timespec until = {(time_t)(deadline_ms / 1000), (long)(deadline_ms % 1000) * 1000000L};
+    int rc = sem_timedwait(&w->wake, &until); /* the deadline is CLOCK_REALTIME, as is this */
+    pthread_mutex_lock(&m->lock);
+    if (rc == 0)
+        w->owed--;
 }
 
 gw_call_t gw_shard_call(gw_shard_link_t *link, int shard, const proto_request_t *req,
@@ -276,11 +310,11 @@ gw_call_t gw_shard_call(gw_shard_link_t *link, int shard, const proto_request_t 
 {
     mux_t *m = &link->shards->muxes[shard];
     waiter_t *w = &link->waiter;
+    wakes_t wk = {.self = w};
     size_t len;
     void *frame = proto_request_encode(req, &len);
-    int sent = s_send(m, frame, len, req->deadline_ms);
-    if (sent < 0) {
-        pthread_mutex_unlock(&m->lock);
+    if (s_send(m, frame, len, req->deadline_ms, &wk) < 0) {
+        s_unlock(m, &wk);
         return GW_CALL_UNAVAILABLE; /* EAGAIN: no connected worker (or its queue is full) */
     }
     memcpy(w->request_id, req->request_id, 16);
@@ -291,25 +325,29 @@ gw_call_t gw_shard_call(gw_shard_link_t *link, int shard, const proto_request_t 
     if (m->waiting)
         m->waiting->prev = w;
     m->waiting = w;
-    s_drain(m);
+    s_drain(m, &wk);
     while (!w->done && clock_now_ms() < req->deadline_ms) {
         if (!m->reader) {
-            s_read_wait(m, w, req->deadline_ms);
-            s_drain(m);
+            s_read_wait(m, req->deadline_ms, &wk);
+            s_drain(m, &wk);
         } else {
-            s_cond_wait(m, w, req->deadline_ms);
+            s_follow_wait(m, req->deadline_ms, &wk);
         }
     }
-    s_unlink(m, w);
+    bool done = w->done;
+    if (!done)
+        s_unlink(m, w);
     /* Leaving with nobody reading while others wait would leave their replies unread: pass the
        role on to one of them. */
-    if (!m->reader)
-        for (waiter_t *o = m->waiting; o; o = o->next)
-            if (!o->done) {
-                pthread_cond_signal(&o->wake);
-                break;
-            }
-    bool done = w->done;
-    pthread_mutex_unlock(&m->lock);
+    if (!m->reader && m->waiting)
+        s_promise_post(&wk, m->waiting);
+    /* Posts promised to this waiter come right after their makers release the lock; take them
+       now, so none is left to wake a later call early (or to touch the waiter once freed). */
+    int owed = w->owed;
+    w->owed = 0;
+    s_unlock(m, &wk);
+    while (owed > 0)
+        if (sem_wait(&w->wake) == 0)
+            owed--;
     return done ? GW_CALL_OK : GW_CALL_TIMEOUT;
 }
