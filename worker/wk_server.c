@@ -186,6 +186,7 @@ typedef struct {
 #define LANE_SLOW 1
 #define QUEUE_MAX 1024 /* per lane; beyond it the worker answers "busy" */
 #define SETTLE_MS 250  /* after draining, how long the frontend stays open */
+#define BATCH_MAX 64   /* messages taken from one socket per poll */
 
 typedef struct {
     zmq_msg_t idle[64]; /* routing ids of idle threads (a stack) */
@@ -261,16 +262,17 @@ static void s_pump(broker_t *b, lane_t *lane)
 }
 
 /* Moves one message backend -> frontend (a reply), marks its thread idle and gives it the
- * oldest queued request of its lane. Thread routing ids start with 'f' or 's' (their lane). */
-static void s_on_backend(broker_t *b)
+ * oldest queued request of its lane. Thread routing ids start with 'f' or 's' (their lane).
+ * Returns whether there was a message. */
+static bool s_on_backend(broker_t *b)
 {
     zmq_msg_t tid, first;
     bool replied = false;
-    if (s_recv(b->backend, &tid, 0) < 0)
-        return;
+    if (s_recv(b->backend, &tid, ZMQ_DONTWAIT) < 0)
+        return false;
     if (s_recv(b->backend, &first, 0) < 0) {
         zmq_msg_close(&tid);
-        return;
+        return true;
     }
     if (s_more(b->backend)) { /* [gateway id][reply] */
         zmq_msg_t reply;
@@ -293,19 +295,20 @@ static void s_on_backend(broker_t *b)
     }
     lane->idle[lane->nidle++] = tid;
     s_pump(b, lane);
+    return true;
 }
 
 /* Moves one request frontend -> an idle thread of its lane, or its lane's queue, or refuses
- * it (draining, or the queue is full). */
-static void s_on_frontend(broker_t *b)
+ * it (draining, or the queue is full). Returns whether there was a message. */
+static bool s_on_frontend(broker_t *b)
 {
     bool draining = b->draining;
     zmq_msg_t id, body;
-    if (s_recv(b->frontend, &id, 0) < 0)
-        return;
+    if (s_recv(b->frontend, &id, ZMQ_DONTWAIT) < 0)
+        return false;
     if (!s_more(b->frontend) || s_recv(b->frontend, &body, 0) < 0) {
         zmq_msg_close(&id);
-        return;
+        return true;
     }
     s_drain_frames(b->frontend);
     uint8_t request_id[16];
@@ -314,13 +317,13 @@ static void s_on_frontend(broker_t *b)
         log_warning("dropped malformed request frame (%zu bytes)", zmq_msg_size(&body));
         zmq_msg_close(&id);
         zmq_msg_close(&body);
-        return;
+        return true;
     }
     if (op == PROTO_OP_PING && !draining) {
         /* A ping asks whether this worker is up: the broker knows, no thread needs to wake. */
         s_answer(b->frontend, &id, request_id, PROTO_STATUS_OK, NULL, b->pong);
         zmq_msg_close(&body);
-        return;
+        return true;
     }
     bool slow = proto_op_hashes_password((proto_op_t)op) && b->lanes[LANE_SLOW].nthreads > 0;
     lane_t *lane = &b->lanes[slow ? LANE_SLOW : LANE_FAST];
@@ -328,16 +331,17 @@ static void s_on_frontend(broker_t *b)
         s_answer(b->frontend, &id, request_id, PROTO_STATUS_UNAVAILABLE,
                  draining ? "worker is shutting down" : "worker is busy", NULL);
         zmq_msg_close(&body);
-        return;
+        return true;
     }
     if (lane->nidle > 0 && lane->count == 0 && (!slow || s_slow_wait_us(b) == 0)) {
         s_dispatch(b, lane, &id, &body);
-        return;
+        return true;
     }
     queued_t *q = &lane->queue[(lane->head + lane->count) % QUEUE_MAX];
     q->id = id;
     q->body = body;
     lane->count++;
+    return true;
 }
 
 static bool s_all_idle(const broker_t *b)
@@ -445,10 +449,12 @@ int wk_server_run(const wk_server_config_t *cfg)
             lifecycle_watchdog();
         if (ready < 0)
             continue; /* EINTR: loop to look at the stop flag */
-        if (items[0].revents & ZMQ_POLLIN)
-            s_on_backend(&b);
-        if (items[1].revents & ZMQ_POLLIN)
-            s_on_frontend(&b);
+        /* Take what is ready in batches, as each zmq_poll costs syscalls of its own; bounded,
+           so that neither socket holds up the other. */
+        for (int n = 0; n < BATCH_MAX && (items[0].revents & ZMQ_POLLIN) && s_on_backend(&b); n++)
+            ;
+        for (int n = 0; n < BATCH_MAX && (items[1].revents & ZMQ_POLLIN) && s_on_frontend(&b); n++)
+            ;
     }
     if (!s_all_idle(&b))
         log_warning("drain timed out with %d requests in flight", s_busy(&b));
