@@ -206,7 +206,7 @@ static int s_readyz(struct mg_connection *conn, gw_http_t *http, const char *rid
     json_t *shards = json_array();
     bool all = true;
     for (int s = 0; s < n; s++) {
-        proto_request_t req = {.op = PROTO_OP_PING, .deadline_ms = clock_now_us() / 1000 + 1000};
+        proto_request_t req = {.op = PROTO_OP_PING, .deadline_ms = clock_now_ms() + 1000};
         randombytes_buf(req.request_id, 16);
         proto_reply_t rep;
         gw_call_t outcome = gw_shard_call(mg_get_thread_pointer(conn), s, &req, &rep);

@@ -5,7 +5,7 @@
 
 #include <libpq-fe.h>
 
-/* Runs sql with up to 3 text parameters (NULL-terminated after the last) against
+/* Runs sql with up to 2 text parameters (NULL for those it does not use) against
  * $QUIZ_TEST_DATABASE_URL; returns the first cell as a new string (caller frees), "" for no
  * row, or NULL on error (printed). */
 char *db_value(const char *sql, const char *p1, const char *p2);
