@@ -11,8 +11,8 @@
  * reply came passes the role to another waiting thread.
  *
  * A delivered call is unlinked by whoever delivers it, and the wake-ups are posted only after the
- * mutex is released: a woken caller returns without touching the mutex again. (Waking them under
- * the mutex, as a condition variable does, sent half of them straight back to sleep on it.)
+ * mutex is released, so a woken caller does not find it still held by its waker. (Waking them
+ * under the mutex, as a condition variable does, sent half of them straight back to sleep on it.)
  *
  * The socket sets ZMQ_IMMEDIATE, so a message is queued only to a connected worker: with none
  * connected the non-blocking send fails at once and the caller answers 503 instead of waiting
