@@ -12,6 +12,9 @@ ceiling_of = {"transport": "http", "quiz_get": "sql", "quiz_list": "sql", "mixed
 rows = [(k, c[k], base) for k, base in (("http", None), ("transport", "http"), ("sql", None)) if k in c]
 rows += [(k, v, ceiling_of.get(k)) for k, v in s.items()]
 both = {**c, **s}
+split = r["settings"].get("tenants_per_shard")
+if split:
+    print(f"tenants per shard: {' / '.join(map(str, split))}")
 print(f"{'scenario':<20} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8}  ratio")
 for name, v, base in rows:
     ratio = f"{v['rps'] / both[base]['rps']:.0%} of {base}" if base in both and both[base]['rps'] else ""

@@ -75,6 +75,8 @@ r = json.load(open(sys.argv[1]))
 runs = {**r["ceilings"], **r["scenarios"]}
 bad = [k for k, v in runs.items() if v["rps"] <= 0 or v.get("errors", 0) > 0]
 assert len(runs) >= 12 and not bad, f"scenarios without results or with errors: {bad}"
+split = r["settings"]["tenants_per_shard"]
+assert len(split) == 2 and sum(split) == r["settings"]["tenants"], f"tenants per shard: {split}"
 PY
     then echo "[PASS] bench: smoke run of every scenario"; passed=$((passed + 1))
     else echo "$out" | tail -n 20; echo "[FAIL] bench: smoke run"; failed=$((failed + 1)); status=1
