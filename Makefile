@@ -1,5 +1,5 @@
 # One non-recursive Makefile for the quiz backend.
-#   make          release binaries in build/
+#   make          release binaries in build/ (quiz-gateway, quiz-worker, quizctl)
 #   make run      install what is missing, start PostgreSQL under var/, run the stack
 #   make test     unit + integration tests, built with ASan/UBSan in build-asan/
 #   make bench    optimised stack under wrk (see bench/README.md)
@@ -21,6 +21,7 @@ COMMON_SRC  := $(wildcard common/*.c)
 PROTO_SRC   := $(wildcard proto/*.c)
 GW_SRC      := $(wildcard gateway/*.c)
 WK_SRC      := $(wildcard worker/*.c)
+CTL_SRC     := $(wildcard ctl/*.c)
 SQL_FILES   := $(sort $(wildcard sql/shared/*.sql)) $(sort $(wildcard sql/tenant/*.sql))
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 INTEG_SRC   := $(wildcard tests/integration/test_*.c)
@@ -31,14 +32,19 @@ objs = $(patsubst %.c,$(1)/%.o,$(2))
 
 GW_OBJ  = $(call objs,$(1),$(GW_SRC) $(PROTO_SRC) $(COMMON_SRC)) $(1)/openapi_embedded.o
 WK_OBJ  = $(call objs,$(1),$(WK_SRC) $(PROTO_SRC) $(COMMON_SRC)) $(1)/sql_embedded.o
+CTL_OBJ = $(call objs,$(1),$(CTL_SRC) $(COMMON_SRC))
 
 .PHONY: all run test unit integration bench bench-tenants deps clean format
-all: build/quiz-gateway build/quiz-worker
+all: build/quiz-gateway build/quiz-worker build/quizctl
 
 build/quiz-gateway: $(call GW_OBJ,build)
 	@echo "LD $@"; $(CC) -o $@ $^ $(GW_LDLIBS)
 build/quiz-worker: $(call WK_OBJ,build)
 	@echo "LD $@"; $(CC) -o $@ $^ $(WK_LDLIBS)
+build/quizctl: $(call CTL_OBJ,build)
+	@echo "LD $@"; $(CC) -o $@ $^ $(WK_LDLIBS)
+build-asan/quizctl: $(call CTL_OBJ,build-asan)
+	@echo "LD $@"; $(CC) $(SAN) -o $@ $^ $(WK_LDLIBS)
 build-asan/quiz-gateway: $(call GW_OBJ,build-asan)
 	@echo "LD $@"; $(CC) $(SAN) -o $@ $^ $(GW_LDLIBS)
 build-asan/quiz-worker: $(call WK_OBJ,build-asan)
@@ -84,7 +90,7 @@ run: deps
 	@exec bash deploy/dev/run.sh
 
 test: deps
-	@$(MAKE) --no-print-directory $(UNIT_BIN) $(INTEG_BIN) build-asan/quiz-gateway build-asan/quiz-worker
+	@$(MAKE) --no-print-directory $(UNIT_BIN) $(INTEG_BIN) build-asan/quiz-gateway build-asan/quiz-worker build-asan/quizctl
 	@sh tests/run.sh $(UNIT_BIN) -- $(INTEG_BIN)
 
 bench: deps
@@ -101,7 +107,7 @@ clean:
 	rm -rf build build-asan build-bench
 
 format:
-	clang-format -i $(GW_SRC) $(WK_SRC) $(COMMON_SRC) $(PROTO_SRC) $(UNIT_SRC) $(INTEG_SRC) $(HELPER_SRC) */*.h tests/*/*.h
+	clang-format -i $(GW_SRC) $(WK_SRC) $(CTL_SRC) $(COMMON_SRC) $(PROTO_SRC) $(UNIT_SRC) $(INTEG_SRC) $(HELPER_SRC) */*.h tests/*/*.h
 
 -include $(shell find build build-asan -name '*.d' 2>/dev/null)
 .SECONDARY:

@@ -28,25 +28,41 @@ bench_stack() {
   pids=()
   trap bench_stack_cleanup EXIT
   local pg_port http_port zmq
-  pg_port=$(free_port 56100 800)
   http_port=$(free_port 17000 1900)
   zmq=$(free_port 19000 999)
-  DSN=$(sh deploy/dev/pg.sh start "$WORK/pg" "$pg_port" --nosync)
+  # A port can be taken between the check and the start (a test cluster stopping or starting
+  # next door): try a few.
+  for try in 1 2 3 4 5; do
+    pg_port=$(free_port 56100 800)
+    DSN=$(sh deploy/dev/pg.sh start "$WORK/pg" "$pg_port" --nosync 2>"$WORK/pg-start.log") && break
+    [ "$try" = 5 ] && { cat "$WORK/pg-start.log" >&2; return 1; }
+  done
   export QUIZ_DATABASE_URL=$DSN QUIZ_KEYS_DIR=$WORK/keys
   export QUIZ_PLATFORM_TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
   mkdir -p "$QUIZ_KEYS_DIR"
   od -An -N32 -tx1 /dev/urandom | tr -d ' \n' > "$QUIZ_KEYS_DIR/bench.key"
   build/quiz-worker --migrate --shards 2 2>/dev/null
+  # The worker link as deployed (CurveZMQ), unless BENCH_CURVE=0 measures it in plaintext.
+  local wk_link=() gw_link=()
+  if [ "${BENCH_CURVE:-1}" = 0 ]; then
+    wk_link=(--insecure-no-curve) gw_link=(--insecure-no-curve)
+  else
+    build/quizctl keygen --dir "$WORK/curve" worker >/dev/null
+    build/quizctl keygen --dir "$WORK/curve" gateway >/dev/null
+    mkdir -p "$WORK/curve/allowed" && cp "$WORK/curve/gateway.pub" "$WORK/curve/allowed/"
+    wk_link=(--curve-secret "$WORK/curve/worker.secret" --allowed-gateways "$WORK/curve/allowed")
+    gw_link=(--curve-secret "$WORK/curve/gateway.secret" --worker-key "$WORK/curve/worker.pub")
+  fi
   for k in 0 1; do
     # shellcheck disable=SC2086
     build/quiz-worker --shard $k --shards 2 --endpoint tcp://127.0.0.1:$((zmq + k)) \
-      ${BENCH_WORKER_ARGS:-} 2>>"$WORK/worker$k.log" &
+      "${wk_link[@]}" ${BENCH_WORKER_ARGS:-} 2>>"$WORK/worker$k.log" &
     pids+=($!)
   done
   # The benchmarks log in from one address far more than a person would, and with more
   # connections than a quarter of the gateway's threads: lift both limits.
   build/quiz-gateway --listen 127.0.0.1:$http_port --login-rate 0 --password-inflight 64 --shard tcp://127.0.0.1:$zmq \
-    --shard tcp://127.0.0.1:$((zmq + 1)) 2>>"$WORK/gateway.log" &
+    --shard tcp://127.0.0.1:$((zmq + 1)) "${gw_link[@]}" 2>>"$WORK/gateway.log" &
   pids+=($!)
   URL=http://127.0.0.1:$http_port
   for _ in $(seq 100); do curl -sf "$URL/readyz" >/dev/null && break; sleep 0.1; done

@@ -8,13 +8,16 @@
 #include <stdint.h>
 
 #include "common/jwt.h"
+#include "common/platform.h"
 
 typedef struct gw_auth gw_auth_t;
 
-/* Keeps only a hash of the platform token and takes ownership of *ring_p (may be NULL: then
- * no user token verifies). NULL if the token is shorter than 16 bytes. */
-gw_auth_t *gw_auth_new(const char *platform_token, jwt_keyring_t **ring_p);
+/* Copies the platform token's digest and takes ownership of *ring_p (may be NULL: then no user
+ * token verifies). Caller owns the result. */
+gw_auth_t *gw_auth_new(const platform_token_t *platform, jwt_keyring_t **ring_p);
 void gw_auth_destroy(gw_auth_t **auth_p);
+/* The token of a "Bearer <token>" header value (borrowed from it), or NULL. */
+const char *gw_auth_bearer(const char *authorization);
 /* True if the Authorization header value is "Bearer <platform token>". Constant time in the
  * token's content and length. */
 bool gw_auth_is_platform(const gw_auth_t *auth, const char *authorization);

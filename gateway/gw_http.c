@@ -230,8 +230,8 @@ static int s_authenticate(struct mg_connection *conn, gw_http_t *http, const gw_
                           proto_request_t *req, const char *rid)
 {
     jwt_claims_t claims;
-    switch (
-        gw_auth_user(http->cfg.auth, mg_get_header(conn, "Authorization"), req->tenant, &claims)) {
+    const char *authorization = mg_get_header(conn, "Authorization");
+    switch (gw_auth_user(http->cfg.auth, authorization, req->tenant, &claims)) {
     case GW_AUTH_MISSING:
         return s_problem(conn, 401, "unauthorized", "an access token is required", rid,
                          "WWW-Authenticate: Bearer\r\n");
@@ -252,6 +252,7 @@ static int s_authenticate(struct mg_connection *conn, gw_http_t *http, const gw_
     req->role = claims.admin ? PROTO_ROLE_ADMIN : PROTO_ROLE_MEMBER;
     req->has_user = true;
     memcpy(req->user_id, claims.user, 16);
+    req->credential = mem_strdup(gw_auth_bearer(authorization)); /* the worker checks it too */
     return 0;
 }
 
@@ -286,10 +287,12 @@ static int s_dispatch(struct mg_connection *conn, gw_http_t *http, const char *r
     }
     const gw_route_t *route = m.route;
     if (route->scope == GW_SCOPE_PLATFORM) {
-        if (!gw_auth_is_platform(http->cfg.auth, mg_get_header(conn, "Authorization")))
+        const char *authorization = mg_get_header(conn, "Authorization");
+        if (!gw_auth_is_platform(http->cfg.auth, authorization))
             return s_problem(conn, 401, "unauthorized", "a valid platform token is required", rid,
                              "WWW-Authenticate: Bearer\r\n");
         req->role = PROTO_ROLE_PLATFORM;
+        req->credential = mem_strdup(gw_auth_bearer(authorization)); /* the worker checks it too */
     }
     switch (route->tenant) {
     case GW_TENANT_NONE: break;

@@ -7,9 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/curve.h"
 #include "common/lifecycle.h"
 #include "common/log.h"
-#include "common/mem.h"
+#include "common/platform.h"
 #include "common/shard.h"
 #include "gateway/gw_http.h"
 
@@ -19,7 +20,8 @@ static void s_usage(FILE *out)
           "                    [--threads N] [--deadline-ms MS] [--keep-alive-ms MS]\n"
           "                    [--max-body BYTES] [--platform-token-file PATH] [--keys DIR]\n"
           "                    [--login-rate N] [--password-inflight N]\n"
-          "                    [--trusted-proxy CIDR ...] [--verbose]\n"
+          "                    [--trusted-proxy CIDR ...] [--curve-secret FILE]\n"
+          "                    [--worker-key FILE] [--insecure-no-curve] [--verbose]\n"
           "Each --shard names shard 0, 1, ... in order: comma-separated worker endpoints.\n"
           "The platform token is $QUIZ_PLATFORM_TOKEN, or the first line of the token file.\n"
           "--keys (or $QUIZ_KEYS_DIR) holds the <kid>.key files that verify access tokens.\n"
@@ -27,7 +29,12 @@ static void s_usage(FILE *out)
           "--password-inflight: requests that hash a password (logins, password changes, user\n"
           "and tenant creation) in flight at once; beyond it they get 503 with Retry-After, so\n"
           "a login storm cannot hold every thread (default a quarter of --threads).\n"
-          "--trusted-proxy: a load balancer whose X-Forwarded-For is believed (repeatable).\n",
+          "--trusted-proxy: a load balancer whose X-Forwarded-For is believed (repeatable).\n"
+          "--curve-secret (or $QUIZ_CURVE_SECRET): this gateway's CurveZMQ secret key file;\n"
+          "its public key must be in every worker's allowed directory.\n"
+          "--worker-key (or $QUIZ_WORKER_KEY): the workers' CurveZMQ public key file.\n"
+          "--insecure-no-curve: talk to workers in plaintext, unauthenticated. UNSAFE: anyone\n"
+          "who reaches a worker port could then act as any caller. Benchmarks only.\n",
           out);
 }
 
@@ -41,26 +48,30 @@ static int s_int(const char *text, long min, long max, long *out)
     return 0;
 }
 
-/* The platform token from the environment or a file; the caller frees it. */
-static char *s_platform_token(const char *path)
+/* The CURVE keys of the shard sockets: this gateway's keypair and the workers' public key, from
+ * the options or the environment. 0 when both load (or plaintext was asked for: *on false). */
+static int s_curve_keys(const char *secret, const char *worker_key, bool plaintext,
+                        curve_keypair_t *self, char server_key[CURVE_KEY_LEN + 1], bool *on)
 {
-    const char *env = getenv("QUIZ_PLATFORM_TOKEN");
-    if (env && *env)
-        return mem_strdup(env);
-    if (!path)
-        return NULL;
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return NULL;
-    char line[600] = "";
-    char *ok = fgets(line, sizeof line, f);
-    fclose(f);
-    if (!ok)
-        return NULL;
-    line[strcspn(line, "\r\n")] = '\0';
-    char *token = mem_strdup(line);
-    sodium_memzero(line, sizeof line);
-    return token;
+    *on = !plaintext;
+    if (plaintext) {
+        log_warning("--insecure-no-curve: the worker link is neither encrypted nor authenticated");
+        return 0;
+    }
+    if (!secret || !worker_key) {
+        log_error("the worker link needs --curve-secret and --worker-key (or QUIZ_CURVE_SECRET"
+                  " and QUIZ_WORKER_KEY); see README \"The worker link\"");
+        return -1;
+    }
+    char err[4200];
+    if (curve_keypair_load(secret, self, err, sizeof err) < 0 ||
+        curve_public_load(worker_key, server_key, err, sizeof err) < 0) {
+        log_error("%s", err);
+        curve_keypair_clear(self);
+        return -1;
+    }
+    log_info("worker link: CURVE, gateway key %.8s...", self->public_key);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -73,6 +84,8 @@ int main(int argc, char **argv)
     char *shard_eps[SHARD_MAX];
     int nshards = 0;
     const char *token_file = NULL, *keys_dir = getenv("QUIZ_KEYS_DIR");
+    const char *curve_secret = getenv("QUIZ_CURVE_SECRET"), *worker_key = getenv("QUIZ_WORKER_KEY");
+    bool plaintext = false;
     long login_rate = 30, password_inflight = 0;
     gw_proxy_t *proxies = gw_proxy_new();
     int rc = 0;
@@ -88,6 +101,9 @@ int main(int argc, char **argv)
                                          {"password-inflight", required_argument, 0, 'I'},
                                          {"login-rate", required_argument, 0, 'r'},
                                          {"trusted-proxy", required_argument, 0, 'T'},
+                                         {"curve-secret", required_argument, 0, 'C'},
+                                         {"worker-key", required_argument, 0, 'W'},
+                                         {"insecure-no-curve", no_argument, 0, 'U'},
                                          {"verbose", no_argument, 0, 'v'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
@@ -124,6 +140,9 @@ int main(int argc, char **argv)
         case 'r': bad = s_int(optarg, 0, 1000000, &login_rate); break;
         case 'I': bad = s_int(optarg, 1, 4096, &password_inflight); break;
         case 'T': bad = gw_proxy_add(proxies, optarg); break;
+        case 'C': curve_secret = optarg; break;
+        case 'W': worker_key = optarg; break;
+        case 'U': plaintext = true; break;
         case 'v': verbose = true; break;
         case 'h':
             s_usage(stdout);
@@ -158,21 +177,31 @@ int main(int argc, char **argv)
         rc = 2;
         goto out;
     }
-    char *token = s_platform_token(token_file);
-    gw_auth_t *auth = gw_auth_new(token, &ring);
-    jwt_keyring_destroy(&ring);
-    if (token) {
-        sodium_memzero(token, strlen(token));
-        free(token);
-    }
-    if (!auth) {
+    platform_token_t platform;
+    if (platform_token_load(&platform, token_file) < 0) {
         log_error("no usable platform token: set QUIZ_PLATFORM_TOKEN or --platform-token-file"
                   " (16 to 512 bytes)");
+        jwt_keyring_destroy(&ring);
         rc = 2;
         goto out;
     }
+    curve_keypair_t self = {0};
+    char server_key[CURVE_KEY_LEN + 1] = "";
+    bool curve = false;
+    if (s_curve_keys(curve_secret, worker_key, plaintext, &self, server_key, &curve) < 0) {
+        jwt_keyring_destroy(&ring);
+        rc = 2;
+        goto out;
+    }
+    gw_auth_t *auth = gw_auth_new(&platform, &ring);
     lifecycle_init();
-    cfg.shards = gw_shards_new(nshards, shard_eps);
+    cfg.shards = gw_shards_new(nshards, shard_eps, curve ? &self : NULL, server_key);
+    curve_keypair_clear(&self); /* the sockets hold their own copy */
+    if (!cfg.shards) {
+        gw_auth_destroy(&auth);
+        rc = 1;
+        goto out;
+    }
     cfg.auth = auth;
     cfg.login_limit = gw_limit_new((unsigned)login_rate);
     cfg.proxies = proxies;

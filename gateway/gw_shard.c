@@ -16,7 +16,10 @@
  *
  * The socket sets ZMQ_IMMEDIATE, so a message is queued only to a connected worker: with none
  * connected the non-blocking send fails at once and the caller answers 503 instead of waiting
- * out the deadline. With several workers per shard, ZeroMQ round-robins among those connected. */
+ * out the deadline. With several workers per shard, ZeroMQ round-robins among those connected.
+ *
+ * Every socket is a CurveZMQ client (unless the operator turned it off): traffic is encrypted and
+ * workers admit only gateway keys they know. */
 #include "gateway/gw_shard.h"
 
 #include <errno.h>
@@ -33,6 +36,7 @@
 #include <zmq.h>
 
 #include "common/clock.h"
+#include "common/curve.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/shard.h"
@@ -55,7 +59,7 @@ typedef struct waiter {
 
 /* What one thread must do once it releases a shard's mutex. */
 typedef struct {
-    waiter_t *self;  /* the calling thread's waiter: delivered to it needs no wake-up */
+    waiter_t *self;             /* the calling thread's waiter: delivered to it needs no wake-up */
     waiter_t *posts[POSTS_MAX]; /* waiters to post */
     int nposts;
     bool reader; /* write the eventfd that wakes the reader */
@@ -83,15 +87,22 @@ struct gw_shard_link {
     waiter_t waiter;     /* this thread's, reused by each of its calls */
 };
 
-static int s_mux_init(mux_t *m, void *zctx, int shard, const char *endpoints)
+static int s_mux_init(mux_t *m, void *zctx, int shard, const char *endpoints,
+                      const curve_keypair_t *self, const char *server_key)
 {
     pthread_mutex_init(&m->lock, NULL);
     m->shard = shard;
+    m->wake_fd = -1;
     m->sock = zmq_socket(zctx, ZMQ_DEALER);
     int one = 1, zero = 0, ivl = 100;
     zmq_setsockopt(m->sock, ZMQ_IMMEDIATE, &one, sizeof one);
     zmq_setsockopt(m->sock, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(m->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
+    /* CURVE: encrypted, and the worker knows which gateway key is speaking */
+    if (self && curve_socket_client(m->sock, self, server_key) < 0) {
+        log_error("could not set the CURVE keys of shard %d: %s", shard, zmq_strerror(errno));
+        return -1;
+    }
     char *list = mem_strdup(endpoints), *save = NULL;
     for (char *ep = strtok_r(list, ",", &save); ep; ep = strtok_r(NULL, ",", &save))
         if (zmq_connect(m->sock, ep) < 0)
@@ -103,7 +114,8 @@ static int s_mux_init(mux_t *m, void *zctx, int shard, const char *endpoints)
     return zmq_getsockopt(m->sock, ZMQ_FD, &m->sock_fd, &len) == 0 && m->wake_fd >= 0 ? 0 : -1;
 }
 
-gw_shards_t *gw_shards_new(int nshards, char *const *endpoints)
+gw_shards_t *gw_shards_new(int nshards, char *const *endpoints, const curve_keypair_t *self,
+                           const char *server_key)
 {
     if (nshards < 1 || nshards > SHARD_MAX)
         return NULL;
@@ -112,8 +124,11 @@ gw_shards_t *gw_shards_new(int nshards, char *const *endpoints)
     s->count = nshards;
     s->muxes = mem_zalloc(sizeof(mux_t) * (size_t)nshards);
     for (int i = 0; i < nshards; i++)
-        if (s_mux_init(&s->muxes[i], s->zctx, i, endpoints[i]) < 0)
-            log_error("could not set up the socket of shard %d", i);
+        if (s_mux_init(&s->muxes[i], s->zctx, i, endpoints[i], self, server_key) < 0) {
+            s->count = i + 1;
+            gw_shards_destroy(&s);
+            return NULL;
+        }
     return s;
 }
 

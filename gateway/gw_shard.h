@@ -4,6 +4,7 @@
 #ifndef GATEWAY_GW_SHARD_H
 #define GATEWAY_GW_SHARD_H
 
+#include "common/curve.h"
 #include "proto/proto.h"
 
 typedef struct gw_shards gw_shards_t;
@@ -15,9 +16,12 @@ typedef enum {
     GW_CALL_TIMEOUT,     /* the deadline passed without an answer */
 } gw_call_t;
 
-/* endpoints[i] is a comma-separated list of worker endpoints for shard i. Caller owns the
- * result; NULL if nshards is out of range. */
-gw_shards_t *gw_shards_new(int nshards, char *const *endpoints);
+/* endpoints[i] is a comma-separated list of worker endpoints for shard i. With self, every
+ * socket is a CURVE client with that keypair, of workers whose public key is server_key; with
+ * NULL, plaintext (unsafe). Caller owns the result; NULL if nshards is out of range or the keys
+ * cannot be set. */
+gw_shards_t *gw_shards_new(int nshards, char *const *endpoints, const curve_keypair_t *self,
+                           const char *server_key);
 void gw_shards_destroy(gw_shards_t **shards_p);
 int gw_shards_count(const gw_shards_t *shards);
 

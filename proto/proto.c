@@ -9,7 +9,7 @@
 
 #include "common/mem.h"
 
-#define REQUEST_FIELDS 12
+#define REQUEST_FIELDS 13
 #define REPLY_FIELDS   6
 
 static const char *const s_op_names[PROTO_OP__COUNT] = {
@@ -158,6 +158,7 @@ void *proto_request_encode(const proto_request_t *req, size_t *len)
     s_pack_bin(&pk, req->body ? req->body : "", req->body ? req->body_len : 0);
     s_pack_str(&pk, req->client);
     s_pack_kvs(&pk, req->headers, req->nheaders);
+    s_pack_str(&pk, req->credential ? req->credential : "");
     return s_finish(&sb, len);
 }
 
@@ -417,6 +418,12 @@ int proto_request_decode(const void *buf, size_t len, proto_request_t *out, cons
     free(client);
     if (s_kvs(&f[11], PROTO_MAX_HEADERS, PROTO_MAX_HEADER_LEN, out->headers, &out->nheaders) < 0)
         FAIL("headers is not a map of at most 4 short strings");
+    if (s_str(&f[12], PROTO_MAX_CREDENTIAL, &out->credential) < 0)
+        FAIL("credential is not a string of at most 2048 bytes");
+    if (!*out->credential) {
+        free(out->credential);
+        out->credential = NULL;
+    }
     rc = 0;
 out:
     msgpack_unpacked_destroy(&up);
@@ -512,6 +519,11 @@ void proto_request_clear(proto_request_t *req)
     free(req->body);
     req->body = NULL;
     req->body_len = 0;
+    if (req->credential) {
+        explicit_bzero(req->credential, strlen(req->credential));
+        free(req->credential);
+        req->credential = NULL;
+    }
 }
 
 void proto_reply_header(proto_reply_t *rep, const char *name, const char *value)

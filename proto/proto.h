@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PROTO_VERSION        1
+#define PROTO_VERSION        2
 #define PROTO_MAX_PARAMS     4          /* path parameters, each a UUID */
 #define PROTO_MAX_QUERY      16         /* query-string pairs */
 #define PROTO_MAX_QUERY_LEN  1024       /* bytes of one query key or value */
@@ -17,6 +17,7 @@
 #define PROTO_MAX_CLIENT     64         /* bytes of the client address */
 #define PROTO_MAX_HEADERS    4          /* request or reply headers (Idempotency-Key, ETag, ...) */
 #define PROTO_MAX_HEADER_LEN 256        /* bytes of one reply header name or value */
+#define PROTO_MAX_CREDENTIAL 2048       /* bytes of the forwarded bearer token */
 #define PROTO_MAX_FRAME      (PROTO_MAX_BODY + 64 * 1024)
 
 /* Operations: one per route; the gateway's route table and the worker's handler table are both
@@ -110,6 +111,9 @@ typedef struct {
     char client[PROTO_MAX_CLIENT + 1]; /* client address, for audit */
     int nheaders;
     proto_kv_t headers[PROTO_MAX_HEADERS]; /* forwarded HTTP headers (Idempotency-Key, If-Match) */
+    /* The bearer token the gateway verified (platform token or access token; owned, NULL when
+       none), so the worker can check the caller itself. Wiped when the request is cleared. */
+    char *credential;
 } proto_request_t;
 
 /* A reply. Decoded replies own body and detail; free with proto_reply_clear. */

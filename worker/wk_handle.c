@@ -3,6 +3,7 @@
 #include "worker/wk_handle.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "common/shard.h"
@@ -15,13 +16,15 @@
 #include "worker/wk_tenant.h"
 #include "worker/wk_user.h"
 
-/* Who may call: the gateway decides too, the worker checks again (defense in depth). */
+/* Who may call: the gateway decides, the worker checks again from the credential (defense in
+ * depth). */
 typedef enum { NEEDS_NOTHING, NEEDS_PLATFORM, NEEDS_USER, NEEDS_ADMIN } wk_needs_t;
 
 typedef struct {
     wk_handler_fn fn;
     wk_needs_t needs; /* who may call it */
     bool tenant;      /* the request names a tenant, which must be on this shard */
+    bool pcr_ok;      /* allowed while the user must still change a temporary password */
 } wk_route_t;
 
 static const wk_route_t s_routes[PROTO_OP__COUNT] = {
@@ -34,9 +37,9 @@ static const wk_route_t s_routes[PROTO_OP__COUNT] = {
     [PROTO_OP_TENANT_USER_CREATE] = {wk_user_create, NEEDS_PLATFORM, true},
     [PROTO_OP_AUTH_LOGIN] = {wk_auth_login, NEEDS_NOTHING, true},
     [PROTO_OP_AUTH_REFRESH] = {wk_auth_refresh, NEEDS_NOTHING, true},
-    [PROTO_OP_AUTH_LOGOUT] = {wk_auth_logout, NEEDS_USER, true},
-    [PROTO_OP_USER_ME] = {wk_user_me, NEEDS_USER, true},
-    [PROTO_OP_USER_PASSWORD] = {wk_user_password, NEEDS_USER, true},
+    [PROTO_OP_AUTH_LOGOUT] = {wk_auth_logout, NEEDS_USER, true, true},
+    [PROTO_OP_USER_ME] = {wk_user_me, NEEDS_USER, true, true},
+    [PROTO_OP_USER_PASSWORD] = {wk_user_password, NEEDS_USER, true, true},
     [PROTO_OP_USER_LIST] = {wk_user_list, NEEDS_USER, true},
     [PROTO_OP_USER_GET] = {wk_user_get, NEEDS_USER, true},
     [PROTO_OP_USER_CREATE] = {wk_user_create, NEEDS_ADMIN, true},
@@ -58,16 +61,39 @@ static const wk_route_t s_routes[PROTO_OP__COUNT] = {
     [PROTO_OP_ATTEMPT_GET] = {wk_attempt_get, NEEDS_USER, true},
 };
 
-static bool s_allowed(wk_needs_t needs, const proto_request_t *req)
+/* Whether the caller in the envelope is one a gateway could have vouched for: the role comes
+ * with the credential that proves it, checked here again. A peer that got onto the worker link
+ * (a leaked gateway key, a gateway bug mislabelling a role) can then do no more than an HTTP
+ * client holding the same credentials. NULL when it is, else why not; *status is the answer. */
+static const char *s_check_caller(const wk_ctx_t *ctx, const wk_route_t *route,
+                                  const proto_request_t *req, proto_status_t *status)
 {
-    switch (needs) {
-    case NEEDS_NOTHING: return true;
-    case NEEDS_PLATFORM: return req->role == PROTO_ROLE_PLATFORM;
+    *status = PROTO_STATUS_UNAUTHORIZED;
+    switch (route->needs) {
+    case NEEDS_NOTHING:
+        /* login and refresh prove themselves with the body; no gateway names a caller here */
+        return req->role == PROTO_ROLE_NONE && !req->has_user ? NULL : "caller without credential";
+    case NEEDS_PLATFORM:
+        return req->role == PROTO_ROLE_PLATFORM && !req->has_user &&
+                       platform_token_matches(ctx->platform, req->credential)
+                   ? NULL
+                   : "platform role without the platform token";
     case NEEDS_USER:
-        return req->has_user && (req->role == PROTO_ROLE_MEMBER || req->role == PROTO_ROLE_ADMIN);
-    case NEEDS_ADMIN: return req->has_user && req->role == PROTO_ROLE_ADMIN;
+    case NEEDS_ADMIN: break;
     }
-    return false;
+    jwt_claims_t claims;
+    if (!req->has_user || !req->has_tenant || !req->credential ||
+        jwt_verify(ctx->ring, req->credential, (int64_t)time(NULL), &claims) != JWT_OK)
+        return "user role without a valid access token";
+    if (memcmp(claims.tenant, req->tenant, 16) != 0 || memcmp(claims.user, req->user_id, 16) != 0 ||
+        req->role != (claims.admin ? PROTO_ROLE_ADMIN : PROTO_ROLE_MEMBER))
+        return "caller differs from its access token";
+    *status = PROTO_STATUS_FORBIDDEN;
+    if (route->needs == NEEDS_ADMIN && !claims.admin)
+        return "operation needs the admin role";
+    if (claims.pwd_change && !route->pcr_ok)
+        return "the temporary password must be changed first";
+    return NULL;
 }
 
 void wk_handle_request(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
@@ -79,9 +105,11 @@ void wk_handle_request(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t 
         wk_reply_error(rep, PROTO_STATUS_INTERNAL, "operation not implemented");
         return;
     }
-    if (!s_allowed(route->needs, req)) {
-        wk_reply_error(rep, PROTO_STATUS_FORBIDDEN, "caller may not perform %s",
-                       proto_op_str(req->op));
+    proto_status_t refused;
+    const char *why = s_check_caller(ctx, route, req, &refused);
+    if (why) {
+        log_req_warning(&lr, "refused %s: %s", proto_op_str(req->op), why);
+        wk_reply_error(rep, refused, "caller may not perform %s", proto_op_str(req->op));
         return;
     }
     if (route->tenant) {

@@ -7,16 +7,18 @@
 #include <stdbool.h>
 
 #include "common/jwt.h"
+#include "common/platform.h"
 #include "proto/proto.h"
 #include "worker/wk_db.h"
 #include "worker/wk_spare.h"
 
 /* What a handler may use: the calling thread's connections, keys and the worker's placement. */
 typedef struct {
-    wk_db_t *db;               /* serving connection (quiz_shard_<k>) */
-    wk_db_t *admin;            /* provisioning connection (quiz_provisioner) */
-    wk_spares_t *spares;       /* ready tenant schemas of this shard (NULL: none kept) */
-    const jwt_keyring_t *ring; /* signs access tokens */
+    wk_db_t *db;                      /* serving connection (quiz_shard_<k>) */
+    wk_db_t *admin;                   /* provisioning connection (quiz_provisioner) */
+    wk_spares_t *spares;              /* ready tenant schemas of this shard (NULL: none kept) */
+    const jwt_keyring_t *ring;        /* signs access tokens, verifies the forwarded ones */
+    const platform_token_t *platform; /* verifies the forwarded platform token */
     int shard;
     int shards;
 } wk_ctx_t;

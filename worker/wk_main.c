@@ -6,8 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "common/curve.h"
 #include "common/lifecycle.h"
+#include "common/platform.h"
 #include "common/log.h"
 #include "common/shard.h"
 #include "worker/wk_migrate.h"
@@ -18,6 +21,8 @@ static void s_usage(FILE *out)
     fputs("usage: quiz-worker --shard K --shards S --endpoint ZMQ_ENDPOINT [--threads N]\n"
           "                   [--password-threads N] [--password-share PCT] [--drain-ms MS]\n"
           "                   [--keys DIR] [--spare-schemas N] [--no-set-role] [--verbose]\n"
+          "                   [--curve-secret FILE] [--allowed-gateways DIR]\n"
+          "                   [--platform-token-file PATH] [--insecure-no-curve]\n"
           "       quiz-worker --migrate --shards S\n"
           "The database is named by $QUIZ_DATABASE_URL, $DATABASE_URL or $NEON_DATABASE_URL\n"
           "(a libpq URI or key=value string; sslmode=require is honoured). --migrate logs in as\n"
@@ -36,7 +41,15 @@ static void s_usage(FILE *out)
           "speed. CPU priority alone cannot keep a busy machine's tail latency.\n"
           "--spare-schemas: tenant schemas kept built ahead for this shard (default 4), so\n"
           "creating a tenant does not wait for their DDL; 0 builds each at creation.\n"
-          "--no-set-role keeps only shard-level database isolation (benchmarks only).\n",
+          "--no-set-role keeps only shard-level database isolation (benchmarks only).\n"
+          "--curve-secret (or $QUIZ_CURVE_SECRET): the workers' CurveZMQ secret key file.\n"
+          "--allowed-gateways (or $QUIZ_ALLOWED_GATEWAYS): a directory of the *.pub keys of\n"
+          "the gateways let in, read at every connection.\n"
+          "The platform token ($QUIZ_PLATFORM_TOKEN or the file's first line) is checked again\n"
+          "here on every platform request, as each user's access token is.\n"
+          "--insecure-no-curve: accept plaintext, unauthenticated connections. UNSAFE: anyone\n"
+          "who reaches the port can send requests (each still needs its credential).\n"
+          "Benchmarks only.\n",
           out);
 }
 
@@ -61,6 +74,36 @@ static const char *s_dsn(void)
     return NULL;
 }
 
+/* The frontend's CURVE key and the allowed gateways, checked before serving. 0, or -1 (logged);
+ * with plaintext, only a warning. */
+static int s_curve(const char *secret, const char *allowed, bool plaintext, curve_keypair_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (plaintext) {
+        log_warning("--insecure-no-curve: the frontend accepts unauthenticated plaintext peers");
+        return 0;
+    }
+    if (!secret || !allowed) {
+        log_error("the gateway link needs --curve-secret and --allowed-gateways (or"
+                  " QUIZ_CURVE_SECRET and QUIZ_ALLOWED_GATEWAYS); see README \"The worker link\"");
+        return -1;
+    }
+    char err[4200];
+    if (curve_keypair_load(secret, out, err, sizeof err) < 0) {
+        log_error("%s", err);
+        return -1;
+    }
+    struct stat st;
+    if (stat(allowed, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        log_error("--allowed-gateways %s is not a directory", allowed);
+        curve_keypair_clear(out);
+        return -1;
+    }
+    log_info("gateway link: CURVE, worker key %.8s..., gateways allowed by %s", out->public_key,
+             allowed);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     wk_server_config_t cfg = {.shard = -1,
@@ -72,7 +115,10 @@ int main(int argc, char **argv)
                               .spare_schemas = 4,
                               .set_role = true};
     bool migrate = false, verbose = false;
-    const char *keys_dir = getenv("QUIZ_KEYS_DIR");
+    const char *keys_dir = getenv("QUIZ_KEYS_DIR"), *token_file = NULL;
+    const char *curve_secret = getenv("QUIZ_CURVE_SECRET");
+    const char *allowed = getenv("QUIZ_ALLOWED_GATEWAYS");
+    bool plaintext = false;
     static const struct option opts[] = {{"shard", required_argument, 0, 'k'},
                                          {"shards", required_argument, 0, 's'},
                                          {"endpoint", required_argument, 0, 'e'},
@@ -86,6 +132,10 @@ int main(int argc, char **argv)
                                          {"password-threads", required_argument, 0, 'P'},
                                          {"password-share", required_argument, 0, 'H'},
                                          {"spare-schemas", required_argument, 0, 'S'},
+                                         {"curve-secret", required_argument, 0, 'C'},
+                                         {"allowed-gateways", required_argument, 0, 'A'},
+                                         {"platform-token-file", required_argument, 0, 'p'},
+                                         {"insecure-no-curve", no_argument, 0, 'U'},
                                          {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -103,6 +153,10 @@ int main(int argc, char **argv)
         case 'P': bad = s_int(optarg, 1, 16, &cfg.slow_threads); break;
         case 'H': bad = s_int(optarg, 1, 100, &cfg.password_share); break;
         case 'S': bad = s_int(optarg, 0, 1000, &cfg.spare_schemas); break;
+        case 'C': curve_secret = optarg; break;
+        case 'A': allowed = optarg; break;
+        case 'p': token_file = optarg; break;
+        case 'U': plaintext = true; break;
         case 'h': s_usage(stdout); return 0;
         default: s_usage(stderr); return 2;
         }
@@ -136,10 +190,23 @@ int main(int argc, char **argv)
         s_usage(stderr);
         return 2;
     }
+    platform_token_t platform;
+    if (platform_token_load(&platform, token_file) < 0) {
+        log_error("no usable platform token: set QUIZ_PLATFORM_TOKEN or --platform-token-file"
+                  " (16 to 512 bytes)");
+        return 2;
+    }
+    cfg.platform = &platform;
+    curve_keypair_t curve;
+    if (s_curve(curve_secret, allowed, plaintext, &curve) < 0)
+        return 2;
+    cfg.curve = plaintext ? NULL : &curve;
+    cfg.allowed_dir = allowed;
     char err[300], shard_user[32];
     jwt_keyring_t *ring = jwt_keyring_load(keys_dir, err, sizeof err);
     if (!ring) {
         log_error("%s: set --keys or QUIZ_KEYS_DIR", err);
+        curve_keypair_clear(&curve);
         return 2;
     }
     cfg.ring = ring;
@@ -156,5 +223,6 @@ int main(int argc, char **argv)
     lifecycle_init();
     int rc = wk_server_run(&cfg) == 0 ? 0 : 1;
     jwt_keyring_destroy(&ring);
+    curve_keypair_clear(&curve);
     return rc;
 }

@@ -29,6 +29,7 @@
 #include "common/mem.h"
 #include "worker/wk_handle.h"
 #include "worker/wk_pace.h"
+#include "worker/wk_zap.h"
 
 #define BACKEND "inproc://wk-backend"
 #define ID_MAX  256
@@ -122,6 +123,7 @@ static void *s_thread_main(void *arg)
         .admin = wk_db_new(cfg->provision_dsn, cfg->provision_user, false, false),
         .spares = self->spares,
         .ring = cfg->ring,
+        .platform = cfg->platform,
         .shard = cfg->shard,
         .shards = cfg->shards,
     };
@@ -357,6 +359,16 @@ static int s_busy(const broker_t *b)
     return b->lanes[0].nthreads - b->lanes[0].nidle + b->lanes[1].nthreads - b->lanes[1].nidle;
 }
 
+/* Makes the frontend a CurveZMQ server whose door is the ZAP handler: encrypted, and only the
+ * allowed gateways' keys get in. The handler must exist before the socket binds. */
+static int s_curve_server(broker_t *b, void *zctx, const wk_server_config_t *cfg, wk_zap_t **zap)
+{
+    *zap = wk_zap_start(zctx, b->frontend, cfg->allowed_dir);
+    if (!*zap || curve_socket_server(b->frontend, cfg->curve) < 0)
+        return -1;
+    return zmq_setsockopt(b->frontend, ZMQ_ZAP_DOMAIN, "quiz", 4);
+}
+
 int wk_server_run(const wk_server_config_t *cfg)
 {
     void *zctx = zmq_ctx_new();
@@ -371,10 +383,14 @@ int wk_server_run(const wk_server_config_t *cfg)
     b.backend = zmq_socket(zctx, ZMQ_ROUTER);
     int linger = 1000, total = cfg->threads + cfg->slow_threads;
     zmq_setsockopt(b.frontend, ZMQ_LINGER, &linger, sizeof linger);
-    if (zmq_bind(b.backend, BACKEND) < 0 || zmq_bind(b.frontend, cfg->endpoint) < 0) {
+    wk_zap_t *zap = NULL;
+    if ((cfg->curve && s_curve_server(&b, zctx, cfg, &zap) < 0) ||
+        zmq_bind(b.backend, BACKEND) < 0 || zmq_bind(b.frontend, cfg->endpoint) < 0) {
         log_error("could not bind \"%s\": %s", cfg->endpoint, zmq_strerror(errno));
         zmq_close(b.frontend);
         zmq_close(b.backend);
+        zmq_ctx_shutdown(zctx);
+        wk_zap_destroy(&zap);
         zmq_ctx_term(zctx);
         for (int l = 0; l < 2; l++)
             free(b.lanes[l].queue);
@@ -474,6 +490,7 @@ int wk_server_run(const wk_server_config_t *cfg)
     for (int i = 0; i < total; i++)
         pthread_join(threads[i].tid, NULL);
     free(threads);
+    wk_zap_destroy(&zap);
     wk_spares_stop(&spares);
     zmq_ctx_term(zctx);
     log_info("stopped");

@@ -6,23 +6,28 @@
 
 #include <stdbool.h>
 
+#include "common/curve.h"
 #include "common/jwt.h"
+#include "common/platform.h"
 
 typedef struct {
-    const char *endpoint;       /* ZeroMQ endpoint to bind, e.g. tcp://127.0.0.1:7100 */
-    const char *dsn;            /* libpq connection string for serving */
-    const char *dsn_user;       /* login role for serving (NULL: the DSN's) */
-    const char *provision_dsn;  /* connection string for provisioning */
-    const char *provision_user; /* login role for provisioning (NULL: the DSN's) */
-    bool set_role;              /* run tenant transactions under the tenant's role */
-    const jwt_keyring_t *ring;  /* signs access tokens */
-    int shard;                  /* this worker's shard */
-    int shards;                 /* total shards */
-    int threads;                /* database threads (= connections) for ordinary requests */
-    int slow_threads;           /* threads for requests that hash passwords (low CPU priority) */
-    int password_share;         /* their share of one core (%) while other requests run */
-    int drain_ms;               /* how long in-flight requests may take after SIGTERM */
-    int spare_schemas;          /* tenant schemas kept built ahead for this shard (0: none) */
+    const char *endpoint;             /* ZeroMQ endpoint to bind, e.g. tcp://127.0.0.1:7100 */
+    const char *dsn;                  /* libpq connection string for serving */
+    const char *dsn_user;             /* login role for serving (NULL: the DSN's) */
+    const char *provision_dsn;        /* connection string for provisioning */
+    const char *provision_user;       /* login role for provisioning (NULL: the DSN's) */
+    bool set_role;                    /* run tenant transactions under the tenant's role */
+    const jwt_keyring_t *ring;        /* signs access tokens, and verifies those forwarded */
+    const platform_token_t *platform; /* verifies the forwarded platform token */
+    const curve_keypair_t *curve;     /* the frontend's CURVE server key (NULL: plaintext) */
+    const char *allowed_dir;          /* *.pub keys of the gateways admitted (with curve) */
+    int shard;                        /* this worker's shard */
+    int shards;                       /* total shards */
+    int threads;                      /* database threads (= connections) for ordinary requests */
+    int slow_threads;   /* threads for requests that hash passwords (low CPU priority) */
+    int password_share; /* their share of one core (%) while other requests run */
+    int drain_ms;       /* how long in-flight requests may take after SIGTERM */
+    int spare_schemas;  /* tenant schemas kept built ahead for this shard (0: none) */
 } wk_server_config_t;
 
 /* Serves until SIGTERM/SIGINT, then drains. 0 on a clean stop, -1 if it could not start. */

@@ -49,16 +49,28 @@ if ! ls "$QUIZ_KEYS_DIR"/*.key >/dev/null 2>&1; then
   (umask 077; mkdir -p "$QUIZ_KEYS_DIR"; od -An -N32 -tx1 /dev/urandom | tr -d ' \n' > "$QUIZ_KEYS_DIR/$(date -u +%Y%m%d).key")
 fi
 
+# The gateway <-> worker link is CurveZMQ: a keypair for the workers, one for the gateway, and the
+# directory of gateway keys the workers let in (made once; see README "The worker link").
+CURVE=$VAR/curve
+if [ ! -s "$CURVE/worker.secret" ] || [ ! -s "$CURVE/gateway.secret" ]; then
+  rm -rf "$CURVE"
+  build/quizctl keygen --dir "$CURVE" worker >/dev/null
+  build/quizctl keygen --dir "$CURVE" gateway >/dev/null
+  (umask 077; mkdir -p "$CURVE/allowed"; cp "$CURVE/gateway.pub" "$CURVE/allowed/")
+fi
+
 build/quiz-worker --migrate --shards "$SHARDS"
 
 shard_args=()
 for ((k = 0; k < SHARDS; k++)); do
   ep="tcp://127.0.0.1:$((ZMQ_BASE + k))"
-  build/quiz-worker --shard "$k" --shards "$SHARDS" --endpoint "$ep" &
+  build/quiz-worker --shard "$k" --shards "$SHARDS" --endpoint "$ep" \
+    --curve-secret "$CURVE/worker.secret" --allowed-gateways "$CURVE/allowed" &
   pids+=($!)
   shard_args+=(--shard "$ep")
 done
-build/quiz-gateway --listen "$HTTP" "${shard_args[@]}" &
+build/quiz-gateway --listen "$HTTP" "${shard_args[@]}" \
+  --curve-secret "$CURVE/gateway.secret" --worker-key "$CURVE/worker.pub" &
 pids+=($!)
 
 echo "make run: quiz backend on http://$HTTP ($SHARDS shards, $token_note); Ctrl-C stops it" >&2

@@ -17,12 +17,53 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zmq.h>
+
+#include "common/curve.h"
 
 #define READY_TIMEOUT_MS 30000
 
 void stack_endpoint(const qstack_t *s, int shard, char *out, size_t len)
 {
     snprintf(out, len, "ipc://%s/shard%d", s->dir, shard);
+}
+
+void *stack_dealer(const qstack_t *s, void *zctx, int shard, const char *secret)
+{
+    void *sock = zmq_socket(zctx, ZMQ_DEALER);
+    int zero = 0;
+    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
+    if (secret) {
+        curve_keypair_t kp;
+        char server[CURVE_KEY_LEN + 1], path[256], err[4200];
+        snprintf(path, sizeof path, "%s/worker.pub", s->curve);
+        cr_assert_eq(curve_keypair_load(secret, &kp, err, sizeof err), 0, "%s", err);
+        cr_assert_eq(curve_public_load(path, server, err, sizeof err), 0, "%s", err);
+        cr_assert_eq(curve_socket_client(sock, &kp, server), 0);
+        curve_keypair_clear(&kp);
+    }
+    char ep[200];
+    stack_endpoint(s, shard, ep, sizeof ep);
+    cr_assert_eq(zmq_connect(sock, ep), 0);
+    return sock;
+}
+
+/* The worker link's keys: a worker keypair, a gateway keypair, and the allowed directory
+ * holding the gateway's public key. 0 or -1. */
+static int s_make_curve_keys(qstack_t *s)
+{
+    curve_keypair_t kp;
+    char err[4200], from[256], to[256];
+    snprintf(s->curve, sizeof s->curve, "%s/curve", s->dir);
+    snprintf(to, sizeof to, "%s/allowed", s->curve);
+    if (mkdir(s->curve, 0700) < 0 || mkdir(to, 0700) < 0 ||
+        curve_keypair_generate(s->curve, "worker", &kp, err, sizeof err) < 0 ||
+        curve_keypair_generate(s->curve, "gateway", &kp, err, sizeof err) < 0)
+        return -1;
+    curve_keypair_clear(&kp);
+    snprintf(from, sizeof from, "%s/gateway.pub", s->curve);
+    snprintf(to, sizeof to, "%s/allowed/gateway.pub", s->curve);
+    return link(from, to);
 }
 
 /* Binds a datagram socket for one process's notifications. */
@@ -114,10 +155,19 @@ int stack_start_worker(qstack_t *s, int shard)
     if (fd < 0)
         return -1;
     /* No spare schemas unless a test asks: their background DDL would load every other test. */
-    char *argv[32] = {bin, "--shard",   k,   "--shards",        n,  "--endpoint",
-                      ep,  "--threads", "3", "--spare-schemas", "0"};
-    int argc = 11;
-    for (const char *const *a = s->worker_args; a && *a && argc < 30; a++)
+    char secret[200], allowed[200];
+    snprintf(secret, sizeof secret, "%s/worker.secret", s->curve);
+    snprintf(allowed, sizeof allowed, "%s/allowed", s->curve);
+    char *argv[40] = {bin,    "--shard",
+                      k,      "--shards",
+                      n,      "--endpoint",
+                      ep,     "--threads",
+                      "3",    "--spare-schemas",
+                      "0",    "--curve-secret",
+                      secret, "--allowed-gateways",
+                      allowed};
+    int argc = 15;
+    for (const char *const *a = s->worker_args; a && *a && argc < 38; a++)
         argv[argc++] = (char *)*a;
     argv[argc] = NULL;
     s->workers[shard] = s_spawn(s, name, notify, argv);
@@ -176,22 +226,35 @@ int stack_start_opts(qstack_t *s, int nshards, const char *const *gateway_args,
     snprintf(s->key_hex, sizeof s->key_hex, "%.64s", "");
     for (size_t i = 0; i < sizeof raw; i++)
         snprintf(s->key_hex + 2 * i, 3, "%02x", raw[i]);
+    if (s_make_curve_keys(s) < 0)
+        return -1;
     for (int i = 0; i < nshards; i++)
         if (stack_start_worker(s, i) < 0)
             return -1;
+    s->gateway_args = gateway_args;
+    return stack_start_gateway(s);
+}
+
+int stack_start_gateway(qstack_t *s)
+{
     char bin[512], notify[200], deadline[16], status[256] = "";
     char eps[STACK_MAX_SHARDS][200];
     snprintf(bin, sizeof bin, "%s/quiz-gateway", getenv("QUIZ_BIN_DIR"));
     snprintf(deadline, sizeof deadline, "%d", s->deadline_ms);
-    char *argv[32] = {bin,      "--listen",   "127.0.0.1:0", "--threads", "16", "--deadline-ms",
-                      deadline, "--max-body", "16384"};
-    int argc = 9;
-    for (int i = 0; i < nshards; i++) {
+    char secret[200], worker_key[200];
+    snprintf(secret, sizeof secret, "%s/gateway.secret", s->curve);
+    snprintf(worker_key, sizeof worker_key, "%s/worker.pub", s->curve);
+    char *argv[40] = {bin,       "--listen",       "127.0.0.1:0", "--threads",
+                      "16",      "--deadline-ms",  deadline,      "--max-body",
+                      "16384",   "--curve-secret", secret,        "--worker-key",
+                      worker_key};
+    int argc = 13;
+    for (int i = 0; i < s->nshards; i++) {
         stack_endpoint(s, i, eps[i], sizeof eps[i]);
         argv[argc++] = "--shard";
         argv[argc++] = eps[i];
     }
-    for (const char *const *a = gateway_args; a && *a && argc < 30; a++)
+    for (const char *const *a = s->gateway_args; a && *a && argc < 38; a++)
         argv[argc++] = (char *)*a;
     argv[argc] = NULL;
     int fd = s_notify_socket(s, "gateway", notify, sizeof notify);
@@ -234,6 +297,13 @@ static int s_stop(pid_t pid)
     if (waitpid(pid, &st, 0) != pid)
         return -1;
     return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+int stack_stop_gateway(qstack_t *s)
+{
+    int rc = s_stop(s->gateway);
+    s->gateway = 0;
+    return rc;
 }
 
 int stack_wait_worker(qstack_t *s, int shard)

@@ -22,8 +22,10 @@ typedef struct {
     char dsn[512];  /* the test database, tagged with application_name */
     char app[64];   /* this stack's application_name, to find its backends */
     int deadline_ms;
-    char key_hex[65];               /* the signing key (kid "test"), for forging tests */
-    const char *const *worker_args; /* extra worker options (NULL-terminated), or NULL */
+    char key_hex[65];                /* the signing key (kid "test"), for forging tests */
+    const char *const *worker_args;  /* extra worker options (NULL-terminated), or NULL */
+    char curve[160];                 /* DIR/curve: worker.*, gateway.*, allowed/gateway.pub */
+    const char *const *gateway_args; /* extra gateway options (NULL-terminated), or NULL */
 } qstack_t;
 
 /* Starts nshards workers and a gateway. 0, or -1 (the test should fail). */
@@ -36,6 +38,10 @@ int stack_start_opts(qstack_t *s, int nshards, const char *const *gateway_args,
                      const char *const *worker_args);
 /* (Re)starts one shard's worker and waits for READY=1. */
 int stack_start_worker(qstack_t *s, int shard);
+/* (Re)starts the gateway (on a new port: s->url changes) and waits for READY=1. */
+int stack_start_gateway(qstack_t *s);
+/* Stops the gateway (SIGTERM, wait); 0 if it exited with status 0. */
+int stack_stop_gateway(qstack_t *s);
 /* Kills a worker with SIGKILL, as a crash would. */
 void stack_kill_worker(qstack_t *s, int shard);
 /* Sends SIGTERM to one worker without waiting. */
@@ -50,5 +56,9 @@ void stack_suite_init(qstack_t *s);
 void stack_suite_fini(qstack_t *s);
 /* The ZeroMQ endpoint of a shard's worker. */
 void stack_endpoint(const qstack_t *s, int shard, char *out, size_t len);
+/* A DEALER in zctx connected to a shard's worker, speaking CURVE with the keypair of the secret
+ * key file `secret` (e.g. the stack's own gateway key, "<curve>/gateway.secret"), or plaintext
+ * with NULL. Caller closes it. */
+void *stack_dealer(const qstack_t *s, void *zctx, int shard, const char *secret);
 
 #endif

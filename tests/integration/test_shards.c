@@ -87,14 +87,14 @@ Test(shards, bad_tenant_header_is_400)
 Test(shards, worker_refuses_a_tenant_of_another_shard)
 {
     /* Speak the wire protocol straight to shard 1's worker about a shard-0 tenant. */
-    void *ctx = zmq_ctx_new(), *sock = zmq_socket(ctx, ZMQ_DEALER);
-    char ep[200];
-    stack_endpoint(&S, 1, ep, sizeof ep);
-    cr_assert_eq(zmq_connect(sock, ep), 0);
+    char key[256];
+    snprintf(key, sizeof key, "%s/gateway.secret", S.curve);
+    void *ctx = zmq_ctx_new(), *sock = stack_dealer(&S, ctx, 1, key);
     proto_request_t req = {.op = PROTO_OP_TENANT_STATS,
                            .role = PROTO_ROLE_PLATFORM,
                            .has_tenant = true,
-                           .deadline_ms = 0};
+                           .deadline_ms = 0,
+                           .credential = S.token};
     char id[37];
     s_tenant_on(0, req.tenant, id);
     randombytes_buf(req.request_id, 16);
@@ -115,8 +115,6 @@ Test(shards, worker_refuses_a_tenant_of_another_shard)
     cr_expect_eq(rep.status, PROTO_STATUS_MISROUTED);
     cr_expect_arr_eq(rep.request_id, req.request_id, 16);
     proto_reply_clear(&rep);
-    int zero = 0;
-    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
     zmq_close(sock);
     zmq_ctx_term(ctx);
 

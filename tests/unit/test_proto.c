@@ -32,6 +32,7 @@ static void s_fill(proto_request_t *r)
     r->body_len = 7;
     strcpy(r->client, "127.0.0.1");
     proto_request_header(r, "Idempotency-Key", "k-1");
+    r->credential = mem_strdup("eyJhbGciOiJIUzI1NiJ9.e30.sig");
 }
 
 Test(proto, request_round_trip)
@@ -60,8 +61,10 @@ Test(proto, request_round_trip)
     cr_expect_str_eq(out.client, "127.0.0.1");
     cr_expect_str_eq(proto_request_get_header(&out, "Idempotency-Key"), "k-1");
     cr_expect_null(proto_request_get_header(&out, "If-Match"));
+    cr_expect_str_eq(out.credential, "eyJhbGciOiJIUzI1NiJ9.e30.sig");
     free(buf);
     proto_request_clear(&in);
+    cr_expect_null(in.credential);
     proto_request_clear(&out);
 }
 
@@ -74,6 +77,7 @@ Test(proto, request_without_tenant_or_user)
     cr_assert_eq(proto_request_decode(buf, len, &out, &why), 0, "%s", why);
     cr_expect(!out.has_tenant && !out.has_user);
     cr_expect_eq(out.body_len, 0);
+    cr_expect_null(out.credential, "an empty credential decodes as none");
     free(buf);
     proto_request_clear(&out);
 }
@@ -180,8 +184,8 @@ static void *s_envelope(int bad, bad_kind_t value, size_t *len)
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 12);
-    for (int f = 0; f < 12; f++) {
+    msgpack_pack_array(&pk, 13);
+    for (int f = 0; f < 13; f++) {
         if (f == bad) {
             s_bad_value(&pk, value);
             continue;
@@ -198,7 +202,8 @@ static void *s_envelope(int bad, bad_kind_t value, size_t *len)
         case 8:
         case 11: msgpack_pack_map(&pk, 0); break;
         case 9: msgpack_pack_bin_with_body(&pk, "", 0); break;
-        case 10: msgpack_pack_str_with_body(&pk, "", 0); break;
+        case 10:
+        case 12: msgpack_pack_str_with_body(&pk, "", 0); break;
         }
     }
     *len = sb.size;
@@ -208,11 +213,11 @@ static void *s_envelope(int bad, bad_kind_t value, size_t *len)
 ParameterizedTestParameters(proto, wrong_field_types)
 {
     static struct bad_field cases[] = {
-        {0, BIG},     {0, STR},        {1, BIN15}, {1, NIL},      {2, NEG},
-        {2, STR},     {3, BIN15},      {3, STR},   {4, BIG},      {4, NIL},
-        {5, BIN15},   {6, BIG},        {6, NEG},   {7, ARR5},     {7, NIL},
-        {8, MAP_NUL}, {8, MAP_INTVAL}, {8, STR},   {9, STR},      {9, NIL},
-        {10, NIL},    {10, BIN15},     {11, STR},  {11, MAP_NUL}, {11, MAP_INTVAL},
+        {0, BIG},         {0, STR},  {1, BIN15},  {1, NIL},     {2, NEG},        {2, STR},
+        {3, BIN15},       {3, STR},  {4, BIG},    {4, NIL},     {5, BIN15},      {6, BIG},
+        {6, NEG},         {7, ARR5}, {7, NIL},    {8, MAP_NUL}, {8, MAP_INTVAL}, {8, STR},
+        {9, STR},         {9, NIL},  {10, NIL},   {10, BIN15},  {11, STR},       {11, MAP_NUL},
+        {11, MAP_INTVAL}, {12, NIL}, {12, BIN15}, {12, BIG},
     };
     return cr_make_param_array(struct bad_field, cases, sizeof cases / sizeof cases[0]);
 }
@@ -250,11 +255,11 @@ ParameterizedTestParameters(proto, garbage_frames)
         {"", 0},
         {"\xc1", 1},                 /* never-used byte */
         {"\x90", 1},                 /* empty array */
-        {"\x9c", 1},                 /* array of 12, no elements */
+        {"\x9d", 1},                 /* array of 13, no elements */
         {"\xdd\xff\xff\xff\xff", 5}, /* array claiming 4 billion elements */
         {"\xdf\xff\xff\xff\xff", 5}, /* map claiming 4 billion pairs */
         {"\xc6\xff\xff\xff\xff", 5}, /* bin claiming 4 GiB */
-        {"\x9c\x01\xc4\x10", 4},     /* request id cut short */
+        {"\x9d\x02\xc4\x10", 4},     /* request id cut short */
         {"\x01", 1},                 /* a bare integer */
         {"\x92\x01\x02\x03", 4},     /* trailing byte */
     };
@@ -317,6 +322,21 @@ Test(proto, peek_finds_the_operation_and_id_without_decoding)
         free(buf);
     }
     proto_request_clear(&in);
-    cr_expect_eq(proto_request_peek("\x9c\xc1", 2, NULL), -1);
+    cr_expect_eq(proto_request_peek("\x9d\xc1", 2, NULL), -1);
     cr_expect_eq(proto_request_peek(NULL, 0, NULL), -1);
+}
+
+Test(proto, overlong_credential_is_refused)
+{
+    proto_request_t in = {.op = PROTO_OP_PING}, out;
+    in.credential = mem_alloc(PROTO_MAX_CREDENTIAL + 2);
+    memset(in.credential, 'a', PROTO_MAX_CREDENTIAL + 1);
+    in.credential[PROTO_MAX_CREDENTIAL + 1] = '\0';
+    size_t len;
+    void *buf = proto_request_encode(&in, &len);
+    const char *why = NULL;
+    cr_expect_eq(proto_request_decode(buf, len, &out, &why), -1);
+    cr_expect_str_eq(why, "credential is not a string of at most 2048 bytes");
+    free(buf);
+    proto_request_clear(&in);
 }
