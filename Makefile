@@ -2,7 +2,7 @@
 #   make          release binaries in build/ (quiz-gateway, quiz-worker, quizctl)
 #   make run      install what is missing, start PostgreSQL under var/, run the stack
 #   make test     unit + integration tests, built with ASan/UBSan in build-asan/
-#   make bench    optimised stack under wrk (see bench/README.md)
+#   make bench    optimised stack under wrk (see bench/README.md); bench-tenants, bench-curve
 
 CC      ?= cc
 GW_LIBS := libzmq msgpack libsystemd jansson libsodium
@@ -34,7 +34,7 @@ GW_OBJ  = $(call objs,$(1),$(GW_SRC) $(PROTO_SRC) $(COMMON_SRC)) $(1)/openapi_em
 WK_OBJ  = $(call objs,$(1),$(WK_SRC) $(PROTO_SRC) $(COMMON_SRC)) $(1)/sql_embedded.o
 CTL_OBJ = $(call objs,$(1),$(CTL_SRC) $(COMMON_SRC))
 
-.PHONY: all run test unit integration bench bench-tenants deps clean format
+.PHONY: all run test unit integration bench bench-tenants bench-curve deps clean format
 all: build/quiz-gateway build/quiz-worker build/quizctl
 
 build/quiz-gateway: $(call GW_OBJ,build)
@@ -95,6 +95,9 @@ test: deps
 
 bench: deps
 	@bash bench/run.sh
+
+bench-curve: deps
+	@bash bench/curve.sh
 
 bench-tenants: deps
 	@$(MAKE) --no-print-directory all build/bench-argon2

@@ -7,6 +7,7 @@
 #   BENCH_SMOKE=1   1 s per scenario and 3 tenants: checks the scripts work (make test runs it)
 #   BENCH_CONNS (32), BENCH_THREADS (2), BENCH_WORKER_ARGS (e.g. --no-set-role), BENCH_KEEP=1
 #   BENCH_ONLY="sql quiz_get"   only these ceilings and scenarios (for experiments)
+#   BENCH_CURVE=0   the gateway-worker link in plaintext (--insecure-no-curve), to measure CURVE
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/stack.sh
@@ -139,7 +140,7 @@ json="bench/results/$(date -u +%Y%m%dT%H%M%SZ).json"
 {
   echo "{\"commit\": \"$(git rev-parse --short HEAD 2>/dev/null || echo unknown)\","
   echo " \"machine\": \"$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)\","
-  echo " \"settings\": {\"tenants\": $TENANTS, \"duration_s\": $DURATION, \"connections\": $CONNS, \"threads\": $THREADS, \"worker_args\": \"${BENCH_WORKER_ARGS:-}\", \"tenants_per_shard\": [$split]},"
+  echo " \"settings\": {\"tenants\": $TENANTS, \"duration_s\": $DURATION, \"connections\": $CONNS, \"threads\": $THREADS, \"worker_args\": \"${BENCH_WORKER_ARGS:-}\", \"curve\": ${BENCH_CURVE:-1}, \"tenants_per_shard\": [$split]},"
   echo " \"ceilings\": {$(join "${ceilings[@]}")},"
   echo " \"scenarios\": {$(join "${results[@]}")},"
   echo " \"memory\": $memory}"
