@@ -35,3 +35,17 @@ int shard_of(const uint8_t uuid[16], int shards)
 {
     return shard_jump(shard_hash(uuid), shards);
 }
+
+int shard_place(const uint8_t uuid[16], const bool *dedicated, int total)
+{
+    int hashed = 0;
+    for (int k = 0; k < total; k++)
+        hashed += !(dedicated && dedicated[k]);
+    if (hashed == 0)
+        return -1;
+    int bucket = shard_of(uuid, hashed);
+    for (int k = 0; k < total; k++)
+        if (!(dedicated && dedicated[k]) && bucket-- == 0)
+            return k;
+    return -1; /* not reached */
+}

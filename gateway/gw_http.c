@@ -165,13 +165,48 @@ static void s_reply_headers(const proto_reply_t *rep, char *out, size_t len)
         out[0] = '\0';
 }
 
-/* Sends one request to a shard and answers the client with the worker's reply. */
-static int s_forward(struct mg_connection *conn, proto_request_t *req, int shard, const char *rid)
+/* Redirects followed for one request: a tenant moved twice while we asked. */
+#define REDIRECTS_MAX 3
+
+/* The owner a MISROUTED reply names (see worker/wk_placement.h), learned. -1 without one. */
+static int s_redirect(gw_http_t *http, const proto_request_t *req, const proto_reply_t *rep)
+{
+    long shard = -1;
+    unsigned long long epoch = 0;
+    for (int i = 0; i < rep->nheaders; i++) {
+        char *end;
+        if (strcmp(rep->headers[i].key, "Quiz-Shard") == 0)
+            shard = strtol(rep->headers[i].value, &end, 10);
+        else if (strcmp(rep->headers[i].key, "Quiz-Epoch") == 0)
+            epoch = strtoull(rep->headers[i].value, &end, 10);
+    }
+    if (!req->has_tenant || shard < 0 || shard >= gw_shards_count(http->cfg.shards) || !epoch)
+        return -1;
+    gw_placement_learn(http->cfg.placement, req->tenant, (int)shard, epoch);
+    return (int)shard;
+}
+
+/* Sends one request to a shard, following redirects to the tenant's owner, and answers the
+ * client with the worker's reply. */
+static int s_forward(struct mg_connection *conn, gw_http_t *http, proto_request_t *req, int shard,
+                     const char *rid)
 {
     gw_shard_link_t *link = mg_get_thread_pointer(conn);
     proto_reply_t rep;
-    gw_call_t outcome = gw_shard_call(link, shard, req, &rep);
-    gw_metrics_call(shard, outcome);
+    gw_call_t outcome;
+    for (int hops = 0;; hops++) {
+        outcome = gw_shard_call(link, shard, req, &rep);
+        gw_metrics_call(shard, outcome);
+        int owner =
+            outcome == GW_CALL_OK && rep.status == PROTO_STATUS_MISROUTED && hops < REDIRECTS_MAX
+                ? s_redirect(http, req, &rep)
+                : -1;
+        if (owner < 0)
+            break;
+        gw_metrics_redirect();
+        proto_reply_clear(&rep);
+        shard = owner;
+    }
     log_req_t lr = {req->request_id, req->has_tenant ? req->tenant : NULL, shard};
     if (outcome == GW_CALL_UNAVAILABLE) {
         log_req_warning(&lr, "%s: no worker connected", proto_op_str(req->op));
@@ -353,21 +388,27 @@ static int s_dispatch(struct mg_connection *conn, gw_http_t *http, const char *r
     req->op = route->op;
     req->nparams = m.nparams;
     memcpy(req->params, m.params, sizeof m.params);
-    int nshards = gw_shards_count(http->cfg.shards);
-    int shard = req->has_tenant
-                    ? shard_of(req->tenant, nshards)
-                    : (int)(atomic_fetch_add_explicit(&http->rr, 1, memory_order_relaxed) %
-                            (unsigned)nshards);
+    int nshards = gw_shards_count(http->cfg.shards), shard;
+    if (route->tenant == GW_TENANT_NEW)
+        shard = gw_placement_new_tenant(http->cfg.placement, req->tenant);
+    else if (req->has_tenant)
+        shard = gw_placement_shard(http->cfg.placement, req->tenant);
+    else
+        shard = (int)(atomic_fetch_add_explicit(&http->rr, 1, memory_order_relaxed) %
+                      (unsigned)nshards);
+    if (shard < 0)
+        return s_problem(conn, 503, "no_shard", "every shard is dedicated: none takes new tenants",
+                         rid, "");
     /* Workers pace password hashing while they serve reads (worker/wk_pace.h), so a login storm
        would otherwise wait there holding a thread each until none is left for anything else. */
     if (!proto_op_hashes_password(req->op))
-        return s_forward(conn, req, shard, rid);
+        return s_forward(conn, http, req, shard, rid);
     if (atomic_fetch_add(&http->hashing, 1) >= http->cfg.password_inflight) {
         atomic_fetch_sub(&http->hashing, 1);
         return s_problem(conn, 503, "busy", "too many password checks in progress; retry shortly",
                          rid, "Retry-After: 1\r\n");
     }
-    int status = s_forward(conn, req, shard, rid);
+    int status = s_forward(conn, http, req, shard, rid);
     atomic_fetch_sub(&http->hashing, 1);
     return status;
 }

@@ -7,6 +7,7 @@
 
 #include "gateway/gw_auth.h"
 #include "gateway/gw_limit.h"
+#include "gateway/gw_placement.h"
 #include "gateway/gw_proxy.h"
 #include "gateway/gw_shard.h"
 
@@ -21,6 +22,7 @@ typedef struct {
     gw_auth_t *auth;         /* borrowed */
     gw_limit_t *login_limit; /* borrowed: login attempts per client address */
     gw_proxy_t *proxies;     /* borrowed: load balancers whose X-Forwarded-For we believe */
+    gw_placement_t *placement; /* borrowed: where tenants live, as workers said */
 } gw_http_config_t;
 
 typedef struct gw_http gw_http_t;

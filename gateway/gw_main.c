@@ -21,8 +21,12 @@ static void s_usage(FILE *out)
           "                    [--max-body BYTES] [--platform-token-file PATH] [--keys DIR]\n"
           "                    [--login-rate N] [--password-inflight N]\n"
           "                    [--trusted-proxy CIDR ...] [--curve-secret FILE]\n"
-          "                    [--worker-key FILE] [--insecure-no-curve] [--verbose]\n"
+          "                    [--worker-key FILE] [--insecure-no-curve] [--dedicated K ...]\n"
+          "                    [--verbose]\n"
           "Each --shard names shard 0, 1, ... in order: comma-separated worker endpoints.\n"
+          "--dedicated K (repeatable): shard K takes no new tenants, only those moved there.\n"
+          "Tenants stay where the registry says: a worker asked about another's tenant\n"
+          "names the owner, and the gateway retries there and remembers.\n"
           "The platform token is $QUIZ_PLATFORM_TOKEN, or the first line of the token file.\n"
           "--keys (or $QUIZ_KEYS_DIR) holds the <kid>.key files that verify access tokens.\n"
           "--login-rate: login attempts per client address and minute (default 30, 0 = off).\n"
@@ -86,6 +90,7 @@ int main(int argc, char **argv)
     const char *token_file = NULL, *keys_dir = getenv("QUIZ_KEYS_DIR");
     const char *curve_secret = getenv("QUIZ_CURVE_SECRET"), *worker_key = getenv("QUIZ_WORKER_KEY");
     bool plaintext = false;
+    static bool dedicated[SHARD_MAX];
     long login_rate = 30, password_inflight = 0;
     gw_proxy_t *proxies = gw_proxy_new();
     int rc = 0;
@@ -104,6 +109,7 @@ int main(int argc, char **argv)
                                          {"curve-secret", required_argument, 0, 'C'},
                                          {"worker-key", required_argument, 0, 'W'},
                                          {"insecure-no-curve", no_argument, 0, 'U'},
+                                         {"dedicated", required_argument, 0, 'D'},
                                          {"verbose", no_argument, 0, 'v'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
@@ -143,6 +149,11 @@ int main(int argc, char **argv)
         case 'C': curve_secret = optarg; break;
         case 'W': worker_key = optarg; break;
         case 'U': plaintext = true; break;
+        case 'D':
+            bad = s_int(optarg, 0, SHARD_MAX - 1, &v);
+            if (!bad)
+                dedicated[v] = true;
+            break;
         case 'v': verbose = true; break;
         case 'h':
             s_usage(stdout);
@@ -206,11 +217,13 @@ int main(int argc, char **argv)
     cfg.login_limit = gw_limit_new((unsigned)login_rate);
     cfg.proxies = proxies;
     cfg.password_inflight = (int)password_inflight;
+    cfg.placement = gw_placement_new(nshards, dedicated);
     gw_http_t *http = gw_http_start(&cfg);
     if (!http) {
         gw_shards_destroy(&cfg.shards);
         gw_auth_destroy(&auth);
         gw_limit_destroy(&cfg.login_limit);
+        gw_placement_destroy(&cfg.placement);
         rc = 1;
         goto out;
     }
@@ -233,6 +246,7 @@ int main(int argc, char **argv)
     gw_shards_destroy(&cfg.shards);
     gw_auth_destroy(&auth);
     gw_limit_destroy(&cfg.login_limit);
+    gw_placement_destroy(&cfg.placement);
     log_info("stopped");
     rc = 0;
 out:

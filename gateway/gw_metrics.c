@@ -12,6 +12,12 @@
 static atomic_ullong s_requests[600];
 static atomic_ullong s_latency_usec;
 static atomic_ullong s_calls[SHARD_MAX][3];
+static atomic_ullong s_redirects;
+
+void gw_metrics_redirect(void)
+{
+    atomic_fetch_add_explicit(&s_redirects, 1, memory_order_relaxed);
+}
 
 void gw_metrics_request(int http_status, unsigned long long usec)
 {
@@ -53,5 +59,12 @@ char *gw_metrics_render(int nshards)
             n += (size_t)snprintf(
                 out + n, cap - n, "quiz_shard_calls_total{shard=\"%d\",outcome=\"%s\"} %llu\n", s,
                 outcome[o], atomic_load_explicit(&s_calls[s][o], memory_order_relaxed));
+    if (n < cap - 200)
+        n += (size_t)snprintf(out + n, cap - n,
+                              "# HELP quiz_shard_redirects_total Requests sent on to the tenant's"
+                              " owner after a worker named it.\n"
+                              "# TYPE quiz_shard_redirects_total counter\n"
+                              "quiz_shard_redirects_total %llu\n",
+                              atomic_load_explicit(&s_redirects, memory_order_relaxed));
     return out;
 }

@@ -11,6 +11,8 @@
 void gw_metrics_request(int http_status, unsigned long long usec);
 /* Counts one shard call outcome. */
 void gw_metrics_call(int shard, gw_call_t outcome);
+/* Counts one redirect to a tenant's owner followed. */
+void gw_metrics_redirect(void);
 /* The exposition text; the caller frees it. */
 char *gw_metrics_render(int nshards);
 

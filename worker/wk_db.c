@@ -230,19 +230,32 @@ static int s_pl_queue_begin(wk_tx_t *tx)
                : 0;
 }
 
+/* Records a failed BEGIN and tenant set-up. Entering a tenant's role is where PostgreSQL tells
+ * whose the tenant is: its role gone ("role does not exist", 22023, or 42704) means the tenant
+ * was deleted; a role this shard's login is not a member of (42501) means the tenant lives on
+ * another shard, which the dispatcher then names (wk_placement). */
+static void s_begin_failed(wk_tx_t *tx, const PGresult *res, bool tenant_bound)
+{
+    bool first = tx->status == PROTO_STATUS_OK;
+    s_fail(tx, res, "begin transaction");
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (!first || !tenant_bound || !state)
+        return;
+    if (strcmp(state, "22023") == 0 || strcmp(state, "42704") == 0) {
+        tx->status = PROTO_STATUS_NOT_FOUND;
+    } else if (strcmp(state, "42501") == 0) {
+        tx->status = PROTO_STATUS_MISROUTED;
+        snprintf(tx->detail, sizeof tx->detail, "tenant is not served by this shard");
+    }
+}
+
 /* Reads the results of BEGIN and the set-up if they are still unread. */
 static void s_pl_read_begin(wk_tx_t *tx, int leave)
 {
     while (tx->pending > leave) {
         PGresult *r = s_pl_read(tx);
-        if (!s_ok(r)) {
-            s_fail(tx, r, "begin transaction");
-            /* The tenant's role is gone ("role does not exist"): the tenant was deleted. */
-            const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-            if (tx->tenant_bound && state &&
-                (strcmp(state, "22023") == 0 || strcmp(state, "42704") == 0))
-                tx->status = PROTO_STATUS_NOT_FOUND;
-        }
+        if (!s_ok(r))
+            s_begin_failed(tx, r, tx->tenant_bound);
         PQclear(r);
     }
 }
@@ -405,13 +418,8 @@ int wk_tx_begin(wk_tx_t *tx, wk_db_t *db, const uint8_t *tenant, uint64_t deadli
             res = PQexec(tx->conn, sql);
     }
     int ok = tx->conn && PQresultStatus(res) == PGRES_COMMAND_OK;
-    if (!ok) {
-        s_fail(tx, res, "begin transaction");
-        /* The tenant's role is gone (22023 "role does not exist"): the tenant was deleted. */
-        const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-        if (tenant && state && strcmp(state, "22023") == 0)
-            tx->status = PROTO_STATUS_NOT_FOUND;
-    }
+    if (!ok)
+        s_begin_failed(tx, res, tenant != NULL);
     PQclear(res);
     if (!ok) {
         wk_tx_end(tx);
@@ -461,6 +469,24 @@ int wk_tx_schema(wk_tx_t *tx, const uint8_t tenant[16], wk_schema_action_t actio
     }
     PQfreemem(q);
     int rc = s_utility(tx, sql, what[action]);
+    free(sql);
+    return rc;
+}
+
+int wk_tx_move_grant(wk_tx_t *tx, const uint8_t tenant[16], int from, int to)
+{
+    assert(!tx->pipelined);
+    if (!tx->open || tx->status != PROTO_STATUS_OK)
+        return -1;
+    char *q = s_schema_quoted(tx->conn, tenant);
+    if (!q) {
+        s_fail(tx, NULL, "quote schema name");
+        return -1;
+    }
+    char *sql =
+        mem_printf("GRANT %s TO quiz_shard_%d; REVOKE %s FROM quiz_shard_%d", q, to, q, from);
+    PQfreemem(q);
+    int rc = s_utility(tx, sql, "move the tenant's role");
     free(sql);
     return rc;
 }

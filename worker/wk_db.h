@@ -68,6 +68,11 @@ typedef enum {
  * used by LEAVE only. 0, or -1 with tx->status. */
 int wk_tx_schema(wk_tx_t *tx, const uint8_t tenant[16], wk_schema_action_t action, int shard)
     __attribute__((warn_unused_result));
+/* Moves a tenant between shards of one cluster: its role granted to shard `to`'s login and
+ * revoked from shard `from`'s, so PostgreSQL itself refuses the old shard from the next
+ * transaction on (provisioning connection). 0, or -1 with tx->status. */
+int wk_tx_move_grant(wk_tx_t *tx, const uint8_t tenant[16], int from, int to)
+    __attribute__((warn_unused_result));
 /* Runs one parameterized statement (values are text, NULL = SQL NULL). Returns the result the
  * caller must PQclear, or NULL with tx->status/detail set from the SQLSTATE. */
 PGresult *wk_tx_exec(wk_tx_t *tx, const char *sql, int nparams, const char *const *values);

@@ -10,6 +10,7 @@
 #include "worker/wk_attempt.h"
 #include "worker/wk_audit.h"
 #include "worker/wk_auth.h"
+#include "worker/wk_placement.h"
 #include "worker/wk_question.h"
 #include "worker/wk_quiz.h"
 #include "worker/wk_reply.h"
@@ -20,45 +21,54 @@
  * depth). */
 typedef enum { NEEDS_NOTHING, NEEDS_PLATFORM, NEEDS_USER, NEEDS_ADMIN } wk_needs_t;
 
+/* Whose tenant the request may be about, and who checks that it is this shard's. */
+typedef enum {
+    TENANT_NONE,     /* no tenant (platform-wide) */
+    TENANT_NEW,      /* a tenant being created: its id must hash here */
+    TENANT_OWNED,    /* runs as the tenant's role, which PostgreSQL refuses to another shard */
+    TENANT_REGISTRY, /* provisioning: the registry is asked before it runs */
+    TENANT_ANY,      /* a registry read any shard may answer */
+} wk_tenant_t;
+
 typedef struct {
     wk_handler_fn fn;
-    wk_needs_t needs; /* who may call it */
-    bool tenant;      /* the request names a tenant, which must be on this shard */
-    bool pcr_ok;      /* allowed while the user must still change a temporary password */
+    wk_needs_t needs;   /* who may call it */
+    wk_tenant_t tenant; /* which tenant it concerns, and how ownership is checked */
+    bool pcr_ok;        /* allowed while the user must still change a temporary password */
 } wk_route_t;
 
 static const wk_route_t s_routes[PROTO_OP__COUNT] = {
     /* PROTO_OP_PING never reaches a thread: the broker answers it (wk_server.c). */
-    [PROTO_OP_TENANT_CREATE] = {wk_tenant_create, NEEDS_PLATFORM, true},
-    [PROTO_OP_TENANT_LIST] = {wk_tenant_list, NEEDS_PLATFORM, false},
-    [PROTO_OP_TENANT_GET] = {wk_tenant_get, NEEDS_PLATFORM, true},
-    [PROTO_OP_TENANT_DELETE] = {wk_tenant_delete, NEEDS_PLATFORM, true},
-    [PROTO_OP_TENANT_STATS] = {wk_tenant_stats, NEEDS_PLATFORM, true},
-    [PROTO_OP_TENANT_USER_CREATE] = {wk_user_create, NEEDS_PLATFORM, true},
-    [PROTO_OP_AUTH_LOGIN] = {wk_auth_login, NEEDS_NOTHING, true},
-    [PROTO_OP_AUTH_REFRESH] = {wk_auth_refresh, NEEDS_NOTHING, true},
-    [PROTO_OP_AUTH_LOGOUT] = {wk_auth_logout, NEEDS_USER, true, true},
-    [PROTO_OP_USER_ME] = {wk_user_me, NEEDS_USER, true, true},
-    [PROTO_OP_USER_PASSWORD] = {wk_user_password, NEEDS_USER, true, true},
-    [PROTO_OP_USER_LIST] = {wk_user_list, NEEDS_USER, true},
-    [PROTO_OP_USER_GET] = {wk_user_get, NEEDS_USER, true},
-    [PROTO_OP_USER_CREATE] = {wk_user_create, NEEDS_ADMIN, true},
-    [PROTO_OP_USER_UPDATE] = {wk_user_update, NEEDS_ADMIN, true},
-    [PROTO_OP_USER_DELETE] = {wk_user_delete, NEEDS_ADMIN, true},
-    [PROTO_OP_AUDIT_LIST] = {wk_audit_list, NEEDS_ADMIN, true},
-    [PROTO_OP_QUIZ_CREATE] = {wk_quiz_create, NEEDS_USER, true},
-    [PROTO_OP_QUIZ_LIST] = {wk_quiz_list, NEEDS_USER, true},
-    [PROTO_OP_QUIZ_GET] = {wk_quiz_get, NEEDS_USER, true},
-    [PROTO_OP_QUIZ_UPDATE] = {wk_quiz_update, NEEDS_USER, true},
-    [PROTO_OP_QUIZ_DELETE] = {wk_quiz_delete, NEEDS_USER, true},
-    [PROTO_OP_QUIZ_STATS] = {wk_quiz_stats, NEEDS_USER, true},
-    [PROTO_OP_QUESTION_CREATE] = {wk_question_create, NEEDS_USER, true},
-    [PROTO_OP_QUESTION_UPDATE] = {wk_question_update, NEEDS_USER, true},
-    [PROTO_OP_QUESTION_DELETE] = {wk_question_delete, NEEDS_USER, true},
-    [PROTO_OP_QUESTION_REORDER] = {wk_question_reorder, NEEDS_USER, true},
-    [PROTO_OP_ATTEMPT_CREATE] = {wk_attempt_create, NEEDS_USER, true},
-    [PROTO_OP_ATTEMPT_LIST] = {wk_attempt_list, NEEDS_USER, true},
-    [PROTO_OP_ATTEMPT_GET] = {wk_attempt_get, NEEDS_USER, true},
+    [PROTO_OP_TENANT_CREATE] = {wk_tenant_create, NEEDS_PLATFORM, TENANT_NEW},
+    [PROTO_OP_TENANT_LIST] = {wk_tenant_list, NEEDS_PLATFORM, TENANT_NONE},
+    [PROTO_OP_TENANT_GET] = {wk_tenant_get, NEEDS_PLATFORM, TENANT_ANY},
+    [PROTO_OP_TENANT_DELETE] = {wk_tenant_delete, NEEDS_PLATFORM, TENANT_REGISTRY},
+    [PROTO_OP_TENANT_STATS] = {wk_tenant_stats, NEEDS_PLATFORM, TENANT_OWNED},
+    [PROTO_OP_TENANT_USER_CREATE] = {wk_user_create, NEEDS_PLATFORM, TENANT_OWNED},
+    [PROTO_OP_AUTH_LOGIN] = {wk_auth_login, NEEDS_NOTHING, TENANT_OWNED},
+    [PROTO_OP_AUTH_REFRESH] = {wk_auth_refresh, NEEDS_NOTHING, TENANT_OWNED},
+    [PROTO_OP_AUTH_LOGOUT] = {wk_auth_logout, NEEDS_USER, TENANT_OWNED, true},
+    [PROTO_OP_USER_ME] = {wk_user_me, NEEDS_USER, TENANT_OWNED, true},
+    [PROTO_OP_USER_PASSWORD] = {wk_user_password, NEEDS_USER, TENANT_OWNED, true},
+    [PROTO_OP_USER_LIST] = {wk_user_list, NEEDS_USER, TENANT_OWNED},
+    [PROTO_OP_USER_GET] = {wk_user_get, NEEDS_USER, TENANT_OWNED},
+    [PROTO_OP_USER_CREATE] = {wk_user_create, NEEDS_ADMIN, TENANT_OWNED},
+    [PROTO_OP_USER_UPDATE] = {wk_user_update, NEEDS_ADMIN, TENANT_OWNED},
+    [PROTO_OP_USER_DELETE] = {wk_user_delete, NEEDS_ADMIN, TENANT_OWNED},
+    [PROTO_OP_AUDIT_LIST] = {wk_audit_list, NEEDS_ADMIN, TENANT_OWNED},
+    [PROTO_OP_QUIZ_CREATE] = {wk_quiz_create, NEEDS_USER, TENANT_OWNED},
+    [PROTO_OP_QUIZ_LIST] = {wk_quiz_list, NEEDS_USER, TENANT_OWNED},
+    [PROTO_OP_QUIZ_GET] = {wk_quiz_get, NEEDS_USER, TENANT_OWNED},
+    [PROTO_OP_QUIZ_UPDATE] = {wk_quiz_update, NEEDS_USER, TENANT_OWNED},
+    [PROTO_OP_QUIZ_DELETE] = {wk_quiz_delete, NEEDS_USER, TENANT_OWNED},
+    [PROTO_OP_QUIZ_STATS] = {wk_quiz_stats, NEEDS_USER, TENANT_OWNED},
+    [PROTO_OP_QUESTION_CREATE] = {wk_question_create, NEEDS_USER, TENANT_OWNED},
+    [PROTO_OP_QUESTION_UPDATE] = {wk_question_update, NEEDS_USER, TENANT_OWNED},
+    [PROTO_OP_QUESTION_DELETE] = {wk_question_delete, NEEDS_USER, TENANT_OWNED},
+    [PROTO_OP_QUESTION_REORDER] = {wk_question_reorder, NEEDS_USER, TENANT_OWNED},
+    [PROTO_OP_ATTEMPT_CREATE] = {wk_attempt_create, NEEDS_USER, TENANT_OWNED},
+    [PROTO_OP_ATTEMPT_LIST] = {wk_attempt_list, NEEDS_USER, TENANT_OWNED},
+    [PROTO_OP_ATTEMPT_GET] = {wk_attempt_get, NEEDS_USER, TENANT_OWNED},
 };
 
 /* Whether the caller in the envelope is one a gateway could have vouched for: the role comes
@@ -112,19 +122,24 @@ void wk_handle_request(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t 
         wk_reply_error(rep, refused, "caller may not perform %s", proto_op_str(req->op));
         return;
     }
-    if (route->tenant) {
-        if (!req->has_tenant) {
-            wk_reply_error(rep, PROTO_STATUS_BAD_REQUEST, "request names no tenant");
-            return;
-        }
-        int owner = shard_of(req->tenant, ctx->shards);
-        if (owner != ctx->shard) {
-            log_req_warning(&lr, "refused %s: tenant belongs to shard %d", proto_op_str(req->op),
-                            owner);
-            wk_reply_error(rep, PROTO_STATUS_MISROUTED, "tenant is not served by this shard");
-            return;
-        }
+    if (route->tenant != TENANT_NONE && !req->has_tenant) {
+        wk_reply_error(rep, PROTO_STATUS_BAD_REQUEST, "request names no tenant");
+        return;
     }
+    if (route->tenant == TENANT_NEW &&
+        shard_place(req->tenant, ctx->dedicated, ctx->shards) != ctx->shard) {
+        log_req_warning(&lr, "refused %s: a new tenant with this id is not placed here",
+                        proto_op_str(req->op));
+        wk_reply_error(rep, PROTO_STATUS_MISROUTED, "tenant is not placed on this shard");
+        return;
+    }
+    if (route->tenant == TENANT_REGISTRY && wk_placement_check(ctx, req, rep) < 0)
+        return;
     route->fn(ctx, req, rep);
+    if (rep->status == PROTO_STATUS_MISROUTED && route->tenant == TENANT_OWNED) {
+        wk_placement_redirect(ctx, req, rep);
+        log_req_debug(&lr, "%s redirected: %s", proto_op_str(req->op), rep->detail);
+        return;
+    }
     log_req_debug(&lr, "%s -> %s", proto_op_str(req->op), proto_status_str(rep->status));
 }

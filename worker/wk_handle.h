@@ -20,7 +20,8 @@ typedef struct {
     const jwt_keyring_t *ring;        /* signs access tokens, verifies the forwarded ones */
     const platform_token_t *platform; /* verifies the forwarded platform token */
     int shard;
-    int shards;
+    int shards;            /* total, dedicated ones included */
+    const bool *dedicated; /* [shards]: takes no hashed tenants (NULL: none does) */
 } wk_ctx_t;
 
 typedef void (*wk_handler_fn)(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep);

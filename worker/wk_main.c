@@ -23,7 +23,8 @@ static void s_usage(FILE *out)
           "                   [--keys DIR] [--spare-schemas N] [--no-set-role] [--verbose]\n"
           "                   [--curve-secret FILE] [--allowed-gateways DIR]\n"
           "                   [--platform-token-file PATH] [--insecure-no-curve]\n"
-          "       quiz-worker --migrate --shards S\n"
+          "                   [--dedicated K ...]\n"
+          "       quiz-worker --migrate --shards S [--dedicated K ...]\n"
           "The database is named by $QUIZ_DATABASE_URL, $DATABASE_URL or $NEON_DATABASE_URL\n"
           "(a libpq URI or key=value string; sslmode=require is honoured). --migrate logs in as\n"
           "that URL's user, which must be able to create roles. Serving logs in as quiz_shard_K\n"
@@ -42,6 +43,8 @@ static void s_usage(FILE *out)
           "--spare-schemas: tenant schemas kept built ahead for this shard (default 4), so\n"
           "creating a tenant does not wait for their DDL; 0 builds each at creation.\n"
           "--no-set-role keeps only shard-level database isolation (benchmarks only).\n"
+          "--shards: every shard, dedicated ones included; --dedicated K (repeatable): shard K\n"
+          "takes no hashed tenants, only those moved onto it. Give every process the same.\n"
           "--curve-secret (or $QUIZ_CURVE_SECRET): the workers' CurveZMQ secret key file.\n"
           "--allowed-gateways (or $QUIZ_ALLOWED_GATEWAYS): a directory of the *.pub keys of\n"
           "the gateways let in, read at every connection.\n"
@@ -119,6 +122,8 @@ int main(int argc, char **argv)
     const char *curve_secret = getenv("QUIZ_CURVE_SECRET");
     const char *allowed = getenv("QUIZ_ALLOWED_GATEWAYS");
     bool plaintext = false;
+    static bool dedicated[SHARD_MAX];
+    int dedicated_k = 0;
     static const struct option opts[] = {{"shard", required_argument, 0, 'k'},
                                          {"shards", required_argument, 0, 's'},
                                          {"endpoint", required_argument, 0, 'e'},
@@ -136,6 +141,7 @@ int main(int argc, char **argv)
                                          {"allowed-gateways", required_argument, 0, 'A'},
                                          {"platform-token-file", required_argument, 0, 'p'},
                                          {"insecure-no-curve", no_argument, 0, 'U'},
+                                         {"dedicated", required_argument, 0, 'D'},
                                          {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -157,6 +163,10 @@ int main(int argc, char **argv)
         case 'A': allowed = optarg; break;
         case 'p': token_file = optarg; break;
         case 'U': plaintext = true; break;
+        case 'D':
+            bad = s_int(optarg, 0, SHARD_MAX - 1, &dedicated_k);
+            dedicated[dedicated_k] = !bad;
+            break;
         case 'h': s_usage(stdout); return 0;
         default: s_usage(stderr); return 2;
         }
@@ -184,8 +194,9 @@ int main(int argc, char **argv)
             s_usage(stderr);
             return 2;
         }
-        return wk_migrate_all(cfg.dsn, cfg.shards) == 0 ? 0 : 1;
+        return wk_migrate_all(cfg.dsn, cfg.shards, dedicated) == 0 ? 0 : 1;
     }
+    cfg.dedicated = dedicated;
     if (cfg.shard < 0 || cfg.shards < 1 || cfg.shard >= cfg.shards || !cfg.endpoint) {
         s_usage(stderr);
         return 2;

@@ -81,31 +81,40 @@ static const char *const s_roles =
     " GRANT quiz_tenant TO quiz_provisioner WITH ADMIN OPTION;"
     " GRANT USAGE ON SCHEMA quiz TO quiz_provisioner, quiz_tenant;"
     " GRANT SELECT, INSERT, UPDATE ON quiz.tenants TO quiz_provisioner;"
+    " GRANT SELECT ON quiz.shards, quiz.placement TO quiz_provisioner;"
+    " GRANT SELECT, INSERT, UPDATE ON quiz.operations TO quiz_provisioner;"
     " /* UPDATE: taking a spare locks its row (FOR UPDATE) */"
     " GRANT SELECT, INSERT, UPDATE, DELETE ON quiz.spare_schemas TO quiz_provisioner;"
     " GRANT INSERT ON quiz.platform_audit TO quiz_provisioner, quiz_tenant;"
     " GRANT USAGE ON SEQUENCE quiz.platform_audit_id_seq TO quiz_provisioner, quiz_tenant";
 
-static int s_shard_roles(wk_tx_t *tx, int shards)
+/* The shard map's rows and each shard's login. A shard's row is added when missing and its
+ * dedicated flag follows the options; shards are never removed here (tenants may live there). */
+static int s_shard_roles(wk_tx_t *tx, int shards, const bool *dedicated)
 {
     if (wk_tx_script(tx, s_roles) < 0)
         return -1;
     for (int k = 0; k < shards; k++) {
-        char sql[512];
+        char sql[1024];
+        bool d = dedicated && dedicated[k];
         snprintf(
             sql, sizeof sql,
             "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'quiz_shard_%d')"
             " THEN CREATE ROLE quiz_shard_%d LOGIN; END IF; END $$;"
             " GRANT USAGE ON SCHEMA quiz TO quiz_shard_%d;"
-            " GRANT SELECT ON quiz.tenants TO quiz_shard_%d",
-            k, k, k, k);
+            " GRANT SELECT ON quiz.tenants, quiz.shards, quiz.placement, quiz.operations"
+            " TO quiz_shard_%d;"
+            " INSERT INTO quiz.shards (shard, dedicated) VALUES (%d, %s) ON CONFLICT (shard)"
+            " DO UPDATE SET dedicated = EXCLUDED.dedicated"
+            " WHERE quiz.shards.dedicated IS DISTINCT FROM EXCLUDED.dedicated",
+            k, k, k, k, k, d ? "true" : "false");
         if (wk_tx_script(tx, sql) < 0)
             return -1;
     }
     return 0;
 }
 
-static int s_migrate_shared(wk_db_t *db, int shards)
+static int s_migrate_shared(wk_db_t *db, int shards, const bool *dedicated)
 {
     wk_tx_t tx;
     int applied = 0;
@@ -115,7 +124,7 @@ static int s_migrate_shared(wk_db_t *db, int shards)
     PQclear(res);
     int rc = res && wk_tx_script(&tx, "CREATE SCHEMA IF NOT EXISTS quiz") == 0 &&
                      s_apply(&tx, wk_sql_shared, &applied) == 0 &&
-                     s_shard_roles(&tx, shards) == 0 && wk_tx_commit(&tx) == 0
+                     s_shard_roles(&tx, shards, dedicated) == 0 && wk_tx_commit(&tx) == 0
                  ? 0
                  : -1;
     if (rc < 0)
@@ -144,11 +153,11 @@ static int s_migrate_tenant_id(wk_db_t *db, const char *id_text, int *applied)
     return rc;
 }
 
-int wk_migrate_all(const char *dsn, int shards)
+int wk_migrate_all(const char *dsn, int shards, const bool *dedicated)
 {
     wk_db_t *db = wk_db_new(dsn, NULL, true, false);
     int rc = -1, applied = 0, tenants = 0;
-    if (s_migrate_shared(db, shards) < 0)
+    if (s_migrate_shared(db, shards, dedicated) < 0)
         goto out;
     wk_tx_t tx;
     if (wk_tx_begin(&tx, db, NULL, 0) < 0)

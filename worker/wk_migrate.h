@@ -4,6 +4,8 @@
 #ifndef WORKER_WK_MIGRATE_H
 #define WORKER_WK_MIGRATE_H
 
+#include <stdbool.h>
+
 #include "worker/wk_db.h"
 
 /* Applies every tenant migration to the new, empty schema the transaction is bound to, in one
@@ -12,9 +14,11 @@ int wk_migrate_tenant(wk_tx_t *tx) __attribute__((warn_unused_result));
 /* The last tenant migration compiled in: the version a new schema is at. */
 const char *wk_migrate_tenant_version(void);
 /* Applies pending shared migrations, creates the database roles for `shards` shards (see
- * wk_db.h) with their grants, then applies pending tenant migrations to every active tenant,
+ * wk_db.h) with their grants and their rows of the shard map (dedicated[k]: shard k takes no
+ * hashed tenants; NULL: none does), then applies pending tenant migrations to every active tenant,
  * under an advisory lock so concurrent runs wait for each other. Needs a login that may create
  * roles (the database owner). 0, or -1 after logging. */
-int wk_migrate_all(const char *dsn, int shards) __attribute__((warn_unused_result));
+int wk_migrate_all(const char *dsn, int shards, const bool *dedicated)
+    __attribute__((warn_unused_result));
 
 #endif

@@ -126,6 +126,7 @@ static void *s_thread_main(void *arg)
         .platform = cfg->platform,
         .shard = cfg->shard,
         .shards = cfg->shards,
+        .dedicated = cfg->dedicated,
     };
     wk_db_conn(ctx.db);       /* connect now so the first request does not pay for it */
     zmq_send(sock, "", 0, 0); /* idle */
@@ -404,8 +405,11 @@ int wk_server_run(const wk_server_config_t *cfg)
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop, &old);
-    wk_spares_t *spares = wk_spares_start(cfg->provision_dsn, cfg->provision_user, cfg->shard,
-                                          cfg->shards, cfg->spare_schemas);
+    /* A dedicated shard takes no new tenants, so it keeps no spares for them. */
+    bool dedicated = cfg->dedicated && cfg->dedicated[cfg->shard];
+    wk_spares_t *spares =
+        wk_spares_start(cfg->provision_dsn, cfg->provision_user, cfg->shard, cfg->shards,
+                        cfg->dedicated, dedicated ? 0 : cfg->spare_schemas);
     for (int i = 0; i < total; i++) {
         threads[i] = (wk_thread_t){zctx, cfg, spares, 0, i >= cfg->threads, i};
         pthread_create(&threads[i].tid, NULL, s_thread_main, &threads[i]);
@@ -420,8 +424,10 @@ int wk_server_run(const wk_server_config_t *cfg)
             s_on_backend(&b);
     }
     char status[300];
-    snprintf(status, sizeof status, "shard %d/%d serving on %s with %d threads (+%d for passwords)",
-             cfg->shard, cfg->shards, cfg->endpoint, cfg->threads, cfg->slow_threads);
+    snprintf(status, sizeof status,
+             "shard %d/%d%s serving on %s with %d threads (+%d for passwords)", cfg->shard,
+             cfg->shards, dedicated ? " (dedicated)" : "", cfg->endpoint, cfg->threads,
+             cfg->slow_threads);
     lifecycle_ready(status);
     log_info("%s", status);
 

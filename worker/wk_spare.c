@@ -25,6 +25,7 @@
 struct wk_spares {
     wk_db_t *db;
     int shard, shards, target;
+    bool dedicated[SHARD_MAX];            /* as for shard_place */
     char shard_text[12], shards_text[12]; /* as query parameters */
     pthread_t tid;
     pthread_mutex_t lock;
@@ -74,7 +75,7 @@ static round_t s_build_one(wk_spares_t *s, wk_tx_t *tx)
     uint8_t id[16];
     do /* `shards` draws on average */
         ident_uuid_random(id);
-    while (shard_of(id, s->shards) != s->shard);
+    while (shard_place(id, s->dedicated, s->shards) != s->shard);
     char text[IDENT_UUID_STR_LEN + 1];
     ident_uuid_format(id, text);
     v[0] = text;
@@ -133,7 +134,8 @@ static void *s_keeper(void *arg)
     return NULL;
 }
 
-wk_spares_t *wk_spares_start(const char *dsn, const char *user, int shard, int shards, int target)
+wk_spares_t *wk_spares_start(const char *dsn, const char *user, int shard, int shards,
+                             const bool *dedicated, int target)
 {
     if (target <= 0)
         return NULL;
@@ -141,6 +143,8 @@ wk_spares_t *wk_spares_start(const char *dsn, const char *user, int shard, int s
     s->db = wk_db_new(dsn, user, false, false);
     s->shard = shard;
     s->shards = shards;
+    for (int k = 0; k < shards && dedicated; k++)
+        s->dedicated[k] = dedicated[k];
     s->target = target;
     snprintf(s->shard_text, sizeof s->shard_text, "%d", shard);
     snprintf(s->shards_text, sizeof s->shards_text, "%d", shards);

@@ -9,15 +9,18 @@
 #ifndef WORKER_WK_SPARE_H
 #define WORKER_WK_SPARE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "worker/wk_db.h"
 
 typedef struct wk_spares wk_spares_t;
 
-/* Starts the keeper thread of shard `shard` of `shards`, which keeps `target` spares ready on a
- * provisioning connection (dsn, user as for wk_db_new). NULL when target is 0. */
-wk_spares_t *wk_spares_start(const char *dsn, const char *user, int shard, int shards, int target);
+/* Starts the keeper thread of shard `shard` of `shards` (dedicated as for shard_place), which
+ * keeps `target` spares ready on a provisioning connection (dsn, user as for wk_db_new). NULL
+ * when target is 0. */
+wk_spares_t *wk_spares_start(const char *dsn, const char *user, int shard, int shards,
+                             const bool *dedicated, int target);
 /* A spare was taken: build its replacement now rather than at the next periodic check. */
 void wk_spares_nudge(wk_spares_t *spares);
 /* Stops the keeper (waits for a build in progress) and frees it. */

@@ -18,9 +18,11 @@
 #include "worker/wk_reply.h"
 #include "worker/wk_spare.h"
 
+/* A tenant with its placement; over quiz.tenants JOIN quiz.shards USING (shard). */
 #define TENANT_JSON                                                             \
     "json_build_object('tenant_id', id, 'tenant_name', name, 'status', status," \
-    " 'shard', shard, 'created_at', created_at)"
+    " 'shard', shard, 'cluster', cluster, 'created_at', created_at)"
+#define TENANT_FROM " FROM quiz.tenants JOIN quiz.shards USING (shard)"
 
 /* The tenant id as text, for query parameters. */
 static void s_tenant_text(const proto_request_t *req, char out[IDENT_UUID_STR_LEN + 1])
@@ -117,7 +119,7 @@ void wk_tenant_list(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *re
     /* clang-format off */
     wk_read_page(ctx, req, rep, NULL,
                  "SELECT " TENANT_JSON "," WK_PAGE_KEYS("created_at", "id")
-                 " FROM quiz.tenants WHERE status = 'active' AND"
+                 TENANT_FROM " WHERE status = 'active' AND"
                  WK_PAGE_AFTER("created_at", "id", "uuid") WK_PAGE_ORDER("created_at", "id"),
                  3, v, &page);
     /* clang-format on */
@@ -129,8 +131,8 @@ void wk_tenant_get(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep
     s_tenant_text(req, tenant);
     const char *v[1] = {tenant};
     wk_read_row(ctx, req, rep, NULL,
-                "SELECT " TENANT_JSON " FROM quiz.tenants WHERE id = $1 AND status = 'active'", 1,
-                v, "tenant not found");
+                "SELECT " TENANT_JSON TENANT_FROM " WHERE id = $1 AND status = 'active'", 1, v,
+                "tenant not found");
 }
 
 void wk_tenant_delete(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)

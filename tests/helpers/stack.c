@@ -143,6 +143,19 @@ static void s_dump_log(const qstack_t *s, const char *name)
     fclose(f);
 }
 
+/* Appends "--dedicated K" for each dedicated shard (texts kept in buf). The new argc. */
+static int s_dedicated_args(const qstack_t *s, char **argv, int argc,
+                            char buf[STACK_MAX_SHARDS][12])
+{
+    for (int k = 0; k < s->nshards && argc < 36; k++)
+        if (s->dedicated[k]) {
+            snprintf(buf[k], sizeof buf[k], "%d", k);
+            argv[argc++] = "--dedicated";
+            argv[argc++] = buf[k];
+        }
+    return argc;
+}
+
 int stack_start_worker(qstack_t *s, int shard)
 {
     char name[32], notify[200], ep[200], k[12], n[12], bin[512];
@@ -167,6 +180,8 @@ int stack_start_worker(qstack_t *s, int shard)
                       secret, "--allowed-gateways",
                       allowed};
     int argc = 15;
+    char dedicated[STACK_MAX_SHARDS][12];
+    argc = s_dedicated_args(s, argv, argc, dedicated);
     for (const char *const *a = s->worker_args; a && *a && argc < 38; a++)
         argv[argc++] = (char *)*a;
     argv[argc] = NULL;
@@ -254,6 +269,8 @@ int stack_start_gateway(qstack_t *s)
         argv[argc++] = "--shard";
         argv[argc++] = eps[i];
     }
+    char dedicated[STACK_MAX_SHARDS][12];
+    argc = s_dedicated_args(s, argv, argc, dedicated);
     for (const char *const *a = s->gateway_args; a && *a && argc < 38; a++)
         argv[argc++] = (char *)*a;
     argv[argc] = NULL;
@@ -297,6 +314,33 @@ static int s_stop(pid_t pid)
     if (waitpid(pid, &st, 0) != pid)
         return -1;
     return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+int stack_restart(qstack_t *s, int nshards, const bool *dedicated)
+{
+    if (nshards > STACK_MAX_SHARDS || stack_stop_gateway(s) < 0)
+        return -1;
+    for (int i = 0; i < s->nshards; i++) {
+        if (s_stop(s->workers[i]) < 0)
+            return -1;
+        s->workers[i] = 0;
+    }
+    s->nshards = nshards;
+    char cmd[1024];
+    int n =
+        snprintf(cmd, sizeof cmd, "QUIZ_DATABASE_URL='%s' '%s/quiz-worker' --migrate --shards %d",
+                 getenv("QUIZ_TEST_DATABASE_URL"), getenv("QUIZ_BIN_DIR"), nshards);
+    for (int k = 0; k < nshards; k++) {
+        s->dedicated[k] = dedicated && dedicated[k];
+        if (s->dedicated[k])
+            n += snprintf(cmd + n, sizeof cmd - (size_t)n, " --dedicated %d", k);
+    }
+    if (system(cmd) != 0)
+        return -1;
+    for (int i = 0; i < nshards; i++)
+        if (stack_start_worker(s, i) < 0)
+            return -1;
+    return stack_start_gateway(s);
 }
 
 int stack_stop_gateway(qstack_t *s)

@@ -22,10 +22,11 @@ typedef struct {
     char dsn[512];  /* the test database, tagged with application_name */
     char app[64];   /* this stack's application_name, to find its backends */
     int deadline_ms;
-    char key_hex[65];                /* the signing key (kid "test"), for forging tests */
-    const char *const *worker_args;  /* extra worker options (NULL-terminated), or NULL */
-    char curve[160];                 /* DIR/curve: worker.*, gateway.*, allowed/gateway.pub */
-    const char *const *gateway_args; /* extra gateway options (NULL-terminated), or NULL */
+    char key_hex[65];                 /* the signing key (kid "test"), for forging tests */
+    const char *const *worker_args;   /* extra worker options (NULL-terminated), or NULL */
+    char curve[160];                  /* DIR/curve: worker.*, gateway.*, allowed/gateway.pub */
+    const char *const *gateway_args;  /* extra gateway options (NULL-terminated), or NULL */
+    bool dedicated[STACK_MAX_SHARDS]; /* passed to every process as --dedicated */
 } qstack_t;
 
 /* Starts nshards workers and a gateway. 0, or -1 (the test should fail). */
@@ -38,6 +39,10 @@ int stack_start_opts(qstack_t *s, int nshards, const char *const *gateway_args,
                      const char *const *worker_args);
 /* (Re)starts one shard's worker and waits for READY=1. */
 int stack_start_worker(qstack_t *s, int shard);
+/* Stops every process, migrates the test database to `nshards` shards (dedicated: the shards
+ * that take no hashed tenants, or NULL) and starts them all again with the same keys, as an
+ * operator adding a shard would. 0 or -1. */
+int stack_restart(qstack_t *s, int nshards, const bool *dedicated);
 /* (Re)starts the gateway (on a new port: s->url changes) and waits for READY=1. */
 int stack_start_gateway(qstack_t *s);
 /* Stops the gateway (SIGTERM, wait); 0 if it exited with status 0. */

@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <pthread.h>
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,17 +87,20 @@ Test(shards, bad_tenant_header_is_400)
 
 Test(shards, worker_refuses_a_tenant_of_another_shard)
 {
-    /* Speak the wire protocol straight to shard 1's worker about a shard-0 tenant. */
+    /* Speak the wire protocol straight to the other shard's worker about a real tenant: it
+       answers with where the tenant lives, and runs nothing. */
+    api_tenant_t t;
+    api_tenant(&S, &t);
+    int other = 1 - t.shard;
     char key[256];
     snprintf(key, sizeof key, "%s/gateway.secret", S.curve);
-    void *ctx = zmq_ctx_new(), *sock = stack_dealer(&S, ctx, 1, key);
+    void *ctx = zmq_ctx_new(), *sock = stack_dealer(&S, ctx, other, key);
     proto_request_t req = {.op = PROTO_OP_TENANT_STATS,
                            .role = PROTO_ROLE_PLATFORM,
                            .has_tenant = true,
                            .deadline_ms = 0,
                            .credential = S.token};
-    char id[37];
-    s_tenant_on(0, req.tenant, id);
+    cr_assert_eq(ident_uuid_parse(t.id, 36, req.tenant), 0);
     randombytes_buf(req.request_id, 16);
     size_t len;
     void *frame = proto_request_encode(&req, &len);
@@ -114,13 +118,22 @@ Test(shards, worker_refuses_a_tenant_of_another_shard)
     cr_assert_eq(proto_reply_decode(buf, (size_t)n, &rep, &why), 0);
     cr_expect_eq(rep.status, PROTO_STATUS_MISROUTED);
     cr_expect_arr_eq(rep.request_id, req.request_id, 16);
+    cr_expect(!rep.body || !strstr(rep.body, "users_count"), "the wrong shard served it");
+    char owner[12];
+    snprintf(owner, sizeof owner, "%d", t.shard);
+    bool named = false;
+    for (int i = 0; i < rep.nheaders; i++)
+        named |= strcmp(rep.headers[i].key, "Quiz-Shard") == 0 &&
+                 strcmp(rep.headers[i].value, owner) == 0;
+    cr_expect(named, "the redirect does not name shard %s", owner);
     proto_reply_clear(&rep);
     zmq_close(sock);
     zmq_ctx_term(ctx);
 
     http_resp_t r;
+    char id[37];
     uint8_t u[16];
-    s_tenant_on(1, u, id);
+    s_tenant_on(other, u, id);
     cr_expect_eq(s_ping(id, &r), 200, "worker stopped serving after a bad frame");
     http_resp_clear(&r);
 }

@@ -73,3 +73,28 @@ Test(shard, growing_moves_only_to_the_new_shard)
     /* About 1/5 of the tenants move to the new shard. */
     cr_expect(moved > 1700 && moved < 2300, "moved %d of 10000", moved);
 }
+
+Test(shard, placement_skips_dedicated_shards)
+{
+    bool dedicated[5] = {false, true, false, false, true};
+    int seen[5] = {0};
+    for (int i = 0; i < 3000; i++) {
+        uint8_t u[16];
+        for (int b = 0; b < 16; b++)
+            u[b] = (uint8_t)(i * 31 + b * 7 + (i >> 3));
+        int k = shard_place(u, dedicated, 5);
+        cr_assert(k >= 0 && k < 5);
+        seen[k]++;
+        /* The hashed shards 0, 2, 3 are the buckets 0, 1, 2 of a 3-shard hash. */
+        static const int of_bucket[3] = {0, 2, 3};
+        cr_expect_eq(k, of_bucket[shard_of(u, 3)]);
+        cr_expect_eq(shard_place(u, NULL, 3), shard_of(u, 3));
+    }
+    cr_expect_eq(seen[1], 0, "a dedicated shard got a hashed tenant");
+    cr_expect_eq(seen[4], 0, "a dedicated shard got a hashed tenant");
+    cr_expect(seen[0] > 800 && seen[2] > 800 && seen[3] > 800, "%d %d %d", seen[0], seen[2],
+              seen[3]);
+    bool all[2] = {true, true};
+    uint8_t u[16] = {1};
+    cr_expect_eq(shard_place(u, all, 2), -1);
+}
