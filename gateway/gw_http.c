@@ -46,6 +46,7 @@ static const int s_http_status[PROTO_STATUS__COUNT] = {
     [PROTO_STATUS_INTERNAL] = 500,
     [PROTO_STATUS_PRECONDITION_FAILED] = 412,
     [PROTO_STATUS_UNPROCESSABLE] = 422,
+    [PROTO_STATUS_ACCEPTED] = 202,
 };
 
 /* Writes a complete response in one write: one syscall and one TCP segment for the common small
@@ -165,6 +166,41 @@ static void s_reply_headers(const proto_reply_t *rep, char *out, size_t len)
         out[0] = '\0';
 }
 
+/* Whether a shard answers a ping within a second. */
+static bool s_shard_up(struct mg_connection *conn, int shard)
+{
+    proto_request_t req = {.op = PROTO_OP_PING, .deadline_ms = clock_now_ms() + 1000};
+    randombytes_buf(req.request_id, 16);
+    proto_reply_t rep;
+    gw_call_t outcome = gw_shard_call(mg_get_thread_pointer(conn), shard, &req, &rep);
+    bool up = outcome == GW_CALL_OK && rep.status == PROTO_STATUS_OK;
+    if (outcome == GW_CALL_OK)
+        proto_reply_clear(&rep);
+    return up;
+}
+
+/* GET /api/shards: the worker knows the registry, the gateway who answers; adds "up" to each
+ * item of the reply's body. */
+static void s_add_shard_health(struct mg_connection *conn, gw_http_t *http, proto_reply_t *rep)
+{
+    json_t *doc = rep->body ? json_loadb(rep->body, rep->body_len, 0, NULL) : NULL;
+    size_t i;
+    json_t *item;
+    json_array_foreach (json_object_get(doc, "items"), i, item) {
+        json_int_t shard = json_integer_value(json_object_get(item, "shard"));
+        bool up =
+            shard >= 0 && shard < gw_shards_count(http->cfg.shards) && s_shard_up(conn, (int)shard);
+        json_object_set_new(item, "up", json_boolean(up));
+    }
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    if (!text)
+        return;
+    free(rep->body);
+    rep->body = text;
+    rep->body_len = strlen(text);
+}
+
 /* Redirects followed for one request: a tenant moved twice while we asked. */
 #define REDIRECTS_MAX 3
 
@@ -189,7 +225,7 @@ static int s_redirect(gw_http_t *http, const proto_request_t *req, const proto_r
 /* Sends one request to a shard, following redirects to the tenant's owner, and answers the
  * client with the worker's reply. */
 static int s_forward(struct mg_connection *conn, gw_http_t *http, proto_request_t *req, int shard,
-                     const char *rid)
+                     unsigned flags, const char *rid)
 {
     gw_shard_link_t *link = mg_get_thread_pointer(conn);
     proto_reply_t rep;
@@ -219,6 +255,8 @@ static int s_forward(struct mg_connection *conn, gw_http_t *http, proto_request_
                          "");
     }
     int status = s_http_status[rep.status];
+    if (status == 200 && (flags & GW_ROUTE_SHARD_HEALTH))
+        s_add_shard_health(conn, http, &rep);
     char extra[512];
     s_reply_headers(&rep, extra, sizeof extra);
     if (status >= 400)
@@ -241,13 +279,7 @@ static int s_readyz(struct mg_connection *conn, gw_http_t *http, const char *rid
     json_t *shards = json_array();
     bool all = true;
     for (int s = 0; s < n; s++) {
-        proto_request_t req = {.op = PROTO_OP_PING, .deadline_ms = clock_now_ms() + 1000};
-        randombytes_buf(req.request_id, 16);
-        proto_reply_t rep;
-        gw_call_t outcome = gw_shard_call(mg_get_thread_pointer(conn), s, &req, &rep);
-        bool up = outcome == GW_CALL_OK && rep.status == PROTO_STATUS_OK;
-        if (outcome == GW_CALL_OK)
-            proto_reply_clear(&rep);
+        bool up = s_shard_up(conn, s);
         all = all && up;
         json_array_append_new(shards, json_pack("{s:i, s:b}", "shard", s, "ready", up));
     }
@@ -402,13 +434,13 @@ static int s_dispatch(struct mg_connection *conn, gw_http_t *http, const char *r
     /* Workers pace password hashing while they serve reads (worker/wk_pace.h), so a login storm
        would otherwise wait there holding a thread each until none is left for anything else. */
     if (!proto_op_hashes_password(req->op))
-        return s_forward(conn, http, req, shard, rid);
+        return s_forward(conn, http, req, shard, route->flags, rid);
     if (atomic_fetch_add(&http->hashing, 1) >= http->cfg.password_inflight) {
         atomic_fetch_sub(&http->hashing, 1);
         return s_problem(conn, 503, "busy", "too many password checks in progress; retry shortly",
                          rid, "Retry-After: 1\r\n");
     }
-    int status = s_forward(conn, http, req, shard, rid);
+    int status = s_forward(conn, http, req, shard, route->flags, rid);
     atomic_fetch_sub(&http->hashing, 1);
     return status;
 }

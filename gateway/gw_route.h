@@ -15,8 +15,9 @@ typedef enum {
 } gw_scope_t;
 
 /* Route flags. */
-#define GW_ROUTE_LOGIN  1u /* rate-limited per client address */
-#define GW_ROUTE_PCR_OK 2u /* allowed while the user must still change a temporary password */
+#define GW_ROUTE_LOGIN        1u /* rate-limited per client address */
+#define GW_ROUTE_PCR_OK       2u /* allowed while the user must still change a temporary password */
+#define GW_ROUTE_SHARD_HEALTH 4u /* the gateway adds each shard's "up" to the reply's items */
 
 /* Which tenant a request is about. */
 typedef enum {

@@ -44,6 +44,11 @@ static const char *const s_op_names[PROTO_OP__COUNT] = {
     [PROTO_OP_ATTEMPT_CREATE] = "attempt_create",
     [PROTO_OP_ATTEMPT_LIST] = "attempt_list",
     [PROTO_OP_ATTEMPT_GET] = "attempt_get",
+    [PROTO_OP_TENANT_MOVE] = "tenant_move",
+    [PROTO_OP_OPERATION_GET] = "operation_get",
+    [PROTO_OP_OPERATION_LIST] = "operation_list",
+    [PROTO_OP_SHARD_LIST] = "shard_list",
+    [PROTO_OP_SHARD_REBALANCE] = "shard_rebalance",
 };
 
 static const char *const s_status_names[PROTO_STATUS__COUNT] = {
@@ -63,6 +68,7 @@ static const char *const s_status_names[PROTO_STATUS__COUNT] = {
     [PROTO_STATUS_INTERNAL] = "internal",
     [PROTO_STATUS_PRECONDITION_FAILED] = "precondition_failed",
     [PROTO_STATUS_UNPROCESSABLE] = "unprocessable",
+    [PROTO_STATUS_ACCEPTED] = "accepted",
 };
 
 static const char *const s_role_names[PROTO_ROLE__COUNT] = {

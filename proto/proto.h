@@ -54,6 +54,11 @@ typedef enum {
     PROTO_OP_ATTEMPT_CREATE = 28,
     PROTO_OP_ATTEMPT_LIST = 29,
     PROTO_OP_ATTEMPT_GET = 30,
+    PROTO_OP_TENANT_MOVE = 31,
+    PROTO_OP_OPERATION_GET = 32,
+    PROTO_OP_OPERATION_LIST = 33,
+    PROTO_OP_SHARD_LIST = 34,
+    PROTO_OP_SHARD_REBALANCE = 35,
     PROTO_OP__COUNT
 } proto_op_t;
 
@@ -84,6 +89,7 @@ typedef enum {
     PROTO_STATUS_INTERNAL = 13,
     PROTO_STATUS_PRECONDITION_FAILED = 14, /* If-Match does not match the current ETag */
     PROTO_STATUS_UNPROCESSABLE = 15,       /* Idempotency-Key reused with another request */
+    PROTO_STATUS_ACCEPTED = 16,            /* queued: an operation will do it (202) */
     PROTO_STATUS__COUNT
 } proto_status_t;
 

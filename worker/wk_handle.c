@@ -10,6 +10,7 @@
 #include "worker/wk_attempt.h"
 #include "worker/wk_audit.h"
 #include "worker/wk_auth.h"
+#include "worker/wk_operation.h"
 #include "worker/wk_placement.h"
 #include "worker/wk_question.h"
 #include "worker/wk_quiz.h"
@@ -69,6 +70,11 @@ static const wk_route_t s_routes[PROTO_OP__COUNT] = {
     [PROTO_OP_ATTEMPT_CREATE] = {wk_attempt_create, NEEDS_USER, TENANT_OWNED},
     [PROTO_OP_ATTEMPT_LIST] = {wk_attempt_list, NEEDS_USER, TENANT_OWNED},
     [PROTO_OP_ATTEMPT_GET] = {wk_attempt_get, NEEDS_USER, TENANT_OWNED},
+    [PROTO_OP_TENANT_MOVE] = {wk_operation_move, NEEDS_PLATFORM, TENANT_ANY},
+    [PROTO_OP_OPERATION_GET] = {wk_operation_get, NEEDS_PLATFORM, TENANT_NONE},
+    [PROTO_OP_OPERATION_LIST] = {wk_operation_list, NEEDS_PLATFORM, TENANT_NONE},
+    [PROTO_OP_SHARD_LIST] = {wk_operation_shards, NEEDS_PLATFORM, TENANT_NONE},
+    [PROTO_OP_SHARD_REBALANCE] = {wk_operation_rebalance, NEEDS_PLATFORM, TENANT_NONE},
 };
 
 /* Whether the caller in the envelope is one a gateway could have vouched for: the role comes

@@ -10,6 +10,7 @@
 #include "common/platform.h"
 #include "proto/proto.h"
 #include "worker/wk_db.h"
+#include "worker/wk_mover.h"
 #include "worker/wk_spare.h"
 
 /* What a handler may use: the calling thread's connections, keys and the worker's placement. */
@@ -17,6 +18,7 @@ typedef struct {
     wk_db_t *db;                      /* serving connection (quiz_shard_<k>) */
     wk_db_t *admin;                   /* provisioning connection (quiz_provisioner) */
     wk_spares_t *spares;              /* ready tenant schemas of this shard (NULL: none kept) */
+    wk_mover_t *mover;                /* runs queued placement operations */
     const jwt_keyring_t *ring;        /* signs access tokens, verifies the forwarded ones */
     const platform_token_t *platform; /* verifies the forwarded platform token */
     int shard;

@@ -38,6 +38,7 @@ typedef struct {
     void *zctx; /* shared ZeroMQ context */
     const wk_server_config_t *cfg;
     wk_spares_t *spares;
+    wk_mover_t *mover;
     pthread_t tid;
     bool slow; /* serves the password-hashing lane, at low CPU priority */
     int index; /* for its routing id: "f<index>" or "s<index>" */
@@ -122,6 +123,7 @@ static void *s_thread_main(void *arg)
         /* Connected on first use: most threads never provision a tenant. */
         .admin = wk_db_new(cfg->provision_dsn, cfg->provision_user, false, false),
         .spares = self->spares,
+        .mover = self->mover,
         .ring = cfg->ring,
         .platform = cfg->platform,
         .shard = cfg->shard,
@@ -410,8 +412,9 @@ int wk_server_run(const wk_server_config_t *cfg)
     wk_spares_t *spares =
         wk_spares_start(cfg->provision_dsn, cfg->provision_user, cfg->shard, cfg->shards,
                         cfg->dedicated, dedicated ? 0 : cfg->spare_schemas);
+    wk_mover_t *mover = wk_mover_start(cfg->provision_dsn, cfg->provision_user);
     for (int i = 0; i < total; i++) {
-        threads[i] = (wk_thread_t){zctx, cfg, spares, 0, i >= cfg->threads, i};
+        threads[i] = (wk_thread_t){zctx, cfg, spares, mover, 0, i >= cfg->threads, i};
         pthread_create(&threads[i].tid, NULL, s_thread_main, &threads[i]);
         if (pthread_getcpuclockid(threads[i].tid, &b.cpu_clock[i]) != 0)
             b.cpu_clock[i] = CLOCK_MONOTONIC; /* then the share is of wall time */
@@ -497,6 +500,7 @@ int wk_server_run(const wk_server_config_t *cfg)
         pthread_join(threads[i].tid, NULL);
     free(threads);
     wk_zap_destroy(&zap);
+    wk_mover_stop(&mover);
     wk_spares_stop(&spares);
     zmq_ctx_term(zctx);
     log_info("stopped");
