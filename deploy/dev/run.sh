@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 VAR=$PWD/var
-SHARDS=${QUIZ_SHARDS:-2}
+SHARDS=${QUIZ_SHARDS:-2}                 # hashed shards, numbered from 0
+DEDICATED=${QUIZ_DEDICATED_SHARDS:-0}    # dedicated shards, numbered after them
+REPLICAS=${QUIZ_REPLICAS:-1}             # workers per shard
 HTTP=${QUIZ_LISTEN:-127.0.0.1:8000}
 PG_PORT=${QUIZ_PG_PORT:-55432}
 ZMQ_BASE=${QUIZ_ZMQ_PORT:-7100}
@@ -59,21 +61,33 @@ if [ ! -s "$CURVE/worker.secret" ] || [ ! -s "$CURVE/gateway.secret" ]; then
   (umask 077; mkdir -p "$CURVE/allowed"; cp "$CURVE/gateway.pub" "$CURVE/allowed/")
 fi
 
-build/quiz-worker --migrate --shards "$SHARDS"
+TOTAL=$((SHARDS + DEDICATED))
+placement=(--shards "$TOTAL")
+for ((k = SHARDS; k < TOTAL; k++)); do placement+=(--dedicated "$k"); done
+build/quiz-worker --migrate "${placement[@]}"
 
+# Replica r of shard k listens on ZMQ_BASE + 100 r + k; the gateway spreads a shard's requests
+# over its replicas.
 shard_args=()
-for ((k = 0; k < SHARDS; k++)); do
-  ep="tcp://127.0.0.1:$((ZMQ_BASE + k))"
-  build/quiz-worker --shard "$k" --shards "$SHARDS" --endpoint "$ep" \
-    --curve-secret "$CURVE/worker.secret" --allowed-gateways "$CURVE/allowed" &
-  pids+=($!)
-  shard_args+=(--shard "$ep")
+for ((k = 0; k < TOTAL; k++)); do
+  eps=""
+  for ((r = 0; r < REPLICAS; r++)); do
+    ep="tcp://127.0.0.1:$((ZMQ_BASE + 100 * r + k))"
+    build/quiz-worker --shard "$k" "${placement[@]}" --endpoint "$ep" \
+      --curve-secret "$CURVE/worker.secret" --allowed-gateways "$CURVE/allowed" &
+    pids+=($!)
+    eps="${eps:+$eps,}$ep"
+  done
+  shard_args+=(--shard "$eps")
 done
-build/quiz-gateway --listen "$HTTP" "${shard_args[@]}" \
+dedicated_args=()
+for ((k = SHARDS; k < TOTAL; k++)); do dedicated_args+=(--dedicated "$k"); done
+build/quiz-gateway --listen "$HTTP" "${shard_args[@]}" "${dedicated_args[@]}" \
   --curve-secret "$CURVE/gateway.secret" --worker-key "$CURVE/worker.pub" &
 pids+=($!)
 
-echo "make run: quiz backend on http://$HTTP ($SHARDS shards, $token_note); Ctrl-C stops it" >&2
+echo "make run: quiz backend on http://$HTTP ($SHARDS hashed + $DEDICATED dedicated shards," \
+  "$REPLICAS worker(s) each, $token_note); Ctrl-C stops it" >&2
 # Any process exiting ends the run, so a crash is never hidden behind a half-working stack.
 wait -n "${pids[@]}" || true
 exit 1

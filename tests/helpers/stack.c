@@ -156,14 +156,24 @@ static int s_dedicated_args(const qstack_t *s, char **argv, int argc,
     return argc;
 }
 
-int stack_start_worker(qstack_t *s, int shard)
+/* The endpoint of a shard's second worker. */
+static void s_replica_endpoint(const qstack_t *s, int shard, char *out, size_t len)
+{
+    snprintf(out, len, "ipc://%s/shard%d-b", s->dir, shard);
+}
+
+/* Starts a shard's worker (replica 0) or its second one (replica 1) and waits for READY=1. */
+static int s_start_worker(qstack_t *s, int shard, int replica)
 {
     char name[32], notify[200], ep[200], k[12], n[12], bin[512];
-    snprintf(name, sizeof name, "worker%d", shard);
+    snprintf(name, sizeof name, replica ? "worker%d-b" : "worker%d", shard);
     snprintf(k, sizeof k, "%d", shard);
     snprintf(n, sizeof n, "%d", s->nshards);
     snprintf(bin, sizeof bin, "%s/quiz-worker", getenv("QUIZ_BIN_DIR"));
-    stack_endpoint(s, shard, ep, sizeof ep);
+    if (replica)
+        s_replica_endpoint(s, shard, ep, sizeof ep);
+    else
+        stack_endpoint(s, shard, ep, sizeof ep);
     int fd = s_notify_socket(s, name, notify, sizeof notify);
     if (fd < 0)
         return -1;
@@ -185,12 +195,35 @@ int stack_start_worker(qstack_t *s, int shard)
     for (const char *const *a = s->worker_args; a && *a && argc < 38; a++)
         argv[argc++] = (char *)*a;
     argv[argc] = NULL;
-    s->workers[shard] = s_spawn(s, name, notify, argv);
-    int rc = s_wait_ready(fd, s->workers[shard], NULL, 0);
+    pid_t *pid = replica ? &s->replicas[shard] : &s->workers[shard];
+    *pid = s_spawn(s, name, notify, argv);
+    int rc = s_wait_ready(fd, *pid, NULL, 0);
     close(fd);
     if (rc < 0)
         s_dump_log(s, name);
     return rc;
+}
+
+int stack_start_worker(qstack_t *s, int shard)
+{
+    return s_start_worker(s, shard, 0);
+}
+
+int stack_start_replica(qstack_t *s, int shard)
+{
+    s->has_replica[shard] = true;
+    if (s_start_worker(s, shard, 1) < 0 || stack_stop_gateway(s) < 0)
+        return -1;
+    return stack_start_gateway(s);
+}
+
+void stack_kill_replica(qstack_t *s, int shard)
+{
+    if (s->replicas[shard] > 0) {
+        kill(s->replicas[shard], SIGKILL);
+        waitpid(s->replicas[shard], NULL, 0);
+        s->replicas[shard] = 0;
+    }
 }
 
 int stack_start(qstack_t *s, int nshards)
@@ -253,7 +286,7 @@ int stack_start_opts(qstack_t *s, int nshards, const char *const *gateway_args,
 int stack_start_gateway(qstack_t *s)
 {
     char bin[512], notify[200], deadline[16], status[256] = "";
-    char eps[STACK_MAX_SHARDS][200];
+    char eps[STACK_MAX_SHARDS][420];
     snprintf(bin, sizeof bin, "%s/quiz-gateway", getenv("QUIZ_BIN_DIR"));
     snprintf(deadline, sizeof deadline, "%d", s->deadline_ms);
     char secret[200], worker_key[200];
@@ -266,6 +299,11 @@ int stack_start_gateway(qstack_t *s)
     int argc = 13;
     for (int i = 0; i < s->nshards; i++) {
         stack_endpoint(s, i, eps[i], sizeof eps[i]);
+        if (s->has_replica[i]) {
+            size_t len = strlen(eps[i]);
+            eps[i][len++] = ',';
+            s_replica_endpoint(s, i, eps[i] + len, sizeof eps[i] - len);
+        }
         argv[argc++] = "--shard";
         argv[argc++] = eps[i];
     }
@@ -371,6 +409,11 @@ int stack_stop(qstack_t *s)
         char name[32];
         snprintf(name, sizeof name, "worker%d", i);
         if (s_stop(s->workers[i]) < 0) {
+            s_dump_log(s, name);
+            rc = -1;
+        }
+        snprintf(name, sizeof name, "worker%d-b", i);
+        if (s_stop(s->replicas[i]) < 0) {
             s_dump_log(s, name);
             rc = -1;
         }

@@ -13,7 +13,9 @@
 typedef struct {
     char dir[128]; /* private temp directory */
     int nshards;
-    pid_t workers[STACK_MAX_SHARDS]; /* 0 when not running */
+    pid_t workers[STACK_MAX_SHARDS];    /* 0 when not running */
+    pid_t replicas[STACK_MAX_SHARDS];   /* a shard's second worker, 0 when not running */
+    bool has_replica[STACK_MAX_SHARDS]; /* the gateway lists the second worker's endpoint */
     pid_t gateway;
     int port;       /* gateway's HTTP port */
     char url[64];   /* "http://127.0.0.1:PORT" */
@@ -47,6 +49,11 @@ int stack_restart(qstack_t *s, int nshards, const bool *dedicated);
 int stack_start_gateway(qstack_t *s);
 /* Stops the gateway (SIGTERM, wait); 0 if it exited with status 0. */
 int stack_stop_gateway(qstack_t *s);
+/* Starts a second worker for a shard (as on a second host) and restarts the gateway with both
+ * endpoints for that shard. 0 or -1. */
+int stack_start_replica(qstack_t *s, int shard);
+/* Kills a shard's second worker with SIGKILL. */
+void stack_kill_replica(qstack_t *s, int shard);
 /* Kills a worker with SIGKILL, as a crash would. */
 void stack_kill_worker(qstack_t *s, int shard);
 /* Sends SIGTERM to one worker without waiting. */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "common/ident.h"
@@ -259,4 +260,66 @@ Test(shards, concurrent_callers_each_get_their_own_reply)
         cr_expect_eq(c[i].ok, CALLS, "caller %d got %d own replies", i, c[i].ok);
         cr_expect_eq(c[i].wrong, 0, "caller %d got %d other replies or errors", i, c[i].wrong);
     }
+}
+
+/* CPU ticks (user + system) a process has used, from /proc. */
+static long s_ticks(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* fields after the command name */
+    long utime = 0, stime = 0;
+    cr_assert_eq(
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &utime, &stime), 2);
+    return utime + stime;
+}
+
+/* n authenticated reads of tenant t; how many got a 200. */
+static int s_reads(const api_tenant_t *t, int n)
+{
+    int ok = 0;
+    for (int i = 0; i < n; i++)
+        ok += api_status(&S, "GET", "/api/users/me", t->id, t->token, NULL) == 200;
+    return ok;
+}
+
+Test(shards, two_workers_of_a_shard_share_it_and_one_dying_leaves_it_serving)
+{
+    api_tenant_t t;
+    api_tenant(&S, &t);
+    cr_assert_eq(stack_start_replica(&S, t.shard), 0);
+    long a0 = s_ticks(S.workers[t.shard]), b0 = s_ticks(S.replicas[t.shard]);
+    cr_expect_eq(s_reads(&t, 600), 600);
+    long a = s_ticks(S.workers[t.shard]) - a0, b = s_ticks(S.replicas[t.shard]) - b0;
+    cr_expect(a >= 2 && b >= 2, "both workers should serve: %ld and %ld ticks", a, b);
+    /* One dies: ZeroMQ drops its connection and the other carries the shard. Requests sent in
+       the instant before the gateway notices go to the dead one and time out, so wait for
+       /readyz as an operator's probe would. */
+    stack_kill_worker(&S, t.shard);
+    usleep(200 * 1000); /* the kernel closes its sockets at once; ZeroMQ sees that in ms */
+    char url[128];
+    http_url(url, sizeof url, S.url, "/readyz");
+    long ready = 0;
+    for (int i = 0; i < 50 && ready != 200; i++) {
+        http_resp_t r;
+        ready = http_do(&r, "GET", url, NULL, NULL);
+        http_resp_clear(&r);
+    }
+    cr_expect_eq(ready, 200, "the shard did not stay ready on its second worker");
+    cr_expect_eq(s_reads(&t, 50), 50, "the surviving worker did not serve every request");
+    /* Back, the first worker takes its share again; the second may go. */
+    cr_assert_eq(stack_start_worker(&S, t.shard), 0);
+    stack_kill_replica(&S, t.shard);
+    usleep(200 * 1000);
+    for (int i = 0, got = 0; i < 50 && got != 200; i++) {
+        http_resp_t r;
+        got = (int)http_do(&r, "GET", url, NULL, NULL);
+        http_resp_clear(&r);
+    }
+    cr_expect_eq(s_reads(&t, 50), 50);
 }
