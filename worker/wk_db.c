@@ -27,7 +27,65 @@ struct wk_db {
     bool pipeline;            /* transactions use pipeline mode */
     PGconn *conn;             /* NULL until connected */
     uint64_t last_attempt_ms; /* time of the last failed connection attempt */
+    /* The catalog cache budget: tenants this connection entered since it connected. */
+    int budget;             /* recycle after this many distinct tenants (0: never) */
+    int touched;            /* distinct tenants entered */
+    size_t cap;             /* slots of seen: a power of two, at least twice the budget */
+    uint8_t (*seen)[16];    /* open addressing; all-zero = empty (no tenant id is nil) */
+    unsigned long recycled; /* connections closed for the budget */
 };
+
+void wk_db_set_tenant_budget(wk_db_t *db, int tenants)
+{
+    free(db->seen);
+    db->seen = NULL;
+    db->budget = tenants > 0 ? tenants : 0;
+    db->touched = 0;
+    for (db->cap = 16; db->budget && db->cap < (size_t)db->budget * 2; db->cap *= 2)
+        ;
+    if (db->budget)
+        db->seen = mem_zalloc(db->cap * 16);
+}
+
+unsigned long wk_db_recycled(const wk_db_t *db)
+{
+    return db->recycled;
+}
+
+/* Counts a tenant this connection enters, once. */
+static void s_note_tenant(wk_db_t *db, const uint8_t tenant[16])
+{
+    if (!db->budget)
+        return;
+    static const uint8_t nil[16];
+    uint64_t h = 0;
+    memcpy(&h, tenant + 8, sizeof h); /* random bits of a v4 UUID */
+    for (size_t i = (size_t)h & (db->cap - 1);; i = (i + 1) & (db->cap - 1)) {
+        if (memcmp(db->seen[i], tenant, 16) == 0)
+            return;
+        if (memcmp(db->seen[i], nil, 16) == 0) {
+            memcpy(db->seen[i], tenant, 16);
+            db->touched++;
+            return;
+        }
+    }
+}
+
+/* Between transactions: a connection that entered more tenants than its budget is closed, so
+ * the backend's catalog cache (never shrunk, ~77 kB per tenant) goes with it; the next request
+ * connects afresh. The set is never full: it is closed at the budget, below half the slots. */
+static void s_maybe_recycle(wk_db_t *db)
+{
+    if (!db->budget || db->touched < db->budget || !db->conn)
+        return;
+    log_debug("closing a database connection that entered %d tenants (budget %d)", db->touched,
+              db->budget);
+    PQfinish(db->conn);
+    db->conn = NULL;
+    db->touched = 0;
+    db->recycled++;
+    memset(db->seen, 0, db->cap * 16);
+}
 
 wk_db_t *wk_db_new(const char *dsn, const char *user, bool set_role, bool pipeline)
 {
@@ -48,6 +106,7 @@ void wk_db_destroy(wk_db_t **db_p)
         PQfinish(db->conn);
     free(db->dsn);
     free(db->user);
+    free(db->seen);
     free(db);
     *db_p = NULL;
 }
@@ -382,6 +441,8 @@ int wk_tx_begin(wk_tx_t *tx, wk_db_t *db, const uint8_t *tenant, uint64_t deadli
         return -1;
     }
     uint64_t timeout = deadline_ms ? deadline_ms - now : 0;
+    if (tenant)
+        s_note_tenant(db, tenant);
     if (db->pipeline) {
         /* Nothing is sent yet: the set-up travels with the first statement. */
         tx->pipelined = true;
@@ -567,9 +628,12 @@ void wk_tx_end(wk_tx_t *tx)
         return;
     if (tx->pipelined) {
         s_pl_end(tx);
-        return;
+    } else {
+        if (PQtransactionStatus(tx->conn) != PQTRANS_IDLE && PQstatus(tx->conn) == CONNECTION_OK)
+            PQclear(PQexec(tx->conn, "ROLLBACK"));
+        tx->open = 0;
     }
-    if (PQtransactionStatus(tx->conn) != PQTRANS_IDLE && PQstatus(tx->conn) == CONNECTION_OK)
-        PQclear(PQexec(tx->conn, "ROLLBACK"));
-    tx->open = 0;
+    if (tx->db->conn == tx->conn)
+        s_maybe_recycle(tx->db);
+    tx->conn = NULL;
 }

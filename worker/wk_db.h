@@ -26,6 +26,14 @@ typedef struct wk_db wk_db_t;
  * connection cannot run scripts (wk_tx_script, wk_tx_schema). Caller owns; NULL never. */
 wk_db_t *wk_db_new(const char *dsn, const char *user, bool set_role, bool pipeline);
 void wk_db_destroy(wk_db_t **db_p);
+/* The catalog-cache budget: once the connection has entered `tenants` distinct tenants, it is
+ * closed at the end of that transaction and the next one connects afresh, since a backend
+ * caches the catalog of every schema it touches (~77 kB per tenant) and never gives it back.
+ * 0 (the default): never. Behind a transaction pooler this bounds only our side; the pooler's
+ * server_lifetime bounds the server's. */
+void wk_db_set_tenant_budget(wk_db_t *db, int tenants);
+/* Connections closed for the budget so far. */
+unsigned long wk_db_recycled(const wk_db_t *db);
 /* Opens (or reopens after a failure) the connection. Borrowed PGconn, or NULL when PostgreSQL is
  * unreachable; reconnects are attempted at most every 500 ms so a dead database costs little. */
 PGconn *wk_db_conn(wk_db_t *db);

@@ -23,7 +23,7 @@ static void s_usage(FILE *out)
           "                   [--keys DIR] [--spare-schemas N] [--no-set-role] [--verbose]\n"
           "                   [--curve-secret FILE] [--allowed-gateways DIR]\n"
           "                   [--platform-token-file PATH] [--insecure-no-curve]\n"
-          "                   [--dedicated K ...]\n"
+          "                   [--dedicated K ...] [--tenant-budget N]\n"
           "       quiz-worker --migrate --shards S [--dedicated K ...]\n"
           "The database is named by $QUIZ_DATABASE_URL, $DATABASE_URL or $NEON_DATABASE_URL\n"
           "(a libpq URI or key=value string; sslmode=require is honoured). --migrate logs in as\n"
@@ -43,6 +43,9 @@ static void s_usage(FILE *out)
           "--spare-schemas: tenant schemas kept built ahead for this shard (default 4), so\n"
           "creating a tenant does not wait for their DDL; 0 builds each at creation.\n"
           "--no-set-role keeps only shard-level database isolation (benchmarks only).\n"
+          "--tenant-budget: a database connection that has entered N tenants is renewed\n"
+          "between requests, bounding its backend's catalog cache (~77 kB per tenant);\n"
+          "default 1000, 0 = never.\n"
           "--shards: every shard, dedicated ones included; --dedicated K (repeatable): shard K\n"
           "takes no hashed tenants, only those moved onto it. Give every process the same.\n"
           "--curve-secret (or $QUIZ_CURVE_SECRET): the workers' CurveZMQ secret key file.\n"
@@ -116,6 +119,7 @@ int main(int argc, char **argv)
                               .password_share = 10,
                               .drain_ms = 10000,
                               .spare_schemas = 4,
+                              .tenant_budget = 1000,
                               .set_role = true};
     bool migrate = false, verbose = false;
     const char *keys_dir = getenv("QUIZ_KEYS_DIR"), *token_file = NULL;
@@ -142,6 +146,7 @@ int main(int argc, char **argv)
                                          {"platform-token-file", required_argument, 0, 'p'},
                                          {"insecure-no-curve", no_argument, 0, 'U'},
                                          {"dedicated", required_argument, 0, 'D'},
+                                         {"tenant-budget", required_argument, 0, 'B'},
                                          {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -163,6 +168,7 @@ int main(int argc, char **argv)
         case 'A': allowed = optarg; break;
         case 'p': token_file = optarg; break;
         case 'U': plaintext = true; break;
+        case 'B': bad = s_int(optarg, 0, 1000000, &cfg.tenant_budget); break;
         case 'D':
             bad = s_int(optarg, 0, SHARD_MAX - 1, &dedicated_k);
             dedicated[dedicated_k] = !bad;

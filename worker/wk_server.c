@@ -130,6 +130,7 @@ static void *s_thread_main(void *arg)
         .shards = cfg->shards,
         .dedicated = cfg->dedicated,
     };
+    wk_db_set_tenant_budget(ctx.db, cfg->tenant_budget);
     wk_db_conn(ctx.db);       /* connect now so the first request does not pay for it */
     zmq_send(sock, "", 0, 0); /* idle */
     for (;;) {

@@ -29,6 +29,7 @@ typedef struct {
     int password_share;    /* their share of one core (%) while other requests run */
     int drain_ms;          /* how long in-flight requests may take after SIGTERM */
     int spare_schemas;     /* tenant schemas kept built ahead for this shard (0: none) */
+    int tenant_budget;     /* tenants a serving connection enters before it is renewed */
 } wk_server_config_t;
 
 /* Serves until SIGTERM/SIGINT, then drains. 0 on a clean stop, -1 if it could not start. */
