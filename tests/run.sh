@@ -54,6 +54,15 @@ if [ $# -gt 0 ]; then
     done
     [ -n "$QUIZ_TEST_DATABASE_URL" ] || { echo "integration: could not start PostgreSQL" >&2; status=1; rm -rf "$pgdir"; pgdir=""; }
     export QUIZ_TEST_DATABASE_URL
+    # A second cluster, for the tests of tenants on several clusters (tests/integration/
+    # test_clusters.c makes databases of its own on both).
+    for try in 1 2 3 4 5; do
+      port=$(( ($$ + try * 577 + 1000) % 2000 + 56000 ))
+      QUIZ_TEST_SECOND_CLUSTER_URL=$(sh deploy/dev/pg.sh start "$pgdir/data2" "$port" --nosync 2>/dev/null) && break
+      QUIZ_TEST_SECOND_CLUSTER_URL=""
+    done
+    [ -n "$pgdir" ] && [ -z "$QUIZ_TEST_SECOND_CLUSTER_URL" ] && { echo "integration: could not start a second PostgreSQL" >&2; status=1; }
+    export QUIZ_TEST_SECOND_CLUSTER_URL
   elif [ "${CI:-}" = "true" ]; then
     echo "integration: no PostgreSQL available and CI=true" >&2; status=1
   else
@@ -61,10 +70,18 @@ if [ $# -gt 0 ]; then
   fi
   if [ -n "${QUIZ_TEST_DATABASE_URL:-}" ]; then
     QUIZ_DATABASE_URL=$QUIZ_TEST_DATABASE_URL build-asan/quiz-worker --migrate --shards 2 || status=1
+    # The logins on the second cluster once, before tests make databases of their own there.
+    if [ -n "${QUIZ_TEST_SECOND_CLUSTER_URL:-}" ]; then
+      QUIZ_DATABASE_URL=$QUIZ_TEST_SECOND_CLUSTER_URL build-asan/quiz-worker --migrate --shards 4 || status=1
+    fi
     export QUIZ_BIN_DIR=${QUIZ_BIN_DIR:-$PWD/build-asan}
     for bin in "$@"; do run "$bin" || status=1; done
   fi
-  if [ -n "$pgdir" ]; then sh deploy/dev/pg.sh stop "$pgdir/data"; rm -rf "$pgdir"; fi
+  if [ -n "$pgdir" ]; then
+    sh deploy/dev/pg.sh stop "$pgdir/data"
+    [ -d "$pgdir/data2" ] && sh deploy/dev/pg.sh stop "$pgdir/data2"
+    rm -rf "$pgdir"
+  fi
   # The benchmark scripts must keep working: a one-second smoke run of every scenario, checked
   # for a result with requests and no errors in each.
   if command -v wrk >/dev/null 2>&1 && command -v pgbench >/dev/null 2>&1; then

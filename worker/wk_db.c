@@ -544,8 +544,12 @@ int wk_tx_move_grant(wk_tx_t *tx, const uint8_t tenant[16], int from, int to)
         s_fail(tx, NULL, "quote schema name");
         return -1;
     }
-    char *sql =
-        mem_printf("GRANT %s TO quiz_shard_%d; REVOKE %s FROM quiz_shard_%d", q, to, q, from);
+    char grant[128] = "", revoke[128] = "";
+    if (to >= 0)
+        snprintf(grant, sizeof grant, "GRANT %s TO quiz_shard_%d;", q, to);
+    if (from >= 0)
+        snprintf(revoke, sizeof revoke, "REVOKE %s FROM quiz_shard_%d;", q, from);
+    char *sql = mem_printf("%s%s", grant, revoke);
     PQfreemem(q);
     int rc = s_utility(tx, sql, "move the tenant's role");
     free(sql);

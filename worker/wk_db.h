@@ -77,8 +77,9 @@ typedef enum {
 int wk_tx_schema(wk_tx_t *tx, const uint8_t tenant[16], wk_schema_action_t action, int shard)
     __attribute__((warn_unused_result));
 /* Moves a tenant between shards of one cluster: its role granted to shard `to`'s login and
- * revoked from shard `from`'s, so PostgreSQL itself refuses the old shard from the next
- * transaction on (provisioning connection). 0, or -1 with tx->status. */
+ * revoked from shard `from`'s (either half skipped when its shard is < 0), so PostgreSQL itself
+ * refuses the old shard from the next transaction on (provisioning connection). 0, or -1 with
+ * tx->status. */
 int wk_tx_move_grant(wk_tx_t *tx, const uint8_t tenant[16], int from, int to)
     __attribute__((warn_unused_result));
 /* Runs one parameterized statement (values are text, NULL = SQL NULL). Returns the result the

@@ -15,8 +15,12 @@
 
 /* What a handler may use: the calling thread's connections, keys and the worker's placement. */
 typedef struct {
-    wk_db_t *db;                      /* serving connection (quiz_shard_<k>) */
-    wk_db_t *admin;                   /* provisioning connection (quiz_provisioner) */
+    wk_db_t *db;    /* serving connection (quiz_shard_<k>) */
+    wk_db_t *admin; /* provisioning connection (quiz_provisioner) */
+    /* The registry's connections on the control cluster: db and admin themselves when this
+       shard's cluster is the control cluster, so tenant creation stays one transaction. */
+    wk_db_t *registry;                /* as quiz_shard_<k>: reads */
+    wk_db_t *registry_admin;          /* as quiz_provisioner: writes */
     wk_spares_t *spares;              /* ready tenant schemas of this shard (NULL: none kept) */
     wk_mover_t *mover;                /* runs queued placement operations */
     const jwt_keyring_t *ring;        /* signs access tokens, verifies the forwarded ones */

@@ -13,6 +13,7 @@
 #include "common/platform.h"
 #include "common/log.h"
 #include "common/shard.h"
+#include "worker/wk_cluster.h"
 #include "worker/wk_migrate.h"
 #include "worker/wk_server.h"
 
@@ -110,6 +111,10 @@ static int s_curve(const char *secret, const char *allowed, bool plaintext, curv
     return 0;
 }
 
+static int s_serve(wk_server_config_t *cfg_in, const wk_clusters_t *clusters, const bool *dedicated,
+                   const char *token_file, const char *curve_secret, const char *allowed,
+                   bool plaintext, const char *keys_dir);
+
 int main(int argc, char **argv)
 {
     wk_server_config_t cfg = {.shard = -1,
@@ -195,13 +200,30 @@ int main(int argc, char **argv)
         log_error("no database: set QUIZ_DATABASE_URL, DATABASE_URL or NEON_DATABASE_URL");
         return 2;
     }
+    wk_clusters_t clusters;
+    if (wk_clusters_load(&clusters, cfg.dsn, getenv("QUIZ_CLUSTER_URLS")) < 0)
+        return 2;
     if (migrate) {
-        if (cfg.shards < 1) {
+        int rc = 2;
+        if (cfg.shards >= 1)
+            rc = wk_migrate_all(&clusters, cfg.shards, dedicated) == 0 ? 0 : 1;
+        else
             s_usage(stderr);
-            return 2;
-        }
-        return wk_migrate_all(cfg.dsn, cfg.shards, dedicated) == 0 ? 0 : 1;
+        wk_clusters_clear(&clusters);
+        return rc;
     }
+    int rc =
+        s_serve(&cfg, &clusters, dedicated, token_file, curve_secret, allowed, plaintext, keys_dir);
+    wk_clusters_clear(&clusters);
+    return rc;
+}
+
+/* Checks the serving configuration and serves until stopped: 0, 1 (failed), 2 (bad set-up). */
+static int s_serve(wk_server_config_t *cfg_in, const wk_clusters_t *clusters, const bool *dedicated,
+                   const char *token_file, const char *curve_secret, const char *allowed,
+                   bool plaintext, const char *keys_dir)
+{
+    wk_server_config_t cfg = *cfg_in;
     cfg.dedicated = dedicated;
     if (cfg.shard < 0 || cfg.shards < 1 || cfg.shard >= cfg.shards || !cfg.endpoint) {
         s_usage(stderr);
@@ -228,8 +250,19 @@ int main(int argc, char **argv)
     }
     cfg.ring = ring;
     snprintf(shard_user, sizeof shard_user, "quiz_shard_%d", cfg.shard);
+    /* With several clusters, the registry says which one holds this shard's tenants. */
+    cfg.clusters = clusters;
+    cfg.cluster = clusters->count > 1 ? wk_clusters_of_shard(clusters, cfg.shard, shard_user) : 0;
+    if (cfg.cluster < 0) {
+        jwt_keyring_destroy(&ring);
+        curve_keypair_clear(&curve);
+        return 1;
+    }
+    cfg.dsn = clusters->dsn[cfg.cluster];
     const char *serving = getenv("QUIZ_SERVING_DATABASE_URL");
     const char *provision = getenv("QUIZ_PROVISION_DATABASE_URL");
+    if (clusters->count > 1)
+        serving = provision = NULL; /* passwords of several clusters: ~/.pgpass */
     cfg.dsn_user = serving && *serving ? NULL : shard_user;
     cfg.provision_user = provision && *provision ? NULL : "quiz_provisioner";
     cfg.provision_dsn = provision && *provision ? provision : cfg.dsn;

@@ -90,31 +90,36 @@ static const char *const s_roles =
 
 /* The shard map's rows and each shard's login. A shard's row is added when missing and its
  * dedicated flag follows the options; shards are never removed here (tenants may live there). */
-static int s_shard_roles(wk_tx_t *tx, int shards, const bool *dedicated)
+static int s_shard_roles(wk_tx_t *tx, int shards, const bool *dedicated, int clusters)
 {
     if (wk_tx_script(tx, s_roles) < 0)
         return -1;
     for (int k = 0; k < shards; k++) {
         char sql[1024];
         bool d = dedicated && dedicated[k];
-        snprintf(
+        int n = snprintf(
             sql, sizeof sql,
             "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'quiz_shard_%d')"
             " THEN CREATE ROLE quiz_shard_%d LOGIN; END IF; END $$;"
             " GRANT USAGE ON SCHEMA quiz TO quiz_shard_%d;"
             " GRANT SELECT ON quiz.tenants, quiz.shards, quiz.placement, quiz.operations"
-            " TO quiz_shard_%d;"
-            " INSERT INTO quiz.shards (shard, dedicated) VALUES (%d, %s) ON CONFLICT (shard)"
-            " DO UPDATE SET dedicated = EXCLUDED.dedicated"
-            " WHERE quiz.shards.dedicated IS DISTINCT FROM EXCLUDED.dedicated",
-            k, k, k, k, k, d ? "true" : "false");
+            " TO quiz_shard_%d;",
+            k, k, k, k);
+        /* The shard map is the control cluster's alone; a new shard goes on cluster k mod C
+           (an existing one stays where it is: changing that is a move). */
+        if (clusters > 0)
+            snprintf(sql + n, sizeof sql - (size_t)n,
+                     " INSERT INTO quiz.shards (shard, cluster, dedicated) VALUES (%d, %d, %s)"
+                     " ON CONFLICT (shard) DO UPDATE SET dedicated = EXCLUDED.dedicated"
+                     " WHERE quiz.shards.dedicated IS DISTINCT FROM EXCLUDED.dedicated",
+                     k, k % clusters, d ? "true" : "false");
         if (wk_tx_script(tx, sql) < 0)
             return -1;
     }
     return 0;
 }
 
-static int s_migrate_shared(wk_db_t *db, int shards, const bool *dedicated)
+static int s_migrate_shared(wk_db_t *db, int shards, const bool *dedicated, int clusters)
 {
     wk_tx_t tx;
     int applied = 0;
@@ -124,7 +129,7 @@ static int s_migrate_shared(wk_db_t *db, int shards, const bool *dedicated)
     PQclear(res);
     int rc = res && wk_tx_script(&tx, "CREATE SCHEMA IF NOT EXISTS quiz") == 0 &&
                      s_apply(&tx, wk_sql_shared, &applied) == 0 &&
-                     s_shard_roles(&tx, shards, dedicated) == 0 && wk_tx_commit(&tx) == 0
+                     s_shard_roles(&tx, shards, dedicated, clusters) == 0 && wk_tx_commit(&tx) == 0
                  ? 0
                  : -1;
     if (rc < 0)
@@ -153,18 +158,26 @@ static int s_migrate_tenant_id(wk_db_t *db, const char *id_text, int *applied)
     return rc;
 }
 
-int wk_migrate_all(const char *dsn, int shards, const bool *dedicated)
+int wk_migrate_all(const wk_clusters_t *clusters, int shards, const bool *dedicated)
 {
-    wk_db_t *db = wk_db_new(dsn, NULL, true, false);
+    /* Every cluster gets the shared schema and the logins (only the control cluster's registry
+       tables are used; a data cluster's quiz.spare_schemas keeps its own spares). */
+    wk_db_t *db[WK_CLUSTERS_MAX] = {0};
     int rc = -1, applied = 0, tenants = 0;
-    if (s_migrate_shared(db, shards, dedicated) < 0)
-        goto out;
+    for (int c = 0; c < clusters->count; c++) {
+        db[c] = wk_db_new(clusters->dsn[c], NULL, true, false);
+        if (s_migrate_shared(db[c], shards, dedicated, c == 0 ? clusters->count : 0) < 0) {
+            log_error("cluster %d: shared schema not migrated", c);
+            goto out;
+        }
+    }
     wk_tx_t tx;
-    if (wk_tx_begin(&tx, db, NULL, 0) < 0)
+    if (wk_tx_begin(&tx, db[0], NULL, 0) < 0)
         goto out;
     PGresult *ids = wk_tx_exec(&tx,
-                               "SELECT id::text FROM quiz.tenants WHERE status = 'active'"
-                               " ORDER BY id",
+                               "SELECT t.id::text, s.cluster FROM quiz.tenants t"
+                               " JOIN quiz.shards s USING (shard) WHERE t.status = 'active'"
+                               " ORDER BY t.id",
                                0, NULL);
     wk_tx_end(&tx);
     if (!ids) {
@@ -172,12 +185,20 @@ int wk_migrate_all(const char *dsn, int shards, const bool *dedicated)
         goto out;
     }
     rc = 0;
-    for (int i = 0; i < PQntuples(ids); i++, tenants++)
-        if (s_migrate_tenant_id(db, PQgetvalue(ids, i, 0), &applied) < 0)
+    for (int i = 0; i < PQntuples(ids); i++, tenants++) {
+        int c = atoi(PQgetvalue(ids, i, 1));
+        if (c < 0 || c >= clusters->count) {
+            log_error("tenant %s is on cluster %d, which is not configured", PQgetvalue(ids, i, 0),
+                      c);
             rc = -1;
+        } else if (s_migrate_tenant_id(db[c], PQgetvalue(ids, i, 0), &applied) < 0) {
+            rc = -1;
+        }
+    }
     PQclear(ids);
     log_info("%d tenant schemas checked, %d migrations applied", tenants, applied);
 out:
-    wk_db_destroy(&db);
+    for (int c = 0; c < clusters->count; c++)
+        wk_db_destroy(&db[c]);
     return rc;
 }

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 
+#include "worker/wk_cluster.h"
 #include "worker/wk_db.h"
 
 /* Applies every tenant migration to the new, empty schema the transaction is bound to, in one
@@ -13,12 +14,13 @@
 int wk_migrate_tenant(wk_tx_t *tx) __attribute__((warn_unused_result));
 /* The last tenant migration compiled in: the version a new schema is at. */
 const char *wk_migrate_tenant_version(void);
-/* Applies pending shared migrations, creates the database roles for `shards` shards (see
- * wk_db.h) with their grants and their rows of the shard map (dedicated[k]: shard k takes no
- * hashed tenants; NULL: none does), then applies pending tenant migrations to every active tenant,
- * under an advisory lock so concurrent runs wait for each other. Needs a login that may create
- * roles (the database owner). 0, or -1 after logging. */
-int wk_migrate_all(const char *dsn, int shards, const bool *dedicated)
+/* On every cluster: applies pending shared migrations and creates the database roles for
+ * `shards` shards (see wk_db.h) with their grants. On the control cluster, adds the missing rows
+ * of the shard map (shard k on cluster k mod the cluster count; dedicated[k]: takes no hashed
+ * tenants; NULL: none does). Then applies pending tenant migrations to every active tenant on
+ * its own cluster, under an advisory lock so concurrent runs wait for each other. Needs a login
+ * that may create roles (the database owner) on each. 0, or -1 after logging. */
+int wk_migrate_all(const wk_clusters_t *clusters, int shards, const bool *dedicated)
     __attribute__((warn_unused_result));
 
 #endif

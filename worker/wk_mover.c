@@ -15,12 +15,18 @@
 #include "common/mem.h"
 #include "worker/wk_db.h"
 
-#define RECHECK_S     1 /* how often queued operations are looked for */
+#define RECHECK_S     1  /* how often queued operations are looked for */
+#define SAMPLE_S      60 /* how often the shard's tenant sizes are sampled */
 #define LEASE         "30 seconds"
 #define REBALANCE_MAX 4096 /* moves one rebalance makes at the most */
 
 struct wk_mover {
-    wk_db_t *db;
+    wk_db_t *db;                          /* provisioning, on the control cluster (the registry) */
+    wk_db_t *cluster_db[WK_CLUSTERS_MAX]; /* provisioning on each other cluster, on first use */
+    const wk_clusters_t *clusters;
+    char *user;
+    int cluster, shard;     /* this worker's: its tenants' sizes are sampled there */
+    uint64_t sampled_at_us; /* monotonic time of the last sample (0: none yet) */
     pthread_t tid;
     pthread_mutex_t lock;
     pthread_cond_t wake;
@@ -67,9 +73,31 @@ static void s_finish(wk_db_t *db, const char *id, const char *error)
         log_warning("operation %s failed: %s", id, error);
 }
 
-/* One move, in one transaction. NULL when done, else why it failed (static text). */
-static const char *s_move(wk_db_t *db, const char *op_id, const char *tenant, const char *to)
+/* Moves a tenant's role grant on cluster c, which is not the control cluster: granted to `to`
+ * (revoke false) or revoked from `from` (revoke true), in a transaction of its own. 0 or -1. */
+static int s_regrant(wk_mover_t *m, int c, const uint8_t id[16], int from, int to, bool revoke)
 {
+    if (!m->cluster_db[c])
+        m->cluster_db[c] = wk_db_new(m->clusters->dsn[c], m->user, false, false);
+    wk_tx_t tx;
+    int rc = wk_tx_begin(&tx, m->cluster_db[c], NULL, 0) == 0 &&
+                     wk_tx_move_grant(&tx, id, revoke ? from : -1, revoke ? -1 : to) == 0 &&
+                     wk_tx_commit(&tx) == 0
+                 ? 0
+                 : -1;
+    if (rc < 0)
+        log_warning("move: cluster %d: %s", c, tx.detail);
+    wk_tx_end(&tx);
+    return rc;
+}
+
+/* One move. Within the control cluster, one transaction. On another cluster: the new shard's
+ * grant first, then the registry's flip with the row locked, then the old grant's revocation;
+ * a mover that dies between them leaves the operation to be resumed, every step repeatable.
+ * NULL when done, else why it failed (static text). */
+static const char *s_move(wk_mover_t *m, const char *op_id, const char *tenant, const char *to)
+{
+    wk_db_t *db = m->db;
     uint64_t start = clock_mono_us();
     wk_tx_t tx;
     if (wk_tx_begin(&tx, db, NULL, 0) < 0) {
@@ -82,7 +110,7 @@ static const char *s_move(wk_db_t *db, const char *op_id, const char *tenant, co
     PGresult *res = wk_tx_exec(&tx,
                                "SELECT t.shard, fs.cluster <> ts.cluster, ts.dedicated AND EXISTS"
                                " (SELECT 1 FROM quiz.tenants o WHERE o.shard = ts.shard AND"
-                               " o.status = 'active' AND o.id <> t.id)"
+                               " o.status = 'active' AND o.id <> t.id), fs.cluster"
                                " FROM quiz.tenants t JOIN quiz.shards fs ON fs.shard = t.shard,"
                                " quiz.shards ts WHERE t.id = $1 AND t.status = 'active' AND"
                                " ts.shard = $2 FOR UPDATE OF t",
@@ -97,6 +125,9 @@ static const char *s_move(wk_db_t *db, const char *op_id, const char *tenant, co
         why = "the dedicated target shard already holds another tenant";
     }
     int from = res && PQntuples(res) ? atoi(PQgetvalue(res, 0, 0)) : -1;
+    int cluster = res && PQntuples(res) ? atoi(PQgetvalue(res, 0, 3)) : -1;
+    if (!why && (cluster < 0 || cluster >= m->clusters->count))
+        why = "the tenant's cluster is not configured on this worker";
     PQclear(res);
     uint8_t id[16];
     if (!why && ident_uuid_parse(tenant, strlen(tenant), id) < 0)
@@ -105,9 +136,13 @@ static const char *s_move(wk_db_t *db, const char *op_id, const char *tenant, co
     snprintf(from_text, sizeof from_text, "%d", from);
     const char *w[4] = {tenant, to, op_id, from_text};
     if (!why && from != atoi(to)) {
-        res = wk_tx_move_grant(&tx, id, from, atoi(to)) < 0
-                  ? NULL
-                  : wk_tx_exec(&tx, "UPDATE quiz.tenants SET shard = $2 WHERE id = $1", 2, w);
+        bool remote = cluster != 0;
+        if (remote && s_regrant(m, cluster, id, from, atoi(to), false) < 0)
+            res = NULL;
+        else if (!remote && wk_tx_move_grant(&tx, id, from, atoi(to)) < 0)
+            res = NULL;
+        else
+            res = wk_tx_exec(&tx, "UPDATE quiz.tenants SET shard = $2 WHERE id = $1", 2, w);
         if (!res)
             why = "could not move the tenant's role and registry row";
         PQclear(res);
@@ -129,6 +164,9 @@ static const char *s_move(wk_db_t *db, const char *op_id, const char *tenant, co
         PQclear(audit);
         if (!res || !audit || wk_tx_commit(&tx) < 0)
             why = "could not commit the move";
+        else if (cluster != 0 && from != atoi(to) && s_regrant(m, cluster, id, from, 0, true) < 0)
+            log_warning("move of tenant %s: shard %d keeps its grant until revoked by hand", tenant,
+                        from); /* served by the new shard all the same */
     }
     if (why && tx.detail[0])
         log_warning("move of tenant %s: %s", tenant, tx.detail);
@@ -145,14 +183,10 @@ static const char *s_move(wk_db_t *db, const char *op_id, const char *tenant, co
 static int s_plan_move(wk_db_t *db, const op_t *op, op_t *child)
 {
     bool storage = strcmp(op->by, "storage") == 0;
-    /* Tenant sizes come from one pass over pg_class (schemas are tenant_<hex>). */
+    /* Tenant sizes as last sampled by their shards' workers (s_sample). */
     static const char *const sql =
-        "WITH sizes AS (SELECT n.nspname, sum(pg_total_relation_size(c.oid))::bigint bytes"
-        "  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-        "  WHERE n.nspname LIKE 'tenant\\_%' AND c.relkind = 'r' GROUP BY 1),"
-        " tenants AS (SELECT t.id, t.shard, coalesce(z.bytes, 0) bytes, t.created_at"
-        "  FROM quiz.tenants t LEFT JOIN sizes z"
-        "  ON z.nspname = 'tenant_' || replace(t.id::text, '-', '') WHERE t.status = 'active'),"
+        "WITH tenants AS (SELECT id, shard, coalesce(storage_bytes, 0) bytes, created_at"
+        "  FROM quiz.tenants WHERE status = 'active'),"
         " load AS (SELECT s.shard, count(t.id) n, coalesce(sum(t.bytes), 0) bytes"
         "  FROM quiz.shards s LEFT JOIN tenants t ON t.shard = s.shard"
         "  WHERE NOT s.dedicated GROUP BY s.shard),"
@@ -222,7 +256,7 @@ static void s_rebalance(wk_mover_t *m, const op_t *op)
         }
         if (rc == 0)
             break;
-        const char *why = s_move(m->db, child.id, child.tenant, child.to);
+        const char *why = s_move(m, child.id, child.tenant, child.to);
         if (why) {
             s_finish(m->db, child.id, why);
             s_finish(m->db, op->id, "a move of the rebalance failed");
@@ -274,14 +308,47 @@ static int s_claim(wk_mover_t *m, op_t *op)
     return found;
 }
 
+/* Samples the storage of this shard's tenants on its cluster (one pass over pg_class) into the
+ * registry. Logged and skipped on failure: the figures only grow older. */
+static void s_sample(wk_mover_t *m)
+{
+    m->sampled_at_us = clock_mono_us();
+    wk_db_t *db = m->cluster ? m->cluster_db[m->cluster] : m->db;
+    if (!db)
+        db = m->cluster_db[m->cluster] =
+            wk_db_new(m->clusters->dsn[m->cluster], m->user, false, false);
+    PGresult *sizes = s_exec1(db,
+                              "SELECT '{' || string_agg(substr(nspname, 8), ',') || '}',"
+                              " '{' || string_agg(b::text, ',') || '}' FROM (SELECT n.nspname,"
+                              " sum(pg_total_relation_size(c.oid))::bigint b FROM pg_class c"
+                              " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname"
+                              " LIKE 'tenant\\_%' AND c.relkind = 'r' GROUP BY 1) z",
+                              0, NULL);
+    if (!sizes || PQgetisnull(sizes, 0, 0)) {
+        PQclear(sizes);
+        return;
+    }
+    char shard[12];
+    snprintf(shard, sizeof shard, "%d", m->shard);
+    const char *v[3] = {PQgetvalue(sizes, 0, 0), PQgetvalue(sizes, 0, 1), shard};
+    PQclear(s_exec1(m->db,
+                    "UPDATE quiz.tenants t SET storage_bytes = v.b, storage_sampled_at = now()"
+                    " FROM unnest($1::uuid[], $2::bigint[]) v (id, b)"
+                    " WHERE t.id = v.id AND t.shard = $3 AND t.status = 'active'",
+                    3, v));
+    PQclear(sizes);
+}
+
 static void *s_thread(void *arg)
 {
     wk_mover_t *m = arg;
     for (;;) {
+        if (!m->sampled_at_us || clock_mono_us() - m->sampled_at_us >= SAMPLE_S * 1000000ULL)
+            s_sample(m);
         op_t op;
         int claimed = s_claim(m, &op);
         if (claimed == 1 && strcmp(op.kind, "move") == 0) {
-            const char *why = s_move(m->db, op.id, op.tenant, op.to);
+            const char *why = s_move(m, op.id, op.tenant, op.to);
             if (why)
                 s_finish(m->db, op.id, why);
         } else if (claimed == 1) {
@@ -303,10 +370,14 @@ static void *s_thread(void *arg)
     return NULL;
 }
 
-wk_mover_t *wk_mover_start(const char *dsn, const char *user)
+wk_mover_t *wk_mover_start(const wk_clusters_t *clusters, int cluster, int shard, const char *user)
 {
     wk_mover_t *m = mem_zalloc(sizeof *m);
-    m->db = wk_db_new(dsn, user, false, false);
+    m->clusters = clusters;
+    m->cluster = cluster;
+    m->shard = shard;
+    m->user = user ? mem_strdup(user) : NULL;
+    m->db = wk_db_new(clusters->dsn[0], user, false, false);
     pthread_mutex_init(&m->lock, NULL);
     pthread_cond_init(&m->wake, NULL);
     pthread_create(&m->tid, NULL, s_thread, m);
@@ -334,6 +405,9 @@ void wk_mover_stop(wk_mover_t **mover_p)
     pthread_mutex_unlock(&m->lock);
     pthread_join(m->tid, NULL);
     wk_db_destroy(&m->db);
+    for (int c = 0; c < WK_CLUSTERS_MAX; c++)
+        wk_db_destroy(&m->cluster_db[c]);
+    free(m->user);
     pthread_mutex_destroy(&m->lock);
     pthread_cond_destroy(&m->wake);
     free(m);

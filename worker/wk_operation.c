@@ -24,7 +24,7 @@ static void s_queue(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *re
 {
     wk_tx_t tx;
     PGresult *res = NULL;
-    if (wk_tx_begin(&tx, ctx->admin, NULL, req->deadline_ms) == 0)
+    if (wk_tx_begin(&tx, ctx->registry_admin, NULL, req->deadline_ms) == 0)
         res = wk_tx_exec(&tx, sql, n, v);
     if (res && wk_tx_commit(&tx) == 0) {
         char location[64];
@@ -50,7 +50,7 @@ static int s_check_move(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t
     const char *v[2] = {tenant, to};
     wk_tx_t tx;
     PGresult *res = NULL;
-    if (wk_tx_begin(&tx, ctx->db, NULL, req->deadline_ms) == 0)
+    if (wk_tx_begin(&tx, ctx->registry, NULL, req->deadline_ms) == 0)
         res = wk_tx_exec_last(&tx,
                               "SELECT (SELECT shard FROM quiz.tenants WHERE id = $1 AND"
                               " status = 'active'), s.shard, s.dedicated AND EXISTS (SELECT 1 FROM"
@@ -164,16 +164,12 @@ void wk_operation_list(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t 
 
 void wk_operation_shards(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
 {
-    /* Sizes come from one pass over pg_class (tenant schemas are tenant_<hex>): an operator's
-       page, not a hot path. "up" is the gateway's to add: it knows who answers. */
+    /* Storage as sampled by each shard's workers about once a minute (wk_mover.h); "up" is the
+       gateway's to add: it knows who answers. */
     wk_read_row(ctx, req, rep, NULL,
-                "WITH sizes AS (SELECT n.nspname, sum(pg_total_relation_size(c.oid))::bigint b"
-                "  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-                "  WHERE n.nspname LIKE 'tenant\\_%' AND c.relkind = 'r' GROUP BY 1),"
-                " per AS (SELECT s.shard, s.cluster, s.dedicated, count(t.id) tenants,"
-                "  coalesce(sum(z.b), 0)::bigint storage_bytes FROM quiz.shards s"
+                "WITH per AS (SELECT s.shard, s.cluster, s.dedicated, count(t.id) tenants,"
+                "  coalesce(sum(t.storage_bytes), 0)::bigint storage_bytes FROM quiz.shards s"
                 "  LEFT JOIN quiz.tenants t ON t.shard = s.shard AND t.status = 'active'"
-                "  LEFT JOIN sizes z ON z.nspname = 'tenant_' || replace(t.id::text, '-', '')"
                 "  GROUP BY s.shard, s.cluster, s.dedicated)"
                 " SELECT json_build_object('items', coalesce(json_agg(json_build_object("
                 " 'shard', shard, 'cluster', cluster, 'dedicated', dedicated, 'tenants', tenants,"

@@ -16,7 +16,7 @@ static int s_lookup(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *re
     const char *v[1] = {id};
     wk_tx_t tx;
     PGresult *res = NULL;
-    if (wk_tx_begin(&tx, ctx->db, NULL, req->deadline_ms) == 0)
+    if (wk_tx_begin(&tx, ctx->registry, NULL, req->deadline_ms) == 0)
         res = wk_tx_exec_last(&tx,
                               "SELECT t.shard, p.epoch FROM quiz.tenants t, quiz.placement p"
                               " WHERE t.id = $1 AND t.status = 'active'",

@@ -9,7 +9,8 @@ static PGresult *s_run(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t 
                        wk_tx_t *tx)
 {
     PGresult *res = NULL;
-    if (wk_tx_begin(tx, ctx->db, tenant, req->deadline_ms) == 0)
+    /* Shared-schema reads are registry reads: the control cluster's. */
+    if (wk_tx_begin(tx, tenant ? ctx->db : ctx->registry, tenant, req->deadline_ms) == 0)
         res = wk_tx_exec_last(tx, sql, n, values);
     if (!res)
         wk_reply_tx_error(rep, tx);

@@ -7,7 +7,7 @@
 #include "worker/wk_page.h"
 
 /* Runs sql (column 0: a JSON object) and answers 200 with it, or 404 with not_found.
- * tenant NULL: the shared schema. */
+ * tenant NULL: the shared schema, on the registry's connection. */
 void wk_read_row(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep,
                  const uint8_t *tenant, const char *sql, int n, const char *const *values,
                  const char *not_found);

@@ -130,6 +130,10 @@ static void *s_thread_main(void *arg)
         .shards = cfg->shards,
         .dedicated = cfg->dedicated,
     };
+    bool remote = cfg->cluster != 0; /* the registry is on another cluster */
+    ctx.registry = remote ? wk_db_new(cfg->clusters->dsn[0], cfg->dsn_user, false, true) : ctx.db;
+    ctx.registry_admin =
+        remote ? wk_db_new(cfg->clusters->dsn[0], cfg->provision_user, false, false) : ctx.admin;
     wk_db_set_tenant_budget(ctx.db, cfg->tenant_budget);
     wk_db_conn(ctx.db);       /* connect now so the first request does not pay for it */
     zmq_send(sock, "", 0, 0); /* idle */
@@ -158,6 +162,10 @@ static void *s_thread_main(void *arg)
             zmq_msg_close(&id);
             zmq_send(sock, "", 0, 0); /* dropped: just idle again */
         }
+    }
+    if (remote) {
+        wk_db_destroy(&ctx.registry);
+        wk_db_destroy(&ctx.registry_admin);
     }
     wk_db_destroy(&ctx.db);
     wk_db_destroy(&ctx.admin);
@@ -413,7 +421,8 @@ int wk_server_run(const wk_server_config_t *cfg)
     wk_spares_t *spares =
         wk_spares_start(cfg->provision_dsn, cfg->provision_user, cfg->shard, cfg->shards,
                         cfg->dedicated, dedicated ? 0 : cfg->spare_schemas);
-    wk_mover_t *mover = wk_mover_start(cfg->provision_dsn, cfg->provision_user);
+    wk_mover_t *mover =
+        wk_mover_start(cfg->clusters, cfg->cluster, cfg->shard, cfg->provision_user);
     for (int i = 0; i < total; i++) {
         threads[i] = (wk_thread_t){zctx, cfg, spares, mover, 0, i >= cfg->threads, i};
         pthread_create(&threads[i].tid, NULL, s_thread_main, &threads[i]);

@@ -9,15 +9,18 @@
 #include "common/curve.h"
 #include "common/jwt.h"
 #include "common/platform.h"
+#include "worker/wk_cluster.h"
 
 typedef struct {
-    const char *endpoint;             /* ZeroMQ endpoint to bind, e.g. tcp://127.0.0.1:7100 */
-    const char *dsn;                  /* libpq connection string for serving */
-    const char *dsn_user;             /* login role for serving (NULL: the DSN's) */
-    const char *provision_dsn;        /* connection string for provisioning */
-    const char *provision_user;       /* login role for provisioning (NULL: the DSN's) */
-    bool set_role;                    /* run tenant transactions under the tenant's role */
-    const jwt_keyring_t *ring;        /* signs access tokens, and verifies those forwarded */
+    const char *endpoint;          /* ZeroMQ endpoint to bind, e.g. tcp://127.0.0.1:7100 */
+    const wk_clusters_t *clusters; /* every cluster; 0 holds the registry */
+    int cluster;                   /* the cluster of this shard's tenants */
+    const char *dsn;               /* libpq connection string for serving (this shard's cluster) */
+    const char *dsn_user;          /* login role for serving (NULL: the DSN's) */
+    const char *provision_dsn;     /* connection string for provisioning */
+    const char *provision_user;    /* login role for provisioning (NULL: the DSN's) */
+    bool set_role;                 /* run tenant transactions under the tenant's role */
+    const jwt_keyring_t *ring;     /* signs access tokens, and verifies those forwarded */
     const platform_token_t *platform; /* verifies the forwarded platform token */
     const curve_keypair_t *curve;     /* the frontend's CURVE server key (NULL: plaintext) */
     const char *allowed_dir;          /* *.pub keys of the gateways admitted (with curve) */

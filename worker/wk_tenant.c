@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/ident.h"
+#include "common/log.h"
 #include "common/mem.h"
 #include "worker/wk_audit.h"
 #include "worker/wk_json.h"
@@ -28,6 +29,35 @@
 static void s_tenant_text(const proto_request_t *req, char out[IDENT_UUID_STR_LEN + 1])
 {
     ident_uuid_format(req->tenant, out);
+}
+
+/* The tenant's registry row. 0 or -1 (tx->status). */
+static int s_register(wk_tx_t *tx, const char *tenant, const char *name, const char *shard)
+{
+    const char *reg[3] = {tenant, name, shard};
+    PGresult *res =
+        wk_tx_exec(tx, "INSERT INTO quiz.tenants (id, name, shard) VALUES ($1, $2, $3)", 3, reg);
+    PQclear(res);
+    return res ? 0 : -1;
+}
+
+/* Drops a committed schema and role that no active registry row names (a registration that
+ * failed on the control cluster, or a deletion there), so nothing is left behind. Logged if
+ * that fails too. */
+static void s_drop_unregistered(wk_ctx_t *ctx, const proto_request_t *req, const uint8_t id[16])
+{
+    wk_tx_t tx;
+    if (wk_tx_begin(&tx, ctx->admin, NULL, 0) < 0 ||
+        wk_tx_schema(&tx, id, WK_SCHEMA_DROP, -1) < 0 || wk_tx_commit(&tx) < 0) {
+        char text[IDENT_UUID_STR_LEN + 1];
+        ident_uuid_format(id, text);
+        log_req_t lr = {req->request_id, id, ctx->shard};
+        log_req_error(&lr,
+                      "no registry row names tenant %s, and its schema could not be dropped:"
+                      " %s",
+                      text, tx.detail);
+    }
+    wk_tx_end(&tx);
 }
 
 /* Continues the transaction in the new tenant's schema: a spare's exists, else it is built. */
@@ -61,8 +91,13 @@ void wk_tenant_create(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *
     size_t local = (size_t)(strchr(email, '@') - email);
     snprintf(username, sizeof username, "%.*s", (int)(local > 100 ? 100 : local), email);
 
-    /* Provisioning login: the serving login can neither create roles nor schemas. */
-    wk_tx_t tx;
+    /* Provisioning login: the serving login can neither create roles nor schemas. With the
+       registry on this shard's cluster, all of it is one transaction. With the registry on
+       another cluster, the schema commits first and the registry row second: a failure between
+       leaves a schema no registry row names (invisible, dropped below if we can), never a
+       registry row without its schema. */
+    bool split = ctx->registry_admin != ctx->admin;
+    wk_tx_t tx, reg_tx = {0};
     PGresult *user = NULL;
     if (wk_tx_begin(&tx, ctx->admin, NULL, req->deadline_ms) < 0)
         goto fail;
@@ -73,12 +108,10 @@ void wk_tenant_create(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *
     if (spare < 0)
         goto fail;
     s_tenant_text(&created, tenant);
-    const char *reg[3] = {tenant, name, shard};
-    PGresult *res =
-        wk_tx_exec(&tx, "INSERT INTO quiz.tenants (id, name, shard) VALUES ($1, $2, $3)", 3, reg);
-    PQclear(res);
+    if (!split && s_register(&tx, tenant, name, shard) < 0)
+        goto fail;
     /* From here on, the transaction runs as the new tenant's role in its schema. */
-    if (!res || s_enter_new_schema(&tx, created.tenant, spare) < 0)
+    if (s_enter_new_schema(&tx, created.tenant, spare) < 0)
         goto fail;
     const char *admin[3] = {email, username, hash};
     user =
@@ -88,8 +121,20 @@ void wk_tenant_create(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *
                    3, admin);
     if (!user || wk_audit_tenant(&tx, &created, "user.create", PQgetvalue(user, 0, 0), NULL) < 0 ||
         wk_tx_schema(&tx, created.tenant, WK_SCHEMA_LEAVE, ctx->shard) < 0 ||
-        wk_audit_platform(&tx, &created, "tenant.create") < 0 || wk_tx_commit(&tx) < 0)
+        (!split && wk_audit_platform(&tx, &created, "tenant.create") < 0) || wk_tx_commit(&tx) < 0)
         goto fail;
+    if (split &&
+        (wk_tx_begin(&reg_tx, ctx->registry_admin, NULL, req->deadline_ms) < 0 ||
+         s_register(&reg_tx, tenant, name, shard) < 0 ||
+         wk_audit_platform(&reg_tx, &created, "tenant.create") < 0 || wk_tx_commit(&reg_tx) < 0)) {
+        wk_reply_tx_error(rep, &reg_tx);
+        wk_tx_end(&reg_tx);
+        s_drop_unregistered(ctx, req, created.tenant);
+        if (rep->status == PROTO_STATUS_NOT_FOUND || rep->status == PROTO_STATUS_CONFLICT)
+            rep->status = PROTO_STATUS_INTERNAL;
+        goto done;
+    }
+    wk_tx_end(&reg_tx);
     wk_spares_nudge(ctx->spares); /* replace the spare taken, or build one if none was ready */
 
     json_t *out = json_pack("{s:s, s:s, s:b, s:b, s:s, s:s, s:i}", "tenant_id", tenant,
@@ -140,8 +185,12 @@ void wk_tenant_delete(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *
     char tenant[IDENT_UUID_STR_LEN + 1];
     s_tenant_text(req, tenant);
     const char *v[1] = {tenant};
+    /* One transaction when the registry is on this cluster. Otherwise the registry first: once
+       it says deleted, users get 404 whatever happens to the schema, which is dropped next (a
+       failure there leaves an orphan schema, logged, never a tenant without one). */
+    bool split = ctx->registry_admin != ctx->admin;
     wk_tx_t tx;
-    if (wk_tx_begin(&tx, ctx->admin, NULL, req->deadline_ms) < 0) {
+    if (wk_tx_begin(&tx, ctx->registry_admin, NULL, req->deadline_ms) < 0) {
         wk_reply_tx_error(rep, &tx);
         return;
     }
@@ -151,9 +200,11 @@ void wk_tenant_delete(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *
                                1, v);
     if (res && PQntuples(res) == 0) {
         wk_reply_error(rep, PROTO_STATUS_NOT_FOUND, "tenant not found");
-    } else if (res && wk_tx_schema(&tx, req->tenant, WK_SCHEMA_DROP, -1) == 0 &&
+    } else if (res && (split || wk_tx_schema(&tx, req->tenant, WK_SCHEMA_DROP, -1) == 0) &&
                wk_audit_platform(&tx, req, "tenant.delete") == 0 && wk_tx_commit(&tx) == 0) {
         wk_reply_body(rep, PROTO_STATUS_NO_CONTENT, NULL);
+        if (split)
+            s_drop_unregistered(ctx, req, req->tenant);
     } else {
         wk_reply_tx_error(rep, &tx);
     }

@@ -19,7 +19,8 @@ start)
     as_owner "$bindir/initdb" -D "$dir" -U quiz -A trust -E UTF8 --locale=C.UTF-8 ${sync:+--nosync} >"$dir.initdb.log" 2>&1 ||
       { cat "$dir.initdb.log" >&2; exit 1; }
   fi
-  opts="-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=200"
+  # wal_level=logical: tenant moves between clusters use logical replication.
+  opts="-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=200 -c wal_level=logical"
   [ -n "$sync" ] && opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
   as_owner "$bindir/pg_ctl" -D "$dir" -l "$dir/server.log" -o "$opts" -w -t 60 start >/dev/null ||
     { tail -n 20 "$dir/server.log" >&2; exit 1; }

@@ -8,30 +8,44 @@ VAR=$PWD/var
 SHARDS=${QUIZ_SHARDS:-2}                 # hashed shards, numbered from 0
 DEDICATED=${QUIZ_DEDICATED_SHARDS:-0}    # dedicated shards, numbered after them
 REPLICAS=${QUIZ_REPLICAS:-1}             # workers per shard
+CLUSTERS=${QUIZ_CLUSTERS:-1}             # embedded PostgreSQL clusters; shard k on cluster k mod N
 HTTP=${QUIZ_LISTEN:-127.0.0.1:8000}
 PG_PORT=${QUIZ_PG_PORT:-55432}
 ZMQ_BASE=${QUIZ_ZMQ_PORT:-7100}
 mkdir -p "$VAR"
 
 pids=()
-pg_started=""
+pg_started=()
 cleanup() {
   trap - INT TERM EXIT
   echo "make run: stopping" >&2
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  [ -n "$pg_started" ] && sh deploy/dev/pg.sh stop "$VAR/pg"
+  for d in "${pg_started[@]}"; do sh deploy/dev/pg.sh stop "$d"; done
   echo "make run: stopped" >&2
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# Cluster 0 (the control cluster, with the registry) is DATABASE_URL or var/pg; further ones are
+# QUIZ_CLUSTER_URLS with DATABASE_URL, or var/pg1, var/pg2, ... on the next ports.
 DSN=${DATABASE_URL:-${NEON_DATABASE_URL:-}}
 if [ -z "$DSN" ]; then
   DSN=$(sh deploy/dev/pg.sh start "$VAR/pg" "$PG_PORT")
-  pg_started=1
+  pg_started+=("$VAR/pg")
   echo "make run: embedded PostgreSQL on 127.0.0.1:$PG_PORT (data in var/pg)" >&2
+  others=""
+  for ((c = 1; c < CLUSTERS; c++)); do
+    url=$(sh deploy/dev/pg.sh start "$VAR/pg$c" "$((PG_PORT + c))")
+    pg_started+=("$VAR/pg$c")
+    others="${others:+$others,}$url"
+    echo "make run: embedded PostgreSQL cluster $c on 127.0.0.1:$((PG_PORT + c)) (var/pg$c)" >&2
+  done
+  export QUIZ_CLUSTER_URLS=$others
+else
+  commas=${QUIZ_CLUSTER_URLS:-}; commas=${commas//[^,]/}
+  CLUSTERS=$(( ${QUIZ_CLUSTER_URLS:+1} + ${#commas} + 1 ))
 fi
 export QUIZ_DATABASE_URL=$DSN
 
@@ -87,7 +101,7 @@ build/quiz-gateway --listen "$HTTP" "${shard_args[@]}" "${dedicated_args[@]}" \
 pids+=($!)
 
 echo "make run: quiz backend on http://$HTTP ($SHARDS hashed + $DEDICATED dedicated shards," \
-  "$REPLICAS worker(s) each, $token_note); Ctrl-C stops it" >&2
+  "$REPLICAS worker(s) each, $CLUSTERS cluster(s), $token_note); Ctrl-C stops it" >&2
 # Any process exiting ends the run, so a crash is never hidden behind a half-working stack.
 wait -n "${pids[@]}" || true
 exit 1

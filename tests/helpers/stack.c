@@ -126,6 +126,9 @@ static pid_t s_spawn(const qstack_t *s, const char *name, const char *notify, ch
     char keys[200];
     snprintf(keys, sizeof keys, "%s/keys", s->dir);
     setenv("QUIZ_KEYS_DIR", keys, 1);
+    const char *clusters = getenv("QUIZ_TEST_CLUSTER_URLS"); /* tests of several clusters */
+    if (clusters && *clusters)
+        setenv("QUIZ_CLUSTER_URLS", clusters, 1);
     execv(argv[0], argv);
     _exit(127);
 }
@@ -354,6 +357,21 @@ static int s_stop(pid_t pid)
     return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
 
+int stack_migrate(int nshards, const bool *dedicated)
+{
+    const char *clusters = getenv("QUIZ_TEST_CLUSTER_URLS");
+    char cmd[2048];
+    int n = snprintf(cmd, sizeof cmd,
+                     "QUIZ_DATABASE_URL='%s' QUIZ_CLUSTER_URLS='%s' '%s/quiz-worker' --migrate"
+                     " --shards %d",
+                     getenv("QUIZ_TEST_DATABASE_URL"), clusters ? clusters : "",
+                     getenv("QUIZ_BIN_DIR"), nshards);
+    for (int k = 0; k < nshards && n < (int)sizeof cmd - 20; k++)
+        if (dedicated && dedicated[k])
+            n += snprintf(cmd + n, sizeof cmd - (size_t)n, " --dedicated %d", k);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
 int stack_restart(qstack_t *s, int nshards, const bool *dedicated)
 {
     if (nshards > STACK_MAX_SHARDS || stack_stop_gateway(s) < 0)
@@ -364,16 +382,9 @@ int stack_restart(qstack_t *s, int nshards, const bool *dedicated)
         s->workers[i] = 0;
     }
     s->nshards = nshards;
-    char cmd[1024];
-    int n =
-        snprintf(cmd, sizeof cmd, "QUIZ_DATABASE_URL='%s' '%s/quiz-worker' --migrate --shards %d",
-                 getenv("QUIZ_TEST_DATABASE_URL"), getenv("QUIZ_BIN_DIR"), nshards);
-    for (int k = 0; k < nshards; k++) {
+    for (int k = 0; k < nshards; k++)
         s->dedicated[k] = dedicated && dedicated[k];
-        if (s->dedicated[k])
-            n += snprintf(cmd + n, sizeof cmd - (size_t)n, " --dedicated %d", k);
-    }
-    if (system(cmd) != 0)
+    if (stack_migrate(nshards, s->dedicated) < 0)
         return -1;
     for (int i = 0; i < nshards; i++)
         if (stack_start_worker(s, i) < 0)

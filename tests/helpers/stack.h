@@ -41,6 +41,8 @@ int stack_start_opts(qstack_t *s, int nshards, const char *const *gateway_args,
                      const char *const *worker_args);
 /* (Re)starts one shard's worker and waits for READY=1. */
 int stack_start_worker(qstack_t *s, int shard);
+/* Runs quiz-worker --migrate on $QUIZ_TEST_DATABASE_URL (and $QUIZ_TEST_CLUSTER_URLS). 0 or -1. */
+int stack_migrate(int nshards, const bool *dedicated);
 /* Stops every process, migrates the test database to `nshards` shards (dedicated: the shards
  * that take no hashed tenants, or NULL) and starts them all again with the same keys, as an
  * operator adding a shard would. 0 or -1. */

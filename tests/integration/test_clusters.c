@@ -1,0 +1,237 @@
+/* Tenants on several PostgreSQL clusters: the registry lives on the control cluster, each
+ * shard's tenant schemas on the shard's own cluster (shard k on cluster k mod 2 here). Creation,
+ * use, stats, spare schemas and deletion work on the second cluster, and a creation whose
+ * registration fails leaves nothing on either. Each test gets databases of its own on both
+ * clusters, so its registry is its own. */
+#include <criterion/criterion.h>
+#include <libpq-fe.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/ident.h"
+#include "tests/helpers/api.h"
+#include "tests/helpers/db.h"
+#include "tests/helpers/http.h"
+#include "tests/helpers/stack.h"
+
+static qstack_t S;
+static char s_base[2][512]; /* the clusters' maintenance URLs */
+static char s_own[2][512];  /* this test's databases on them */
+static char s_name[64];
+static const char *const s_worker_args[] = {"--spare-schemas", "1", NULL};
+
+/* URL with its database name replaced by name. */
+static void s_with_db(const char *url, const char *name, char *out, size_t len)
+{
+    const char *slash = strrchr(url, '/');
+    cr_assert(slash && slash > url + 10, "unexpected URL %s", url);
+    snprintf(out, len, "%.*s/%s", (int)(slash - url), url, name);
+}
+
+/* Runs sql on the database at url; the first cell (caller frees), "" for no row, NULL on error. */
+static char *s_at(const char *url, const char *sql)
+{
+    PGconn *c = PQconnectdb(url);
+    PGresult *r = PQexec(c, sql);
+    char *out = NULL;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK)
+        out = strdup(PQntuples(r) ? PQgetvalue(r, 0, 0) : "");
+    else if (PQresultStatus(r) == PGRES_COMMAND_OK)
+        out = strdup("");
+    else
+        fprintf(stderr, "db: %s", PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+    return out;
+}
+
+static void setup(void)
+{
+    cr_assert_geq(sodium_init(), 0);
+    srandom((unsigned)randombytes_random());
+    const char *second = getenv("QUIZ_TEST_SECOND_CLUSTER_URL");
+    cr_assert(second && *second, "tests/run.sh starts a second cluster");
+    snprintf(s_base[0], sizeof s_base[0], "%s", getenv("QUIZ_TEST_DATABASE_URL"));
+    snprintf(s_base[1], sizeof s_base[1], "%s", second);
+    snprintf(s_name, sizeof s_name, "quizc_%d", (int)getpid());
+    for (int c = 0; c < 2; c++) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "CREATE DATABASE %s", s_name);
+        char *ok = s_at(s_base[c], sql);
+        cr_assert_not_null(ok);
+        free(ok);
+        s_with_db(s_base[c], s_name, s_own[c], sizeof s_own[c]);
+    }
+    setenv("QUIZ_TEST_DATABASE_URL", s_own[0], 1);
+    setenv("QUIZ_TEST_CLUSTER_URLS", s_own[1], 1);
+    cr_assert_eq(stack_migrate(2, NULL), 0);
+    cr_assert_eq(stack_start_opts(&S, 2, NULL, s_worker_args), 0, "stack did not start");
+}
+
+static void teardown(void)
+{
+    stack_suite_fini(&S);
+    /* Roles belong to the clusters, not the databases: drop those of this test's tenants and
+       spares, so no other suite finds them orphaned. */
+    char *roles[2];
+    for (int c = 0; c < 2; c++)
+        roles[c] =
+            s_at(s_own[c], "SELECT string_agg(rolname, ' ') FROM pg_roles r WHERE rolname LIKE"
+                           " 'tenant\\_%' AND EXISTS (SELECT 1 FROM pg_namespace n WHERE"
+                           " n.nspname = r.rolname)");
+    for (int c = 0; c < 2; c++) {
+        char sql[4096];
+        snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", s_name);
+        free(s_at(s_base[c], sql));
+        for (char *save = NULL, *role = roles[c] ? strtok_r(roles[c], " ", &save) : NULL; role;
+             role = strtok_r(NULL, " ", &save)) {
+            snprintf(sql, sizeof sql, "DROP ROLE IF EXISTS %s", role);
+            free(s_at(s_base[c], sql));
+        }
+        free(roles[c]);
+    }
+}
+
+TestSuite(clusters, .init = setup, .fini = teardown, .timeout = 180);
+
+/* Whether the schema of tenant id exists on cluster c. */
+static bool s_has_schema(int c, const char *id)
+{
+    char hex[33], sql[256];
+    uint8_t u[16];
+    cr_assert_eq(ident_uuid_parse(id, strlen(id), u), 0);
+    ident_hex(u, 16, hex);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM pg_namespace WHERE nspname = 'tenant_%s'", hex);
+    char *n = s_at(s_own[c], sql);
+    bool has = n && strcmp(n, "1") == 0;
+    free(n);
+    return has;
+}
+
+/* A tenant on shard `shard`, made usable. */
+static void s_tenant_on(int shard, api_tenant_t *t)
+{
+    for (int i = 0; i < 40; i++) {
+        api_tenant(&S, t);
+        if (t->shard == shard)
+            return;
+    }
+    cr_assert_fail("no tenant landed on shard %d", shard);
+}
+
+Test(clusters, a_tenant_of_the_second_cluster_lives_there_and_is_served)
+{
+    char *where = s_at(s_own[0], "SELECT string_agg(shard || ':' || cluster, ',' ORDER BY shard)"
+                                 " FROM quiz.shards");
+    cr_assert_str_eq(where, "0:0,1:1");
+    free(where);
+    api_tenant_t a, b;
+    s_tenant_on(0, &a);
+    s_tenant_on(1, &b);
+    cr_expect(s_has_schema(0, a.id) && !s_has_schema(1, a.id));
+    cr_expect(s_has_schema(1, b.id) && !s_has_schema(0, b.id),
+              "shard 1's tenant is not on cluster 1");
+    /* The registry is the control cluster's alone. */
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM quiz.tenants WHERE id = '%s'", b.id);
+    char *n0 = s_at(s_own[0], sql), *n1 = s_at(s_own[1], sql);
+    cr_expect_str_eq(n0, "1");
+    cr_expect_str_eq(n1, "0");
+    free(n0);
+    free(n1);
+    http_resp_t r;
+    cr_expect_eq(
+        api_call(&S, &r, "POST", "/api/quizzes", b.id, b.token, "{\"title\":\"Far\"}", NULL), 201,
+        "%s", r.body);
+    http_resp_clear(&r);
+    cr_expect_eq(api_call(&S, &r, "GET", "/api/quizzes", b.id, b.token, NULL, NULL), 200);
+    cr_expect(strstr(r.body, "\"Far\"") != NULL, "%s", r.body);
+    http_resp_clear(&r);
+    char url[256];
+    const char *headers[] = {S.auth, NULL};
+    http_url(url, sizeof url, S.url, "/api/tenants/%s/stats", b.id);
+    cr_expect_eq(http_do(&r, "GET", url, NULL, headers), 200, "%s", r.body);
+    cr_expect(strstr(r.body, "\"quizzes_count\" : 1") || strstr(r.body, "\"quizzes_count\":1"),
+              "%s", r.body);
+    http_resp_clear(&r);
+    http_url(url, sizeof url, S.url, "/api/tenants/%s", b.id);
+    cr_expect_eq(http_do(&r, "GET", url, NULL, headers), 200, "%s", r.body);
+    json_t *j = http_json(&r);
+    cr_expect_eq(json_integer_value(json_object_get(j, "cluster")), 1);
+    json_decref(j);
+    http_resp_clear(&r);
+    /* The users of one cluster's tenant are not the other's. */
+    cr_expect_eq(api_status(&S, "GET", "/api/users/me", a.id, b.token, NULL), 403);
+}
+
+Test(clusters, deleting_a_tenant_of_the_second_cluster_removes_it_there)
+{
+    api_tenant_t b;
+    s_tenant_on(1, &b);
+    char url[256];
+    http_resp_t r;
+    const char *headers[] = {S.auth, NULL};
+    http_url(url, sizeof url, S.url, "/api/tenants/%s", b.id);
+    cr_assert_eq(http_do(&r, "DELETE", url, NULL, headers), 204, "%s", r.body);
+    http_resp_clear(&r);
+    cr_expect(!s_has_schema(1, b.id), "the schema is still on cluster 1");
+    cr_expect_eq(api_status(&S, "GET", "/api/users/me", b.id, b.token, NULL), 404);
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT status FROM quiz.tenants WHERE id = '%s'", b.id);
+    char *status = s_at(s_own[0], sql);
+    cr_expect_str_eq(status, "deleted");
+    free(status);
+}
+
+Test(clusters, spare_schemas_of_the_second_cluster_are_kept_and_taken_there)
+{
+    /* Each worker keeps one spare on its own cluster. */
+    char *n = NULL;
+    for (int i = 0; i < 100; i++) {
+        free(n);
+        n = s_at(s_own[1], "SELECT count(*) FROM quiz.spare_schemas WHERE shard = 1");
+        if (n && strcmp(n, "1") == 0)
+            break;
+        usleep(100 * 1000);
+    }
+    cr_assert_str_eq(n, "1", "no spare was built on cluster 1");
+    free(n);
+    char *spare = s_at(s_own[1], "SELECT id::text FROM quiz.spare_schemas WHERE shard = 1");
+    api_tenant_t b;
+    s_tenant_on(1, &b);
+    cr_expect_str_eq(b.id, spare, "creation on shard 1 did not take its cluster's spare");
+    free(spare);
+}
+
+Test(clusters, a_creation_whose_registration_fails_leaves_nothing_behind)
+{
+    free(s_at(s_own[0], "ALTER TABLE quiz.tenants ADD CONSTRAINT doomed CHECK (name <> 'Doomed')"));
+    /* Ids are drawn at random: eight tries reach shard 1 (cluster 1, where the schema commits
+       before the registry refuses) with a chance of 255 in 256, and shard 0 as well. */
+    for (int i = 0; i < 8; i++) {
+        char url[256];
+        http_resp_t r;
+        const char *headers[] = {S.auth, NULL};
+        http_url(url, sizeof url, S.url, "/api/tenants/");
+        long st = http_do(&r, "POST", url,
+                          "{\"tenant_name\":\"Doomed\",\"owner_email\":\"d@x.example\"}", headers);
+        cr_expect(st == 400 || st == 500, "%ld %s", st,
+                  r.body); /* the check, as the registry said */
+        http_resp_clear(&r);
+    }
+    for (int c = 0; c < 2; c++) {
+        /* Schemas that are neither a spare nor an active tenant's: none. */
+        char *orphans =
+            s_at(s_own[c], "SELECT count(*) FROM pg_namespace n WHERE nspname LIKE 'tenant\\_%'"
+                           " AND NOT EXISTS (SELECT 1 FROM quiz.spare_schemas s WHERE n.nspname"
+                           " = 'tenant_' || replace(s.id::text, '-', ''))");
+        cr_expect_str_eq(orphans, "0", "a failed creation left a schema on cluster %d", c);
+        free(orphans);
+    }
+    char *registered = s_at(s_own[0], "SELECT count(*) FROM quiz.tenants WHERE name = 'Doomed'");
+    cr_expect_str_eq(registered, "0");
+    free(registered);
+}
