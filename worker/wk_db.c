@@ -490,16 +490,24 @@ int wk_tx_begin(wk_tx_t *tx, wk_db_t *db, const uint8_t *tenant, uint64_t deadli
     return 0;
 }
 
-int wk_tx_schema(wk_tx_t *tx, const uint8_t tenant[16], wk_schema_action_t action, int shard)
+/* The quoted name of the tenant's schema and role for a provisioning statement in the open
+ * (unpipelined) transaction; PQfreemem it. NULL (recorded) if the transaction failed already. */
+static char *s_provision_name(wk_tx_t *tx, const uint8_t tenant[16])
 {
     assert(!tx->pipelined);
     if (!tx->open || tx->status != PROTO_STATUS_OK)
-        return -1;
+        return NULL;
     char *q = s_schema_quoted(tx->conn, tenant);
-    if (!q) {
+    if (!q)
         s_fail(tx, NULL, "quote schema name");
+    return q;
+}
+
+int wk_tx_schema(wk_tx_t *tx, const uint8_t tenant[16], wk_schema_action_t action, int shard)
+{
+    char *q = s_provision_name(tx, tenant);
+    if (!q)
         return -1;
-    }
     /* The provisioner is a member of a tenant role only inside these transactions: PostgreSQL
        recomputes a login's whole membership list after any GRANT or REVOKE anywhere, which for
        a member of every tenant role grew each creation by ~4 ms per thousand tenants. */
@@ -536,14 +544,9 @@ int wk_tx_schema(wk_tx_t *tx, const uint8_t tenant[16], wk_schema_action_t actio
 
 int wk_tx_move_grant(wk_tx_t *tx, const uint8_t tenant[16], int from, int to)
 {
-    assert(!tx->pipelined);
-    if (!tx->open || tx->status != PROTO_STATUS_OK)
+    char *q = s_provision_name(tx, tenant);
+    if (!q)
         return -1;
-    char *q = s_schema_quoted(tx->conn, tenant);
-    if (!q) {
-        s_fail(tx, NULL, "quote schema name");
-        return -1;
-    }
     char grant[128] = "", revoke[128] = "";
     if (to >= 0)
         snprintf(grant, sizeof grant, "GRANT %s TO quiz_shard_%d;", q, to);
