@@ -286,8 +286,24 @@ int stack_start_opts(qstack_t *s, int nshards, const char *const *gateway_args,
     return stack_start_gateway(s);
 }
 
+static int s_start_gateway(qstack_t *s, int which);
+
 int stack_start_gateway(qstack_t *s)
 {
+    return s_start_gateway(s, 0);
+}
+
+int stack_start_second_gateway(qstack_t *s)
+{
+    return s_start_gateway(s, 1);
+}
+
+/* Starts gateway 0 (s->gateway, s->url) or a second one (s->gateway2, s->url2). */
+static int s_start_gateway(qstack_t *s, int which)
+{
+    const char *name = which ? "gateway2" : "gateway";
+    pid_t *pid = which ? &s->gateway2 : &s->gateway;
+    char *url = which ? s->url2 : s->url;
     char bin[512], notify[200], deadline[16], status[256] = "";
     char eps[STACK_MAX_SHARDS][420];
     snprintf(bin, sizeof bin, "%s/quiz-gateway", getenv("QUIZ_BIN_DIR"));
@@ -315,18 +331,21 @@ int stack_start_gateway(qstack_t *s)
     for (const char *const *a = s->gateway_args; a && *a && argc < 38; a++)
         argv[argc++] = (char *)*a;
     argv[argc] = NULL;
-    int fd = s_notify_socket(s, "gateway", notify, sizeof notify);
+    int fd = s_notify_socket(s, name, notify, sizeof notify);
     if (fd < 0)
         return -1;
-    s->gateway = s_spawn(s, "gateway", notify, argv);
-    int rc = s_wait_ready(fd, s->gateway, status, sizeof status);
+    *pid = s_spawn(s, name, notify, argv);
+    int rc = s_wait_ready(fd, *pid, status, sizeof status);
     close(fd);
     const char *colon = strrchr(status, ':');
-    if (rc < 0 || !colon || (s->port = atoi(colon + 1)) <= 0) {
-        s_dump_log(s, "gateway");
+    int port = colon ? atoi(colon + 1) : 0;
+    if (rc < 0 || port <= 0) {
+        s_dump_log(s, name);
         return -1;
     }
-    snprintf(s->url, sizeof s->url, "http://127.0.0.1:%d", s->port);
+    if (!which)
+        s->port = port;
+    snprintf(url, sizeof s->url, "http://127.0.0.1:%d", port);
     return 0;
 }
 
@@ -414,6 +433,10 @@ int stack_stop(qstack_t *s)
     int rc = 0;
     if (s_stop(s->gateway) < 0) {
         s_dump_log(s, "gateway");
+        rc = -1;
+    }
+    if (s_stop(s->gateway2) < 0) {
+        s_dump_log(s, "gateway2");
         rc = -1;
     }
     for (int i = 0; i < s->nshards; i++) {

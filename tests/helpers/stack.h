@@ -17,8 +17,10 @@ typedef struct {
     pid_t replicas[STACK_MAX_SHARDS];   /* a shard's second worker, 0 when not running */
     bool has_replica[STACK_MAX_SHARDS]; /* the gateway lists the second worker's endpoint */
     pid_t gateway;
+    pid_t gateway2; /* a second gateway, when a test starts one */
     int port;       /* gateway's HTTP port */
     char url[64];   /* "http://127.0.0.1:PORT" */
+    char url2[64];  /* the second gateway's */
     char token[80]; /* platform token */
     char auth[128]; /* "Authorization: Bearer <token>" */
     char dsn[512];  /* the test database, tagged with application_name */
@@ -49,6 +51,9 @@ int stack_migrate(int nshards, const bool *dedicated);
 int stack_restart(qstack_t *s, int nshards, const bool *dedicated);
 /* (Re)starts the gateway (on a new port: s->url changes) and waits for READY=1. */
 int stack_start_gateway(qstack_t *s);
+/* Starts a second gateway with the same options (s->gateway2, s->url2), as behind a load
+ * balancer. 0 or -1. */
+int stack_start_second_gateway(qstack_t *s);
 /* Stops the gateway (SIGTERM, wait); 0 if it exited with status 0. */
 int stack_stop_gateway(qstack_t *s);
 /* Starts a second worker for a shard (as on a second host) and restarts the gateway with both

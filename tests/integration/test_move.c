@@ -226,3 +226,46 @@ Test(move, writes_during_a_move_are_all_kept_exactly_once)
     cr_expect_str_eq(n, expect, "acknowledged %d quizzes", acked);
     free(n);
 }
+
+/* One request through the gateway at base: the status. */
+static long s_get_me(const char *base, const api_tenant_t *t)
+{
+    char url[256], h1[80], h2[1100];
+    http_resp_t r;
+    http_url(url, sizeof url, base, "/api/users/me");
+    snprintf(h1, sizeof h1, "X-Tenant-ID: %s", t->id);
+    snprintf(h2, sizeof h2, "Authorization: Bearer %s", t->token);
+    const char *headers[] = {h1, h2, NULL};
+    long st = http_do(&r, "GET", url, NULL, headers);
+    http_resp_clear(&r);
+    return st;
+}
+
+Test(move, two_gateways_each_follow_a_move_on_their_own)
+{
+    cr_assert_eq(stack_start_second_gateway(&S), 0);
+    api_tenant_t t;
+    api_tenant(&S, &t);
+    cr_expect_eq(s_get_me(S.url, &t), 200);
+    cr_expect_eq(s_get_me(S.url2, &t), 200);
+    char body[32], op[37];
+    snprintf(body, sizeof body, "{\"shard\":%d}", 1 - t.shard);
+    cr_assert_eq(s_move(t.id, body, op), 202);
+    char *state = ops_wait(&S, op);
+    cr_expect_str_eq(state, "done");
+    free(state);
+    /* Neither gateway was told: each finds the owner by redirect, then goes there directly. */
+    for (int i = 0; i < 5; i++) {
+        cr_expect_eq(s_get_me(S.url, &t), 200);
+        cr_expect_eq(s_get_me(S.url2, &t), 200);
+    }
+    for (int g = 0; g < 2; g++) {
+        char url[128];
+        http_resp_t r;
+        http_url(url, sizeof url, g ? S.url2 : S.url, "/metrics");
+        cr_assert_eq(http_do(&r, "GET", url, NULL, NULL), 200);
+        const char *at = strstr(r.body, "\nquiz_shard_redirects_total ");
+        cr_expect(at && atol(at + 28) == 1, "gateway %d: %s", g, at ? at : "no counter");
+        http_resp_clear(&r);
+    }
+}
