@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "worker/wk_db.h"
+#include "worker/wk_transfer.h"
 
 #define RECHECK_S     1  /* how often queued operations are looked for */
 #define SAMPLE_S      60 /* how often the shard's tenant sizes are sampled */
@@ -23,6 +24,7 @@
 struct wk_mover {
     wk_db_t *db;                          /* provisioning, on the control cluster (the registry) */
     wk_db_t *cluster_db[WK_CLUSTERS_MAX]; /* provisioning on each other cluster, on first use */
+    wk_db_t *owner_db[WK_CLUSTERS_MAX];   /* each cluster's owner, for moves between them */
     const wk_clusters_t *clusters;
     char *user;
     int cluster, shard;     /* this worker's: its tenants' sizes are sampled there */
@@ -91,6 +93,44 @@ static int s_regrant(wk_mover_t *m, int c, const uint8_t id[16], int from, int t
     return rc;
 }
 
+/* Renews the operation's lease while a long move runs; false once the mover must stop. */
+static bool s_keep_going(void *arg)
+{
+    wk_mover_t *m = ((void **)arg)[0];
+    const char *v[1] = {((const char **)arg)[1]};
+    PQclear(s_exec1(m->db,
+                    "UPDATE quiz.operations SET lease_until = now() + interval '" LEASE "'"
+                    " WHERE id = $1",
+                    1, v));
+    pthread_mutex_lock(&m->lock);
+    bool stop = m->stop;
+    pthread_mutex_unlock(&m->lock);
+    return !stop;
+}
+
+/* A move between clusters (wk_transfer.h), on the clusters' owner connections. */
+static const char *s_transfer(wk_mover_t *m, const char *op_id, const char *tenant, int from,
+                              int to, int from_c, int to_c)
+{
+    for (int c = 0; c < 2; c++) {
+        int k = c ? to_c : from_c;
+        if (!m->owner_db[k])
+            m->owner_db[k] = wk_db_new(m->clusters->dsn[k], NULL, false, false);
+    }
+    void *arg[2] = {m, (void *)op_id};
+    wk_transfer_t t = {.registry = m->db,
+                       .source = m->owner_db[from_c],
+                       .target = m->owner_db[to_c],
+                       .source_dsn = m->clusters->dsn[from_c],
+                       .op_id = op_id,
+                       .tenant = tenant,
+                       .from = from,
+                       .to = to,
+                       .keep_going = s_keep_going,
+                       .arg = arg};
+    return wk_transfer_run(&t);
+}
+
 /* One move. Within the control cluster, one transaction. On another cluster: the new shard's
  * grant first, then the registry's flip with the row locked, then the old grant's revocation;
  * a mover that dies between them leaves the operation to be resumed, every step repeatable.
@@ -110,7 +150,7 @@ static const char *s_move(wk_mover_t *m, const char *op_id, const char *tenant, 
     PGresult *res = wk_tx_exec(&tx,
                                "SELECT t.shard, fs.cluster <> ts.cluster, ts.dedicated AND EXISTS"
                                " (SELECT 1 FROM quiz.tenants o WHERE o.shard = ts.shard AND"
-                               " o.status = 'active' AND o.id <> t.id), fs.cluster"
+                               " o.status = 'active' AND o.id <> t.id), fs.cluster, ts.cluster"
                                " FROM quiz.tenants t JOIN quiz.shards fs ON fs.shard = t.shard,"
                                " quiz.shards ts WHERE t.id = $1 AND t.status = 'active' AND"
                                " ts.shard = $2 FOR UPDATE OF t",
@@ -119,16 +159,21 @@ static const char *s_move(wk_mover_t *m, const char *op_id, const char *tenant, 
         why = "could not read the placement";
     } else if (PQntuples(res) == 0) {
         why = "the tenant or the target shard no longer exists";
-    } else if (strcmp(PQgetvalue(res, 0, 1), "t") == 0) {
-        why = "moves between database clusters are not supported yet";
     } else if (strcmp(PQgetvalue(res, 0, 2), "t") == 0) {
         why = "the dedicated target shard already holds another tenant";
     }
     int from = res && PQntuples(res) ? atoi(PQgetvalue(res, 0, 0)) : -1;
     int cluster = res && PQntuples(res) ? atoi(PQgetvalue(res, 0, 3)) : -1;
-    if (!why && (cluster < 0 || cluster >= m->clusters->count))
-        why = "the tenant's cluster is not configured on this worker";
+    int target = res && PQntuples(res) ? atoi(PQgetvalue(res, 0, 4)) : -1;
+    if (!why && (cluster < 0 || cluster >= m->clusters->count || target < 0 ||
+                 target >= m->clusters->count))
+        why = "the tenant's or the target's cluster is not configured on this worker";
     PQclear(res);
+    if (!why && cluster != target) {
+        /* Long: copy and catch-up run without the registry row's lock. */
+        wk_tx_end(&tx);
+        return s_transfer(m, op_id, tenant, from, atoi(to), cluster, target);
+    }
     uint8_t id[16];
     if (!why && ident_uuid_parse(tenant, strlen(tenant), id) < 0)
         why = "bad tenant id";
@@ -405,8 +450,10 @@ void wk_mover_stop(wk_mover_t **mover_p)
     pthread_mutex_unlock(&m->lock);
     pthread_join(m->tid, NULL);
     wk_db_destroy(&m->db);
-    for (int c = 0; c < WK_CLUSTERS_MAX; c++)
+    for (int c = 0; c < WK_CLUSTERS_MAX; c++) {
         wk_db_destroy(&m->cluster_db[c]);
+        wk_db_destroy(&m->owner_db[c]);
+    }
     free(m->user);
     pthread_mutex_destroy(&m->lock);
     pthread_cond_destroy(&m->wake);

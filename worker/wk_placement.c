@@ -54,9 +54,10 @@ void wk_placement_redirect(wk_ctx_t *ctx, const proto_request_t *req, proto_repl
     int rc = s_lookup(ctx, req, rep, &shard, epoch);
     if (rc == 1)
         wk_reply_error(rep, PROTO_STATUS_NOT_FOUND, "tenant not found");
-    else if (rc == 0 && shard == ctx->shard) /* moved here after our attempt: try again */
+    else if (rc == 0 && shard == ctx->shard) { /* frozen for a move between clusters */
         wk_reply_error(rep, PROTO_STATUS_UNAVAILABLE, "tenant is moving; retry");
-    else if (rc == 0)
+        proto_reply_header(rep, "Retry-After", "1");
+    } else if (rc == 0)
         s_redirect(rep, shard, epoch);
 }
 

@@ -5,6 +5,7 @@
  * clusters, so its registry is its own. */
 #include <criterion/criterion.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -234,4 +235,124 @@ Test(clusters, a_creation_whose_registration_fails_leaves_nothing_behind)
     char *registered = s_at(s_own[0], "SELECT count(*) FROM quiz.tenants WHERE name = 'Doomed'");
     cr_expect_str_eq(registered, "0");
     free(registered);
+}
+
+/* A writer during a move: POSTs quizzes, retrying each with its Idempotency-Key through the
+ * freeze's 503s until it is acknowledged. */
+typedef struct {
+    const api_tenant_t *t;
+    volatile bool *stop;
+    int acked, index, errors;
+} writer_t;
+
+static void *s_writer(void *arg)
+{
+    writer_t *w = arg;
+    for (int i = 0; !*w->stop && i < 3000; i++) {
+        char body[64], key[80];
+        snprintf(body, sizeof body, "{\"title\":\"w%d-%d\"}", w->index, i);
+        snprintf(key, sizeof key, "Idempotency-Key: w%d-%d", w->index, i);
+        long st = 0;
+        for (int tries = 0; tries < 200 && st != 201; tries++) {
+            http_resp_t r;
+            st = api_call(&S, &r, "POST", "/api/quizzes", w->t->id, w->t->token, body, key);
+            http_resp_clear(&r);
+            if (st != 201 && st != 503)
+                w->errors++;
+            if (st != 201)
+                usleep(20 * 1000);
+        }
+        w->acked += st == 201;
+    }
+    return NULL;
+}
+
+/* Names of replication objects of moves left on cluster c. */
+static char *s_leftovers(int c)
+{
+    return s_at(s_own[c], "SELECT concat_ws(',', (SELECT string_agg(subname, ',') FROM"
+                          " pg_subscription WHERE subname LIKE 'quizmove\\_%'), (SELECT"
+                          " string_agg(pubname, ',') FROM pg_publication WHERE pubname LIKE"
+                          " 'quizmove\\_%'), (SELECT string_agg(slot_name, ',') FROM"
+                          " pg_replication_slots WHERE slot_name LIKE 'quizmove\\_%'))");
+}
+
+Test(clusters, a_move_between_clusters_keeps_every_acknowledged_write)
+{
+    api_tenant_t t;
+    s_tenant_on(0, &t);
+    volatile bool stop = false;
+    writer_t w[3];
+    pthread_t tid[3];
+    for (int i = 0; i < 3; i++) {
+        w[i] = (writer_t){&t, &stop, 0, i, 0};
+        pthread_create(&tid[i], NULL, s_writer, &w[i]);
+    }
+    usleep(500 * 1000);
+    char url[256], op[37];
+    http_resp_t r;
+    const char *headers[] = {S.auth, NULL};
+    http_url(url, sizeof url, S.url, "/api/tenants/%s/move", t.id);
+    cr_assert_eq(http_do(&r, "POST", url, "{\"shard\":1}", headers), 202, "%s", r.body);
+    json_t *j = http_json(&r);
+    snprintf(op, sizeof op, "%s", json_string_value(json_object_get(j, "operation_id")));
+    json_decref(j);
+    http_resp_clear(&r);
+    /* Wait for the operation to end. */
+    http_url(url, sizeof url, S.url, "/api/operations/%s", op);
+    const char *state = NULL;
+    json_t *done = NULL;
+    for (int i = 0; i < 600; i++) {
+        cr_assert_eq(http_do(&r, "GET", url, NULL, headers), 200);
+        json_decref(done);
+        done = http_json(&r);
+        http_resp_clear(&r);
+        state = json_string_value(json_object_get(done, "state"));
+        if (strcmp(state, "done") == 0 || strcmp(state, "failed") == 0)
+            break;
+        usleep(100 * 1000);
+    }
+    cr_expect_str_eq(state, "done", "error: %s",
+                     json_string_value(json_object_get(done, "error")) ?: "");
+    json_int_t freeze = json_integer_value(json_object_get(done, "freeze_ms"));
+    cr_expect(freeze >= 0 && freeze < 5000, "freeze %lld ms", (long long)freeze);
+    fprintf(stderr, "move between clusters: writes frozen %lld ms\n", (long long)freeze);
+    json_decref(done);
+    usleep(500 * 1000);
+    stop = true;
+    int acked = 0, errors = 0;
+    for (int i = 0; i < 3; i++) {
+        pthread_join(tid[i], NULL);
+        acked += w[i].acked;
+        errors += w[i].errors;
+    }
+    cr_expect_eq(errors, 0, "answers other than 201 and the freeze's 503");
+    cr_expect_gt(acked, 10);
+    /* Where the tenant is now, with every acknowledged write exactly once. */
+    cr_expect(s_has_schema(1, t.id), "no copy on cluster 1");
+    cr_expect(!s_has_schema(0, t.id), "the source copy on cluster 0 was not dropped");
+    char hex[33], sql[256];
+    uint8_t u[16];
+    cr_assert_eq(ident_uuid_parse(t.id, 36, u), 0);
+    ident_hex(u, 16, hex);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) || '/' || count(DISTINCT title) FROM tenant_%s.quizzes", hex);
+    char *n = s_at(s_own[1], sql), expect[32];
+    snprintf(expect, sizeof expect, "%d/%d", acked, acked);
+    cr_expect_str_eq(n, expect);
+    free(n);
+    snprintf(sql, sizeof sql, "SELECT shard FROM quiz.tenants WHERE id = '%s'", t.id);
+    n = s_at(s_own[0], sql);
+    cr_expect_str_eq(n, "1");
+    free(n);
+    for (int c = 0; c < 2; c++) {
+        char *left = s_leftovers(c);
+        cr_expect_str_eq(left, "", "cluster %d keeps %s", c, left);
+        free(left);
+    }
+    /* It serves from its new home, the admin's login included (users and sequences came). */
+    cr_expect_eq(api_status(&S, "GET", "/api/users/me", t.id, t.token, NULL), 200);
+    char token[1024];
+    cr_expect_eq(api_login(&S, t.id, t.email, t.password, token, NULL, NULL), 200);
+    cr_expect_eq(api_status(&S, "GET", "/api/audit", t.id, t.token, NULL), 200);
 }

@@ -1,0 +1,363 @@
+/* A tenant's move between clusters (see wk_transfer.h). */
+#include "worker/wk_transfer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/clock.h"
+#include "common/ident.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "worker/wk_migrate.h"
+
+#define SYNC_TIMEOUT_S     600  /* initial copy of every table */
+#define CATCHUP_TIMEOUT_MS 5000 /* the target reaching the frozen source */
+#define POLL_MS            20
+
+typedef struct {
+    const wk_transfer_t *t;
+    char schema[64]; /* tenant_<hex> */
+    char name[48];   /* quizmove_<hex of the operation> */
+    uint8_t id[16];
+    bool revoked; /* the source shard's grant is revoked: the freeze is on */
+} run_t;
+
+static void s_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* One statement outside any transaction block (CREATE and DROP SUBSCRIPTION must be); the
+ * result (PQclear it) or NULL after logging. */
+static PGresult *s_raw(wk_db_t *db, const char *sql)
+{
+    PGconn *c = wk_db_conn(db);
+    PGresult *r = c ? PQexec(c, sql) : NULL;
+    if (r && (PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK))
+        return r;
+    log_warning("move: %s", c ? PQerrorMessage(c) : "database unavailable");
+    PQclear(r);
+    return NULL;
+}
+
+static bool s_ok(wk_db_t *db, const char *sql)
+{
+    PGresult *r = s_raw(db, sql);
+    PQclear(r);
+    return r != NULL;
+}
+
+/* The first cell of a query as a new string ("" for no row), or NULL. */
+static char *s_value(wk_db_t *db, const char *sql)
+{
+    PGresult *r = s_raw(db, sql);
+    char *v = r ? mem_strdup(PQntuples(r) ? PQgetvalue(r, 0, 0) : "") : NULL;
+    PQclear(r);
+    return v;
+}
+
+static void s_state(const run_t *r, const char *state)
+{
+    const char *v[2] = {r->t->op_id, state};
+    wk_tx_t tx;
+    if (wk_tx_begin(&tx, r->t->registry, NULL, 0) == 0) {
+        PGresult *res = wk_tx_exec(&tx,
+                                   "UPDATE quiz.operations SET state = $2,"
+                                   " lease_until = now() + interval '30 seconds' WHERE id = $1",
+                                   2, v);
+        if (res && wk_tx_commit(&tx) < 0)
+            log_warning("move: could not record state %s: %s", state, tx.detail);
+        PQclear(res);
+    }
+    wk_tx_end(&tx);
+}
+
+/* Removes what an earlier attempt of this operation may have left: subscription (and its slot),
+ * publication, the target's copy. Each step is harmless when there is nothing to remove. */
+static void s_cleanup(run_t *r)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_subscription WHERE subname = '%s') THEN"
+             " ALTER SUBSCRIPTION %s DISABLE; ALTER SUBSCRIPTION %s SET (slot_name = NONE);"
+             " END IF; END $$",
+             r->name, r->name, r->name);
+    s_ok(r->t->target, sql);
+    snprintf(sql, sizeof sql, "DROP SUBSCRIPTION IF EXISTS %s", r->name);
+    s_ok(r->t->target, sql);
+    snprintf(sql, sizeof sql,
+             "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
+             " WHERE slot_name = '%s' AND NOT active",
+             r->name);
+    s_ok(r->t->source, sql);
+    snprintf(sql, sizeof sql, "DROP PUBLICATION IF EXISTS %s", r->name);
+    s_ok(r->t->source, sql);
+    snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE; DROP ROLE IF EXISTS %s", r->schema,
+             r->schema);
+    s_ok(r->t->target, sql);
+}
+
+/* Back to the source: its grant restored, the copy and the replication removed. */
+static const char *s_rollback(run_t *r, const char *why)
+{
+    char sql[256];
+    if (r->revoked) {
+        snprintf(sql, sizeof sql, "GRANT %s TO quiz_shard_%d", r->schema, r->t->from);
+        if (!s_ok(r->t->source, sql))
+            log_error("move of tenant %s: could not give shard %d its grant back: the tenant"
+                      " is frozen until it is granted by hand",
+                      r->t->tenant, r->t->from);
+        r->revoked = false;
+    }
+    s_cleanup(r);
+    log_warning("move of tenant %s rolled back to shard %d: %s", r->t->tenant, r->t->from, why);
+    return why;
+}
+
+/* The source's tables, comma-separated and qualified (schema_migrations apart: the target's
+ * own migrations wrote it). NULL on error. */
+static char *s_tables(run_t *r)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT string_agg(format('%%I.%%I', schemaname, tablename), ', ' ORDER BY"
+             " tablename) FROM pg_tables WHERE schemaname = '%s' AND tablename <>"
+             " 'schema_migrations'",
+             r->schema);
+    return s_value(r->t->source, sql);
+}
+
+/* Row count and checksum of every table, as one text, on db. NULL on error. */
+static char *s_fingerprint(run_t *r, wk_db_t *db, const char *tables)
+{
+    char *list = mem_strdup(tables), *save = NULL;
+    size_t cap = 256;
+    char *sql = mem_alloc(cap);
+    strcpy(sql, "SET TimeZone TO 'UTC'; SELECT concat_ws(' '");
+    for (char *t = strtok_r(list, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+        char part[512];
+        snprintf(part, sizeof part,
+                 ", (SELECT count(*) || ':' || coalesce(md5(string_agg(md5(x::text), '' ORDER BY"
+                 " md5(x::text))), '') FROM %s x)",
+                 t);
+        cap += strlen(part);
+        sql = mem_realloc(sql, cap);
+        strcat(sql, part);
+    }
+    strcat(sql, ")");
+    free(list);
+    char *v = s_value(db, sql);
+    free(sql);
+    return v;
+}
+
+/* Waits until the target's copy equals the frozen source's. 0, or -1 after the timeout. */
+static int s_catch_up(run_t *r, const char *tables)
+{
+    char *want = s_fingerprint(r, r->t->source, tables);
+    int rc = -1;
+    for (int waited = 0; want && waited < CATCHUP_TIMEOUT_MS; waited += POLL_MS) {
+        char *got = s_fingerprint(r, r->t->target, tables);
+        bool same = got && strcmp(got, want) == 0;
+        free(got);
+        if (same) {
+            rc = 0;
+            break;
+        }
+        s_sleep_ms(POLL_MS);
+    }
+    free(want);
+    return rc;
+}
+
+/* Sets the target's sequences to the source's values (logical replication carries none). */
+static int s_sequences(run_t *r)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT coalesce(string_agg(format('SELECT setval(%%L, %%s, true)',"
+             " format('%%I.%%I', schemaname, sequencename), last_value), '; '), '')"
+             " FROM pg_sequences WHERE schemaname = '%s' AND last_value IS NOT NULL",
+             r->schema);
+    char *script = s_value(r->t->source, sql);
+    bool ok = script && (!*script || s_ok(r->t->target, script));
+    free(script);
+    return ok ? 0 : -1;
+}
+
+/* Builds the target's empty schema at this binary's tenant version, granted to nobody yet. */
+static int s_build_target(run_t *r)
+{
+    wk_tx_t tx;
+    int rc = wk_tx_begin(&tx, r->t->target, NULL, 0) == 0 &&
+                     wk_tx_schema(&tx, r->id, WK_SCHEMA_CREATE, -1) == 0 &&
+                     wk_migrate_tenant(&tx) == 0 &&
+                     wk_tx_schema(&tx, r->id, WK_SCHEMA_LEAVE, -1) == 0 && wk_tx_commit(&tx) == 0
+                 ? 0
+                 : -1;
+    if (rc < 0)
+        log_warning("move: target schema: %s", tx.detail);
+    wk_tx_end(&tx);
+    return rc;
+}
+
+/* Flips the registry and closes the operation, with the tenant's row locked. 0 or -1. */
+static int s_flip(run_t *r, uint64_t freeze_ms)
+{
+    char to[12], from[12], freeze[24];
+    snprintf(to, sizeof to, "%d", r->t->to);
+    snprintf(from, sizeof from, "%d", r->t->from);
+    snprintf(freeze, sizeof freeze, "%llu", (unsigned long long)freeze_ms);
+    const char *v[5] = {r->t->tenant, to, r->t->op_id, from, freeze};
+    wk_tx_t tx;
+    PGresult *a = NULL, *b = NULL, *c = NULL;
+    int rc = -1;
+    if (wk_tx_begin(&tx, r->t->registry, NULL, 0) == 0 &&
+        (a = wk_tx_exec(&tx,
+                        "UPDATE quiz.tenants SET shard = $2 WHERE id = $1 AND shard = $3"
+                        " AND status = 'active' RETURNING id",
+                        3, (const char *const[]){v[0], v[1], v[3]})) &&
+        PQntuples(a) == 1 &&
+        (b = wk_tx_exec(&tx,
+                        "UPDATE quiz.operations SET state = 'done', progress = 1, from_shard = $2,"
+                        " freeze_ms = $3, finished_at = now(), lease_until = NULL WHERE id = $1",
+                        3, (const char *const[]){v[2], v[3], v[4]})) &&
+        (c = wk_tx_exec(&tx,
+                        "INSERT INTO quiz.platform_audit (action, tenant_id, detail) VALUES"
+                        " ('tenant.move', $1, jsonb_build_object('from', $2::int, 'to', $3::int,"
+                        " 'operation', $4::uuid, 'freeze_ms', $5::int))",
+                        5, (const char *const[]){v[0], v[3], v[1], v[2], v[4]})) &&
+        wk_tx_commit(&tx) == 0)
+        rc = 0;
+    if (rc < 0)
+        log_warning("move: registry flip: %s", tx.detail);
+    PQclear(a);
+    PQclear(b);
+    PQclear(c);
+    wk_tx_end(&tx);
+    return rc;
+}
+
+const char *wk_transfer_run(const wk_transfer_t *t)
+{
+    run_t r = {.t = t};
+    uint8_t op[16];
+    char hex[33];
+    if (ident_uuid_parse(t->tenant, strlen(t->tenant), r.id) < 0 ||
+        ident_uuid_parse(t->op_id, strlen(t->op_id), op) < 0)
+        return "bad ids";
+    ident_schema_name(r.id, r.schema);
+    ident_hex(op, 16, hex);
+    snprintf(r.name, sizeof r.name, "quizmove_%s", hex);
+    uint64_t start = clock_mono_us();
+    char sql[2048];
+
+    /* A resumed move starts over: the source was authoritative all along. Its grant may have
+       been revoked by a mover that died frozen. */
+    r.revoked = true;
+    s_rollback(&r, "starting (again) from a clean state");
+    s_state(&r, "copying");
+    snprintf(sql, sizeof sql, "SELECT max(version) FROM %s.schema_migrations", r.schema);
+    char *version = s_value(t->source, sql);
+    bool current = version && strcmp(version, wk_migrate_tenant_version()) == 0;
+    free(version);
+    if (!current)
+        return s_rollback(&r, "the source schema is not at this worker's version: migrate first");
+    if (s_build_target(&r) < 0)
+        return s_rollback(&r, "could not build the tenant's schema on the target cluster");
+    char *tables = s_tables(&r);
+    if (!tables || !*tables) {
+        free(tables);
+        return s_rollback(&r, "could not list the tenant's tables");
+    }
+    /* As the cluster's owner: publishing another role's tables takes a superuser (or their
+       owner holding CREATE on the database). */
+    snprintf(sql, sizeof sql, "CREATE PUBLICATION %s FOR TABLE %s", r.name, tables);
+    char *conninfo = NULL;
+    PGconn *tc = wk_db_conn(t->target);
+    if (tc)
+        conninfo = PQescapeLiteral(tc, t->source_dsn, strlen(t->source_dsn));
+    const char *why = NULL;
+    if (!s_ok(t->source, sql))
+        why = "could not publish the tenant's tables";
+    else if (!conninfo)
+        why = "the target cluster is unreachable";
+    if (!why) {
+        snprintf(sql, sizeof sql,
+                 "CREATE SUBSCRIPTION %s CONNECTION %s PUBLICATION %s WITH (copy_data = true)",
+                 r.name, conninfo, r.name);
+        if (!s_ok(t->target, sql))
+            why = "could not subscribe the target to the source";
+    }
+    if (conninfo)
+        PQfreemem(conninfo);
+    if (why) {
+        free(tables);
+        return s_rollback(&r, why);
+    }
+    /* The initial COPY of every table, while the tenant keeps serving from the source. */
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FILTER (WHERE srsubstate NOT IN ('r', 's')) FROM pg_subscription_rel"
+             " WHERE srsubid = (SELECT oid FROM pg_subscription WHERE subname = '%s')",
+             r.name);
+    bool synced = false;
+    for (int waited = 0; waited < SYNC_TIMEOUT_S * 1000 && t->keep_going(t->arg); waited += 100) {
+        char *left = s_value(t->target, sql);
+        synced = left && strcmp(left, "0") == 0;
+        free(left);
+        if (synced)
+            break;
+        s_sleep_ms(100);
+    }
+    if (!synced) {
+        free(tables);
+        return s_rollback(&r, "the initial copy did not finish");
+    }
+    s_state(&r, "catching_up");
+    /* The freeze: the source shard loses the tenant (new requests: 503, retry), transactions
+       already in it finish (the lock waits for them), and the target catches up. */
+    s_state(&r, "cutover");
+    uint64_t frozen = clock_mono_us();
+    snprintf(sql, sizeof sql, "REVOKE %s FROM quiz_shard_%d", r.schema, t->from);
+    if (!s_ok(t->source, sql)) {
+        free(tables);
+        return s_rollback(&r, "could not freeze the tenant on the source");
+    }
+    r.revoked = true;
+    snprintf(sql, sizeof sql,
+             "BEGIN; SET LOCAL lock_timeout = '5s'; LOCK TABLE %s IN ACCESS"
+             " EXCLUSIVE MODE; COMMIT",
+             tables);
+    if (!s_ok(t->source, sql) || s_catch_up(&r, tables) < 0 || s_sequences(&r) < 0) {
+        free(tables);
+        return s_rollback(&r, "the target did not catch up with the frozen source");
+    }
+    free(tables);
+    snprintf(sql, sizeof sql, "DROP SUBSCRIPTION %s", r.name);
+    char grant[256];
+    snprintf(grant, sizeof grant, "GRANT %s TO quiz_shard_%d", r.schema, t->to);
+    if (!s_ok(t->target, sql) || !s_ok(t->target, grant))
+        return s_rollback(&r, "could not hand the copy to the target shard");
+    uint64_t freeze_ms = (clock_mono_us() - frozen) / 1000;
+    if (s_flip(&r, freeze_ms) < 0) {
+        snprintf(grant, sizeof grant, "REVOKE %s FROM quiz_shard_%d", r.schema, t->to);
+        s_ok(t->target, grant);
+        return s_rollback(&r, "could not flip the registry");
+    }
+    /* The target is the tenant's now; the verified source copy goes. */
+    snprintf(sql, sizeof sql,
+             "DROP PUBLICATION IF EXISTS %s; DROP SCHEMA %s CASCADE;"
+             " DROP ROLE %s",
+             r.name, r.schema, r.schema);
+    if (!s_ok(t->source, sql))
+        log_warning("move of tenant %s: the source copy on shard %d is left: drop %s by hand",
+                    t->tenant, t->from, r.schema);
+    log_info("moved tenant %s from shard %d to shard %d across clusters in %.0f ms, writes"
+             " frozen %llu ms (operation %s)",
+             t->tenant, t->from, t->to, (double)(clock_mono_us() - start) / 1000.0,
+             (unsigned long long)freeze_ms, t->op_id);
+    return NULL;
+}
