@@ -34,7 +34,7 @@ GW_OBJ  = $(call objs,$(1),$(GW_SRC) $(PROTO_SRC) $(COMMON_SRC)) $(1)/openapi_em
 WK_OBJ  = $(call objs,$(1),$(WK_SRC) $(PROTO_SRC) $(COMMON_SRC)) $(1)/sql_embedded.o
 CTL_OBJ = $(call objs,$(1),$(CTL_SRC) $(COMMON_SRC))
 
-.PHONY: all run test unit integration bench bench-tenants bench-curve deps clean format
+.PHONY: all run test unit integration bench bench-tenants bench-curve bench-move deps clean format
 all: build/quiz-gateway build/quiz-worker build/quizctl
 
 build/quiz-gateway: $(call GW_OBJ,build)
@@ -98,6 +98,9 @@ bench: deps
 
 bench-curve: deps
 	@bash bench/curve.sh
+
+bench-move: deps
+	@bash bench/move.sh
 
 bench-tenants: deps
 	@$(MAKE) --no-print-directory all build/bench-argon2

@@ -223,9 +223,11 @@ static int s_redirect(gw_http_t *http, const proto_request_t *req, const proto_r
 }
 
 /* Sends one request to a shard, following redirects to the tenant's owner, and answers the
- * client with the worker's reply. */
+ * client with the worker's reply. `slot` (or NULL), a count of requests in flight, is given back
+ * as soon as the worker has answered: before the client reads the answer, so its next request
+ * never finds the slot still taken. */
 static int s_forward(struct mg_connection *conn, gw_http_t *http, proto_request_t *req, int shard,
-                     unsigned flags, const char *rid)
+                     unsigned flags, const char *rid, atomic_int *slot)
 {
     gw_shard_link_t *link = mg_get_thread_pointer(conn);
     proto_reply_t rep;
@@ -243,6 +245,8 @@ static int s_forward(struct mg_connection *conn, gw_http_t *http, proto_request_
         proto_reply_clear(&rep);
         shard = owner;
     }
+    if (slot)
+        atomic_fetch_sub(slot, 1);
     log_req_t lr = {req->request_id, req->has_tenant ? req->tenant : NULL, shard};
     if (outcome == GW_CALL_UNAVAILABLE) {
         log_req_warning(&lr, "%s: no worker connected", proto_op_str(req->op));
@@ -434,15 +438,13 @@ static int s_dispatch(struct mg_connection *conn, gw_http_t *http, const char *r
     /* Workers pace password hashing while they serve reads (worker/wk_pace.h), so a login storm
        would otherwise wait there holding a thread each until none is left for anything else. */
     if (!proto_op_hashes_password(req->op))
-        return s_forward(conn, http, req, shard, route->flags, rid);
+        return s_forward(conn, http, req, shard, route->flags, rid, NULL);
     if (atomic_fetch_add(&http->hashing, 1) >= http->cfg.password_inflight) {
         atomic_fetch_sub(&http->hashing, 1);
         return s_problem(conn, 503, "busy", "too many password checks in progress; retry shortly",
                          rid, "Retry-After: 1\r\n");
     }
-    int status = s_forward(conn, http, req, shard, route->flags, rid);
-    atomic_fetch_sub(&http->hashing, 1);
-    return status;
+    return s_forward(conn, http, req, shard, route->flags, rid, &http->hashing);
 }
 
 static int s_on_request(struct mg_connection *conn, void *cbdata)

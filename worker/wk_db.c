@@ -155,17 +155,18 @@ static proto_status_t s_status_of(const PGresult *res)
         const char *prefix;
         proto_status_t status;
     } map[] = {
-        {"23505", PROTO_STATUS_CONFLICT},  /* unique_violation */
-        {"23503", PROTO_STATUS_CONFLICT},  /* foreign_key_violation */
-        {"23", PROTO_STATUS_BAD_REQUEST},  /* other integrity violations: checks, not null */
-        {"22", PROTO_STATUS_BAD_REQUEST},  /* data exception: bad uuid, too long, bad json */
-        {"42P01", PROTO_STATUS_NOT_FOUND}, /* undefined_table: the tenant schema is gone */
-        {"3F000", PROTO_STATUS_NOT_FOUND}, /* invalid_schema_name */
-        {"57014", PROTO_STATUS_TIMEOUT},   /* query_canceled by statement_timeout */
-        {"08", PROTO_STATUS_UNAVAILABLE},  /* connection exceptions */
-        {"57P", PROTO_STATUS_UNAVAILABLE}, /* admin/crash shutdown, cannot connect now */
-        {"53", PROTO_STATUS_UNAVAILABLE},  /* insufficient resources */
-        {"40", PROTO_STATUS_UNAVAILABLE},  /* serialization failure, deadlock: retry */
+        {"23505", PROTO_STATUS_CONFLICT},    /* unique_violation */
+        {"23503", PROTO_STATUS_CONFLICT},    /* foreign_key_violation */
+        {"23", PROTO_STATUS_BAD_REQUEST},    /* other integrity violations: checks, not null */
+        {"22", PROTO_STATUS_BAD_REQUEST},    /* data exception: bad uuid, too long, bad json */
+        {"42P01", PROTO_STATUS_NOT_FOUND},   /* undefined_table: the tenant schema is gone */
+        {"3F000", PROTO_STATUS_NOT_FOUND},   /* invalid_schema_name */
+        {"57014", PROTO_STATUS_TIMEOUT},     /* query_canceled by statement_timeout */
+        {"55006", PROTO_STATUS_UNAVAILABLE}, /* object_in_use: the tenant is moving (frozen) */
+        {"08", PROTO_STATUS_UNAVAILABLE},    /* connection exceptions */
+        {"57P", PROTO_STATUS_UNAVAILABLE},   /* admin/crash shutdown, cannot connect now */
+        {"53", PROTO_STATUS_UNAVAILABLE},    /* insufficient resources */
+        {"40", PROTO_STATUS_UNAVAILABLE},    /* serialization failure, deadlock: retry */
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strncmp(state, map[i].prefix, strlen(map[i].prefix)) == 0)
@@ -204,7 +205,8 @@ static void s_fail(wk_tx_t *tx, const PGresult *res, const char *what)
     tx->status = s_status_of(res);
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *constraint = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
-    if (tx->status == PROTO_STATUS_INTERNAL || tx->status == PROTO_STATUS_UNAVAILABLE)
+    bool moving = state && strcmp(state, "55006") == 0; /* a write frozen by a move: expected */
+    if (!moving && (tx->status == PROTO_STATUS_INTERNAL || tx->status == PROTO_STATUS_UNAVAILABLE))
         log_warning("could not %s: %s%s", what, state ? state : "",
                     tx->conn ? PQerrorMessage(tx->conn) : "no connection");
     snprintf(tx->detail, sizeof tx->detail, "%s%s%s", what, constraint ? " violates " : "",
@@ -290,22 +292,22 @@ static int s_pl_queue_begin(wk_tx_t *tx)
 }
 
 /* Records a failed BEGIN and tenant set-up. Entering a tenant's role is where PostgreSQL tells
- * whose the tenant is: its role gone ("role does not exist", 22023, or 42704) means the tenant
- * was deleted; a role this shard's login is not a member of (42501) means the tenant lives on
- * another shard, which the dispatcher then names (wk_placement). */
+ * that the tenant is not this shard's: a role this shard's login is not a member of (42501), or
+ * no such role on this cluster ("role does not exist", 22023 or 42704: never created, deleted,
+ * or moved to another cluster). Either is MISROUTED, and the dispatcher asks the registry
+ * (wk_placement): a redirect, or 404 for a tenant that does not exist. */
 static void s_begin_failed(wk_tx_t *tx, const PGresult *res, bool tenant_bound)
 {
-    bool first = tx->status == PROTO_STATUS_OK;
-    s_fail(tx, res, "begin transaction");
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    if (!first || !tenant_bound || !state)
-        return;
-    if (strcmp(state, "22023") == 0 || strcmp(state, "42704") == 0) {
-        tx->status = PROTO_STATUS_NOT_FOUND;
-    } else if (strcmp(state, "42501") == 0) {
+    if (tx->status == PROTO_STATUS_OK && tenant_bound && state &&
+        (strcmp(state, "22023") == 0 || strcmp(state, "42704") == 0 ||
+         strcmp(state, "42501") == 0)) {
+        /* routine since placement is data: no warning */
         tx->status = PROTO_STATUS_MISROUTED;
         snprintf(tx->detail, sizeof tx->detail, "tenant is not served by this shard");
+        return;
     }
+    s_fail(tx, res, "begin transaction");
 }
 
 /* Reads the results of BEGIN and the set-up if they are still unread. */

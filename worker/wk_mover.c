@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/ident.h"
@@ -28,6 +29,7 @@ struct wk_mover {
     const wk_clusters_t *clusters;
     char *user;
     int cluster, shard;     /* this worker's: its tenants' sizes are sampled there */
+    char identity[300];     /* "host:pid", recorded with the operations it takes */
     uint64_t sampled_at_us; /* monotonic time of the last sample (0: none yet) */
     pthread_t tid;
     pthread_mutex_t lock;
@@ -195,7 +197,8 @@ static const char *s_move(wk_mover_t *m, const char *op_id, const char *tenant, 
     if (!why) {
         const char *done[2] = {op_id, from_text};
         res = wk_tx_exec(&tx,
-                         "UPDATE quiz.operations SET state = 'done', progress = 1, from_shard = $2,"
+                         "UPDATE quiz.operations SET state = 'done', progress = 1, from_shard ="
+                         " CASE WHEN $2::int = to_shard THEN from_shard ELSE $2::int END,"
                          " freeze_ms = 0, finished_at = now(), lease_until = NULL WHERE id = $1",
                          2, done);
         PQclear(res);
@@ -328,17 +331,17 @@ static void s_rebalance(wk_mover_t *m, const op_t *op)
 /* Takes the oldest operation nobody holds. 1 with *op set, 0 if none, -1 on error. */
 static int s_claim(wk_mover_t *m, op_t *op)
 {
-    PGresult *res =
-        s_exec1(m->db,
-                "UPDATE quiz.operations SET lease_until = now() + interval '" LEASE "',"
-                " state = CASE WHEN state = 'queued' THEN (CASE kind WHEN 'move' THEN 'cutover'"
-                " ELSE 'copying' END) ELSE state END"
-                " WHERE id = (SELECT id FROM quiz.operations WHERE state NOT IN ('done', 'failed')"
-                " AND parent_id IS NULL AND (lease_until IS NULL OR lease_until < now())"
-                " ORDER BY started_at LIMIT 1 FOR UPDATE SKIP LOCKED)"
-                " RETURNING id::text, kind, coalesce(tenant_id::text, ''), coalesce(to_shard, -1),"
-                " coalesce(by, 'tenants')",
-                0, NULL);
+    PGresult *res = s_exec1(
+        m->db,
+        "UPDATE quiz.operations SET lease_until = now() + interval '" LEASE "', claimed_by = $1,"
+        " state = CASE WHEN state = 'queued' THEN (CASE kind WHEN 'move' THEN 'cutover'"
+        " ELSE 'copying' END) ELSE state END"
+        " WHERE id = (SELECT id FROM quiz.operations WHERE state NOT IN ('done', 'failed')"
+        " AND parent_id IS NULL AND (lease_until IS NULL OR lease_until < now())"
+        " ORDER BY started_at LIMIT 1 FOR UPDATE SKIP LOCKED)"
+        " RETURNING id::text, kind, coalesce(tenant_id::text, ''), coalesce(to_shard, -1),"
+        " coalesce(by, 'tenants')",
+        1, (const char *const[]){m->identity});
     if (!res)
         return -1;
     int found = PQntuples(res) == 1;
@@ -421,6 +424,9 @@ wk_mover_t *wk_mover_start(const wk_clusters_t *clusters, int cluster, int shard
     m->clusters = clusters;
     m->cluster = cluster;
     m->shard = shard;
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    snprintf(m->identity, sizeof m->identity, "%s:%d", host, (int)getpid());
     m->user = user ? mem_strdup(user) : NULL;
     m->db = wk_db_new(clusters->dsn[0], user, false, false);
     pthread_mutex_init(&m->lock, NULL);

@@ -6,7 +6,8 @@
  * A move between shards of one cluster is one transaction: the tenant's role granted to the
  * target shard's login and revoked from the source's, the registry flipped (which bumps the
  * placement epoch), the operation done. Nothing is copied and no write is frozen: from the next
- * transaction on PostgreSQL refuses the old shard, whose worker redirects (wk_placement.h). */
+ * transaction on PostgreSQL refuses the old shard, whose worker redirects (wk_placement.h). A
+ * move between clusters copies the tenant with logical replication (wk_transfer.h). */
 #ifndef WORKER_WK_MOVER_H
 #define WORKER_WK_MOVER_H
 

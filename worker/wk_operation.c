@@ -15,7 +15,7 @@
     "json_build_object('id', id, 'kind', kind, 'tenant_id', tenant_id, 'from_shard',"       \
     " from_shard, 'to_shard', to_shard, 'by', by, 'parent_id', parent_id, 'state', state,"  \
     " 'progress', progress, 'started_at', started_at, 'finished_at', finished_at, 'error'," \
-    " error, 'freeze_ms', freeze_ms)"
+    " error, 'freeze_ms', freeze_ms, 'claimed_by', claimed_by)"
 
 /* Inserts the operation (values: id, then the statement's own) and answers 202 with it;
  * a unique violation (one running already) is a 409 with `busy`. */

@@ -57,4 +57,6 @@ void wk_reply_tx_error(proto_reply_t *rep, const wk_tx_t *tx)
     if (status == PROTO_STATUS_NOT_FOUND)
         detail = "tenant not found";
     wk_reply_error(rep, status, "%s", detail);
+    if (status == PROTO_STATUS_UNAVAILABLE) /* the database, or the tenant, is briefly away */
+        proto_reply_header(rep, "Retry-After", "1");
 }

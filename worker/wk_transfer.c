@@ -21,7 +21,8 @@ typedef struct {
     char schema[64]; /* tenant_<hex> */
     char name[48];   /* quizmove_<hex of the operation> */
     uint8_t id[16];
-    bool revoked; /* the source shard's grant is revoked: the freeze is on */
+    bool frozen;  /* the source's tables refuse writes (quiz.refuse_write_while_moving) */
+    bool revoked; /* the source shard's grant is revoked */
 } run_t;
 
 static void s_sleep_ms(int ms)
@@ -75,35 +76,86 @@ static void s_state(const run_t *r, const char *state)
     wk_tx_end(&tx);
 }
 
-/* Removes what an earlier attempt of this operation may have left: subscription (and its slot),
- * publication, the target's copy. Each step is harmless when there is nothing to remove. */
-static void s_cleanup(run_t *r)
+/* Drops the subscription, its slot and the publication, whatever state they are in. */
+static void s_drop_replication(run_t *r)
 {
     char sql[512];
-    snprintf(sql, sizeof sql,
-             "DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_subscription WHERE subname = '%s') THEN"
-             " ALTER SUBSCRIPTION %s DISABLE; ALTER SUBSCRIPTION %s SET (slot_name = NONE);"
-             " END IF; END $$",
-             r->name, r->name, r->name);
-    s_ok(r->t->target, sql);
+    /* With the source reachable, dropping the subscription drops its slot there too (waiting
+       for the walsender to let go); without, the slot is detached and dropped below. */
     snprintf(sql, sizeof sql, "DROP SUBSCRIPTION IF EXISTS %s", r->name);
-    s_ok(r->t->target, sql);
+    if (!s_ok(r->t->target, sql)) {
+        snprintf(sql, sizeof sql,
+                 "DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_subscription WHERE subname = '%s') THEN"
+                 " ALTER SUBSCRIPTION %s DISABLE; ALTER SUBSCRIPTION %s SET (slot_name = NONE);"
+                 " DROP SUBSCRIPTION %s; END IF; END $$",
+                 r->name, r->name, r->name, r->name);
+        s_ok(r->t->target, sql);
+    }
     snprintf(sql, sizeof sql,
-             "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
-             " WHERE slot_name = '%s' AND NOT active",
+             "SELECT count(*) FILTER (WHERE active), count(pg_drop_replication_slot(slot_name))"
+             " FILTER (WHERE NOT active) FROM pg_replication_slots WHERE slot_name = '%s'",
              r->name);
-    s_ok(r->t->source, sql);
+    for (int i = 0; i < 100; i++) { /* an active slot is let go within moments */
+        char *active = s_value(r->t->source, sql);
+        bool done = active && strcmp(active, "0") == 0;
+        free(active);
+        if (done)
+            break;
+        s_sleep_ms(50);
+    }
     snprintf(sql, sizeof sql, "DROP PUBLICATION IF EXISTS %s", r->name);
     s_ok(r->t->source, sql);
+}
+
+/* Removes what an earlier attempt of this operation may have left: the replication and the
+ * target's copy. Each step is harmless when there is nothing to remove. */
+static void s_cleanup(run_t *r)
+{
+    char sql[256];
+    s_drop_replication(r);
     snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE; DROP ROLE IF EXISTS %s", r->schema,
              r->schema);
     s_ok(r->t->target, sql);
 }
 
-/* Back to the source: its grant restored, the copy and the replication removed. */
+/* Adds (on) or removes the write freeze on every table of the tenant's source schema, in one
+ * transaction. It first takes every table's SHARE ROW EXCLUSIVE lock in one statement, which
+ * waits for the writes already under way (they then replicate) while reads go on. A writer
+ * holding one table and wanting the next could deadlock with that, so the wait is short and
+ * retried: the writers finish in between. */
+static bool s_freeze(run_t *r, bool on)
+{
+    char sql[2048];
+    snprintf(sql, sizeof sql,
+             "DO $$ DECLARE t text; BEGIN SET LOCAL lock_timeout = '100ms';"
+             " EXECUTE (SELECT 'LOCK TABLE ' || string_agg(format('%%I.%%I', schemaname,"
+             "  tablename), ', ') || ' IN SHARE ROW EXCLUSIVE MODE' FROM pg_tables"
+             "  WHERE schemaname = '%s' AND tablename <> 'schema_migrations');"
+             " FOR t IN SELECT format('%%I.%%I', schemaname, tablename) FROM pg_tables"
+             "  WHERE schemaname = '%s' AND tablename <> 'schema_migrations' LOOP"
+             "  EXECUTE format('DROP TRIGGER IF EXISTS quizmove_freeze ON %%s', t);"
+             "  IF %s THEN EXECUTE format('CREATE TRIGGER quizmove_freeze BEFORE INSERT OR"
+             "   UPDATE OR DELETE OR TRUNCATE ON %%s FOR EACH STATEMENT EXECUTE FUNCTION"
+             "   quiz.refuse_write_while_moving()', t); END IF;"
+             " END LOOP; END $$",
+             r->schema, r->schema, on ? "true" : "false");
+    for (int tries = 0; tries < 50; tries++) {
+        if (s_ok(r->t->source, sql))
+            return true;
+        s_sleep_ms(5);
+    }
+    return false;
+}
+
+/* Back to the source: its writes and grant restored, the copy and the replication removed. */
 static const char *s_rollback(run_t *r, const char *why)
 {
     char sql[256];
+    if (r->frozen && !s_freeze(r, false))
+        log_error("move of tenant %s: could not lift the write freeze on shard %d: drop the"
+                  " quizmove_freeze triggers of %s by hand",
+                  r->t->tenant, r->t->from, r->schema);
+    r->frozen = false;
     if (r->revoked) {
         snprintf(sql, sizeof sql, "GRANT %s TO quiz_shard_%d", r->schema, r->t->from);
         if (!s_ok(r->t->source, sql))
@@ -131,7 +183,7 @@ static char *s_tables(run_t *r)
 }
 
 /* Row count and checksum of every table, as one text, on db. NULL on error. */
-static char *s_fingerprint(run_t *r, wk_db_t *db, const char *tables)
+static char *s_fingerprint(run_t *r, wk_db_t *db, const char *tables, bool full)
 {
     char *list = mem_strdup(tables), *save = NULL;
     size_t cap = 256;
@@ -139,9 +191,12 @@ static char *s_fingerprint(run_t *r, wk_db_t *db, const char *tables)
     strcpy(sql, "SET TimeZone TO 'UTC'; SELECT concat_ws(' '");
     for (char *t = strtok_r(list, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
         char part[512];
+        /* Order-free: a sum of row hashes needs no sort, so a table of tens of thousands of
+           rows takes milliseconds a pass. */
         snprintf(part, sizeof part,
-                 ", (SELECT count(*) || ':' || coalesce(md5(string_agg(md5(x::text), '' ORDER BY"
-                 " md5(x::text))), '') FROM %s x)",
+                 full ? ", (SELECT count(*) || ':' || coalesce(sum(hashtextextended(x::text, 0)"
+                        "::numeric), 0) FROM %s x)"
+                      : ", (SELECT count(*) FROM %s x)",
                  t);
         cap += strlen(part);
         sql = mem_realloc(sql, cap);
@@ -154,21 +209,30 @@ static char *s_fingerprint(run_t *r, wk_db_t *db, const char *tables)
     return v;
 }
 
-/* Waits until the target's copy equals the frozen source's. 0, or -1 after the timeout. */
+/* Waits until the target's copy equals the frozen source's: row counts first (cheap, polled),
+ * then counts and checksums (a full pass, only when the counts agree). 0, or -1 after the
+ * timeout. */
 static int s_catch_up(run_t *r, const char *tables)
 {
-    char *want = s_fingerprint(r, r->t->source, tables);
+    char *counts = s_fingerprint(r, r->t->source, tables, false);
+    char *want = counts ? s_fingerprint(r, r->t->source, tables, true) : NULL;
     int rc = -1;
     for (int waited = 0; want && waited < CATCHUP_TIMEOUT_MS; waited += POLL_MS) {
-        char *got = s_fingerprint(r, r->t->target, tables);
-        bool same = got && strcmp(got, want) == 0;
+        char *got = s_fingerprint(r, r->t->target, tables, false);
+        bool same = got && strcmp(got, counts) == 0;
         free(got);
+        if (same) {
+            got = s_fingerprint(r, r->t->target, tables, true);
+            same = got && strcmp(got, want) == 0;
+            free(got);
+        }
         if (same) {
             rc = 0;
             break;
         }
         s_sleep_ms(POLL_MS);
     }
+    free(counts);
     free(want);
     return rc;
 }
@@ -222,8 +286,8 @@ static int s_flip(run_t *r, uint64_t freeze_ms)
                         3, (const char *const[]){v[0], v[1], v[3]})) &&
         PQntuples(a) == 1 &&
         (b = wk_tx_exec(&tx,
-                        "UPDATE quiz.operations SET state = 'done', progress = 1, from_shard = $2,"
-                        " freeze_ms = $3, finished_at = now(), lease_until = NULL WHERE id = $1",
+                        "UPDATE quiz.operations SET progress = 0.99, from_shard = $2,"
+                        " freeze_ms = $3 WHERE id = $1",
                         3, (const char *const[]){v[2], v[3], v[4]})) &&
         (c = wk_tx_exec(&tx,
                         "INSERT INTO quiz.platform_audit (action, tenant_id, detail) VALUES"
@@ -255,9 +319,9 @@ const char *wk_transfer_run(const wk_transfer_t *t)
     uint64_t start = clock_mono_us();
     char sql[2048];
 
-    /* A resumed move starts over: the source was authoritative all along. Its grant may have
-       been revoked by a mover that died frozen. */
-    r.revoked = true;
+    /* A resumed move starts over: the source was authoritative all along. A mover that died
+       during the freeze may have left it frozen and its grant revoked. */
+    r.revoked = r.frozen = true;
     s_rollback(&r, "starting (again) from a clean state");
     s_state(&r, "copying");
     snprintf(sql, sizeof sql, "SELECT max(version) FROM %s.schema_migrations", r.schema);
@@ -317,29 +381,34 @@ const char *wk_transfer_run(const wk_transfer_t *t)
         return s_rollback(&r, "the initial copy did not finish");
     }
     s_state(&r, "catching_up");
-    /* The freeze: the source shard loses the tenant (new requests: 503, retry), transactions
-       already in it finish (the lock waits for them), and the target catches up. */
+    /* The freeze of this tenant's writes (503, retry; reads go on from the source) while the
+       target catches up with what it holds. */
     s_state(&r, "cutover");
     uint64_t frozen = clock_mono_us();
-    snprintf(sql, sizeof sql, "REVOKE %s FROM quiz_shard_%d", r.schema, t->from);
-    if (!s_ok(t->source, sql)) {
+    r.frozen = true;
+    if (!s_freeze(&r, true)) {
         free(tables);
-        return s_rollback(&r, "could not freeze the tenant on the source");
+        return s_rollback(&r, "could not freeze the tenant's writes on the source");
     }
-    r.revoked = true;
-    snprintf(sql, sizeof sql,
-             "BEGIN; SET LOCAL lock_timeout = '5s'; LOCK TABLE %s IN ACCESS"
-             " EXCLUSIVE MODE; COMMIT",
-             tables);
-    if (!s_ok(t->source, sql) || s_catch_up(&r, tables) < 0 || s_sequences(&r) < 0) {
+    /* A synchronous commit flushes the WAL of the writes before the freeze now, whatever
+       synchronous_commit they ran with, so the walsender need not wait for the WAL writer. */
+    s_ok(t->source, "BEGIN; SET LOCAL synchronous_commit = on;"
+                    " SELECT pg_logical_emit_message(true, 'quizmove', 'frozen'); COMMIT");
+    if (s_catch_up(&r, tables) < 0 || s_sequences(&r) < 0) {
         free(tables);
         return s_rollback(&r, "the target did not catch up with the frozen source");
     }
     free(tables);
-    snprintf(sql, sizeof sql, "DROP SUBSCRIPTION %s", r.name);
+    /* The hand-over: the source shard stops serving the tenant (for these milliseconds reads
+       get 503 too, so none can see the source once the target has taken a write), the target
+       shard starts, the registry flips. */
+    snprintf(sql, sizeof sql, "REVOKE %s FROM quiz_shard_%d", r.schema, t->from);
+    r.revoked = true;
+    if (!s_ok(t->source, sql))
+        return s_rollback(&r, "could not take the tenant from the source shard");
     char grant[256];
     snprintf(grant, sizeof grant, "GRANT %s TO quiz_shard_%d", r.schema, t->to);
-    if (!s_ok(t->target, sql) || !s_ok(t->target, grant))
+    if (!s_ok(t->target, grant))
         return s_rollback(&r, "could not hand the copy to the target shard");
     uint64_t freeze_ms = (clock_mono_us() - frozen) / 1000;
     if (s_flip(&r, freeze_ms) < 0) {
@@ -347,14 +416,27 @@ const char *wk_transfer_run(const wk_transfer_t *t)
         s_ok(t->target, grant);
         return s_rollback(&r, "could not flip the registry");
     }
-    /* The target is the tenant's now; the verified source copy goes. */
-    snprintf(sql, sizeof sql,
-             "DROP PUBLICATION IF EXISTS %s; DROP SCHEMA %s CASCADE;"
-             " DROP ROLE %s",
-             r.name, r.schema, r.schema);
+    /* The target is the tenant's now. The replication goes after the freeze (dropping the
+       slot waits for the source's walsender to let go of it), then the verified source copy.
+       Nothing is left to apply: the source was frozen and the target caught up. */
+    s_drop_replication(&r);
+    snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE; DROP ROLE %s", r.schema, r.schema);
     if (!s_ok(t->source, sql))
         log_warning("move of tenant %s: the source copy on shard %d is left: drop %s by hand",
                     t->tenant, t->from, r.schema);
+    /* Done once nothing of the move is left but the tenant in its new home. */
+    wk_tx_t tx;
+    PGresult *res = NULL;
+    if (wk_tx_begin(&tx, t->registry, NULL, 0) == 0)
+        res = wk_tx_exec(&tx,
+                         "UPDATE quiz.operations SET state = 'done', progress = 1,"
+                         " finished_at = now(), lease_until = NULL WHERE id = $1",
+                         1, (const char *const[]){t->op_id});
+    if (!res || wk_tx_commit(&tx) < 0)
+        log_warning("move of tenant %s is complete, but its operation %s could not be closed",
+                    t->tenant, t->op_id); /* a resumed mover finds it moved and closes it */
+    PQclear(res);
+    wk_tx_end(&tx);
     log_info("moved tenant %s from shard %d to shard %d across clusters in %.0f ms, writes"
              " frozen %llu ms (operation %s)",
              t->tenant, t->from, t->to, (double)(clock_mono_us() - start) / 1000.0,

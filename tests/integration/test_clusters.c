@@ -277,17 +277,40 @@ static char *s_leftovers(int c)
                           " pg_replication_slots WHERE slot_name LIKE 'quizmove\\_%'))");
 }
 
+/* A reader during a move: lists quizzes, counting answers other than 200. */
+typedef struct {
+    const api_tenant_t *t;
+    volatile bool *stop;
+    int ok, unavailable, errors;
+} reader_t;
+
+static void *s_reader(void *arg)
+{
+    reader_t *rd = arg;
+    while (!*rd->stop) {
+        long st = api_status(&S, "GET", "/api/quizzes?limit=5", rd->t->id, rd->t->token, NULL);
+        rd->ok += st == 200;
+        rd->unavailable += st == 503;
+        rd->errors += st != 200 && st != 503;
+    }
+    return NULL;
+}
+
 Test(clusters, a_move_between_clusters_keeps_every_acknowledged_write)
 {
-    api_tenant_t t;
+    api_tenant_t t, other;
     s_tenant_on(0, &t);
+    s_tenant_on(0, &other);
     volatile bool stop = false;
-    writer_t w[3];
-    pthread_t tid[3];
-    for (int i = 0; i < 3; i++) {
-        w[i] = (writer_t){&t, &stop, 0, i, 0};
+    /* Three writers to the moving tenant, one to another tenant of its shard, one reader. */
+    writer_t w[4];
+    pthread_t tid[4], rtid;
+    for (int i = 0; i < 4; i++) {
+        w[i] = (writer_t){i < 3 ? &t : &other, &stop, 0, i, 0};
         pthread_create(&tid[i], NULL, s_writer, &w[i]);
     }
+    reader_t rd = {&t, &stop, 0, 0, 0};
+    pthread_create(&rtid, NULL, s_reader, &rd);
     usleep(500 * 1000);
     char url[256], op[37];
     http_resp_t r;
@@ -321,13 +344,19 @@ Test(clusters, a_move_between_clusters_keeps_every_acknowledged_write)
     usleep(500 * 1000);
     stop = true;
     int acked = 0, errors = 0;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         pthread_join(tid[i], NULL);
-        acked += w[i].acked;
+        acked += i < 3 ? w[i].acked : 0;
         errors += w[i].errors;
     }
+    pthread_join(rtid, NULL);
     cr_expect_eq(errors, 0, "answers other than 201 and the freeze's 503");
     cr_expect_gt(acked, 10);
+    cr_expect_gt(w[3].acked, 10, "the other tenant's writer stalled");
+    cr_expect_eq(rd.errors, 0, "reads failed other than with 503");
+    cr_expect_gt(rd.ok, 10);
+    fprintf(stderr, "reads during the move: %d answered, %d refused (503)\n", rd.ok,
+            rd.unavailable);
     /* Where the tenant is now, with every acknowledged write exactly once. */
     cr_expect(s_has_schema(1, t.id), "no copy on cluster 1");
     cr_expect(!s_has_schema(0, t.id), "the source copy on cluster 0 was not dropped");
@@ -355,4 +384,96 @@ Test(clusters, a_move_between_clusters_keeps_every_acknowledged_write)
     char token[1024];
     cr_expect_eq(api_login(&S, t.id, t.email, t.password, token, NULL, NULL), 200);
     cr_expect_eq(api_status(&S, "GET", "/api/audit", t.id, t.token, NULL), 200);
+}
+
+Test(clusters, a_mover_killed_mid_copy_leaves_the_tenant_serving_and_nothing_behind)
+{
+    api_tenant_t t;
+    s_tenant_on(0, &t);
+    for (int i = 0; i < 30; i++) {
+        char body[64];
+        snprintf(body, sizeof body, "{\"title\":\"before-%d\"}", i);
+        cr_assert_eq(api_status(&S, "POST", "/api/quizzes", t.id, t.token, body), 201);
+    }
+    char url[256], op[37];
+    http_resp_t r;
+    const char *headers[] = {S.auth, NULL};
+    http_url(url, sizeof url, S.url, "/api/tenants/%s/move", t.id);
+    cr_assert_eq(http_do(&r, "POST", url, "{\"shard\":1}", headers), 202, "%s", r.body);
+    json_t *j = http_json(&r);
+    snprintf(op, sizeof op, "%s", json_string_value(json_object_get(j, "operation_id")));
+    json_decref(j);
+    http_resp_clear(&r);
+    /* Kill the worker whose mover runs it once the copy has begun. */
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT claimed_by FROM quiz.operations WHERE id = '%s' AND state = 'copying'", op);
+    pid_t victim = 0;
+    for (int i = 0; i < 2000 && !victim; i++) {
+        char *sub = s_at(s_own[1], "SELECT count(*) FROM pg_subscription WHERE subname LIKE"
+                                   " 'quizmove\\_%'");
+        char *by = s_at(s_own[0], sql);
+        const char *colon = by ? strrchr(by, ':') : NULL;
+        if (sub && strcmp(sub, "1") == 0 && colon)
+            victim = (pid_t)atoi(colon + 1);
+        free(sub);
+        free(by);
+        if (!victim)
+            usleep(2 * 1000);
+    }
+    cr_assert_gt(victim, 0, "never saw the copy under way");
+    int k = S.workers[0] == victim ? 0 : 1;
+    cr_assert_eq(S.workers[k], victim, "the mover is not one of this stack's workers");
+    stack_kill_worker(&S, k);
+    cr_assert_eq(stack_start_worker(&S, k), 0);
+    /* The source still serves the tenant, reads and writes. */
+    long st = 0;
+    for (int i = 0; i < 50 && st != 200; i++) {
+        st = api_status(&S, "GET", "/api/users/me", t.id, t.token, NULL);
+        if (st != 200)
+            usleep(100 * 1000);
+    }
+    cr_expect_eq(st, 200);
+    cr_expect_eq(api_status(&S, "POST", "/api/quizzes", t.id, t.token, "{\"title\":\"during\"}"),
+                 201);
+    snprintf(sql, sizeof sql, "SELECT shard FROM quiz.tenants WHERE id = '%s'", t.id);
+    char *shard = s_at(s_own[0], sql);
+    cr_expect_str_eq(shard, "0", "the registry moved a tenant whose copy was cut short");
+    free(shard);
+    /* Its lease would run out in 30 s; run it out now. Another mover starts over cleanly. */
+    snprintf(sql, sizeof sql, "UPDATE quiz.operations SET lease_until = now() WHERE id = '%s'", op);
+    free(s_at(s_own[0], sql));
+    http_url(url, sizeof url, S.url, "/api/operations/%s", op);
+    const char *state = "";
+    json_t *done = NULL;
+    for (int i = 0; i < 600; i++) {
+        cr_assert_eq(http_do(&r, "GET", url, NULL, headers), 200);
+        json_decref(done);
+        done = http_json(&r);
+        http_resp_clear(&r);
+        state = json_string_value(json_object_get(done, "state"));
+        if (strcmp(state, "done") == 0 || strcmp(state, "failed") == 0)
+            break;
+        usleep(100 * 1000);
+    }
+    cr_expect_str_eq(state, "done", "error: %s",
+                     json_string_value(json_object_get(done, "error")) ?: "");
+    json_decref(done);
+    for (int c = 0; c < 2; c++) {
+        char *left = s_leftovers(c);
+        cr_expect_str_eq(left, "", "cluster %d keeps %s", c, left);
+        free(left);
+    }
+    cr_expect(s_has_schema(1, t.id) && !s_has_schema(0, t.id));
+    char hex[33];
+    uint8_t u[16];
+    cr_assert_eq(ident_uuid_parse(t.id, 36, u), 0);
+    ident_hex(u, 16, hex);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM tenant_%s.quizzes", hex);
+    char *n = s_at(s_own[1], sql);
+    cr_expect_str_eq(n, "31", "quizzes lost or doubled by the restart");
+    free(n);
+    cr_expect_eq(api_call(&S, &r, "GET", "/api/users/me", t.id, t.token, NULL, NULL), 200, "%s",
+                 r.body);
+    http_resp_clear(&r);
 }
