@@ -29,7 +29,7 @@ long ops_start(const qstack_t *s, const char *path, const char *body, char *op_i
     return st;
 }
 
-char *ops_wait(const qstack_t *s, const char *op_id)
+json_t *ops_wait_json(const qstack_t *s, const char *op_id)
 {
     char url[256];
     http_url(url, sizeof url, s->url, "/api/operations/%s", op_id);
@@ -38,18 +38,25 @@ char *ops_wait(const qstack_t *s, const char *op_id)
         http_resp_t r;
         cr_assert_eq(http_do(&r, "GET", url, NULL, headers), 200, "%s", r.body);
         json_t *j = http_json(&r);
-        const char *state = json_string_value(json_object_get(j, "state"));
-        char *out = state && (strcmp(state, "done") == 0 || strcmp(state, "failed") == 0)
-                        ? mem_strdup(state)
-                        : NULL;
-        if (out && strcmp(out, "failed") == 0)
-            fprintf(stderr, "operation %s failed: %s\n", op_id, r.body);
-        json_decref(j);
         http_resp_clear(&r);
-        if (out)
-            return out;
+        const char *state = json_string_value(json_object_get(j, "state"));
+        if (state && (strcmp(state, "done") == 0 || strcmp(state, "failed") == 0)) {
+            if (strcmp(state, "failed") == 0)
+                fprintf(stderr, "operation %s failed: %s\n", op_id,
+                        json_string_value(json_object_get(j, "error")));
+            return j;
+        }
+        json_decref(j);
         usleep(100 * 1000);
     }
     cr_assert_fail("operation %s did not end within 60 s", op_id);
     return NULL;
+}
+
+char *ops_wait(const qstack_t *s, const char *op_id)
+{
+    json_t *j = ops_wait_json(s, op_id);
+    char *state = mem_strdup(json_string_value(json_object_get(j, "state")));
+    json_decref(j);
+    return state;
 }

@@ -16,6 +16,7 @@
 #include "tests/helpers/api.h"
 #include "tests/helpers/db.h"
 #include "tests/helpers/http.h"
+#include "tests/helpers/ops.h"
 #include "tests/helpers/stack.h"
 
 static qstack_t S;
@@ -312,30 +313,11 @@ Test(clusters, a_move_between_clusters_keeps_every_acknowledged_write)
     reader_t rd = {&t, &stop, 0, 0, 0};
     pthread_create(&rtid, NULL, s_reader, &rd);
     usleep(500 * 1000);
-    char url[256], op[37];
-    http_resp_t r;
-    const char *headers[] = {S.auth, NULL};
-    http_url(url, sizeof url, S.url, "/api/tenants/%s/move", t.id);
-    cr_assert_eq(http_do(&r, "POST", url, "{\"shard\":1}", headers), 202, "%s", r.body);
-    json_t *j = http_json(&r);
-    snprintf(op, sizeof op, "%s", json_string_value(json_object_get(j, "operation_id")));
-    json_decref(j);
-    http_resp_clear(&r);
-    /* Wait for the operation to end. */
-    http_url(url, sizeof url, S.url, "/api/operations/%s", op);
-    const char *state = NULL;
-    json_t *done = NULL;
-    for (int i = 0; i < 600; i++) {
-        cr_assert_eq(http_do(&r, "GET", url, NULL, headers), 200);
-        json_decref(done);
-        done = http_json(&r);
-        http_resp_clear(&r);
-        state = json_string_value(json_object_get(done, "state"));
-        if (strcmp(state, "done") == 0 || strcmp(state, "failed") == 0)
-            break;
-        usleep(100 * 1000);
-    }
-    cr_expect_str_eq(state, "done", "error: %s",
+    char path[128], op[37];
+    snprintf(path, sizeof path, "/api/tenants/%s/move", t.id);
+    cr_assert_eq(ops_start(&S, path, "{\"shard\":1}", op), 202);
+    json_t *done = ops_wait_json(&S, op);
+    cr_expect_str_eq(json_string_value(json_object_get(done, "state")), "done", "error: %s",
                      json_string_value(json_object_get(done, "error")) ?: "");
     json_int_t freeze = json_integer_value(json_object_get(done, "freeze_ms"));
     cr_expect(freeze >= 0 && freeze < 5000, "freeze %lld ms", (long long)freeze);
@@ -395,15 +377,9 @@ Test(clusters, a_mover_killed_mid_copy_leaves_the_tenant_serving_and_nothing_beh
         snprintf(body, sizeof body, "{\"title\":\"before-%d\"}", i);
         cr_assert_eq(api_status(&S, "POST", "/api/quizzes", t.id, t.token, body), 201);
     }
-    char url[256], op[37];
-    http_resp_t r;
-    const char *headers[] = {S.auth, NULL};
-    http_url(url, sizeof url, S.url, "/api/tenants/%s/move", t.id);
-    cr_assert_eq(http_do(&r, "POST", url, "{\"shard\":1}", headers), 202, "%s", r.body);
-    json_t *j = http_json(&r);
-    snprintf(op, sizeof op, "%s", json_string_value(json_object_get(j, "operation_id")));
-    json_decref(j);
-    http_resp_clear(&r);
+    char path[128], op[37];
+    snprintf(path, sizeof path, "/api/tenants/%s/move", t.id);
+    cr_assert_eq(ops_start(&S, path, "{\"shard\":1}", op), 202);
     /* Kill the worker whose mover runs it once the copy has begun. */
     char sql[256];
     snprintf(sql, sizeof sql,
@@ -443,20 +419,8 @@ Test(clusters, a_mover_killed_mid_copy_leaves_the_tenant_serving_and_nothing_beh
     /* Its lease would run out in 30 s; run it out now. Another mover starts over cleanly. */
     snprintf(sql, sizeof sql, "UPDATE quiz.operations SET lease_until = now() WHERE id = '%s'", op);
     free(s_at(s_own[0], sql));
-    http_url(url, sizeof url, S.url, "/api/operations/%s", op);
-    const char *state = "";
-    json_t *done = NULL;
-    for (int i = 0; i < 600; i++) {
-        cr_assert_eq(http_do(&r, "GET", url, NULL, headers), 200);
-        json_decref(done);
-        done = http_json(&r);
-        http_resp_clear(&r);
-        state = json_string_value(json_object_get(done, "state"));
-        if (strcmp(state, "done") == 0 || strcmp(state, "failed") == 0)
-            break;
-        usleep(100 * 1000);
-    }
-    cr_expect_str_eq(state, "done", "error: %s",
+    json_t *done = ops_wait_json(&S, op);
+    cr_expect_str_eq(json_string_value(json_object_get(done, "state")), "done", "error: %s",
                      json_string_value(json_object_get(done, "error")) ?: "");
     json_decref(done);
     for (int c = 0; c < 2; c++) {
@@ -473,7 +437,5 @@ Test(clusters, a_mover_killed_mid_copy_leaves_the_tenant_serving_and_nothing_beh
     char *n = s_at(s_own[1], sql);
     cr_expect_str_eq(n, "31", "quizzes lost or doubled by the restart");
     free(n);
-    cr_expect_eq(api_call(&S, &r, "GET", "/api/users/me", t.id, t.token, NULL, NULL), 200, "%s",
-                 r.body);
-    http_resp_clear(&r);
+    cr_expect_eq(api_status(&S, "GET", "/api/users/me", t.id, t.token, NULL), 200);
 }
