@@ -42,6 +42,7 @@ while [ $# -gt 0 ] && [ "$1" != "--" ]; do run "$1" || status=1; shift; done
 if [ $# -gt 0 ]; then
   pgdir=""
   if [ -n "${QUIZ_TEST_DATABASE_URL:-}" ]; then
+    # (and QUIZ_TEST_SECOND_CLUSTER_URL, a second cluster, for tests/integration/test_clusters)
     echo "integration: using QUIZ_TEST_DATABASE_URL"
   elif ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     pgdir=$(mktemp -d /tmp/quiz-test-pg.XXXXXX)
@@ -56,7 +57,9 @@ if [ $# -gt 0 ]; then
     export QUIZ_TEST_DATABASE_URL
     # A second cluster, for the tests of tenants on several clusters (tests/integration/
     # test_clusters.c makes databases of its own on both).
+    QUIZ_TEST_SECOND_CLUSTER_URL=""
     for try in 1 2 3 4 5; do
+      [ -n "$pgdir" ] || break
       port=$(( ($$ + try * 577 + 1000) % 2000 + 56000 ))
       QUIZ_TEST_SECOND_CLUSTER_URL=$(sh deploy/dev/pg.sh start "$pgdir/data2" "$port" --nosync 2>/dev/null) && break
       QUIZ_TEST_SECOND_CLUSTER_URL=""
