@@ -268,23 +268,34 @@ static int s_plan_move(wk_db_t *db, const op_t *op, op_t *child)
     return res ? 1 : -1;
 }
 
+/* Copies the operation columns (id, kind, tenant, to, by) of row 0 of res into op. */
+static void s_op_read(const PGresult *res, op_t *op)
+{
+    snprintf(op->id, sizeof op->id, "%s", PQgetvalue(res, 0, 0));
+    snprintf(op->kind, sizeof op->kind, "%s", PQgetvalue(res, 0, 1));
+    snprintf(op->tenant, sizeof op->tenant, "%s", PQgetvalue(res, 0, 2));
+    snprintf(op->to, sizeof op->to, "%s", PQgetvalue(res, 0, 3));
+    snprintf(op->by, sizeof op->by, "%s", PQgetvalue(res, 0, 4));
+}
+
+/* The columns s_op_read takes, for RETURNING and SELECT. */
+#define OP_COLUMNS                                                                          \
+    " id::text, kind, coalesce(tenant_id::text, ''), coalesce(to_shard, -1), coalesce(by, " \
+    "'tenants')"
+
 /* A child move left queued by a rebalance that stopped: 1 with *child set, 0, or -1. */
 static int s_pending_child(wk_db_t *db, const op_t *op, op_t *child)
 {
     const char *v[1] = {op->id};
     PGresult *res = s_exec1(db,
-                            "SELECT id::text, tenant_id::text, to_shard FROM quiz.operations"
-                            " WHERE parent_id = $1 AND state NOT IN ('done', 'failed')"
-                            " ORDER BY started_at LIMIT 1",
+                            "SELECT" OP_COLUMNS " FROM quiz.operations WHERE parent_id = $1"
+                            " AND state NOT IN ('done', 'failed') ORDER BY started_at LIMIT 1",
                             1, v);
     if (!res)
         return -1;
     int found = PQntuples(res) == 1;
-    if (found) {
-        snprintf(child->id, sizeof child->id, "%s", PQgetvalue(res, 0, 0));
-        snprintf(child->tenant, sizeof child->tenant, "%s", PQgetvalue(res, 0, 1));
-        snprintf(child->to, sizeof child->to, "%s", PQgetvalue(res, 0, 2));
-    }
+    if (found)
+        s_op_read(res, child);
     PQclear(res);
     return found;
 }
@@ -339,19 +350,13 @@ static int s_claim(wk_mover_t *m, op_t *op)
         " WHERE id = (SELECT id FROM quiz.operations WHERE state NOT IN ('done', 'failed')"
         " AND parent_id IS NULL AND (lease_until IS NULL OR lease_until < now())"
         " ORDER BY started_at LIMIT 1 FOR UPDATE SKIP LOCKED)"
-        " RETURNING id::text, kind, coalesce(tenant_id::text, ''), coalesce(to_shard, -1),"
-        " coalesce(by, 'tenants')",
+        " RETURNING" OP_COLUMNS,
         1, (const char *const[]){m->identity});
     if (!res)
         return -1;
     int found = PQntuples(res) == 1;
-    if (found) {
-        snprintf(op->id, sizeof op->id, "%s", PQgetvalue(res, 0, 0));
-        snprintf(op->kind, sizeof op->kind, "%s", PQgetvalue(res, 0, 1));
-        snprintf(op->tenant, sizeof op->tenant, "%s", PQgetvalue(res, 0, 2));
-        snprintf(op->to, sizeof op->to, "%s", PQgetvalue(res, 0, 3));
-        snprintf(op->by, sizeof op->by, "%s", PQgetvalue(res, 0, 4));
-    }
+    if (found)
+        s_op_read(res, op);
     PQclear(res);
     return found;
 }

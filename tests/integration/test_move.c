@@ -36,6 +36,17 @@ static long s_move(const char *tenant, const char *body, char *op_id)
     return ops_start(&S, path, body, op_id);
 }
 
+/* Moves tenant t to shard `to` and waits until the move is done; its operation id into op. */
+static void s_move_done(const api_tenant_t *t, int to, char op[37])
+{
+    char body[32];
+    snprintf(body, sizeof body, "{\"shard\":%d}", to);
+    cr_assert_eq(s_move(t->id, body, op), 202);
+    char *state = ops_wait(&S, op);
+    cr_expect_str_eq(state, "done");
+    free(state);
+}
+
 /* Whether shard k's login holds tenant id's role. */
 static bool s_granted(const char *id, int k)
 {
@@ -64,12 +75,8 @@ Test(move, a_move_within_the_cluster_flips_placement_and_keeps_serving)
         201);
     http_resp_clear(&r);
     int to = 1 - t.shard;
-    char body[32], op[37];
-    snprintf(body, sizeof body, "{\"shard\":%d}", to);
-    cr_assert_eq(s_move(t.id, body, op), 202);
-    char *state = ops_wait(&S, op);
-    cr_expect_str_eq(state, "done");
-    free(state);
+    char op[37];
+    s_move_done(&t, to, op);
 
     char url[256];
     const char *headers[] = {S.auth, NULL};
@@ -199,12 +206,8 @@ Test(move, writes_during_a_move_are_all_kept_exactly_once)
         pthread_create(&tid[i], NULL, s_writer, &w[i]);
     }
     usleep(300 * 1000);
-    char body[32], op[37];
-    snprintf(body, sizeof body, "{\"shard\":%d}", 1 - t.shard);
-    cr_assert_eq(s_move(t.id, body, op), 202);
-    char *state = ops_wait(&S, op);
-    cr_expect_str_eq(state, "done");
-    free(state);
+    char op[37];
+    s_move_done(&t, 1 - t.shard, op);
     usleep(300 * 1000);
     atomic_store(&stop, true);
     int acked = 0, failed = 0;
@@ -248,12 +251,8 @@ Test(move, two_gateways_each_follow_a_move_on_their_own)
     api_tenant(&S, &t);
     cr_expect_eq(s_get_me(S.url, &t), 200);
     cr_expect_eq(s_get_me(S.url2, &t), 200);
-    char body[32], op[37];
-    snprintf(body, sizeof body, "{\"shard\":%d}", 1 - t.shard);
-    cr_assert_eq(s_move(t.id, body, op), 202);
-    char *state = ops_wait(&S, op);
-    cr_expect_str_eq(state, "done");
-    free(state);
+    char op[37];
+    s_move_done(&t, 1 - t.shard, op);
     /* Neither gateway was told: each finds the owner by redirect, then goes there directly. */
     for (int i = 0; i < 5; i++) {
         cr_expect_eq(s_get_me(S.url, &t), 200);
