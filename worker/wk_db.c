@@ -145,33 +145,40 @@ PGconn *wk_db_conn(wk_db_t *db)
     return db->conn;
 }
 
-/* Maps a failed result's SQLSTATE to a status: the worker's one translation point. */
-static proto_status_t s_status_of(const PGresult *res)
+/* What a failed result's SQLSTATE means: the worker's one translation point. `lost`: the
+ * connection is not worth another statement (the server went or is going away); any other
+ * error leaves it usable, so a frozen write or a deadlock costs no reconnect. */
+typedef struct {
+    proto_status_t status;
+    bool lost;
+} db_error_t;
+
+static db_error_t s_error_of(const PGresult *res)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    if (!state)
-        return PROTO_STATUS_UNAVAILABLE; /* no server answer: the connection broke */
+    if (!state) /* no server answer: the connection broke */
+        return (db_error_t){PROTO_STATUS_UNAVAILABLE, true};
     static const struct {
         const char *prefix;
-        proto_status_t status;
+        db_error_t error;
     } map[] = {
-        {"23505", PROTO_STATUS_CONFLICT},    /* unique_violation */
-        {"23503", PROTO_STATUS_CONFLICT},    /* foreign_key_violation */
-        {"23", PROTO_STATUS_BAD_REQUEST},    /* other integrity violations: checks, not null */
-        {"22", PROTO_STATUS_BAD_REQUEST},    /* data exception: bad uuid, too long, bad json */
-        {"42P01", PROTO_STATUS_NOT_FOUND},   /* undefined_table: the tenant schema is gone */
-        {"3F000", PROTO_STATUS_NOT_FOUND},   /* invalid_schema_name */
-        {"57014", PROTO_STATUS_TIMEOUT},     /* query_canceled by statement_timeout */
-        {"55006", PROTO_STATUS_UNAVAILABLE}, /* object_in_use: the tenant is moving (frozen) */
-        {"08", PROTO_STATUS_UNAVAILABLE},    /* connection exceptions */
-        {"57P", PROTO_STATUS_UNAVAILABLE},   /* admin/crash shutdown, cannot connect now */
-        {"53", PROTO_STATUS_UNAVAILABLE},    /* insufficient resources */
-        {"40", PROTO_STATUS_UNAVAILABLE},    /* serialization failure, deadlock: retry */
+        {"23505", {PROTO_STATUS_CONFLICT, false}},    /* unique_violation */
+        {"23503", {PROTO_STATUS_CONFLICT, false}},    /* foreign_key_violation */
+        {"23", {PROTO_STATUS_BAD_REQUEST, false}},    /* other integrity violations */
+        {"22", {PROTO_STATUS_BAD_REQUEST, false}},    /* data exception: bad uuid, too long */
+        {"42P01", {PROTO_STATUS_NOT_FOUND, false}},   /* undefined_table: the schema is gone */
+        {"3F000", {PROTO_STATUS_NOT_FOUND, false}},   /* invalid_schema_name */
+        {"57014", {PROTO_STATUS_TIMEOUT, false}},     /* query_canceled by statement_timeout */
+        {"55006", {PROTO_STATUS_UNAVAILABLE, false}}, /* object_in_use: the tenant is moving */
+        {"08", {PROTO_STATUS_UNAVAILABLE, true}},     /* connection exceptions */
+        {"57P", {PROTO_STATUS_UNAVAILABLE, true}},    /* admin/crash shutdown, cannot connect */
+        {"53", {PROTO_STATUS_UNAVAILABLE, false}},    /* insufficient resources */
+        {"40", {PROTO_STATUS_UNAVAILABLE, false}},    /* serialization failure, deadlock */
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strncmp(state, map[i].prefix, strlen(map[i].prefix)) == 0)
-            return map[i].status;
-    return PROTO_STATUS_INTERNAL;
+            return map[i].error;
+    return (db_error_t){PROTO_STATUS_INTERNAL, false};
 }
 
 static void s_fail(wk_tx_t *tx, const PGresult *res, const char *what);
@@ -202,7 +209,9 @@ static void s_fail(wk_tx_t *tx, const PGresult *res, const char *what)
 {
     if (tx->status != PROTO_STATUS_OK)
         return;
-    tx->status = s_status_of(res);
+    db_error_t error = s_error_of(res);
+    tx->status = error.status;
+    tx->lost = error.lost;
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *constraint = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
     bool moving = state && strcmp(state, "55006") == 0; /* a write frozen by a move: expected */
@@ -370,7 +379,7 @@ static void s_reset(wk_db_t *db)
 /* The server went away (or is going): the connection is not worth another statement. */
 static bool s_conn_lost(wk_tx_t *tx)
 {
-    return PQstatus(tx->conn) == CONNECTION_BAD || tx->status == PROTO_STATUS_UNAVAILABLE;
+    return PQstatus(tx->conn) == CONNECTION_BAD || tx->lost;
 }
 
 /* Ends a pipelined transaction whatever its state: drains what is queued, rolls back what is
@@ -415,6 +424,7 @@ static PGresult *s_pl_exec(wk_tx_t *tx, const char *sql, int n, const char *cons
         if (!tx->conn)
             return NULL;
         tx->status = PROTO_STATUS_OK;
+        tx->lost = false;
         tx->detail[0] = '\0';
         tx->begun = false;
         tx->pending = tx->unsynced = tx->syncs = 0;

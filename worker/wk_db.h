@@ -43,6 +43,7 @@ typedef struct {
     wk_db_t *db;
     PGconn *conn;
     proto_status_t status; /* status of the first failure, or PROTO_STATUS_OK */
+    bool lost;             /* that failure took the connection with it */
     char detail[256];      /* what failed, for the client: never SQL text or values */
     int open;              /* a transaction is (or, pipelined, will be) open on the server */
     /* Pipelined transactions only: */
