@@ -12,17 +12,22 @@
 #include "common/mem.h"
 #include "worker/wk_migrate.h"
 
-#define SYNC_TIMEOUT_S     600  /* initial copy of every table */
-#define CATCHUP_TIMEOUT_MS 5000 /* the target reaching the frozen source */
+#define SYNC_TIMEOUT_S     600   /* initial copy of every table */
+#define CATCHUP_TIMEOUT_MS 5000  /* the target reaching the frozen source */
+#define APPROACH_MS        10000 /* at most, the target closing in before the freeze */
 #define POLL_MS            20
+#define LOCK_TIMEOUT_MS    100 /* one try of the freeze's lock: writers queue behind it */
 
 typedef struct {
     const wk_transfer_t *t;
     char schema[64]; /* tenant_<hex> */
     char name[48];   /* quizmove_<hex of the operation> */
     uint8_t id[16];
-    bool frozen;  /* the source's tables refuse writes (quiz.refuse_write_while_moving) */
-    bool revoked; /* the source shard's grant is revoked */
+    bool frozen;        /* the source's tables refuse writes (quiz.refuse_write_while_moving) */
+    bool revoked;       /* the source shard's grant is revoked */
+    int lock_tries;     /* attempts of the freeze's lock (each waits up to LOCK_TIMEOUT_MS) */
+    double approach_ms; /* the target closing in, before the freeze */
+    double counts_ms, verify_ms; /* the frozen catch-up: counts equal, then checksums equal */
 } run_t;
 
 static void s_sleep_ms(int ms)
@@ -127,7 +132,7 @@ static bool s_freeze(run_t *r, bool on)
 {
     char sql[2048];
     snprintf(sql, sizeof sql,
-             "DO $$ DECLARE t text; BEGIN SET LOCAL lock_timeout = '100ms';"
+             "DO $$ DECLARE t text; BEGIN SET LOCAL lock_timeout = '%dms';"
              " EXECUTE (SELECT 'LOCK TABLE ' || string_agg(format('%%I.%%I', schemaname,"
              "  tablename), ', ') || ' IN SHARE ROW EXCLUSIVE MODE' FROM pg_tables"
              "  WHERE schemaname = '%s' AND tablename <> 'schema_migrations');"
@@ -138,8 +143,8 @@ static bool s_freeze(run_t *r, bool on)
              "   UPDATE OR DELETE OR TRUNCATE ON %%s FOR EACH STATEMENT EXECUTE FUNCTION"
              "   quiz.refuse_write_while_moving()', t); END IF;"
              " END LOOP; END $$",
-             r->schema, r->schema, on ? "true" : "false");
-    for (int tries = 0; tries < 50; tries++) {
+             LOCK_TIMEOUT_MS, r->schema, r->schema, on ? "true" : "false");
+    for (r->lock_tries = 1; r->lock_tries <= 50; r->lock_tries++) {
         if (s_ok(r->t->source, sql))
             return true;
         s_sleep_ms(5);
@@ -182,47 +187,108 @@ static char *s_tables(run_t *r)
     return s_value(r->t->source, sql);
 }
 
-/* Row count and checksum of every table, as one text, on db. NULL on error. */
-static char *s_fingerprint(run_t *r, wk_db_t *db, const char *tables, bool full)
+/* The query of a fingerprint: every table's row count, or (full) its count and an order-free
+ * checksum, a sum of row hashes that needs no sort, as one text. From PostgreSQL 14 a row is
+ * hashed column by column with its types' own hash functions (hash_record_extended), three
+ * times faster than hashing its text; every column type of a tenant table must then have one
+ * (json, point and xml have not; the move tests would fail). */
+static char *s_fingerprint_sql(PGconn *c, const char *tables, bool full)
 {
+    const char *row = PQserverVersion(c) >= 140000 ? "hash_record_extended(x, 0)"
+                                                   : "hashtextextended(x::text, 0)";
     char *list = mem_strdup(tables), *save = NULL;
     size_t cap = 256;
     char *sql = mem_alloc(cap);
     strcpy(sql, "SET TimeZone TO 'UTC'; SELECT concat_ws(' '");
     for (char *t = strtok_r(list, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
         char part[512];
-        /* Order-free: a sum of row hashes needs no sort, so a table of tens of thousands of
-           rows takes milliseconds a pass. */
-        snprintf(part, sizeof part,
-                 full ? ", (SELECT count(*) || ':' || coalesce(sum(hashtextextended(x::text, 0)"
-                        "::numeric), 0) FROM %s x)"
-                      : ", (SELECT count(*) FROM %s x)",
-                 t);
+        if (full)
+            snprintf(part, sizeof part,
+                     ", (SELECT count(*) || ':' || coalesce(sum(%s), 0) FROM %s x)", row, t);
+        else
+            snprintf(part, sizeof part, ", (SELECT count(*) FROM %s x)", t);
         cap += strlen(part);
         sql = mem_realloc(sql, cap);
         strcat(sql, part);
     }
     strcat(sql, ")");
     free(list);
+    return sql;
+}
+
+/* The fingerprint of the tenant's tables on db; NULL on error. */
+static char *s_fingerprint(wk_db_t *db, const char *tables, bool full)
+{
+    PGconn *c = wk_db_conn(db);
+    if (!c)
+        return NULL;
+    char *sql = s_fingerprint_sql(c, tables, full);
     char *v = s_value(db, sql);
     free(sql);
     return v;
 }
 
-/* Waits until the target's copy equals the frozen source's: row counts first (cheap, polled),
- * then counts and checksums (a full pass, only when the counts agree). 0, or -1 after the
- * timeout. */
+/* Starts the full fingerprint on db without waiting for it (s_fingerprint_wait collects it),
+ * so the source's checksum runs while the target catches up. */
+static bool s_fingerprint_send(wk_db_t *db, const char *tables)
+{
+    PGconn *c = wk_db_conn(db);
+    if (!c)
+        return false;
+    char *sql = s_fingerprint_sql(c, tables, true);
+    bool sent = PQsendQuery(c, sql) == 1;
+    free(sql);
+    if (!sent)
+        log_warning("move: %s", PQerrorMessage(c));
+    return sent;
+}
+
+/* What s_fingerprint_send started, read to its end; NULL on error. */
+static char *s_fingerprint_wait(wk_db_t *db)
+{
+    PGconn *c = wk_db_conn(db);
+    char *v = NULL;
+    bool failed = !c;
+    for (PGresult *res; c && (res = PQgetResult(c));) {
+        if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+            free(v);
+            v = mem_strdup(PQgetvalue(res, 0, 0));
+        } else if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            failed = true;
+            log_warning("move: %s", PQresultErrorMessage(res));
+        }
+        PQclear(res);
+    }
+    if (failed) {
+        free(v);
+        v = NULL;
+    }
+    return v;
+}
+
+/* Waits until the target's copy equals the frozen source's: row counts first (cheap, polled)
+ * while the source computes its checksum, then the target's checksum once the counts agree
+ * (again until it matches: an update changes no count). 0, or -1 after the timeout. */
 static int s_catch_up(run_t *r, const char *tables)
 {
-    char *counts = s_fingerprint(r, r->t->source, tables, false);
-    char *want = counts ? s_fingerprint(r, r->t->source, tables, true) : NULL;
+    uint64_t t0 = clock_mono_us(), t1 = 0;
+    char *counts = s_fingerprint(r->t->source, tables, false);
+    bool sent = counts && s_fingerprint_send(r->t->source, tables);
+    char *want = NULL;
     int rc = -1;
-    for (int waited = 0; want && waited < CATCHUP_TIMEOUT_MS; waited += POLL_MS) {
-        char *got = s_fingerprint(r, r->t->target, tables, false);
+    for (int waited = 0; sent && waited < CATCHUP_TIMEOUT_MS; waited += POLL_MS) {
+        char *got = s_fingerprint(r->t->target, tables, false);
         bool same = got && strcmp(got, counts) == 0;
         free(got);
+        if (same && !want) {
+            t1 = clock_mono_us();
+            want = s_fingerprint_wait(r->t->source);
+            sent = want != NULL;
+            if (!want)
+                break;
+        }
         if (same) {
-            got = s_fingerprint(r, r->t->target, tables, true);
+            got = s_fingerprint(r->t->target, tables, true);
             same = got && strcmp(got, want) == 0;
             free(got);
         }
@@ -232,9 +298,48 @@ static int s_catch_up(run_t *r, const char *tables)
         }
         s_sleep_ms(POLL_MS);
     }
+    if (sent && !want)
+        free(s_fingerprint_wait(r->t->source)); /* the source's connection free again */
+    r->counts_ms = t1 ? (double)(t1 - t0) / 1000.0 : 0;
+    r->verify_ms = (double)(clock_mono_us() - t0) / 1000.0 - r->counts_ms;
     free(counts);
     free(want);
     return rc;
+}
+
+/* The total of a counts fingerprint ("12 0 340"); -1 for NULL. */
+static long long s_rows(const char *counts)
+{
+    if (!counts)
+        return -1;
+    long long sum = 0;
+    for (const char *p = counts; *p;) {
+        char *end;
+        sum += strtoll(p, &end, 10);
+        p = end == p ? p + 1 : end;
+    }
+    return sum;
+}
+
+/* Before the freeze, while the tenant writes: waits until the target holds at least as many
+ * rows as the source did one poll earlier, that is until replication lags by about a poll,
+ * so that the freeze waits only for the last moments' writes. Gives up after APPROACH_MS and
+ * lets the freeze's own catch-up wait; a heuristic for timing only (deletes fool it), never
+ * for correctness, which the frozen comparison decides. */
+static void s_approach(run_t *r, const char *tables)
+{
+    long long before = -1;
+    for (int waited = 0; waited < APPROACH_MS && r->t->keep_going(r->t->arg); waited += POLL_MS) {
+        char *src = s_fingerprint(r->t->source, tables, false);
+        char *dst = s_fingerprint(r->t->target, tables, false);
+        long long have = s_rows(dst), want = s_rows(src);
+        free(src);
+        free(dst);
+        if (have < 0 || want < 0 || (before >= 0 && have >= before))
+            return;
+        before = want;
+        s_sleep_ms(POLL_MS);
+    }
 }
 
 /* Sets the target's sequences to the source's values (logical replication carries none). */
@@ -381,6 +486,9 @@ const char *wk_transfer_run(const wk_transfer_t *t)
         return s_rollback(&r, "the initial copy did not finish");
     }
     s_state(&r, "catching_up");
+    uint64_t approach = clock_mono_us();
+    s_approach(&r, tables);
+    r.approach_ms = (double)(clock_mono_us() - approach) / 1000.0;
     /* The freeze of this tenant's writes (503, retry; reads go on from the source) while the
        target catches up with what it holds. */
     s_state(&r, "cutover");
@@ -394,6 +502,7 @@ const char *wk_transfer_run(const wk_transfer_t *t)
        synchronous_commit they ran with, so the walsender need not wait for the WAL writer. */
     s_ok(t->source, "BEGIN; SET LOCAL synchronous_commit = on;"
                     " SELECT pg_logical_emit_message(true, 'quizmove', 'frozen'); COMMIT");
+    uint64_t locked = clock_mono_us();
     if (s_catch_up(&r, tables) < 0 || s_sequences(&r) < 0) {
         free(tables);
         return s_rollback(&r, "the target did not catch up with the frozen source");
@@ -410,7 +519,8 @@ const char *wk_transfer_run(const wk_transfer_t *t)
     snprintf(grant, sizeof grant, "GRANT %s TO quiz_shard_%d", r.schema, t->to);
     if (!s_ok(t->target, grant))
         return s_rollback(&r, "could not hand the copy to the target shard");
-    uint64_t freeze_ms = (clock_mono_us() - frozen) / 1000;
+    uint64_t caught_up = clock_mono_us();
+    uint64_t freeze_ms = (caught_up - frozen) / 1000;
     if (s_flip(&r, freeze_ms) < 0) {
         snprintf(grant, sizeof grant, "REVOKE %s FROM quiz_shard_%d", r.schema, t->to);
         s_ok(t->target, grant);
@@ -437,9 +547,12 @@ const char *wk_transfer_run(const wk_transfer_t *t)
                     t->tenant, t->op_id); /* a resumed mover finds it moved and closes it */
     PQclear(res);
     wk_tx_end(&tx);
-    log_info("moved tenant %s from shard %d to shard %d across clusters in %.0f ms, writes"
-             " frozen %llu ms (operation %s)",
-             t->tenant, t->from, t->to, (double)(clock_mono_us() - start) / 1000.0,
-             (unsigned long long)freeze_ms, t->op_id);
+    log_info("moved tenant %s from shard %d to shard %d across clusters in %.0f ms (closing in"
+             " %.0f ms), writes frozen %llu ms (lock %.0f ms in %d tries, catch-up %.0f ms: counts "
+             "equal after"
+             " %.0f ms, checksums after %.0f more; operation %s)",
+             t->tenant, t->from, t->to, (double)(clock_mono_us() - start) / 1000.0, r.approach_ms,
+             (unsigned long long)freeze_ms, (double)(locked - frozen) / 1000.0, r.lock_tries,
+             (double)(caught_up - locked) / 1000.0, r.counts_ms, r.verify_ms, t->op_id);
     return NULL;
 }
