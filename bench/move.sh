@@ -6,7 +6,7 @@
 # writes attempts to it (16 connections) and reads quizzes of BENCH_TENANTS (8) other tenants
 # (16 connections). Prints each move's write freeze and duration, their medians, the other
 # tenants' quiz_get beside the writers without moves and during the moves, and the redirects
-# the gateway followed.
+# the gateway followed, and where the CPU went before and during the moves.
 #   BENCH_MOVES (5), BENCH_TENANTS (8), BENCH_KEEP=1
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -103,7 +103,7 @@ move() {
   for _ in $(seq 1200); do
     state=$(curl -sf "$URL/api/operations/$op" -H "$AUTH" | field state)
     [ "$state" = done ] || [ "$state" = failed ] && break
-    sleep 0.05
+    sleep 0.2 # an operator polls; curl at 20/s would cost the machine 10% of its CPU
   done
   [ "$state" = done ] || { log "move to $1 ended $state"; curl -s "$URL/api/operations/$op" -H "$AUTH" >&2; return 1; }
   psql -X -At "$DSN0" -c "SELECT freeze_ms, (extract(epoch FROM finished_at - started_at) * 1000)::int
@@ -111,20 +111,30 @@ move() {
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-# Writers to the large tenant for the whole run. The other tenants' reads are measured with
-# them, first without moves (the baseline), then during the moves.
-env BENCH_PATH='/api/quizzes/{quiz}/attempts' BENCH_IDS="$WORK/big" BENCH_USER=1 BENCH_METHOD=POST \
-  BENCH_BODY='{"answers":[]}' wrk -t1 -c16 -d600s -s bench/wrk.lua "$URL" > "$WORK/writers" 2>&1 &
-writers=$!
-sleep 2
+# Writers to the large tenant, honouring Retry-After as a client should (one that does not is
+# the rate limiter's business): the other tenants' reads are measured beside them, first
+# without moves (the baseline), then during the moves.
+writers() { # seconds output: wrk writing attempts to the large tenant
+  exec env BENCH_PATH='/api/quizzes/{quiz}/attempts' BENCH_IDS="$WORK/big" BENCH_USER=1 BENCH_METHOD=POST \
+    BENCH_BODY='{"answers":[]}' BENCH_RETRY_AFTER=1 wrk -t1 -c16 -d"${1}s" -s bench/wrk.lua "$URL" > "$2" 2>&1
+}
+writers 12 "$WORK/writers-before" &
+before_writers=$!
+sleep 1
 log "quiz_get of the other tenants beside the writers, no move (10 s)..."
+bench/cpu.py snap "$WORK/cpu0"
 before=$(quiz_get 10)
+bench/cpu.py snap "$WORK/cpu1"
 log "before: $before"
+wait $before_writers
+writers 600 "$WORK/writers" &
+writers=$!
 log "moving the large tenant $((4 * MOVES)) times under load..."
 env BENCH_PATH='/api/quizzes/{quiz}' BENCH_IDS="$WORK/others" BENCH_USER=1 \
   wrk -t1 -c16 -d600s --latency -s bench/wrk.lua "$URL" > "$WORK/during" 2>&1 &
 readers=$!
 r0=$(redirects)
+bench/cpu.py snap "$WORK/cpu2"
 : > "$WORK/cross"; : > "$WORK/same"
 for i in $(seq "$MOVES"); do
   move 1 >> "$WORK/cross"; move 0 >> "$WORK/cross"
@@ -133,6 +143,7 @@ for i in $(seq "$MOVES"); do
   move 2 >> "$WORK/same"; move 0 >> "$WORK/same"
 done
 r1=$(redirects)
+bench/cpu.py snap "$WORK/cpu3"
 kill -INT $readers $writers 2>/dev/null || true
 wait $readers $writers 2>/dev/null || true
 during=$(sed -n 's/^BENCH //p' "$WORK/during")
@@ -141,6 +152,8 @@ echo "moves between clusters (freeze ms, total ms):"; cat "$WORK/cross"
 echo "moves within cluster 0 (freeze ms, total ms):"; cat "$WORK/same"
 echo "median freeze between clusters: $(cut -d' ' -f1 "$WORK/cross" | median) ms (max $(cut -d' ' -f1 "$WORK/cross" | sort -n | tail -1));" \
   "median total: $(cut -d' ' -f2 "$WORK/cross" | median) ms"
+echo "freezes between clusters, by stage (from the workers' logs):"
+grep -ho 'across clusters in .*; operation' "$WORK"/worker*.log | sed 's/^across clusters in/  /; s/; operation$/)/'
 echo "median move within a cluster: $(cut -d' ' -f2 "$WORK/same" | median) ms"
 python3 - "$before" "$during" <<'PY'
 import json, sys
@@ -149,4 +162,7 @@ print(f"other tenants' quiz_get: {b['rps']:.0f} req/s (p99 {b['p99_ms']:.1f} ms)
       f"{d['rps']:.0f} (p99 {d['p99_ms']:.1f} ms) during the moves: {d['rps'] / b['rps']:.0%}")
 PY
 echo "redirects followed by the gateway during $(( 4 * MOVES )) moves: $(( ${r1%.*} - ${r0%.*} ))"
-echo "writes to the large tenant: $(sed -n 's/^BENCH //p' "$WORK/writers")"
+echo "writes to the large tenant before the moves: $(sed -n 's/^BENCH //p' "$WORK/writers-before")"
+echo "writes to the large tenant during the moves: $(sed -n 's/^BENCH //p' "$WORK/writers")"
+echo "CPU before the moves, by process:"; bench/cpu.py diff "$WORK/cpu0" "$WORK/cpu1"
+echo "CPU during the moves, by process:"; bench/cpu.py diff "$WORK/cpu2" "$WORK/cpu3"

@@ -8,6 +8,7 @@
 --   BENCH_AUTH    Authorization header for every request (platform token), or
 --   BENCH_USER=1  "Bearer <token of the line>" and X-Tenant-ID
 --   BENCH_HEADER_TENANT=1  send X-Tenant-ID of the chosen line
+--   BENCH_RETRY_AFTER=1    a connection told Retry-After waits that long, as a client should
 -- Each request picks a random line, so load spreads over tenants and shards like real traffic.
 -- done() prints one JSON line that bench/run.sh collects.
 local path = os.getenv("BENCH_PATH") or "/healthz"
@@ -52,8 +53,22 @@ function request()
 end
 
 local failures = 0
+local retry_after = os.getenv("BENCH_RETRY_AFTER") == "1"
+local wait_ms = 0
 function response(status, headers, resp_body)
   if status >= 400 then failures = failures + 1 end
+  -- wrk asks delay() for the same connection's next request right after its response.
+  if retry_after and headers["Retry-After"] then
+    wait_ms = (tonumber(headers["Retry-After"]) or 1) * 1000
+  end
+end
+
+if retry_after then
+  function delay()
+    local ms = wait_ms
+    wait_ms = 0
+    return ms
+  end
 end
 
 function done(summary, latency, requests)
