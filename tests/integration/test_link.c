@@ -102,9 +102,13 @@ Test(link, a_client_without_a_key_gets_nothing_and_is_logged_once)
     proto_request_t req = s_tenant_list(S.token); /* even with the right token */
     proto_reply_t rep;
     cr_expect_eq(s_call(sock, &req, 1500, &rep), -1, "a plaintext client got an answer");
-    /* By now libzmq has reconnected and been refused about fifteen times. */
-    cr_expect_eq(s_log_count("did not complete a CURVE handshake"), 1,
-                 "the refusal is logged once per address, not once per retry");
+    /* By now libzmq has reconnected and been refused about fifteen times. A connection that
+       is gone before the monitor reads its peer is "an unknown address": one line more. */
+    int lines = s_log_count("did not complete a CURVE handshake");
+    cr_expect(lines >= 1 && lines <= 2,
+              "the refusal is logged once per address, not once per"
+              " retry: %d lines",
+              lines);
     cr_expect_eq(s_log_count("local pid"), 1, "the refusal names the peer");
     zmq_close(sock);
     zmq_ctx_term(ctx);
