@@ -268,3 +268,53 @@ Test(move, two_gateways_each_follow_a_move_on_their_own)
         http_resp_clear(&r);
     }
 }
+
+/* The comma-separated pids of shard k's serving backends. */
+static char *s_backends(int k)
+{
+    char login[32];
+    snprintf(login, sizeof login, "quiz_shard_%d", k);
+    return db_value("SELECT string_agg(pid::text, ',' ORDER BY pid) FROM pg_stat_activity"
+                    " WHERE usename = $1",
+                    login, NULL);
+}
+
+Test(move, a_frozen_write_is_a_503_with_retry_after_and_keeps_the_connection)
+{
+    api_tenant_t t;
+    api_tenant(&S, &t);
+    char path[128], hex[33], sql[512];
+    uint8_t u[16];
+    cr_assert_eq(ident_uuid_parse(t.id, 36, u), 0);
+    ident_hex(u, 16, hex);
+    for (int i = 0; i < 20; i++) /* both database threads connected */
+        cr_assert_eq(api_status(&S, "GET", "/api/users/me", t.id, t.token, NULL), 200);
+    char *before = s_backends(t.shard);
+    cr_assert(before && *before, "shard %d has no serving backend", t.shard);
+    /* What a move's freeze does to the tenant's quizzes. */
+    snprintf(sql, sizeof sql,
+             "CREATE TRIGGER quizmove_freeze BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON"
+             " tenant_%s.quizzes FOR EACH STATEMENT EXECUTE FUNCTION"
+             " quiz.refuse_write_while_moving()",
+             hex);
+    cr_assert_eq(db_exec(sql), 0);
+    snprintf(path, sizeof path, "/api/quizzes/");
+    for (int i = 0; i < 5; i++) {
+        http_resp_t r;
+        long st = api_call(&S, &r, "POST", path, t.id, t.token, "{\"title\":\"frozen\"}", NULL);
+        char retry[16] = "";
+        http_header(&r, "Retry-After", retry, sizeof retry);
+        http_resp_clear(&r);
+        cr_expect_eq(st, 503, "a frozen write answered %ld", st);
+        cr_expect_str_eq(retry, "1", "no Retry-After on a frozen write");
+        cr_expect_eq(api_status(&S, "GET", "/api/users/me", t.id, t.token, NULL), 200,
+                     "reads go on during the freeze");
+    }
+    char *after = s_backends(t.shard);
+    cr_expect_str_eq(after, before, "frozen writes reconnected the shard's database threads");
+    free(before);
+    free(after);
+    snprintf(sql, sizeof sql, "DROP TRIGGER quizmove_freeze ON tenant_%s.quizzes", hex);
+    cr_assert_eq(db_exec(sql), 0);
+    cr_expect_eq(api_status(&S, "POST", path, t.id, t.token, "{\"title\":\"thawed\"}"), 201);
+}
