@@ -79,6 +79,11 @@ if [ $# -gt 0 ]; then
     fi
     export QUIZ_BIN_DIR=${QUIZ_BIN_DIR:-$PWD/build-asan}
     for bin in "$@"; do run "$bin" || status=1; done
+    # `make run`'s supervision: a killed worker is restarted, the other shard serves throughout.
+    out=$(bash tests/integration/make_run.sh 2>&1); rc=$?
+    echo "$out"
+    p=$(echo "$out" | grep -c '^\[PASS\]'); passed=$((passed + p))
+    if [ $rc -ne 0 ]; then failed=$((failed + 1)); status=1; fi
   fi
   if [ -n "$pgdir" ]; then
     sh deploy/dev/pg.sh stop "$pgdir/data"

@@ -1,10 +1,12 @@
 #!/bin/bash
 # `make run`: the whole stack in the foreground. Starts an embedded PostgreSQL under var/ unless
 # DATABASE_URL or NEON_DATABASE_URL names one, applies migrations, runs one worker per shard and
-# a gateway, and stops every process it started on Ctrl-C, SIGTERM, or when any of them exits.
+# a gateway, and stops every process it started on Ctrl-C or SIGTERM. A daemon that dies is
+# restarted with backoff, as systemd's Restart=on-failure does (deploy/*.service).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-VAR=$PWD/var
+BIN=${QUIZ_RUN_BIN:-build}              # the daemons (tests: the sanitizer build)
+VAR=${QUIZ_VAR:-$PWD/var}                # the cluster, keys and tokens (tests: a directory of their own)
 SHARDS=${QUIZ_SHARDS:-2}                 # hashed shards, numbered from 0
 DEDICATED=${QUIZ_DEDICATED_SHARDS:-0}    # dedicated shards, numbered after them
 REPLICAS=${QUIZ_REPLICAS:-1}             # workers per shard
@@ -70,15 +72,49 @@ fi
 CURVE=$VAR/curve
 if [ ! -s "$CURVE/worker.secret" ] || [ ! -s "$CURVE/gateway.secret" ]; then
   rm -rf "$CURVE"
-  build/quizctl keygen --dir "$CURVE" worker >/dev/null
-  build/quizctl keygen --dir "$CURVE" gateway >/dev/null
+  "$BIN/quizctl" keygen --dir "$CURVE" worker >/dev/null
+  "$BIN/quizctl" keygen --dir "$CURVE" gateway >/dev/null
   (umask 077; mkdir -p "$CURVE/allowed"; cp "$CURVE/gateway.pub" "$CURVE/allowed/")
 fi
 
 TOTAL=$((SHARDS + DEDICATED))
 placement=(--shards "$TOTAL")
 for ((k = SHARDS; k < TOTAL; k++)); do placement+=(--dedicated "$k"); done
-build/quiz-worker --migrate "${placement[@]}"
+"$BIN/quiz-worker" --migrate "${placement[@]}"
+
+# supervise NAME CMD...: runs CMD in the background and again whenever it fails (non-zero exit
+# or signal), after 0.2 s doubling to 5 s; the wait is back to 0.2 s once a run lasted 10 s.
+# A command that fails within a second five times in a row cannot start (a port taken, a bad
+# option): the whole run stops, rather than retrying forever. A clean exit is not restarted.
+supervise() {
+  local name=$1; shift
+  (
+    child=""
+    trap 'if [ -n "$child" ]; then kill -TERM "$child" 2>/dev/null; wait "$child"; fi; exit 0' TERM
+    delay_ms=200 quick=0
+    while :; do
+      started=$SECONDS
+      "$@" &
+      child=$!
+      rc=0; wait "$child" || rc=$?
+      child=""
+      [ "$rc" -eq 0 ] && { echo "make run: $name exited cleanly; not restarting" >&2; exit 0; }
+      lived=$((SECONDS - started))
+      if [ "$lived" -ge 10 ]; then delay_ms=200 quick=0; fi
+      if [ "$lived" -lt 1 ]; then quick=$((quick + 1)); else quick=0; fi
+      if [ "$quick" -ge 5 ]; then
+        echo "make run: $name failed at start 5 times in a row (status $rc); stopping" >&2
+        kill -TERM $$; exit 1
+      fi
+      echo "make run: $name exited with status $rc after ${lived}s; restarting in" \
+        "$((delay_ms / 1000)).$((delay_ms % 1000 / 100))s" >&2
+      sleep "$((delay_ms / 1000)).$((delay_ms % 1000 / 100))" & child=$!
+      wait "$child" || true; child=""
+      delay_ms=$((delay_ms * 2 > 5000 ? 5000 : delay_ms * 2))
+    done
+  ) &
+  pids+=($!)
+}
 
 # Replica r of shard k listens on ZMQ_BASE + 100 r + k; the gateway spreads a shard's requests
 # over its replicas.
@@ -87,21 +123,19 @@ for ((k = 0; k < TOTAL; k++)); do
   eps=""
   for ((r = 0; r < REPLICAS; r++)); do
     ep="tcp://127.0.0.1:$((ZMQ_BASE + 100 * r + k))"
-    build/quiz-worker --shard "$k" "${placement[@]}" --endpoint "$ep" \
-      --curve-secret "$CURVE/worker.secret" --allowed-gateways "$CURVE/allowed" &
-    pids+=($!)
+    supervise "worker $k.$r" "$BIN/quiz-worker" --shard "$k" "${placement[@]}" --endpoint "$ep" \
+      --curve-secret "$CURVE/worker.secret" --allowed-gateways "$CURVE/allowed"
     eps="${eps:+$eps,}$ep"
   done
   shard_args+=(--shard "$eps")
 done
 dedicated_args=()
 for ((k = SHARDS; k < TOTAL; k++)); do dedicated_args+=(--dedicated "$k"); done
-build/quiz-gateway --listen "$HTTP" "${shard_args[@]}" "${dedicated_args[@]}" \
-  --curve-secret "$CURVE/gateway.secret" --worker-key "$CURVE/worker.pub" &
-pids+=($!)
+supervise gateway "$BIN/quiz-gateway" --listen "$HTTP" "${shard_args[@]}" "${dedicated_args[@]}" \
+  --curve-secret "$CURVE/gateway.secret" --worker-key "$CURVE/worker.pub"
 
 echo "make run: quiz backend on http://$HTTP ($SHARDS hashed + $DEDICATED dedicated shards," \
   "$REPLICAS worker(s) each, $CLUSTERS cluster(s), $token_note); Ctrl-C stops it" >&2
-# Any process exiting ends the run, so a crash is never hidden behind a half-working stack.
-wait -n "${pids[@]}" || true
-exit 1
+# Until Ctrl-C or SIGTERM (the traps above), or until every supervisor has ended.
+wait "${pids[@]}" || true
+exit 0
