@@ -3,6 +3,7 @@
 #include "common/log.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
@@ -21,10 +22,34 @@ void log_init(const char *name, log_level_t max_level)
 
 static const char *const s_prefix[] = {SD_ERR, SD_WARNING, SD_INFO, SD_DEBUG};
 
+/* The request this thread is handling (log_req_begin), so every line it logs names it. */
+static _Thread_local struct {
+    bool set;
+    uint8_t request_id[16], tenant[16];
+    bool has_tenant;
+    int shard;
+} s_current;
+
+static void s_req_prefix(const uint8_t *request_id, const uint8_t *tenant, int shard, char out[128])
+{
+    char rid[33] = "-", id[37] = "-";
+    if (request_id)
+        ident_hex(request_id, 16, rid);
+    if (tenant)
+        ident_uuid_format(tenant, id);
+    snprintf(out, 128, "request=%s tenant=%s shard=%d ", rid, id, shard);
+}
+
 static void s_vwrite(log_level_t level, const char *prefix, const char *fmt, va_list ap)
 {
     if (level > s_max)
         return;
+    char current[128];
+    if (!prefix && s_current.set) {
+        s_req_prefix(s_current.request_id, s_current.has_tenant ? s_current.tenant : NULL,
+                     s_current.shard, current);
+        prefix = current;
+    }
     char line[2048];
     int n = snprintf(line, sizeof line, "%s%s: %s", s_prefix[level], s_name, prefix ? prefix : "");
     if (n < 0)
@@ -51,14 +76,27 @@ void log_write(log_level_t level, const char *prefix, const char *fmt, ...)
 
 void log_req_write(log_level_t level, const log_req_t *req, const char *fmt, ...)
 {
-    char rid[33] = "-", tenant[37] = "-", prefix[128];
-    if (req->request_id)
-        ident_hex(req->request_id, 16, rid);
-    if (req->tenant)
-        ident_uuid_format(req->tenant, tenant);
-    snprintf(prefix, sizeof prefix, "request=%s tenant=%s shard=%d ", rid, tenant, req->shard);
+    char prefix[128];
+    s_req_prefix(req->request_id, req->tenant, req->shard, prefix);
     va_list ap;
     va_start(ap, fmt);
     s_vwrite(level, prefix, fmt, ap);
     va_end(ap);
+}
+
+void log_req_begin(const log_req_t *req)
+{
+    s_current.set = true;
+    memset(s_current.request_id, 0, 16);
+    if (req->request_id)
+        memcpy(s_current.request_id, req->request_id, 16);
+    s_current.has_tenant = req->tenant != NULL;
+    if (req->tenant)
+        memcpy(s_current.tenant, req->tenant, 16);
+    s_current.shard = req->shard;
+}
+
+void log_req_end(void)
+{
+    s_current.set = false;
 }

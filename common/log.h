@@ -22,6 +22,10 @@ typedef struct {
 
 void log_req_write(log_level_t level, const log_req_t *req, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* From begin to end, every line this thread logs without a prefix of its own carries req's ids
+ * (copied), so a database failure deep in a handler still names its request. */
+void log_req_begin(const log_req_t *req);
+void log_req_end(void);
 
 #define log_error(...)          log_write(LOG_LEVEL_ERROR, NULL, __VA_ARGS__)
 #define log_warning(...)        log_write(LOG_LEVEL_WARNING, NULL, __VA_ARGS__)

@@ -215,9 +215,13 @@ static void s_fail(wk_tx_t *tx, const PGresult *res, const char *what)
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *constraint = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
     bool moving = state && strcmp(state, "55006") == 0; /* a write frozen by a move: expected */
-    if (!moving && (tx->status == PROTO_STATUS_INTERNAL || tx->status == PROTO_STATUS_UNAVAILABLE))
-        log_warning("could not %s: %s%s", what, state ? state : "",
-                    tx->conn ? PQerrorMessage(tx->conn) : "no connection");
+    if (!moving &&
+        (tx->status == PROTO_STATUS_INTERNAL || tx->status == PROTO_STATUS_UNAVAILABLE)) {
+        /* The SQLSTATE as a field of its own; the server's message on one line. */
+        const char *msg = tx->conn ? PQerrorMessage(tx->conn) : "no connection";
+        log_warning("could not %s: sqlstate=%s %.*s", what, state ? state : "-",
+                    (int)strcspn(msg, "\n"), msg);
+    }
     snprintf(tx->detail, sizeof tx->detail, "%s%s%s", what, constraint ? " violates " : "",
              constraint ? constraint : "");
 }

@@ -112,10 +112,9 @@ static const char *s_check_caller(const wk_ctx_t *ctx, const wk_route_t *route,
     return NULL;
 }
 
-void wk_handle_request(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
+/* The request, with its ids in every line logged meanwhile (wk_handle_request). */
+static void s_handle(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
 {
-    memcpy(rep->request_id, req->request_id, 16);
-    log_req_t lr = {req->request_id, req->has_tenant ? req->tenant : NULL, ctx->shard};
     const wk_route_t *route = &s_routes[req->op];
     if (!route->fn) {
         wk_reply_error(rep, PROTO_STATUS_INTERNAL, "operation not implemented");
@@ -124,7 +123,7 @@ void wk_handle_request(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t 
     proto_status_t refused;
     const char *why = s_check_caller(ctx, route, req, &refused);
     if (why) {
-        log_req_warning(&lr, "refused %s: %s", proto_op_str(req->op), why);
+        log_warning("refused %s: %s", proto_op_str(req->op), why);
         wk_reply_error(rep, refused, "caller may not perform %s", proto_op_str(req->op));
         return;
     }
@@ -134,8 +133,8 @@ void wk_handle_request(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t 
     }
     if (route->tenant == TENANT_NEW &&
         shard_place(req->tenant, ctx->dedicated, ctx->shards) != ctx->shard) {
-        log_req_warning(&lr, "refused %s: a new tenant with this id is not placed here",
-                        proto_op_str(req->op));
+        log_warning("refused %s: a new tenant with this id is not placed here",
+                    proto_op_str(req->op));
         wk_reply_error(rep, PROTO_STATUS_MISROUTED, "tenant is not placed on this shard");
         return;
     }
@@ -144,8 +143,17 @@ void wk_handle_request(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t 
     route->fn(ctx, req, rep);
     if (rep->status == PROTO_STATUS_MISROUTED && route->tenant == TENANT_OWNED) {
         wk_placement_redirect(ctx, req, rep);
-        log_req_debug(&lr, "%s redirected: %s", proto_op_str(req->op), rep->detail);
+        log_debug("%s redirected: %s", proto_op_str(req->op), rep->detail);
         return;
     }
-    log_req_debug(&lr, "%s -> %s", proto_op_str(req->op), proto_status_str(rep->status));
+    log_debug("%s -> %s", proto_op_str(req->op), proto_status_str(rep->status));
+}
+
+void wk_handle_request(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
+{
+    memcpy(rep->request_id, req->request_id, 16);
+    log_req_t lr = {req->request_id, req->has_tenant ? req->tenant : NULL, ctx->shard};
+    log_req_begin(&lr);
+    s_handle(ctx, req, rep);
+    log_req_end();
 }

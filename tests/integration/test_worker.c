@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/ident.h"
 #include "tests/helpers/api.h"
 #include "tests/helpers/db.h"
 #include "tests/helpers/http.h"
@@ -190,4 +191,61 @@ Test(worker, a_busy_worker_paces_logins_and_answers_them)
                  took[0]);
     /* Idle again: no rest is owed, and the login still works. */
     cr_expect_eq(api_login(&S, t[1].id, t[1].email, t[1].password, NULL, NULL, NULL), 200);
+}
+
+/* How many lines of the log of process `name` contain every one of the needles. */
+static int s_log_lines(const char *name, const char *const *needles, int n)
+{
+    char path[256], line[4096];
+    snprintf(path, sizeof path, "%s/%s.log", S.dir, name);
+    FILE *f = fopen(path, "r");
+    cr_assert(f, "no log %s", path);
+    int count = 0;
+    while (fgets(line, sizeof line, f)) {
+        int found = 0;
+        for (int i = 0; i < n; i++)
+            found += strstr(line, needles[i]) != NULL;
+        count += found == n;
+    }
+    fclose(f);
+    return count;
+}
+
+Test(worker, a_failed_statement_is_logged_with_its_request_tenant_shard_and_sqlstate)
+{
+    api_tenant_t t;
+    api_tenant(&S, &t);
+    char hex[33], sql[512];
+    uint8_t u[16];
+    cr_assert_eq(ident_uuid_parse(t.id, 36, u), 0);
+    ident_hex(u, 16, hex);
+    cr_assert_eq(db_exec("CREATE OR REPLACE FUNCTION public.quiz_test_fail() RETURNS trigger"
+                         " LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected failure'"
+                         " USING ERRCODE = 'XX001'; END $$"),
+                 0);
+    snprintf(sql, sizeof sql,
+             "CREATE TRIGGER quiz_test_fail BEFORE INSERT ON tenant_%s.quizzes FOR EACH"
+             " STATEMENT EXECUTE FUNCTION public.quiz_test_fail()",
+             hex);
+    cr_assert_eq(db_exec(sql), 0);
+    http_resp_t r;
+    long st = api_call(&S, &r, "POST", "/api/quizzes/", t.id, t.token, "{\"title\":\"x\"}", NULL);
+    char rid[64] = "";
+    http_header(&r, "X-Request-ID", rid, sizeof rid);
+    cr_expect(strstr(r.body ? r.body : "", "injected") == NULL, "the server's message leaked");
+    http_resp_clear(&r);
+    snprintf(sql, sizeof sql, "DROP TRIGGER quiz_test_fail ON tenant_%s.quizzes", hex);
+    cr_assert_eq(db_exec(sql), 0);
+    cr_expect_eq(st, 500);
+    cr_assert(*rid, "no X-Request-ID");
+
+    char want_rid[80], want_tenant[64], want_shard[16], name[16];
+    snprintf(want_rid, sizeof want_rid, "request=%s ", rid);
+    snprintf(want_tenant, sizeof want_tenant, "tenant=%s ", t.id);
+    snprintf(want_shard, sizeof want_shard, "shard=%d ", t.shard);
+    snprintf(name, sizeof name, "worker%d", t.shard);
+    const char *needles[] = {want_rid, want_tenant, want_shard, "sqlstate=XX001 ",
+                             "injected failure"};
+    cr_expect_eq(s_log_lines(name, needles, 5), 1,
+                 "no single worker line names request, tenant, shard and SQLSTATE");
 }
