@@ -71,9 +71,21 @@ build-asan/%.o: %.c
 %/openapi_embedded.o: %/openapi_embedded.c
 	@$(CC) $(CFLAGS) -c -o $@ $<
 
-# Unit tests link only the module under test and what it needs.
-UNIT_DEPS := $(call objs,build-asan,$(PROTO_SRC) $(COMMON_SRC) gateway/gw_route.c gateway/gw_proxy.c worker/wk_pace.c) build-asan/openapi_embedded.o
-build-asan/tests/unit/%: build-asan/tests/unit/%.o $(UNIT_DEPS)
+# Each unit test links common/ and proto/ (the libraries both daemons build on) and, from
+# gateway/ and worker/, only the modules under test and what they need, listed per test.
+UNIT_BASE         := $(call objs,build-asan,$(PROTO_SRC) $(COMMON_SRC))
+UNIT_test_route   := gateway/gw_route.c
+UNIT_test_openapi := gateway/gw_route.c
+UNIT_test_proxy   := gateway/gw_proxy.c
+UNIT_test_limit   := gateway/gw_limit.c
+UNIT_test_auth    := gateway/gw_auth.c
+UNIT_test_pace    := worker/wk_pace.c
+UNIT_test_kind    := worker/wk_kind.c worker/wk_json.c worker/wk_reply.c
+UNIT_test_question_body := worker/wk_question_body.c $(UNIT_test_kind)
+UNIT_test_json    := worker/wk_json.c worker/wk_reply.c
+UNIT_test_page    := worker/wk_page.c worker/wk_reply.c
+.SECONDEXPANSION:
+build-asan/tests/unit/%: build-asan/tests/unit/%.o $(UNIT_BASE) $$(call objs,build-asan,$$(UNIT_$$*)) $$(if $$(filter test_openapi,$$*),build-asan/openapi_embedded.o)
 	@echo "LD $@"; $(CC) $(SAN) -o $@ $^ $(TLDLIBS)
 INTEG_DEPS := $(call objs,build-asan,$(HELPER_SRC) $(COMMON_SRC) $(PROTO_SRC))
 build-asan/tests/integration/%: build-asan/tests/integration/%.o $(INTEG_DEPS)

@@ -2,9 +2,7 @@
  * score always matches the questions as they were when it was computed. */
 #include "worker/wk_attempt.h"
 
-#include <ctype.h>
 #include <stdlib.h>
-#include <strings.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,6 +10,7 @@
 #include "common/mem.h"
 #include "worker/wk_idem.h"
 #include "worker/wk_json.h"
+#include "worker/wk_kind.h"
 #include "worker/wk_page.h"
 #include "worker/wk_question.h"
 #include "worker/wk_read.h"
@@ -20,74 +19,6 @@
 #define ATTEMPT_JSON                                                                      \
     "json_build_object('id', id, 'quiz_id', quiz_id, 'user_id', user_id, 'score', score," \
     " 'max_score', max_score, 'results', results, 'submitted_at', submitted_at)"
-
-/* Compares two strings after trimming whitespace and folding ASCII case. */
-static bool s_same_text(const char *a, const char *b)
-{
-    while (isspace((unsigned char)*a))
-        a++;
-    while (isspace((unsigned char)*b))
-        b++;
-    size_t la = strlen(a), lb = strlen(b);
-    while (la && isspace((unsigned char)a[la - 1]))
-        la--;
-    while (lb && isspace((unsigned char)b[lb - 1]))
-        lb--;
-    return la == lb && strncasecmp(a, b, la) == 0;
-}
-
-bool wk_attempt_is_correct(const char *kind, const json_t *correct, const json_t *answer)
-{
-    if (strcmp(kind, "single_choice") == 0)
-        return json_is_integer(answer) && json_integer_value(answer) == json_integer_value(correct);
-    if (strcmp(kind, "true_false") == 0)
-        return json_is_boolean(answer) && json_is_true(answer) == json_is_true(correct);
-    if (strcmp(kind, "short_answer") == 0) {
-        if (!json_is_string(answer))
-            return false;
-        size_t i;
-        const json_t *v;
-        json_array_foreach (correct, i, v) {
-            if (s_same_text(json_string_value(answer), json_string_value(v)))
-                return true;
-        }
-        return false;
-    }
-    /* multiple_choice: the same set of indexes, all of them and nothing else. */
-    if (!json_is_array(answer) || json_array_size(answer) != json_array_size(correct))
-        return false;
-    unsigned long long want = 0, got = 0;
-    size_t i;
-    const json_t *v;
-    json_array_foreach (correct, i, v)
-        want |= 1ULL << (json_integer_value(v) & 63);
-    json_array_foreach (answer, i, v) {
-        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 63)
-            return false;
-        got |= 1ULL << json_integer_value(v);
-    }
-    return want == got;
-}
-
-/* Checks the shape of an answer for its kind: the 400 a client can act on. */
-static bool s_answer_shape_ok(const char *kind, const json_t *a)
-{
-    if (strcmp(kind, "single_choice") == 0)
-        return json_is_integer(a);
-    if (strcmp(kind, "true_false") == 0)
-        return json_is_boolean(a);
-    if (strcmp(kind, "short_answer") == 0)
-        return wk_json_check_text(a, 0, 500) == 0;
-    if (!json_is_array(a) || json_array_size(a) > 20)
-        return false;
-    size_t i;
-    const json_t *v;
-    json_array_foreach (a, i, v) {
-        if (!json_is_integer(v))
-            return false;
-    }
-    return true;
-}
 
 /* Scores body.answers against the quiz's questions (rows: id, kind, correct, points). Returns
  * the results array (new reference) and totals, or NULL with a 400 naming the bad answer. */
@@ -121,13 +52,19 @@ static json_t *s_score(json_t *answers, const PGresult *qs, int *score, int *max
         int points = atoi(PQgetvalue(qs, r, 3));
         json_t *answer = json_object_get(given, id);
         json_t *correct = json_loads(PQgetvalue(qs, r, 2), JSON_DECODE_ANY, NULL);
-        if (answer && !s_answer_shape_ok(kind, answer)) {
+        wk_kind_t k;
+        if (wk_kind_parse(kind, &k) < 0 || !correct) { /* the table's CHECK keeps this out */
+            json_decref(correct);
+            wk_reply_error(rep, PROTO_STATUS_INTERNAL, "question %s is not scorable", id);
+            goto fail;
+        }
+        if (answer && !wk_kind_answer_ok(k, answer)) {
             json_decref(correct);
             wk_reply_error(rep, PROTO_STATUS_BAD_REQUEST,
                            "the answer to question %s has the wrong shape for %s", id, kind);
             goto fail;
         }
-        bool ok = answer && correct && wk_attempt_is_correct(kind, correct, answer);
+        bool ok = answer && wk_kind_is_correct(k, correct, answer);
         json_decref(correct);
         *max += points;
         *score += ok ? points : 0;

@@ -11,6 +11,7 @@
 #include "common/mem.h"
 #include "worker/wk_idem.h"
 #include "worker/wk_json.h"
+#include "worker/wk_question_body.h"
 #include "worker/wk_quiz.h"
 #include "worker/wk_reply.h"
 
@@ -21,113 +22,10 @@
     "jsonb_build_object('id', id, 'kind', kind, 'prompt', prompt, 'choices', choices," \
     " 'correct', correct, 'explanation', explanation, 'points', points, 'position', position)"
 
-static const char *const s_fields[] = {"kind",        "prompt", "choices", "correct",
-                                       "explanation", "points", NULL};
-
-/* A validated question, as query parameters (choices and correct as JSON text, owned). */
-typedef struct {
-    const char *kind, *prompt, *explanation;
-    char *choices, *correct;
-    char points[12];
-} question_t;
-
-static void s_question_clear(question_t *q)
-{
-    free(q->choices);
-    free(q->correct);
-}
-
 static int s_bad(proto_reply_t *rep, const char *msg)
 {
     wk_reply_error(rep, PROTO_STATUS_BAD_REQUEST, "%s", msg);
     return -1;
-}
-
-/* Checks correct (and choices) for the kind; n = number of choices. */
-static int s_check_correct(const char *kind, json_t *correct, size_t n, proto_reply_t *rep)
-{
-    if (strcmp(kind, "single_choice") == 0) {
-        if (!json_is_integer(correct) || json_integer_value(correct) < 0 ||
-            (size_t)json_integer_value(correct) >= n)
-            return s_bad(rep, "\"correct\" must be one index into \"choices\" for single_choice");
-    } else if (strcmp(kind, "multiple_choice") == 0) {
-        if (!json_is_array(correct) || json_array_size(correct) == 0 ||
-            json_array_size(correct) > n)
-            return s_bad(rep,
-                         "\"correct\" must be a non-empty array of indexes for multiple_choice");
-        unsigned char seen[20] = {0};
-        size_t i;
-        json_t *v;
-        json_array_foreach (correct, i, v) {
-            if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-                (size_t)json_integer_value(v) >= n || seen[json_integer_value(v)]++)
-                return s_bad(rep, "\"correct\" must hold distinct indexes into \"choices\"");
-        }
-    } else if (strcmp(kind, "true_false") == 0) {
-        if (!json_is_boolean(correct))
-            return s_bad(rep, "\"correct\" must be a boolean for true_false");
-    } else {
-        if (!json_is_array(correct) || json_array_size(correct) == 0 ||
-            json_array_size(correct) > 20)
-            return s_bad(rep, "\"correct\" must be 1 to 20 accepted strings for short_answer");
-        size_t i;
-        json_t *v;
-        json_array_foreach (correct, i, v) {
-            if (wk_json_check_text(v, 1, 200) < 0)
-                return s_bad(rep, "\"correct\" answers must be strings of 1 to 200 characters");
-        }
-    }
-    return 0;
-}
-
-/* Validates a whole question object into *out. 0, or -1 with a 400 naming the field. */
-static int s_validate(json_t *q, question_t *out, proto_reply_t *rep)
-{
-    memset(out, 0, sizeof *out);
-    const char *kind;
-    if (wk_json_string(q, "kind", true, 1, 20, &kind, rep) < 0)
-        return -1;
-    bool choice = strcmp(kind, "single_choice") == 0 || strcmp(kind, "multiple_choice") == 0;
-    if (!choice && strcmp(kind, "true_false") != 0 && strcmp(kind, "short_answer") != 0)
-        return s_bad(rep,
-                     "\"kind\" must be single_choice, multiple_choice, true_false or short_answer");
-    if (wk_json_string(q, "prompt", true, 1, 2000, &out->prompt, rep) < 0 ||
-        wk_json_string(q, "explanation", false, 0, 2000, &out->explanation, rep) < 0)
-        return -1;
-    json_t *choices = json_object_get(q, "choices");
-    size_t n = 0;
-    if (choice) {
-        if (!json_is_array(choices) || json_array_size(choices) < 2 ||
-            json_array_size(choices) > 20)
-            return s_bad(rep, "\"choices\" must be an array of 2 to 20 strings");
-        size_t i;
-        json_t *v;
-        json_array_foreach (choices, i, v) {
-            if (wk_json_check_text(v, 1, 500) < 0)
-                return s_bad(rep, "\"choices\" must hold strings of 1 to 500 characters");
-        }
-        n = json_array_size(choices);
-    } else if (choices && !json_is_null(choices) &&
-               !(json_is_array(choices) && json_array_size(choices) == 0)) {
-        return s_bad(rep, "\"choices\" must be empty for true_false and short_answer");
-    }
-    json_t *correct = json_object_get(q, "correct");
-    if (!correct)
-        return s_bad(rep, "\"correct\" is required");
-    if (s_check_correct(kind, correct, n, rep) < 0)
-        return -1;
-    json_t *points = json_object_get(q, "points");
-    if (points && (!json_is_integer(points) || json_integer_value(points) < 0 ||
-                   json_integer_value(points) > 1000))
-        return s_bad(rep, "\"points\" must be an integer from 0 to 1000");
-    out->kind = kind;
-    out->choices = choice ? json_dumps(choices, JSON_COMPACT) : mem_strdup("[]");
-    out->correct = json_dumps(correct, JSON_COMPACT | JSON_ENCODE_ANY);
-    snprintf(out->points, sizeof out->points, "%lld",
-             points ? (long long)json_integer_value(points) : 1LL);
-    if (!out->explanation)
-        out->explanation = "";
-    return 0;
 }
 
 /* Begins a transaction and locks the quiz for a change (404/403/412 answered). 0, or -1 when
@@ -153,11 +51,11 @@ static int s_begin(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep
 
 void wk_question_create(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
 {
-    json_t *body = wk_json_object(req, s_fields, rep);
-    question_t q;
-    if (!body || s_validate(body, &q, rep) < 0) {
+    json_t *body = wk_json_object(req, wk_question_body_fields, rep);
+    wk_question_body_t q;
+    if (!body || wk_question_body_parse(body, &q, rep) < 0) {
         if (body)
-            s_question_clear(&q);
+            wk_question_body_clear(&q);
         json_decref(body);
         return;
     }
@@ -190,19 +88,19 @@ void wk_question_create(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t
     PQclear(res);
     wk_tx_end(&tx);
 out:
-    s_question_clear(&q);
+    wk_question_body_clear(&q);
     json_decref(body);
 }
 
 void wk_question_update(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
 {
-    json_t *body = wk_json_object(req, s_fields, rep);
+    json_t *body = wk_json_object(req, wk_question_body_fields, rep);
     if (!body)
         return;
     char quiz[IDENT_UUID_STR_LEN + 1], id[IDENT_UUID_STR_LEN + 1];
     ident_uuid_format(req->params[0], quiz);
     ident_uuid_format(req->params[1], id);
-    question_t q = {0};
+    wk_question_body_t q = {0};
     json_t *merged = NULL;
     wk_tx_t tx;
     if (s_begin(ctx, req, rep, &tx, false) < 0)
@@ -229,7 +127,7 @@ void wk_question_update(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t
         wk_reply_error(rep, PROTO_STATUS_INTERNAL, "could not read the stored question");
         goto end;
     }
-    if (s_validate(merged, &q, rep) < 0)
+    if (wk_question_body_parse(merged, &q, rep) < 0)
         goto end;
     const char *v[8] = {quiz, id, q.kind, q.prompt, q.choices, q.correct, q.explanation, q.points};
     PGresult *res =
@@ -246,7 +144,7 @@ void wk_question_update(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t
 end:
     wk_tx_end(&tx);
 out:
-    s_question_clear(&q);
+    wk_question_body_clear(&q);
     json_decref(merged);
     json_decref(body);
 }

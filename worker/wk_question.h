@@ -1,6 +1,5 @@
 /* Questions of a quiz: add, update, delete, reorder, with validation that names the offending
- * field. Kinds and their `correct`: single_choice -> index into choices; multiple_choice ->
- * array of indexes (all must match); true_false -> boolean; short_answer -> accepted strings. */
+ * field (the rules of each kind are in wk_kind.h). */
 #ifndef WORKER_WK_QUESTION_H
 #define WORKER_WK_QUESTION_H
 
