@@ -327,28 +327,40 @@ static int s_authenticate(struct mg_connection *conn, gw_http_t *http, const gw_
     return 0;
 }
 
-static int s_dispatch(struct mg_connection *conn, gw_http_t *http, const char *rid,
-                      proto_request_t *req)
+static int s_healthz(struct mg_connection *conn, gw_http_t *http, const char *rid)
 {
-    const struct mg_request_info *ri = mg_get_request_info(conn);
-    const char *path = ri->local_uri ? ri->local_uri : "/";
-    if (strcmp(ri->request_method, "GET") == 0) {
-        if (strcmp(path, "/healthz") == 0)
-            return s_send_json(conn, 200, "{\"status\":\"ok\"}", 15, rid);
-        if (strcmp(path, "/readyz") == 0)
-            return s_readyz(conn, http, rid);
-        if (strcmp(path, "/api/openapi.json") == 0)
-            return s_send(conn, 200, "application/json", gw_openapi_json, strlen(gw_openapi_json),
-                          rid, "");
-        if (strcmp(path, "/metrics") == 0) {
-            char *text = gw_metrics_render(gw_shards_count(http->cfg.shards));
-            s_send(conn, 200, "text/plain; version=0.0.4", text, strlen(text), rid, "");
-            free(text);
-            return 200;
-        }
-    }
-    gw_match_t m;
-    switch (gw_route_match(ri->request_method, path, &m)) {
+    return s_send_json(conn, 200, "{\"status\":\"ok\"}", 15, rid);
+}
+
+static int s_openapi(struct mg_connection *conn, gw_http_t *http, const char *rid)
+{
+    return s_send(conn, 200, "application/json", gw_openapi_json, strlen(gw_openapi_json), rid, "");
+}
+
+static int s_metrics(struct mg_connection *conn, gw_http_t *http, const char *rid)
+{
+    char *text = gw_metrics_render(gw_shards_count(http->cfg.shards));
+    s_send(conn, 200, "text/plain; version=0.0.4", text, strlen(text), rid, "");
+    free(text);
+    return 200;
+}
+
+/* What the gateway answers itself (GET only, no authentication), before the route table. */
+static const struct {
+    const char *path;
+    int (*fn)(struct mg_connection *conn, gw_http_t *http, const char *rid);
+} s_local[] = {
+    {"/healthz", s_healthz},
+    {"/readyz", s_readyz},
+    {"/api/openapi.json", s_openapi},
+    {"/metrics", s_metrics},
+};
+
+/* The route of the request, or the 404/405/400 already answered (then 0 < return). */
+static int s_route(struct mg_connection *conn, const char *method, const char *path, gw_match_t *m,
+                   const char *rid)
+{
+    switch (gw_route_match(method, path, m)) {
     case GW_ROUTE_NOT_FOUND: return s_problem(conn, 404, "not_found", "no such endpoint", rid, "");
     case GW_ROUTE_BAD_METHOD:
         return s_problem(conn, 405, "method_not_allowed", "method not allowed here", rid, "");
@@ -356,7 +368,15 @@ static int s_dispatch(struct mg_connection *conn, gw_http_t *http, const char *r
         return s_problem(conn, 400, "bad_request", "path id is not a UUID", rid, "");
     case GW_ROUTE_OK: break;
     }
-    const gw_route_t *route = m.route;
+    return 0;
+}
+
+/* Who may make this call for which tenant: the platform token, the tenant (new, from the path
+ * or from X-Tenant-ID) and the user's token. 0 to go on, else the status answered. */
+static int s_admit(struct mg_connection *conn, gw_http_t *http, const gw_match_t *m,
+                   proto_request_t *req, const char *rid)
+{
+    const gw_route_t *route = m->route;
     if (route->scope == GW_SCOPE_PLATFORM) {
         const char *authorization = mg_get_header(conn, "Authorization");
         if (!gw_auth_is_platform(http->cfg.auth, authorization))
@@ -372,7 +392,7 @@ static int s_dispatch(struct mg_connection *conn, gw_http_t *http, const char *r
         req->has_tenant = true;
         break;
     case GW_TENANT_PARAM:
-        memcpy(req->tenant, m.params[0], 16);
+        memcpy(req->tenant, m->params[0], 16);
         req->has_tenant = true;
         break;
     case GW_TENANT_HEADER: {
@@ -385,15 +405,21 @@ static int s_dispatch(struct mg_connection *conn, gw_http_t *http, const char *r
         break;
     }
     }
-    if (route->scope == GW_SCOPE_USER || route->scope == GW_SCOPE_ADMIN) {
-        int st = s_authenticate(conn, http, route, req, rid);
-        if (st)
-            return st;
-    }
+    if (route->scope == GW_SCOPE_USER || route->scope == GW_SCOPE_ADMIN)
+        return s_authenticate(conn, http, route, req, rid);
+    return 0;
+}
+
+/* The rest of the envelope: client address (and its login budget), the forwarded headers,
+ * body, query and path ids. 0 to go on, else the status answered. */
+static int s_fill(struct mg_connection *conn, gw_http_t *http, const gw_match_t *m,
+                  proto_request_t *req, const char *rid)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
     /* The client as the load balancer saw it (audit, per-address limits). */
     gw_proxy_client(http->cfg.proxies, ri->remote_addr, mg_get_header(conn, "X-Forwarded-For"),
                     req->client, sizeof req->client);
-    if (route->flags & GW_ROUTE_LOGIN) {
+    if (m->route->flags & GW_ROUTE_LOGIN) {
         int wait =
             gw_limit_hit(http->cfg.login_limit, req->client, (int64_t)(clock_now_us() / 1000000));
         if (wait > 0) {
@@ -414,37 +440,65 @@ static int s_dispatch(struct mg_connection *conn, gw_http_t *http, const char *r
                              "Idempotency-Key or If-Match is empty or too long", rid, "");
         proto_request_header(req, forwarded[i], v);
     }
-    int body_status = s_read_body(conn, http->cfg.max_body, req);
-    if (body_status == 413)
+    if (s_read_body(conn, http->cfg.max_body, req) == 413)
         return s_problem(conn, 413, "too_large", "request body exceeds the limit", rid,
                          "Connection: close\r\n");
     if (s_read_query(ri->query_string, req) < 0)
         return s_problem(conn, 400, "bad_request", "query string has too many or too long parts",
                          rid, "");
-    req->op = route->op;
-    req->nparams = m.nparams;
-    memcpy(req->params, m.params, sizeof m.params);
-    int nshards = gw_shards_count(http->cfg.shards), shard;
+    req->op = m->route->op;
+    req->nparams = m->nparams;
+    memcpy(req->params, m->params, sizeof m->params);
+    return 0;
+}
+
+/* The shard to call: the tenant's placement (a new tenant's by the hash over the shards that
+ * take new tenants), or round robin for platform-wide calls. -1 if no shard takes new tenants. */
+static int s_pick_shard(gw_http_t *http, const gw_route_t *route, const proto_request_t *req)
+{
     if (route->tenant == GW_TENANT_NEW)
-        shard = gw_placement_new_tenant(http->cfg.placement, req->tenant);
-    else if (req->has_tenant)
-        shard = gw_placement_shard(http->cfg.placement, req->tenant);
-    else
-        shard = (int)(atomic_fetch_add_explicit(&http->rr, 1, memory_order_relaxed) %
-                      (unsigned)nshards);
-    if (shard < 0)
-        return s_problem(conn, 503, "no_shard", "every shard is dedicated: none takes new tenants",
-                         rid, "");
+        return gw_placement_new_tenant(http->cfg.placement, req->tenant);
+    if (req->has_tenant)
+        return gw_placement_shard(http->cfg.placement, req->tenant);
+    unsigned n = (unsigned)gw_shards_count(http->cfg.shards);
+    return (int)(atomic_fetch_add_explicit(&http->rr, 1, memory_order_relaxed) % n);
+}
+
+/* Sends the envelope to the shard; password-hashing calls only while the gate has room. */
+static int s_call(struct mg_connection *conn, gw_http_t *http, proto_request_t *req, int shard,
+                  unsigned flags, const char *rid)
+{
     /* Workers pace password hashing while they serve reads (worker/wk_pace.h), so a login storm
        would otherwise wait there holding a thread each until none is left for anything else. */
     if (!proto_op_hashes_password(req->op))
-        return s_forward(conn, http, req, shard, route->flags, rid, NULL);
+        return s_forward(conn, http, req, shard, flags, rid, NULL);
     if (atomic_fetch_add(&http->hashing, 1) >= http->cfg.password_inflight) {
         atomic_fetch_sub(&http->hashing, 1);
         return s_problem(conn, 503, "busy", "too many password checks in progress; retry shortly",
                          rid, "Retry-After: 1\r\n");
     }
-    return s_forward(conn, http, req, shard, route->flags, rid, &http->hashing);
+    return s_forward(conn, http, req, shard, flags, rid, &http->hashing);
+}
+
+/* One request, stage by stage; each stage answers the request itself when it stops it. */
+static int s_dispatch(struct mg_connection *conn, gw_http_t *http, const char *rid,
+                      proto_request_t *req)
+{
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    const char *path = ri->local_uri ? ri->local_uri : "/";
+    for (size_t i = 0; i < sizeof s_local / sizeof s_local[0]; i++)
+        if (strcmp(path, s_local[i].path) == 0 && strcmp(ri->request_method, "GET") == 0)
+            return s_local[i].fn(conn, http, rid);
+    gw_match_t m;
+    int status;
+    if ((status = s_route(conn, ri->request_method, path, &m, rid)) ||
+        (status = s_admit(conn, http, &m, req, rid)) || (status = s_fill(conn, http, &m, req, rid)))
+        return status;
+    int shard = s_pick_shard(http, m.route, req);
+    if (shard < 0)
+        return s_problem(conn, 503, "no_shard", "every shard is dedicated: none takes new tenants",
+                         rid, "");
+    return s_call(conn, http, req, shard, m.route->flags, rid);
 }
 
 static int s_on_request(struct mg_connection *conn, void *cbdata)
