@@ -1,6 +1,5 @@
 /* quiz-gateway: parses options, loads the platform token, starts the HTTP server and waits for
  * SIGTERM; then stops accepting and lets requests in progress finish (civetweb's mg_stop). */
-#include <getopt.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +9,7 @@
 #include "common/curve.h"
 #include "common/lifecycle.h"
 #include "common/log.h"
+#include "common/options.h"
 #include "common/platform.h"
 #include "common/shard.h"
 #include "gateway/gw_http.h"
@@ -42,16 +42,6 @@ static void s_usage(FILE *out)
           out);
 }
 
-static int s_int(const char *text, long min, long max, long *out)
-{
-    char *end;
-    long v = strtol(text, &end, 10);
-    if (!*text || *end || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 /* The CURVE keys of the shard sockets: this gateway's keypair and the workers' public key, from
  * the options or the environment. 0 when both load (or plaintext was asked for: *on false). */
 static int s_curve_keys(const char *secret, const char *worker_key, bool plaintext,
@@ -78,161 +68,131 @@ static int s_curve_keys(const char *secret, const char *worker_key, bool plainte
     return 0;
 }
 
-int main(int argc, char **argv)
+/* What the command line sets. */
+typedef struct {
+    gw_http_config_t http;
+    const char *shard_eps[SHARD_MAX];
+    int nshards, max_body, login_rate;
+    const char *token_file, *keys_dir, *curve_secret, *worker_key;
+    bool plaintext, verbose;
+    bool dedicated[SHARD_MAX];
+    gw_proxy_t *proxies;
+} gw_args_t;
+
+static int s_add_shard(void *target, const char *arg)
 {
-    gw_http_config_t cfg = {.listen = "127.0.0.1:8000",
-                            .threads = 64,
-                            .deadline_ms = 5000,
-                            .keep_alive_ms = 5000,
-                            .max_body = 64 * 1024};
-    char *shard_eps[SHARD_MAX];
-    int nshards = 0;
-    const char *token_file = NULL, *keys_dir = getenv("QUIZ_KEYS_DIR");
-    const char *curve_secret = getenv("QUIZ_CURVE_SECRET"), *worker_key = getenv("QUIZ_WORKER_KEY");
-    bool plaintext = false;
-    static bool dedicated[SHARD_MAX];
-    long login_rate = 30, password_inflight = 0;
-    gw_proxy_t *proxies = gw_proxy_new();
-    int rc = 0;
-    bool verbose = false;
-    static const struct option opts[] = {{"shard", required_argument, 0, 's'},
-                                         {"listen", required_argument, 0, 'l'},
-                                         {"threads", required_argument, 0, 't'},
-                                         {"deadline-ms", required_argument, 0, 'd'},
-                                         {"keep-alive-ms", required_argument, 0, 'k'},
-                                         {"max-body", required_argument, 0, 'b'},
-                                         {"platform-token-file", required_argument, 0, 'p'},
-                                         {"keys", required_argument, 0, 'K'},
-                                         {"password-inflight", required_argument, 0, 'I'},
-                                         {"login-rate", required_argument, 0, 'r'},
-                                         {"trusted-proxy", required_argument, 0, 'T'},
-                                         {"curve-secret", required_argument, 0, 'C'},
-                                         {"worker-key", required_argument, 0, 'W'},
-                                         {"insecure-no-curve", no_argument, 0, 'U'},
-                                         {"dedicated", required_argument, 0, 'D'},
-                                         {"verbose", no_argument, 0, 'v'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    int c;
-    long v = 0;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        int bad = 0;
-        switch (c) {
-        case 's':
-            if (nshards == SHARD_MAX)
-                bad = 1;
-            else
-                shard_eps[nshards++] = optarg;
-            break;
-        case 'l': cfg.listen = optarg; break;
-        case 't':
-            bad = s_int(optarg, 2, 4096, &v);
-            cfg.threads = (int)v;
-            break;
-        case 'd':
-            bad = s_int(optarg, 10, 600000, &v);
-            cfg.deadline_ms = (int)v;
-            break;
-        case 'k':
-            bad = s_int(optarg, 0, 600000, &v);
-            cfg.keep_alive_ms = (int)v;
-            break;
-        case 'b':
-            bad = s_int(optarg, 0, PROTO_MAX_BODY, &v);
-            cfg.max_body = (size_t)v;
-            break;
-        case 'p': token_file = optarg; break;
-        case 'K': keys_dir = optarg; break;
-        case 'r': bad = s_int(optarg, 0, 1000000, &login_rate); break;
-        case 'I': bad = s_int(optarg, 1, 4096, &password_inflight); break;
-        case 'T': bad = gw_proxy_add(proxies, optarg); break;
-        case 'C': curve_secret = optarg; break;
-        case 'W': worker_key = optarg; break;
-        case 'U': plaintext = true; break;
-        case 'D':
-            bad = s_int(optarg, 0, SHARD_MAX - 1, &v);
-            if (!bad)
-                dedicated[v] = true;
-            break;
-        case 'v': verbose = true; break;
-        case 'h':
-            s_usage(stdout);
-            rc = 0;
-            goto out;
-        default:
-            s_usage(stderr);
-            rc = 2;
-            goto out;
-        }
-        if (bad) {
-            fprintf(stderr, "quiz-gateway: invalid value \"%s\"\n", optarg);
-            rc = 2;
-            goto out;
-        }
-    }
-    log_init("quiz-gateway", verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
-    if (nshards == 0) {
+    gw_args_t *a = target;
+    if (a->nshards == SHARD_MAX)
+        return -1;
+    a->shard_eps[a->nshards++] = arg;
+    return 0;
+}
+
+static int s_add_proxy(void *target, const char *arg)
+{
+    return gw_proxy_add(target, arg);
+}
+
+/* Parses the command line into *a (defaults first). OPTIONS_OK to go on. */
+static options_result_t s_parse_args(int argc, char **argv, gw_args_t *a)
+{
+    *a = (gw_args_t){.http = {.listen = "127.0.0.1:8000",
+                              .threads = 64,
+                              .deadline_ms = 5000,
+                              .keep_alive_ms = 5000},
+                     .max_body = 64 * 1024,
+                     .login_rate = 30,
+                     .keys_dir = getenv("QUIZ_KEYS_DIR"),
+                     .curve_secret = getenv("QUIZ_CURVE_SECRET"),
+                     .worker_key = getenv("QUIZ_WORKER_KEY"),
+                     .proxies = gw_proxy_new()};
+    const option_t opts[] = {
+        OPT_CALL("shard", a, s_add_shard),
+        OPT_TEXT("listen", &a->http.listen),
+        OPT_INT("threads", &a->http.threads, 2, 4096),
+        OPT_INT("deadline-ms", &a->http.deadline_ms, 10, 600000),
+        OPT_INT("keep-alive-ms", &a->http.keep_alive_ms, 0, 600000),
+        OPT_INT("max-body", &a->max_body, 0, PROTO_MAX_BODY),
+        OPT_TEXT("platform-token-file", &a->token_file),
+        OPT_TEXT("keys", &a->keys_dir),
+        OPT_INT("password-inflight", &a->http.password_inflight, 1, 4096),
+        OPT_INT("login-rate", &a->login_rate, 0, 1000000),
+        OPT_CALL("trusted-proxy", a->proxies, s_add_proxy),
+        OPT_TEXT("curve-secret", &a->curve_secret),
+        OPT_TEXT("worker-key", &a->worker_key),
+        OPT_FLAG("insecure-no-curve", &a->plaintext),
+        OPT_INDEX("dedicated", a->dedicated, 0, SHARD_MAX - 1),
+        OPT_FLAG("verbose", &a->verbose),
+    };
+    options_result_t r = options_parse(argc, argv, "quiz-gateway", opts,
+                                       (int)(sizeof opts / sizeof opts[0]), s_usage);
+    a->http.max_body = (size_t)a->max_body;
+    if (r == OPTIONS_OK && a->nshards == 0) {
         s_usage(stderr);
-        rc = 2;
-        goto out;
+        r = OPTIONS_BAD;
     }
+    return r;
+}
+
+/* Loads the secrets (access-token keys, platform token, CURVE keys) and opens what the HTTP
+ * server borrows: auth, shard sockets, login limiter, placement. 0, or the exit status. */
+static int s_open(gw_args_t *a)
+{
     if (sodium_init() < 0) {
         log_error("could not initialise libsodium");
-        rc = 1;
-        goto out;
+        return 1;
     }
     char err[300];
-    jwt_keyring_t *ring = jwt_keyring_load(keys_dir, err, sizeof err);
+    jwt_keyring_t *ring = jwt_keyring_load(a->keys_dir, err, sizeof err);
     if (!ring) {
         log_error("%s: set --keys or QUIZ_KEYS_DIR", err);
-        rc = 2;
-        goto out;
+        return 2;
     }
     platform_token_t platform;
-    if (platform_token_load(&platform, token_file) < 0) {
+    if (platform_token_load(&platform, a->token_file) < 0) {
         log_error("no usable platform token: set QUIZ_PLATFORM_TOKEN or --platform-token-file"
                   " (16 to 512 bytes)");
         jwt_keyring_destroy(&ring);
-        rc = 2;
-        goto out;
+        return 2;
     }
     curve_keypair_t self = {0};
     char server_key[CURVE_KEY_LEN + 1] = "";
     bool curve = false;
-    if (s_curve_keys(curve_secret, worker_key, plaintext, &self, server_key, &curve) < 0) {
+    if (s_curve_keys(a->curve_secret, a->worker_key, a->plaintext, &self, server_key, &curve) < 0) {
         jwt_keyring_destroy(&ring);
-        rc = 2;
-        goto out;
+        return 2;
     }
-    gw_auth_t *auth = gw_auth_new(&platform, &ring);
-    lifecycle_init();
-    cfg.shards = gw_shards_new(nshards, shard_eps, curve ? &self : NULL, server_key);
+    a->http.auth = gw_auth_new(&platform, &ring);
+    a->http.shards =
+        gw_shards_new(a->nshards, (char **)a->shard_eps, curve ? &self : NULL, server_key);
     curve_keypair_clear(&self); /* the sockets hold their own copy */
-    if (!cfg.shards) {
-        gw_auth_destroy(&auth);
-        rc = 1;
-        goto out;
+    if (!a->http.shards) {
+        gw_auth_destroy(&a->http.auth);
+        return 1;
     }
-    cfg.auth = auth;
-    cfg.login_limit = gw_limit_new((unsigned)login_rate);
-    cfg.proxies = proxies;
-    cfg.password_inflight = (int)password_inflight;
-    cfg.placement = gw_placement_new(nshards, dedicated);
-    gw_http_t *http = gw_http_start(&cfg);
-    if (!http) {
-        gw_shards_destroy(&cfg.shards);
-        gw_auth_destroy(&auth);
-        gw_limit_destroy(&cfg.login_limit);
-        gw_placement_destroy(&cfg.placement);
-        rc = 1;
-        goto out;
-    }
+    a->http.login_limit = gw_limit_new((unsigned)a->login_rate);
+    a->http.proxies = a->proxies;
+    a->http.placement = gw_placement_new(a->nshards, a->dedicated);
+    return 0;
+}
+
+static void s_close(gw_args_t *a)
+{
+    gw_shards_destroy(&a->http.shards);
+    gw_auth_destroy(&a->http.auth);
+    gw_limit_destroy(&a->http.login_limit);
+    gw_placement_destroy(&a->http.placement);
+    gw_proxy_destroy(&a->proxies);
+}
+
+/* Tells systemd (and the log) where we listen, then feeds the watchdog until SIGTERM. */
+static void s_serve_until_stop(const gw_args_t *a, gw_http_t *http)
+{
     char status[128];
     snprintf(status, sizeof status, "listening on http://%.*s:%d with %d shards",
-             (int)strcspn(cfg.listen, ":"), cfg.listen, gw_http_port(http), nshards);
+             (int)strcspn(a->http.listen, ":"), a->http.listen, gw_http_port(http), a->nshards);
     lifecycle_ready(status);
     log_info("%s", status);
-
     uint64_t wd_usec = lifecycle_watchdog_usec();
     useconds_t tick = wd_usec ? (useconds_t)(wd_usec / 2 < 200000 ? wd_usec / 2 : 200000) : 200000;
     while (!lifecycle_is_stopping()) {
@@ -242,14 +202,30 @@ int main(int argc, char **argv)
     }
     lifecycle_stopping();
     log_info("stopping: finishing requests in progress");
-    gw_http_stop(&http);
-    gw_shards_destroy(&cfg.shards);
-    gw_auth_destroy(&auth);
-    gw_limit_destroy(&cfg.login_limit);
-    gw_placement_destroy(&cfg.placement);
-    log_info("stopped");
-    rc = 0;
-out:
-    gw_proxy_destroy(&proxies);
+}
+
+int main(int argc, char **argv)
+{
+    gw_args_t a;
+    options_result_t parsed = s_parse_args(argc, argv, &a);
+    if (parsed != OPTIONS_OK) {
+        gw_proxy_destroy(&a.proxies);
+        return parsed == OPTIONS_HELP ? 0 : 2;
+    }
+    log_init("quiz-gateway", a.verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+    int rc = s_open(&a);
+    if (rc) {
+        gw_proxy_destroy(&a.proxies);
+        return rc;
+    }
+    lifecycle_init();
+    gw_http_t *http = gw_http_start(&a.http);
+    rc = http ? 0 : 1;
+    if (http) {
+        s_serve_until_stop(&a, http);
+        gw_http_stop(&http);
+        log_info("stopped");
+    }
+    s_close(&a);
     return rc;
 }

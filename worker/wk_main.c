@@ -1,6 +1,5 @@
 /* quiz-worker: parses options, then either applies migrations (--migrate) or serves one shard
  * until SIGTERM. All the work is in wk_server.c and the handlers. */
-#include <getopt.h>
 #include <malloc.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -12,6 +11,7 @@
 #include "common/lifecycle.h"
 #include "common/platform.h"
 #include "common/log.h"
+#include "common/options.h"
 #include "common/shard.h"
 #include "worker/wk_cluster.h"
 #include "worker/wk_migrate.h"
@@ -60,16 +60,6 @@ static void s_usage(FILE *out)
           out);
 }
 
-static int s_int(const char *text, int min, int max, int *out)
-{
-    char *end;
-    long v = strtol(text, &end, 10);
-    if (!*text || *end || v < min || v > max)
-        return -1;
-    *out = (int)v;
-    return 0;
-}
-
 static const char *s_dsn(void)
 {
     const char *names[] = {"QUIZ_DATABASE_URL", "DATABASE_URL", "NEON_DATABASE_URL"};
@@ -111,138 +101,81 @@ static int s_curve(const char *secret, const char *allowed, bool plaintext, curv
     return 0;
 }
 
-static int s_serve(wk_server_config_t *cfg_in, const wk_clusters_t *clusters, const bool *dedicated,
-                   const char *token_file, const char *curve_secret, const char *allowed,
-                   bool plaintext, const char *keys_dir);
+/* What the command line sets. */
+typedef struct {
+    wk_server_config_t cfg;
+    bool migrate, verbose, plaintext;
+    const char *keys_dir, *token_file, *curve_secret, *allowed;
+    bool dedicated[SHARD_MAX];
+} wk_args_t;
 
-int main(int argc, char **argv)
+/* Parses the command line into *a (defaults first). OPTIONS_OK to go on. */
+static options_result_t s_parse_args(int argc, char **argv, wk_args_t *a)
 {
-    wk_server_config_t cfg = {.shard = -1,
-                              .shards = 0,
-                              .threads = 2,
-                              .slow_threads = 1,
-                              .password_share = 10,
-                              .drain_ms = 10000,
-                              .spare_schemas = 4,
-                              .tenant_budget = 1000,
-                              .set_role = true};
-    bool migrate = false, verbose = false;
-    const char *keys_dir = getenv("QUIZ_KEYS_DIR"), *token_file = NULL;
-    const char *curve_secret = getenv("QUIZ_CURVE_SECRET");
-    const char *allowed = getenv("QUIZ_ALLOWED_GATEWAYS");
-    bool plaintext = false;
-    static bool dedicated[SHARD_MAX];
-    int dedicated_k = 0;
-    static const struct option opts[] = {{"shard", required_argument, 0, 'k'},
-                                         {"shards", required_argument, 0, 's'},
-                                         {"endpoint", required_argument, 0, 'e'},
-                                         {"threads", required_argument, 0, 't'},
-                                         {"drain-ms", required_argument, 0, 'd'},
-                                         {"migrate", no_argument, 0, 'm'},
-                                         {"verbose", no_argument, 0, 'v'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {"keys", required_argument, 0, 'K'},
-                                         {"no-set-role", no_argument, 0, 'N'},
-                                         {"password-threads", required_argument, 0, 'P'},
-                                         {"password-share", required_argument, 0, 'H'},
-                                         {"spare-schemas", required_argument, 0, 'S'},
-                                         {"curve-secret", required_argument, 0, 'C'},
-                                         {"allowed-gateways", required_argument, 0, 'A'},
-                                         {"platform-token-file", required_argument, 0, 'p'},
-                                         {"insecure-no-curve", no_argument, 0, 'U'},
-                                         {"dedicated", required_argument, 0, 'D'},
-                                         {"tenant-budget", required_argument, 0, 'B'},
-                                         {0, 0, 0, 0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        int bad = 0;
-        switch (c) {
-        case 'k': bad = s_int(optarg, 0, SHARD_MAX - 1, &cfg.shard); break;
-        case 's': bad = s_int(optarg, 1, SHARD_MAX, &cfg.shards); break;
-        case 'e': cfg.endpoint = optarg; break;
-        case 't': bad = s_int(optarg, 1, 64, &cfg.threads); break;
-        case 'd': bad = s_int(optarg, 0, 600000, &cfg.drain_ms); break;
-        case 'm': migrate = true; break;
-        case 'v': verbose = true; break;
-        case 'K': keys_dir = optarg; break;
-        case 'N': cfg.set_role = false; break;
-        case 'P': bad = s_int(optarg, 1, 16, &cfg.slow_threads); break;
-        case 'H': bad = s_int(optarg, 1, 100, &cfg.password_share); break;
-        case 'S': bad = s_int(optarg, 0, 1000, &cfg.spare_schemas); break;
-        case 'C': curve_secret = optarg; break;
-        case 'A': allowed = optarg; break;
-        case 'p': token_file = optarg; break;
-        case 'U': plaintext = true; break;
-        case 'B': bad = s_int(optarg, 0, 1000000, &cfg.tenant_budget); break;
-        case 'D':
-            bad = s_int(optarg, 0, SHARD_MAX - 1, &dedicated_k);
-            dedicated[dedicated_k] = !bad;
-            break;
-        case 'h': s_usage(stdout); return 0;
-        default: s_usage(stderr); return 2;
-        }
-        if (bad) {
-            fprintf(stderr, "quiz-worker: invalid value \"%s\"\n", optarg);
-            return 2;
-        }
-    }
-    log_init("quiz-worker", verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
-    /* Argon2id takes 19 MiB per hash. A fixed mmap threshold keeps such blocks mmapped and
-       returned to the kernel on free; glibc's adaptive threshold would otherwise move them into
-       the heap after the first one and keep them resident. */
-    mallopt(M_MMAP_THRESHOLD, 1 << 20);
-    if (sodium_init() < 0) {
-        log_error("could not initialise libsodium");
-        return 1;
-    }
-    cfg.dsn = s_dsn();
-    if (!cfg.dsn) {
-        log_error("no database: set QUIZ_DATABASE_URL, DATABASE_URL or NEON_DATABASE_URL");
-        return 2;
-    }
-    wk_clusters_t clusters;
-    if (wk_clusters_load(&clusters, cfg.dsn, getenv("QUIZ_CLUSTER_URLS")) < 0)
-        return 2;
-    if (migrate) {
-        int rc = 2;
-        if (cfg.shards >= 1)
-            rc = wk_migrate_all(&clusters, cfg.shards, dedicated) == 0 ? 0 : 1;
-        else
-            s_usage(stderr);
-        wk_clusters_clear(&clusters);
-        return rc;
-    }
-    int rc =
-        s_serve(&cfg, &clusters, dedicated, token_file, curve_secret, allowed, plaintext, keys_dir);
-    wk_clusters_clear(&clusters);
-    return rc;
+    *a = (wk_args_t){.cfg = {.shard = -1,
+                             .threads = 2,
+                             .slow_threads = 1,
+                             .password_share = 10,
+                             .drain_ms = 10000,
+                             .spare_schemas = 4,
+                             .tenant_budget = 1000,
+                             .set_role = true},
+                     .keys_dir = getenv("QUIZ_KEYS_DIR"),
+                     .curve_secret = getenv("QUIZ_CURVE_SECRET"),
+                     .allowed = getenv("QUIZ_ALLOWED_GATEWAYS")};
+    bool no_set_role = false;
+    wk_server_config_t *cfg = &a->cfg;
+    const option_t opts[] = {
+        OPT_INT("shard", &cfg->shard, 0, SHARD_MAX - 1),
+        OPT_INT("shards", &cfg->shards, 1, SHARD_MAX),
+        OPT_TEXT("endpoint", &cfg->endpoint),
+        OPT_INT("threads", &cfg->threads, 1, 64),
+        OPT_INT("drain-ms", &cfg->drain_ms, 0, 600000),
+        OPT_FLAG("migrate", &a->migrate),
+        OPT_FLAG("verbose", &a->verbose),
+        OPT_TEXT("keys", &a->keys_dir),
+        OPT_FLAG("no-set-role", &no_set_role),
+        OPT_INT("password-threads", &cfg->slow_threads, 1, 16),
+        OPT_INT("password-share", &cfg->password_share, 1, 100),
+        OPT_INT("spare-schemas", &cfg->spare_schemas, 0, 1000),
+        OPT_TEXT("curve-secret", &a->curve_secret),
+        OPT_TEXT("allowed-gateways", &a->allowed),
+        OPT_TEXT("platform-token-file", &a->token_file),
+        OPT_FLAG("insecure-no-curve", &a->plaintext),
+        OPT_INDEX("dedicated", a->dedicated, 0, SHARD_MAX - 1),
+        OPT_INT("tenant-budget", &cfg->tenant_budget, 0, 1000000),
+    };
+    options_result_t r = options_parse(argc, argv, "quiz-worker", opts,
+                                       (int)(sizeof opts / sizeof opts[0]), s_usage);
+    cfg->set_role = !no_set_role;
+    return r;
 }
 
 /* Checks the serving configuration and serves until stopped: 0, 1 (failed), 2 (bad set-up). */
-static int s_serve(wk_server_config_t *cfg_in, const wk_clusters_t *clusters, const bool *dedicated,
-                   const char *token_file, const char *curve_secret, const char *allowed,
-                   bool plaintext, const char *keys_dir)
+static int s_serve(const wk_args_t *a, const char *dsn, const wk_clusters_t *clusters)
 {
-    wk_server_config_t cfg = *cfg_in;
-    cfg.dedicated = dedicated;
+    wk_server_config_t cfg = a->cfg;
+    cfg.dsn = dsn;
+    cfg.dedicated = a->dedicated;
+    const char *allowed = a->allowed;
     if (cfg.shard < 0 || cfg.shards < 1 || cfg.shard >= cfg.shards || !cfg.endpoint) {
         s_usage(stderr);
         return 2;
     }
     platform_token_t platform;
-    if (platform_token_load(&platform, token_file) < 0) {
+    if (platform_token_load(&platform, a->token_file) < 0) {
         log_error("no usable platform token: set QUIZ_PLATFORM_TOKEN or --platform-token-file"
                   " (16 to 512 bytes)");
         return 2;
     }
     cfg.platform = &platform;
     curve_keypair_t curve;
-    if (s_curve(curve_secret, allowed, plaintext, &curve) < 0)
+    if (s_curve(a->curve_secret, allowed, a->plaintext, &curve) < 0)
         return 2;
-    cfg.curve = plaintext ? NULL : &curve;
+    cfg.curve = a->plaintext ? NULL : &curve;
     cfg.allowed_dir = allowed;
     char err[300], shard_user[32];
-    jwt_keyring_t *ring = jwt_keyring_load(keys_dir, err, sizeof err);
+    jwt_keyring_t *ring = jwt_keyring_load(a->keys_dir, err, sizeof err);
     if (!ring) {
         log_error("%s: set --keys or QUIZ_KEYS_DIR", err);
         curve_keypair_clear(&curve);
@@ -274,5 +207,42 @@ static int s_serve(wk_server_config_t *cfg_in, const wk_clusters_t *clusters, co
     int rc = wk_server_run(&cfg) == 0 ? 0 : 1;
     jwt_keyring_destroy(&ring);
     curve_keypair_clear(&curve);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    wk_args_t a;
+    options_result_t parsed = s_parse_args(argc, argv, &a);
+    if (parsed != OPTIONS_OK)
+        return parsed == OPTIONS_HELP ? 0 : 2;
+    log_init("quiz-worker", a.verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+    /* Argon2id takes 19 MiB per hash. A fixed mmap threshold keeps such blocks mmapped and
+       returned to the kernel on free; glibc's adaptive threshold would otherwise move them into
+       the heap after the first one and keep them resident. */
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
+    if (sodium_init() < 0) {
+        log_error("could not initialise libsodium");
+        return 1;
+    }
+    const char *dsn = s_dsn();
+    if (!dsn) {
+        log_error("no database: set QUIZ_DATABASE_URL, DATABASE_URL or NEON_DATABASE_URL");
+        return 2;
+    }
+    wk_clusters_t clusters;
+    if (wk_clusters_load(&clusters, dsn, getenv("QUIZ_CLUSTER_URLS")) < 0)
+        return 2;
+    if (a.migrate) {
+        int rc = 2;
+        if (a.cfg.shards >= 1)
+            rc = wk_migrate_all(&clusters, a.cfg.shards, a.dedicated) == 0 ? 0 : 1;
+        else
+            s_usage(stderr);
+        wk_clusters_clear(&clusters);
+        return rc;
+    }
+    int rc = s_serve(&a, dsn, &clusters);
+    wk_clusters_clear(&clusters);
     return rc;
 }
