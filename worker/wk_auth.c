@@ -4,7 +4,7 @@
  * wrong or the user is disabled: an unknown email is checked against a dummy hash of the same
  * cost, and every failure writes the same throttle row, so neither the body nor the timing tells
  * whether an email exists. The Argon2id check runs between two short transactions, never inside
- * one, so a pooled server connection is not held for its 30 ms. */
+ * one, so a pooled server connection is not held for its ~30 ms of CPU. */
 #include "worker/wk_auth.h"
 
 #include <pthread.h>
@@ -77,24 +77,23 @@ static void s_reply_tokens(wk_ctx_t *ctx, const proto_request_t *req, proto_repl
     free(access);
 }
 
-void wk_auth_login(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
-{
-    static const char *const allowed[] = {"email", "password", NULL};
-    const char *email, *password;
-    json_t *body = wk_json_object(req, allowed, rep);
-    if (!body)
-        return;
-    if (wk_json_string(body, "email", true, 1, 254, &email, rep) < 0 ||
-        wk_json_string(body, "password", true, 1, WK_PASSWORD_MAX, &password, rep) < 0)
-        goto out;
-    pthread_once(&s_dummy_once, s_make_dummy);
+/* What transaction 1 of a login found. */
+typedef struct {
+    bool found, admin, pwd_change, disabled;
+    char user_id[IDENT_UUID_STR_LEN + 1];
+    char hash[WK_PASSWORD_HASH_LEN]; /* the stored hash, or the dummy's */
+} login_user_t;
 
-    /* 1. Read the user and the throttle state. */
+/* Transaction 1: the user and the account's throttle state. 0, or -1 with rep set (the error,
+ * or 429 with Retry-After while the account is throttled). */
+static int s_login_lookup(wk_ctx_t *ctx, const proto_request_t *req, const char *email,
+                          login_user_t *u, proto_reply_t *rep)
+{
     wk_tx_t tx;
-    const char *v1[1] = {email};
+    const char *v[1] = {email};
     if (wk_tx_begin(&tx, ctx->db, req->tenant, req->deadline_ms) < 0) {
         wk_reply_tx_error(rep, &tx);
-        goto out;
+        return -1;
     }
     PGresult *res = wk_tx_exec_last(
         &tx,
@@ -104,89 +103,115 @@ void wk_auth_login(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep
         "  FROM login_throttle t WHERE t.email_key = lower($1) AND t.failures >= " THROTTLE_FAILURES
         "  AND t.window_start > now() - interval '" THROTTLE_WINDOW "')"
         " FROM (SELECT 1) one LEFT JOIN users u ON lower(u.email) = lower($1)",
-        1, v1);
-    if (!res) {
+        1, v);
+    if (!res)
         wk_reply_tx_error(rep, &tx);
-        PQclear(res);
-        wk_tx_end(&tx);
-        goto out;
-    }
     wk_tx_end(&tx);
+    if (!res)
+        return -1;
+    int rc = 0;
     if (!PQgetisnull(res, 0, 5)) {
         wk_reply_error(rep, PROTO_STATUS_RATE_LIMITED, "too many failed logins for this account");
         proto_reply_header(rep, "Retry-After", PQgetvalue(res, 0, 5));
-        PQclear(res);
-        goto out;
+        rc = -1;
+    } else {
+        u->found = !PQgetisnull(res, 0, 0);
+        snprintf(u->user_id, sizeof u->user_id, "%s", u->found ? PQgetvalue(res, 0, 0) : "");
+        snprintf(u->hash, sizeof u->hash, "%s", u->found ? PQgetvalue(res, 0, 1) : s_dummy_hash);
+        u->admin = u->found && strcmp(PQgetvalue(res, 0, 2), "admin") == 0;
+        u->pwd_change = u->found && PQgetvalue(res, 0, 3)[0] == 't';
+        u->disabled = u->found && PQgetvalue(res, 0, 4)[0] == 't';
     }
-    bool found = !PQgetisnull(res, 0, 0);
-    char user_id[IDENT_UUID_STR_LEN + 1] = "";
-    if (found)
-        snprintf(user_id, sizeof user_id, "%s", PQgetvalue(res, 0, 0));
-    bool admin = found && strcmp(PQgetvalue(res, 0, 2), "admin") == 0;
-    bool pwd_change = found && PQgetvalue(res, 0, 3)[0] == 't';
-    bool disabled = found && PQgetvalue(res, 0, 4)[0] == 't';
-
-    /* 2. The expensive check, outside any transaction; the same work for unknown emails. */
-    bool ok = wk_password_verify(found ? PQgetvalue(res, 0, 1) : s_dummy_hash, password) && found &&
-              !disabled;
     PQclear(res);
+    return rc;
+}
 
-    /* 3. Record the outcome. */
-    char refresh[64] = "", hash[2 + 2 * crypto_hash_sha256_BYTES + 1];
+/* Transaction 2 after a right password: the throttle row goes, a refresh token family begins
+ * (*refresh gets the token), audited as the user. 0, or -1. */
+static int s_login_succeeded(wk_tx_t *tx, const proto_request_t *req, const char *email,
+                             const login_user_t *u, char refresh[64])
+{
+    char hash[2 + 2 * crypto_hash_sha256_BYTES + 1];
+    s_new_refresh(refresh, hash);
+    const char *v[3] = {email, u->user_id, hash};
+    PGresult *r1 = wk_tx_exec(tx, "DELETE FROM login_throttle WHERE email_key = lower($1)", 1, v);
+    PGresult *r2 =
+        wk_tx_exec(tx,
+                   "INSERT INTO refresh_tokens (user_id, family, token_hash, expires_at)"
+                   " VALUES ($1, gen_random_uuid(), $2, now() + interval '" REFRESH_TTL "')",
+                   2, v + 1);
+    int rc = r1 && r2 ? 0 : -1;
+    PQclear(r1);
+    PQclear(r2);
+    /* The actor of a login is the user who logged in. */
+    proto_request_t as_user = *req;
+    as_user.has_user = ident_uuid_parse(u->user_id, strlen(u->user_id), as_user.user_id) == 0;
+    return rc == 0 ? wk_audit_tenant(tx, &as_user, "auth.login", u->user_id, NULL) : -1;
+}
+
+/* Transaction 2 after any failure (the same writes whatever the reason, so timing tells
+ * nothing): one more failure in the account's window, stale windows swept, audited with the
+ * reason. 0, or -1. */
+static int s_login_failed(wk_tx_t *tx, const proto_request_t *req, const char *email,
+                          const login_user_t *u)
+{
+    const char *v[1] = {email};
+    PGresult *r1 = wk_tx_exec(
+        tx,
+        "INSERT INTO login_throttle AS t VALUES (lower($1), 1, now())"
+        " ON CONFLICT (email_key) DO UPDATE SET"
+        " failures = CASE WHEN t.window_start < now() - interval '" THROTTLE_WINDOW "'"
+        "  THEN 1 ELSE t.failures + 1 END,"
+        " window_start = CASE WHEN t.window_start < now() - interval '" THROTTLE_WINDOW "'"
+        "  THEN now() ELSE t.window_start END",
+        1, v);
+    PGresult *r2 = wk_tx_exec(
+        tx, "DELETE FROM login_throttle WHERE window_start < now() - interval '1 hour'", 0, NULL);
+    int rc = r1 && r2 ? 0 : -1;
+    PQclear(r1);
+    PQclear(r2);
+    char detail[64];
+    snprintf(detail, sizeof detail, "{\"reason\":\"%s\"}",
+             !u->found     ? "unknown_email"
+             : u->disabled ? "disabled"
+                           : "bad_password");
+    return rc == 0 ? wk_audit_tenant(tx, req, "auth.login_failed", email, detail) : -1;
+}
+
+void wk_auth_login(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
+{
+    static const char *const allowed[] = {"email", "password", NULL};
+    const char *email, *password;
+    json_t *body = wk_json_object(req, allowed, rep);
+    if (!body)
+        return;
+    login_user_t u = {0};
+    if (wk_json_string(body, "email", true, 1, 254, &email, rep) < 0 ||
+        wk_json_string(body, "password", true, 1, WK_PASSWORD_MAX, &password, rep) < 0)
+        goto out;
+    pthread_once(&s_dummy_once, s_make_dummy);
+    if (s_login_lookup(ctx, req, email, &u, rep) < 0)
+        goto out;
+    /* The expensive check, outside any transaction; the same work for unknown emails. */
+    bool ok = wk_password_verify(u.hash, password) && u.found && !u.disabled;
+    wk_tx_t tx;
     if (wk_tx_begin(&tx, ctx->db, req->tenant, req->deadline_ms) < 0) {
         wk_reply_tx_error(rep, &tx);
         goto out;
     }
-    int rc;
-    if (ok) {
-        s_new_refresh(refresh, hash);
-        const char *v[3] = {email, user_id, hash};
-        PGresult *r1 =
-            wk_tx_exec(&tx, "DELETE FROM login_throttle WHERE email_key = lower($1)", 1, v);
-        PGresult *r2 =
-            wk_tx_exec(&tx,
-                       "INSERT INTO refresh_tokens (user_id, family, token_hash, expires_at)"
-                       " VALUES ($1, gen_random_uuid(), $2, now() + interval '" REFRESH_TTL "')",
-                       2, v + 1);
-        rc = r1 && r2 ? 0 : -1;
-        PQclear(r1);
-        PQclear(r2);
-        /* The actor of a login is the user who logged in. */
-        proto_request_t as_user = *req;
-        as_user.has_user = ident_uuid_parse(user_id, strlen(user_id), as_user.user_id) == 0;
-        rc = rc == 0 ? wk_audit_tenant(&tx, &as_user, "auth.login", user_id, NULL) : -1;
-    } else {
-        PGresult *r1 = wk_tx_exec(
-            &tx,
-            "INSERT INTO login_throttle AS t VALUES (lower($1), 1, now())"
-            " ON CONFLICT (email_key) DO UPDATE SET"
-            " failures = CASE WHEN t.window_start < now() - interval '" THROTTLE_WINDOW "'"
-            "  THEN 1 ELSE t.failures + 1 END,"
-            " window_start = CASE WHEN t.window_start < now() - interval '" THROTTLE_WINDOW "'"
-            "  THEN now() ELSE t.window_start END",
-            1, v1);
-        PGresult *r2 = wk_tx_exec(
-            &tx, "DELETE FROM login_throttle WHERE window_start < now() - interval '1 hour'", 0,
-            NULL);
-        rc = r1 && r2 ? 0 : -1;
-        PQclear(r1);
-        PQclear(r2);
-        char detail[64];
-        snprintf(detail, sizeof detail, "{\"reason\":\"%s\"}",
-                 !found     ? "unknown_email"
-                 : disabled ? "disabled"
-                            : "bad_password");
-        rc = rc == 0 ? wk_audit_tenant(&tx, req, "auth.login_failed", email, detail) : -1;
-    }
+    char refresh[64] = "";
+    int rc =
+        ok ? s_login_succeeded(&tx, req, email, &u, refresh) : s_login_failed(&tx, req, email, &u);
     if (rc < 0 || wk_tx_commit(&tx) < 0)
         wk_reply_tx_error(rep, &tx);
     else if (ok)
-        s_reply_tokens(ctx, req, rep, user_id, admin, pwd_change, refresh);
+        s_reply_tokens(ctx, req, rep, u.user_id, u.admin, u.pwd_change, refresh);
     else
         wk_reply_error(rep, PROTO_STATUS_UNAUTHORIZED, "invalid email or password");
     wk_tx_end(&tx);
     sodium_memzero(refresh, sizeof refresh);
 out:
+    sodium_memzero(u.hash, sizeof u.hash);
     json_decref(body);
 }
 

@@ -3,12 +3,14 @@
  *   gateways --tcp--> ROUTER "frontend" --(main thread)--> ROUTER "backend" --inproc--> DEALER xN
  *
  * Each database thread announces itself with an empty message and then alternates: receive
- * [gateway id][request], run it, send [gateway id][reply]. The main thread hands a request only
- * to an idle thread and stops reading the frontend while none is idle, so requests wait in
- * ZeroMQ's queue rather than behind a slow query. Password requests have their own lane and,
- * while ordinary requests are in flight, a paced share of the CPU (wk_pace.h). On SIGTERM it tells
- * systemd it is stopping, answers new requests "unavailable", waits for busy threads (up to
- * drain_ms) and exits. */
+ * [gateway id][request], run it, send [gateway id][reply]. The main thread always reads the
+ * frontend and hands a request to an idle thread of its lane (the most recently idle first: its
+ * connection and caches are warm); while every thread of the lane is busy, requests wait in
+ * that lane's queue (up to QUEUE_MAX, then "unavailable") rather than behind a slow query, and
+ * the other lane keeps serving. Password requests have their own lane and, while ordinary
+ * requests are in flight, a paced share of the CPU (wk_pace.h). On SIGTERM it tells systemd it
+ * is stopping, answers new requests "unavailable", waits for busy threads (up to drain_ms),
+ * stays a moment for the last replies to leave (s_settle) and exits. */
 #include "worker/wk_server.h"
 
 #include <errno.h>
@@ -381,33 +383,53 @@ static int s_curve_server(broker_t *b, void *zctx, const wk_server_config_t *cfg
     return zmq_setsockopt(b->frontend, ZMQ_ZAP_DOMAIN, "quiz", 4);
 }
 
-int wk_server_run(const wk_server_config_t *cfg)
+/* The broker's lanes and sockets, bound: 0, or -1 (logged, all freed). */
+static int s_broker_open(broker_t *b, void *zctx, const wk_server_config_t *cfg, wk_zap_t **zap)
 {
-    void *zctx = zmq_ctx_new();
-    broker_t b = {0};
-    b.lanes[LANE_FAST].nthreads = cfg->threads;
-    b.lanes[LANE_SLOW].nthreads = cfg->slow_threads;
-    wk_pace_init(&b.pace, cfg->password_share);
-    snprintf(b.pong, sizeof b.pong, "{\"pong\":true,\"shard\":%d}", cfg->shard);
+    b->lanes[LANE_FAST].nthreads = cfg->threads;
+    b->lanes[LANE_SLOW].nthreads = cfg->slow_threads;
+    wk_pace_init(&b->pace, cfg->password_share);
+    snprintf(b->pong, sizeof b->pong, "{\"pong\":true,\"shard\":%d}", cfg->shard);
     for (int l = 0; l < 2; l++)
-        b.lanes[l].queue = mem_zalloc(sizeof(queued_t) * QUEUE_MAX);
-    b.frontend = zmq_socket(zctx, ZMQ_ROUTER);
-    b.backend = zmq_socket(zctx, ZMQ_ROUTER);
-    int linger = 1000, total = cfg->threads + cfg->slow_threads;
-    zmq_setsockopt(b.frontend, ZMQ_LINGER, &linger, sizeof linger);
-    wk_zap_t *zap = NULL;
-    if ((cfg->curve && s_curve_server(&b, zctx, cfg, &zap) < 0) ||
-        zmq_bind(b.backend, BACKEND) < 0 || zmq_bind(b.frontend, cfg->endpoint) < 0) {
+        b->lanes[l].queue = mem_zalloc(sizeof(queued_t) * QUEUE_MAX);
+    b->frontend = zmq_socket(zctx, ZMQ_ROUTER);
+    b->backend = zmq_socket(zctx, ZMQ_ROUTER);
+    int linger = 1000;
+    zmq_setsockopt(b->frontend, ZMQ_LINGER, &linger, sizeof linger);
+    if ((cfg->curve && s_curve_server(b, zctx, cfg, zap) < 0) ||
+        zmq_bind(b->backend, BACKEND) < 0 || zmq_bind(b->frontend, cfg->endpoint) < 0) {
         log_error("could not bind \"%s\": %s", cfg->endpoint, zmq_strerror(errno));
-        zmq_close(b.frontend);
-        zmq_close(b.backend);
-        zmq_ctx_shutdown(zctx);
-        wk_zap_destroy(&zap);
-        zmq_ctx_term(zctx);
+        zmq_close(b->frontend);
+        zmq_close(b->backend);
         for (int l = 0; l < 2; l++)
-            free(b.lanes[l].queue);
+            free(b->lanes[l].queue);
         return -1;
     }
+    return 0;
+}
+
+/* Closes what the lanes still hold (idle threads' ids, queued requests) and the sockets. */
+static void s_broker_close(broker_t *b)
+{
+    for (int l = 0; l < 2; l++) {
+        lane_t *lane = &b->lanes[l];
+        for (int i = 0; i < lane->nidle; i++)
+            zmq_msg_close(&lane->idle[i]);
+        for (; lane->count > 0; lane->count--, lane->head = (lane->head + 1) % QUEUE_MAX) {
+            zmq_msg_close(&lane->queue[lane->head].id);
+            zmq_msg_close(&lane->queue[lane->head].body);
+        }
+        free(lane->queue);
+    }
+    zmq_close(b->frontend);
+    zmq_close(b->backend);
+}
+
+/* Starts the database threads (ordinary ones first, then the password lane's). */
+static wk_thread_t *s_threads_start(broker_t *b, void *zctx, const wk_server_config_t *cfg,
+                                    wk_spares_t *spares, wk_mover_t *mover)
+{
+    int total = cfg->threads + cfg->slow_threads;
     wk_thread_t *threads = mem_zalloc(sizeof *threads * (size_t)total);
     /* Stop signals belong to this thread, which drains; a database thread interrupted in
        zmq_recv would take EINTR for shutdown and leave its lane. Threads inherit the mask. */
@@ -416,6 +438,95 @@ int wk_server_run(const wk_server_config_t *cfg)
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop, &old);
+    for (int i = 0; i < total; i++) {
+        threads[i] = (wk_thread_t){zctx, cfg, spares, mover, 0, i >= cfg->threads, i};
+        if (pthread_create(&threads[i].tid, NULL, s_thread_main, &threads[i]) != 0) {
+            log_error("could not start database thread %d", i);
+            abort(); /* out of threads at start-up: systemd restarts us */
+        }
+        if (pthread_getcpuclockid(threads[i].tid, &b->cpu_clock[i]) != 0)
+            b->cpu_clock[i] = CLOCK_MONOTONIC; /* then the share is of wall time */
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return threads;
+}
+
+/* Stays connected a moment after the last reply: a gateway drops what it has not yet read from
+ * a connection that closes (its sockets use ZMQ_IMMEDIATE), so an instant exit could lose the
+ * very replies the drain waited for. Requests arriving meanwhile are answered "unavailable". */
+static void s_settle(broker_t *b)
+{
+    uint64_t settle_until = clock_now_ms() + SETTLE_MS;
+    for (uint64_t now = clock_now_ms(); now < settle_until; now = clock_now_ms()) {
+        zmq_pollitem_t it = {b->frontend, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&it, 1, (long)(settle_until - now)) > 0 && (it.revents & ZMQ_POLLIN))
+            s_on_frontend(b);
+    }
+}
+
+/* One turn of the loop: start paced password requests that may go, wait for either socket (at
+ * most timeout ms) and take what is ready. */
+static void s_turn(broker_t *b, long timeout, bool watchdog)
+{
+    /* Password requests held back by pacing start when their rest is over, or as soon as
+       ordinary requests stop (checked after every event). */
+    lane_t *slow = &b->lanes[LANE_SLOW];
+    s_pump(b, slow);
+    long wait = timeout;
+    if (slow->count > 0 && slow->nidle > 0)
+        wait = (long)(s_slow_wait_us(b) / 1000) + 1;
+    if (wait > timeout)
+        wait = timeout;
+    /* The frontend is always read: a request for a busy lane waits in that lane's queue while
+       the other lane keeps serving. */
+    zmq_pollitem_t items[2] = {{b->backend, 0, ZMQ_POLLIN, 0}, {b->frontend, 0, ZMQ_POLLIN, 0}};
+    int ready = zmq_poll(items, 2, wait);
+    if (watchdog)
+        lifecycle_watchdog();
+    if (ready < 0)
+        return; /* EINTR: the caller looks at the stop flag */
+    /* Take what is ready in batches, as each zmq_poll costs syscalls of its own; bounded, so
+       that neither socket holds up the other. */
+    for (int n = 0; n < BATCH_MAX && (items[0].revents & ZMQ_POLLIN) && s_on_backend(b); n++)
+        ;
+    for (int n = 0; n < BATCH_MAX && (items[1].revents & ZMQ_POLLIN) && s_on_frontend(b); n++)
+        ;
+}
+
+/* Serves until SIGTERM, then drains: busy threads finish (up to drain_ms), then s_settle. */
+static void s_serve_until_drained(broker_t *b, const wk_server_config_t *cfg)
+{
+    uint64_t wd_usec = lifecycle_watchdog_usec();
+    long timeout = wd_usec ? (long)(wd_usec / 2000) : 1000;
+    uint64_t drain_until = 0;
+    for (;;) {
+        if (!b->draining && lifecycle_is_stopping()) {
+            b->draining = true;
+            drain_until = clock_now_ms() + (uint64_t)cfg->drain_ms;
+            lifecycle_stopping();
+            log_info("stopping: draining %d busy threads", s_busy(b));
+        }
+        if (b->draining && (s_all_idle(b) || clock_now_ms() >= drain_until)) {
+            s_settle(b);
+            break;
+        }
+        s_turn(b, timeout, wd_usec != 0);
+    }
+    if (!s_all_idle(b))
+        log_warning("drain timed out with %d requests in flight", s_busy(b));
+}
+
+int wk_server_run(const wk_server_config_t *cfg)
+{
+    void *zctx = zmq_ctx_new();
+    broker_t b = {0};
+    wk_zap_t *zap = NULL;
+    if (s_broker_open(&b, zctx, cfg, &zap) < 0) {
+        zmq_ctx_shutdown(zctx);
+        wk_zap_destroy(&zap);
+        zmq_ctx_term(zctx);
+        return -1;
+    }
     /* A dedicated shard takes no new tenants, so it keeps no spares for them. */
     bool dedicated = cfg->dedicated && cfg->dedicated[cfg->shard];
     wk_spares_t *spares =
@@ -423,13 +534,7 @@ int wk_server_run(const wk_server_config_t *cfg)
                         cfg->dedicated, dedicated ? 0 : cfg->spare_schemas);
     wk_mover_t *mover =
         wk_mover_start(cfg->clusters, cfg->cluster, cfg->shard, cfg->provision_user);
-    for (int i = 0; i < total; i++) {
-        threads[i] = (wk_thread_t){zctx, cfg, spares, mover, 0, i >= cfg->threads, i};
-        pthread_create(&threads[i].tid, NULL, s_thread_main, &threads[i]);
-        if (pthread_getcpuclockid(threads[i].tid, &b.cpu_clock[i]) != 0)
-            b.cpu_clock[i] = CLOCK_MONOTONIC; /* then the share is of wall time */
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    wk_thread_t *threads = s_threads_start(&b, zctx, cfg, spares, mover);
     /* Ready once every thread has connected (and tried the database) and said it is idle. */
     while (!s_all_idle(&b) && !lifecycle_is_stopping()) {
         zmq_pollitem_t it = {b.backend, 0, ZMQ_POLLIN, 0};
@@ -443,70 +548,10 @@ int wk_server_run(const wk_server_config_t *cfg)
              cfg->slow_threads);
     lifecycle_ready(status);
     log_info("%s", status);
-
-    uint64_t wd_usec = lifecycle_watchdog_usec();
-    long timeout = wd_usec ? (long)(wd_usec / 2000) : 1000;
-    uint64_t drain_until = 0;
-    for (;;) {
-        if (!b.draining && lifecycle_is_stopping()) {
-            b.draining = true;
-            drain_until = clock_now_ms() + (uint64_t)cfg->drain_ms;
-            lifecycle_stopping();
-            log_info("stopping: draining %d busy threads", s_busy(&b));
-        }
-        if (b.draining && (s_all_idle(&b) || clock_now_ms() >= drain_until)) {
-            /* Stay connected a moment after the last reply: a gateway drops what it has not
-               yet read from a connection that closes (its sockets use ZMQ_IMMEDIATE), so an
-               instant exit could lose the very replies the drain waited for. Requests arriving
-               meanwhile are answered "unavailable". */
-            uint64_t settle_until = clock_now_ms() + SETTLE_MS;
-            for (uint64_t now = clock_now_ms(); now < settle_until; now = clock_now_ms()) {
-                zmq_pollitem_t it = {b.frontend, 0, ZMQ_POLLIN, 0};
-                if (zmq_poll(&it, 1, (long)(settle_until - now)) > 0 && (it.revents & ZMQ_POLLIN))
-                    s_on_frontend(&b);
-            }
-            break;
-        }
-        /* Password requests held back by pacing start when their rest is over, or as soon as
-           ordinary requests stop (checked after every event). */
-        lane_t *slow = &b.lanes[LANE_SLOW];
-        s_pump(&b, slow);
-        long wait = timeout;
-        if (slow->count > 0 && slow->nidle > 0)
-            wait = (long)(s_slow_wait_us(&b) / 1000) + 1;
-        if (wait > timeout)
-            wait = timeout;
-        /* The frontend is always read: a request for a busy lane waits in that lane's queue
-           while the other lane keeps serving. */
-        zmq_pollitem_t items[2] = {{b.backend, 0, ZMQ_POLLIN, 0}, {b.frontend, 0, ZMQ_POLLIN, 0}};
-        int ready = zmq_poll(items, 2, wait);
-        if (wd_usec)
-            lifecycle_watchdog();
-        if (ready < 0)
-            continue; /* EINTR: loop to look at the stop flag */
-        /* Take what is ready in batches, as each zmq_poll costs syscalls of its own; bounded,
-           so that neither socket holds up the other. */
-        for (int n = 0; n < BATCH_MAX && (items[0].revents & ZMQ_POLLIN) && s_on_backend(&b); n++)
-            ;
-        for (int n = 0; n < BATCH_MAX && (items[1].revents & ZMQ_POLLIN) && s_on_frontend(&b); n++)
-            ;
-    }
-    if (!s_all_idle(&b))
-        log_warning("drain timed out with %d requests in flight", s_busy(&b));
-    for (int l = 0; l < 2; l++) {
-        lane_t *lane = &b.lanes[l];
-        for (int i = 0; i < lane->nidle; i++)
-            zmq_msg_close(&lane->idle[i]);
-        for (; lane->count > 0; lane->count--, lane->head = (lane->head + 1) % QUEUE_MAX) {
-            zmq_msg_close(&lane->queue[lane->head].id);
-            zmq_msg_close(&lane->queue[lane->head].body);
-        }
-        free(lane->queue);
-    }
-    zmq_close(b.frontend);
-    zmq_close(b.backend);
+    s_serve_until_drained(&b, cfg);
+    s_broker_close(&b);
     zmq_ctx_shutdown(zctx); /* wakes the threads with ETERM */
-    for (int i = 0; i < total; i++)
+    for (int i = 0; i < cfg->threads + cfg->slow_threads; i++)
         pthread_join(threads[i].tid, NULL);
     free(threads);
     wk_zap_destroy(&zap);

@@ -1,6 +1,8 @@
 /* The worker's serving loop: a ROUTER socket that gateways connect to, and a pool of threads,
- * each with its own PostgreSQL connection, fed by a least-recently-used broker so a slow query
- * occupies one thread while the others keep serving. */
+ * each with its own PostgreSQL connection, fed by a broker that gives each request to an idle
+ * thread (a stack: the most recently idle first) so a slow query occupies one thread while the
+ * others keep serving. READY=1 is sent once every thread has tried its connection and said it
+ * is idle: the database may still be down then (requests get 503 until it answers). */
 #ifndef WORKER_WK_SERVER_H
 #define WORKER_WK_SERVER_H
 
