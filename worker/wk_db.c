@@ -145,40 +145,95 @@ PGconn *wk_db_conn(wk_db_t *db)
     return db->conn;
 }
 
-/* What a failed result's SQLSTATE means: the worker's one translation point. `lost`: the
- * connection is not worth another statement (the server went or is going away); any other
- * error leaves it usable, so a frozen write or a deadlock costs no reconnect. */
+/* What a failed result's SQLSTATE means: the worker's one translation point from database
+ * errors to statuses and client messages. `lost`: the connection is not worth another
+ * statement (the server went or is going away); any other error leaves it usable, so a frozen
+ * write or a deadlock costs no reconnect. `message`: what the client is told (NULL: what
+ * failed, and the constraint violated if any). */
 typedef struct {
     proto_status_t status;
     bool lost;
+    const char *message;
 } db_error_t;
 
-static db_error_t s_error_of(const PGresult *res)
+/* Entering a tenant's role is where PostgreSQL tells that the tenant is not this shard's: a
+ * role this shard's login is not a member of (42501), or no such role on this cluster ("role
+ * does not exist", 22023 or 42704: never created, deleted, or moved to another cluster).
+ * Either is MISROUTED, and the dispatcher asks the registry (wk_placement): a redirect, or 404
+ * for a tenant that does not exist. Routine since placement is data: no warning. */
+static const struct {
+    const char *state;
+} s_not_here[] = {{"42501"}, {"22023"}, {"42704"}};
+
+/* SQLSTATE prefixes, most specific first. */
+static const struct {
+    const char *prefix;
+    db_error_t error;
+} s_states[] = {
+    {"23505", {PROTO_STATUS_CONFLICT, false, NULL}}, /* unique_violation */
+    {"23503", {PROTO_STATUS_CONFLICT, false, NULL}}, /* foreign_key_violation */
+    {"23", {PROTO_STATUS_BAD_REQUEST, false, NULL}}, /* other integrity violations */
+    {"22", {PROTO_STATUS_BAD_REQUEST, false, NULL}}, /* data exception: bad uuid, too long */
+    {"42P01", {PROTO_STATUS_NOT_FOUND, false, "tenant not found"}}, /* the schema is gone */
+    {"3F000", {PROTO_STATUS_NOT_FOUND, false, "tenant not found"}}, /* invalid_schema_name */
+    {"57014", {PROTO_STATUS_TIMEOUT, false, NULL}},     /* query_canceled by statement_timeout */
+    {"55006", {PROTO_STATUS_UNAVAILABLE, false, NULL}}, /* object_in_use: the tenant is moving */
+    {"08", {PROTO_STATUS_UNAVAILABLE, true, NULL}},     /* connection exceptions */
+    {"57P", {PROTO_STATUS_UNAVAILABLE, true, NULL}},    /* admin/crash shutdown, cannot connect */
+    {"53", {PROTO_STATUS_UNAVAILABLE, false, NULL}},    /* insufficient resources */
+    {"40", {PROTO_STATUS_UNAVAILABLE, false, NULL}},    /* serialization failure, deadlock */
+};
+
+/* Violations a client causes, by constraint name, with what it is told. */
+static const struct {
+    const char *constraint, *message;
+} s_constraints[] = {
+    {"users_email_key", "a user with this email already exists"},
+    {"operations_one_move_per_tenant", "a move of this tenant is already running"},
+    {"operations_one_rebalance", "a rebalance is already running"},
+};
+
+static db_error_t s_error_of(const PGresult *res, bool entering_tenant)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     if (!state) /* no server answer: the connection broke */
-        return (db_error_t){PROTO_STATUS_UNAVAILABLE, true};
-    static const struct {
-        const char *prefix;
-        db_error_t error;
-    } map[] = {
-        {"23505", {PROTO_STATUS_CONFLICT, false}},    /* unique_violation */
-        {"23503", {PROTO_STATUS_CONFLICT, false}},    /* foreign_key_violation */
-        {"23", {PROTO_STATUS_BAD_REQUEST, false}},    /* other integrity violations */
-        {"22", {PROTO_STATUS_BAD_REQUEST, false}},    /* data exception: bad uuid, too long */
-        {"42P01", {PROTO_STATUS_NOT_FOUND, false}},   /* undefined_table: the schema is gone */
-        {"3F000", {PROTO_STATUS_NOT_FOUND, false}},   /* invalid_schema_name */
-        {"57014", {PROTO_STATUS_TIMEOUT, false}},     /* query_canceled by statement_timeout */
-        {"55006", {PROTO_STATUS_UNAVAILABLE, false}}, /* object_in_use: the tenant is moving */
-        {"08", {PROTO_STATUS_UNAVAILABLE, true}},     /* connection exceptions */
-        {"57P", {PROTO_STATUS_UNAVAILABLE, true}},    /* admin/crash shutdown, cannot connect */
-        {"53", {PROTO_STATUS_UNAVAILABLE, false}},    /* insufficient resources */
-        {"40", {PROTO_STATUS_UNAVAILABLE, false}},    /* serialization failure, deadlock */
+        return (db_error_t){PROTO_STATUS_UNAVAILABLE, true, NULL};
+    for (size_t i = 0; entering_tenant && i < sizeof s_not_here / sizeof s_not_here[0]; i++)
+        if (strcmp(state, s_not_here[i].state) == 0)
+            return (db_error_t){PROTO_STATUS_MISROUTED, false,
+                                "tenant is not served by this shard"};
+    db_error_t error = {PROTO_STATUS_INTERNAL, false, NULL};
+    for (size_t i = 0; i < sizeof s_states / sizeof s_states[0]; i++) {
+        if (strncmp(state, s_states[i].prefix, strlen(s_states[i].prefix)) == 0) {
+            error = s_states[i].error;
+            break;
+        }
+    }
+    const char *constraint = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+    for (size_t i = 0; constraint && i < sizeof s_constraints / sizeof s_constraints[0]; i++)
+        if (strcmp(constraint, s_constraints[i].constraint) == 0)
+            error.message = s_constraints[i].message;
+    return error;
+}
+
+/* Moves the transaction's state; asserts the moves its life allows (see wk_tx_state_t). */
+static void s_tx_to(wk_tx_t *tx, wk_tx_state_t to)
+{
+    static const bool allowed[4][4] = {
+        [WK_TX_CLOSED] = {[WK_TX_PREPARED] = true, [WK_TX_OPEN] = true, [WK_TX_CLOSED] = true},
+        [WK_TX_PREPARED] = {[WK_TX_OPEN] = true, [WK_TX_CLOSED] = true},
+        /* OPEN -> PREPARED: the server went before the first statement; again, afresh */
+        [WK_TX_OPEN] = {[WK_TX_DRAINING] = true, [WK_TX_CLOSED] = true, [WK_TX_PREPARED] = true},
+        [WK_TX_DRAINING] = {[WK_TX_DRAINING] = true, [WK_TX_CLOSED] = true},
     };
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (strncmp(state, map[i].prefix, strlen(map[i].prefix)) == 0)
-            return map[i].error;
-    return (db_error_t){PROTO_STATUS_INTERNAL, false};
+    assert(allowed[tx->state][to]);
+    tx->state = to;
+}
+
+/* Statements may still be added. */
+static bool s_tx_open(const wk_tx_t *tx)
+{
+    return tx->state == WK_TX_PREPARED || tx->state == WK_TX_OPEN;
 }
 
 static void s_fail(wk_tx_t *tx, const PGresult *res, const char *what);
@@ -204,12 +259,13 @@ static int s_utility(wk_tx_t *tx, const char *sql, const char *what)
     return ok ? 0 : -1;
 }
 
-/* Records the first failure of the transaction, logging what the client is not told. */
-static void s_fail(wk_tx_t *tx, const PGresult *res, const char *what)
+/* Records the first failure of the transaction, logging what the client is not told.
+ * entering_tenant: the failure is of the statement that enters the tenant's role. */
+static void s_fail_as(wk_tx_t *tx, const PGresult *res, const char *what, bool entering_tenant)
 {
     if (tx->status != PROTO_STATUS_OK)
         return;
-    db_error_t error = s_error_of(res);
+    db_error_t error = s_error_of(res, entering_tenant);
     tx->status = error.status;
     tx->lost = error.lost;
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
@@ -222,8 +278,16 @@ static void s_fail(wk_tx_t *tx, const PGresult *res, const char *what)
         log_warning("could not %s: sqlstate=%s %.*s", what, state ? state : "-",
                     (int)strcspn(msg, "\n"), msg);
     }
-    snprintf(tx->detail, sizeof tx->detail, "%s%s%s", what, constraint ? " violates " : "",
-             constraint ? constraint : "");
+    if (error.message)
+        snprintf(tx->detail, sizeof tx->detail, "%s", error.message);
+    else
+        snprintf(tx->detail, sizeof tx->detail, "%s%s%s", what, constraint ? " violates " : "",
+                 constraint ? constraint : "");
+}
+
+static void s_fail(wk_tx_t *tx, const PGresult *res, const char *what)
+{
+    s_fail_as(tx, res, what, false);
 }
 
 /* ---- pipelined transactions (serving connections) ---- */
@@ -281,7 +345,7 @@ static bool s_ok(const PGresult *r)
 /* Queues BEGIN and the tenant set-up ahead of the first statement. */
 static int s_pl_queue_begin(wk_tx_t *tx)
 {
-    tx->begun = true;
+    s_tx_to(tx, WK_TX_OPEN);
     if (PQpipelineStatus(tx->conn) == PQ_PIPELINE_OFF && !PQenterPipelineMode(tx->conn)) {
         s_fail(tx, NULL, "enter pipeline mode");
         return -1;
@@ -304,23 +368,10 @@ static int s_pl_queue_begin(wk_tx_t *tx)
                : 0;
 }
 
-/* Records a failed BEGIN and tenant set-up. Entering a tenant's role is where PostgreSQL tells
- * that the tenant is not this shard's: a role this shard's login is not a member of (42501), or
- * no such role on this cluster ("role does not exist", 22023 or 42704: never created, deleted,
- * or moved to another cluster). Either is MISROUTED, and the dispatcher asks the registry
- * (wk_placement): a redirect, or 404 for a tenant that does not exist. */
+/* Records a failed BEGIN or tenant set-up (s_error_of tells a tenant not served here). */
 static void s_begin_failed(wk_tx_t *tx, const PGresult *res, bool tenant_bound)
 {
-    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    if (tx->status == PROTO_STATUS_OK && tenant_bound && state &&
-        (strcmp(state, "22023") == 0 || strcmp(state, "42704") == 0 ||
-         strcmp(state, "42501") == 0)) {
-        /* routine since placement is data: no warning */
-        tx->status = PROTO_STATUS_MISROUTED;
-        snprintf(tx->detail, sizeof tx->detail, "tenant is not served by this shard");
-        return;
-    }
-    s_fail(tx, res, "begin transaction");
+    s_fail_as(tx, res, "begin transaction", tenant_bound);
 }
 
 /* Reads the results of BEGIN and the set-up if they are still unread. */
@@ -338,7 +389,8 @@ static void s_pl_read_begin(wk_tx_t *tx, int leave)
 static PGresult *s_pl_flight(wk_tx_t *tx, const char *sql, int n, const char *const *values,
                              bool last)
 {
-    if ((!tx->begun && s_pl_queue_begin(tx) < 0) || s_pl_send(tx, sql, n, values) < 0)
+    if ((tx->state == WK_TX_PREPARED && s_pl_queue_begin(tx) < 0) ||
+        s_pl_send(tx, sql, n, values) < 0)
         return NULL;
     if (last) {
         if (s_pl_send(tx, "COMMIT", 0, NULL) < 0 || s_pl_sync(tx) < 0)
@@ -360,7 +412,7 @@ static PGresult *s_pl_flight(wk_tx_t *tx, const char *sql, int n, const char *co
         if (!s_ok(c) || strcmp(PQcmdStatus(c), "COMMIT") != 0)
             s_fail(tx, c, "commit");
         else
-            tx->open = 0;
+            s_tx_to(tx, WK_TX_DRAINING);
         PQclear(c);
         s_pl_read_sync(tx);
         if (tx->status != PROTO_STATUS_OK) {
@@ -390,12 +442,13 @@ static bool s_conn_lost(wk_tx_t *tx)
  * open, and leaves the connection idle outside pipeline mode for the next request. */
 static void s_pl_end(wk_tx_t *tx)
 {
-    if (tx->begun && s_conn_lost(tx)) {
+    bool sent = tx->state == WK_TX_OPEN || tx->state == WK_TX_DRAINING;
+    if (sent && s_conn_lost(tx)) {
         s_reset(tx->db); /* draining a dying connection is pointless: the next request reconnects */
         tx->conn = NULL;
     }
-    if (!tx->begun || !tx->conn) {
-        tx->open = 0;
+    if (!sent || !tx->conn) {
+        s_tx_to(tx, WK_TX_CLOSED);
         return;
     }
     if (tx->unsynced > 0)
@@ -412,7 +465,7 @@ static void s_pl_end(wk_tx_t *tx)
         }
     }
     PQexitPipelineMode(tx->conn);
-    tx->open = 0;
+    s_tx_to(tx, WK_TX_CLOSED);
 }
 
 /* The pipelined statement, retried once on a fresh connection if the server went away before
@@ -420,7 +473,7 @@ static void s_pl_end(wk_tx_t *tx)
 static PGresult *s_pl_exec(wk_tx_t *tx, const char *sql, int n, const char *const *values,
                            bool last)
 {
-    bool first = !tx->begun;
+    bool first = tx->state == WK_TX_PREPARED;
     PGresult *res = s_pl_flight(tx, sql, n, values, last);
     if (!res && first && s_conn_lost(tx)) {
         s_reset(tx->db);
@@ -430,9 +483,8 @@ static PGresult *s_pl_exec(wk_tx_t *tx, const char *sql, int n, const char *cons
         tx->status = PROTO_STATUS_OK;
         tx->lost = false;
         tx->detail[0] = '\0';
-        tx->begun = false;
+        s_tx_to(tx, WK_TX_PREPARED); /* a fresh connection: as if nothing had been sent */
         tx->pending = tx->unsynced = tx->syncs = 0;
-        tx->open = 1;
         res = s_pl_flight(tx, sql, n, values, last);
     }
     return res;
@@ -467,7 +519,7 @@ int wk_tx_begin(wk_tx_t *tx, wk_db_t *db, const uint8_t *tenant, uint64_t deadli
         if (tenant)
             ident_schema_name(tenant, tx->search_path);
         snprintf(tx->timeout, sizeof tx->timeout, "%llu", (unsigned long long)timeout);
-        tx->open = 1;
+        s_tx_to(tx, WK_TX_PREPARED);
         return 0;
     }
     char *quoted = s_schema_quoted(tx->conn, tenant);
@@ -502,7 +554,7 @@ int wk_tx_begin(wk_tx_t *tx, wk_db_t *db, const uint8_t *tenant, uint64_t deadli
         wk_tx_end(tx);
         return -1;
     }
-    tx->open = 1;
+    s_tx_to(tx, WK_TX_OPEN);
     return 0;
 }
 
@@ -511,7 +563,7 @@ int wk_tx_begin(wk_tx_t *tx, wk_db_t *db, const uint8_t *tenant, uint64_t deadli
 static char *s_provision_name(wk_tx_t *tx, const uint8_t tenant[16])
 {
     assert(!tx->pipelined);
-    if (!tx->open || tx->status != PROTO_STATUS_OK)
+    if (!s_tx_open(tx) || tx->status != PROTO_STATUS_OK)
         return NULL;
     char *q = s_schema_quoted(tx->conn, tenant);
     if (!q)
@@ -577,7 +629,7 @@ int wk_tx_move_grant(wk_tx_t *tx, const uint8_t tenant[16], int from, int to)
 
 PGresult *wk_tx_exec(wk_tx_t *tx, const char *sql, int nparams, const char *const *values)
 {
-    if (!tx->open || tx->status != PROTO_STATUS_OK)
+    if (!s_tx_open(tx) || tx->status != PROTO_STATUS_OK)
         return NULL;
     if (tx->pipelined)
         return s_pl_exec(tx, sql, nparams, values, false);
@@ -592,7 +644,7 @@ PGresult *wk_tx_exec(wk_tx_t *tx, const char *sql, int nparams, const char *cons
 
 PGresult *wk_tx_exec_last(wk_tx_t *tx, const char *sql, int nparams, const char *const *values)
 {
-    if (!tx->open || tx->status != PROTO_STATUS_OK)
+    if (!s_tx_open(tx) || tx->status != PROTO_STATUS_OK)
         return NULL;
     if (tx->pipelined)
         return s_pl_exec(tx, sql, nparams, values, true);
@@ -607,20 +659,20 @@ PGresult *wk_tx_exec_last(wk_tx_t *tx, const char *sql, int nparams, const char 
 int wk_tx_script(wk_tx_t *tx, const char *sql)
 {
     assert(!tx->pipelined); /* scripts are for provisioning and migration connections */
-    if (!tx->open || tx->status != PROTO_STATUS_OK)
+    if (!s_tx_open(tx) || tx->status != PROTO_STATUS_OK)
         return -1;
     return s_utility(tx, sql, "run migration");
 }
 
 int wk_tx_commit(wk_tx_t *tx)
 {
-    if (!tx->open || tx->status != PROTO_STATUS_OK) {
+    if (!s_tx_open(tx) || tx->status != PROTO_STATUS_OK) {
         wk_tx_end(tx);
         return -1;
     }
     if (tx->pipelined) {
-        if (!tx->begun) {
-            tx->open = 0; /* nothing was sent: nothing to commit */
+        if (tx->state == WK_TX_PREPARED) {
+            s_tx_to(tx, WK_TX_CLOSED); /* nothing was sent: nothing to commit */
             return 0;
         }
         if (s_pl_send(tx, "COMMIT", 0, NULL) < 0 || s_pl_sync(tx) < 0)
@@ -632,7 +684,7 @@ int wk_tx_commit(wk_tx_t *tx)
             s_fail(tx, c, "commit");
         PQclear(c);
         s_pl_read_sync(tx);
-        tx->open = 0;
+        s_tx_to(tx, WK_TX_DRAINING);
         return ok ? 0 : -1;
     }
     PGresult *res = PQexec(tx->conn, "COMMIT");
@@ -641,7 +693,7 @@ int wk_tx_commit(wk_tx_t *tx)
     if (!ok)
         s_fail(tx, res, "commit");
     PQclear(res);
-    tx->open = 0;
+    s_tx_to(tx, WK_TX_CLOSED);
     return ok ? 0 : -1;
 }
 
@@ -654,7 +706,7 @@ void wk_tx_end(wk_tx_t *tx)
     } else {
         if (PQtransactionStatus(tx->conn) != PQTRANS_IDLE && PQstatus(tx->conn) == CONNECTION_OK)
             PQclear(PQexec(tx->conn, "ROLLBACK"));
-        tx->open = 0;
+        s_tx_to(tx, WK_TX_CLOSED);
     }
     if (tx->db->conn == tx->conn)
         s_maybe_recycle(tx->db);

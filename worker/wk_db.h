@@ -38,6 +38,14 @@ unsigned long wk_db_recycled(const wk_db_t *db);
  * unreachable; reconnects are attempted at most every 500 ms so a dead database costs little. */
 PGconn *wk_db_conn(wk_db_t *db);
 
+/* Where a transaction is; wk_db.c's s_tx_to is the only place that moves it. */
+typedef enum {
+    WK_TX_CLOSED,   /* nothing open and nothing left to read */
+    WK_TX_PREPARED, /* pipelined: open, nothing sent yet (BEGIN goes with the first statement) */
+    WK_TX_OPEN,     /* open on the server (pipelined: BEGIN and the set-up queued) */
+    WK_TX_DRAINING, /* pipelined: committed, its sync still to read (wk_tx_end does) */
+} wk_tx_state_t;
+
 /* A transaction in progress: created by wk_tx_begin, ended by wk_tx_commit or wk_tx_end. */
 typedef struct {
     wk_db_t *db;
@@ -45,10 +53,9 @@ typedef struct {
     proto_status_t status; /* status of the first failure, or PROTO_STATUS_OK */
     bool lost;             /* that failure took the connection with it */
     char detail[256];      /* what failed, for the client: never SQL text or values */
-    int open;              /* a transaction is (or, pipelined, will be) open on the server */
+    wk_tx_state_t state;
+    bool pipelined; /* on a serving connection: statements are queued, not run one by one */
     /* Pipelined transactions only: */
-    bool pipelined;
-    bool begun;           /* BEGIN and the tenant set-up have been queued */
     bool tenant_bound;    /* the set-up names a tenant (its role missing = tenant deleted) */
     int pending;          /* queued statements whose results are unread */
     int unsynced;         /* statements queued since the last sync */

@@ -18,9 +18,9 @@
     " error, 'freeze_ms', freeze_ms, 'claimed_by', claimed_by)"
 
 /* Inserts the operation (values: id, then the statement's own) and answers 202 with it;
- * a unique violation (one running already) is a 409 with `busy`. */
+ * a unique violation (one running already) is a 409 (its message from wk_db's table). */
 static void s_queue(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep, const char *sql,
-                    int n, const char *const *v, const char *busy)
+                    int n, const char *const *v)
 {
     wk_tx_t tx;
     PGresult *res = NULL;
@@ -33,8 +33,6 @@ static void s_queue(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *re
         wk_reply_json(rep, PROTO_STATUS_ACCEPTED, out);
         proto_reply_header(rep, "Location", location);
         wk_mover_nudge(ctx->mover);
-    } else if (tx.status == PROTO_STATUS_CONFLICT) {
-        wk_reply_error(rep, PROTO_STATUS_CONFLICT, "%s", busy);
     } else {
         wk_reply_tx_error(rep, &tx);
     }
@@ -103,7 +101,7 @@ void wk_operation_move(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t 
     s_queue(ctx, req, rep,
             "INSERT INTO quiz.operations (id, kind, tenant_id, to_shard, from_shard)"
             " SELECT $1, 'move', $2, $3, shard FROM quiz.tenants WHERE id = $2",
-            3, v, "a move of this tenant is already running");
+            3, v);
 }
 
 void wk_operation_rebalance(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
@@ -129,8 +127,7 @@ void wk_operation_rebalance(wk_ctx_t *ctx, const proto_request_t *req, proto_rep
     ident_uuid_format(u, id);
     const char *v[2] = {id, by};
     s_queue(ctx, req, rep,
-            "INSERT INTO quiz.operations (id, kind, by) VALUES ($1, 'rebalance', $2)", 2, v,
-            "a rebalance is already running");
+            "INSERT INTO quiz.operations (id, kind, by) VALUES ($1, 'rebalance', $2)", 2, v);
 }
 
 void wk_operation_get(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)

@@ -54,8 +54,6 @@ void wk_reply_tx_error(proto_reply_t *rep, const wk_tx_t *tx)
 {
     proto_status_t status = tx->status == PROTO_STATUS_OK ? PROTO_STATUS_INTERNAL : tx->status;
     const char *detail = tx->detail[0] ? tx->detail : "transaction failed";
-    if (status == PROTO_STATUS_NOT_FOUND)
-        detail = "tenant not found";
     wk_reply_error(rep, status, "%s", detail);
     if (status == PROTO_STATUS_UNAVAILABLE) /* the database, or the tenant, is briefly away */
         proto_reply_header(rep, "Retry-After", "1");

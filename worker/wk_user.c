@@ -70,14 +70,6 @@ static int s_role(json_t *body, const char **role, proto_reply_t *rep)
     return 0;
 }
 
-/* The failed transaction's status; the only conflict a user write can hit is the email. */
-static void s_reply_tx_error(proto_reply_t *rep, wk_tx_t *tx)
-{
-    wk_reply_tx_error(rep, tx);
-    if (rep->status == PROTO_STATUS_CONFLICT)
-        wk_reply_error(rep, PROTO_STATUS_CONFLICT, "a user with this email already exists");
-}
-
 void wk_user_create(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
 {
     static const char *const allowed[] = {"email", "username", "password", "role", NULL};
@@ -119,7 +111,7 @@ void wk_user_create(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *re
         goto fail;
     goto done;
 fail:
-    s_reply_tx_error(rep, &tx);
+    wk_reply_tx_error(rep, &tx);
 done:
     PQclear(user);
     wk_tx_end(&tx);
@@ -182,7 +174,7 @@ void wk_user_update(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *re
     wk_reply_row(rep, PROTO_STATUS_OK, res, "user not found");
     goto done;
 fail:
-    s_reply_tx_error(rep, &tx);
+    wk_reply_tx_error(rep, &tx);
 done:
     PQclear(res);
     wk_tx_end(&tx);
