@@ -109,7 +109,12 @@ Test(link, a_client_without_a_key_gets_nothing_and_is_logged_once)
               "the refusal is logged once per address, not once per"
               " retry: %d lines",
               lines);
-    cr_expect_eq(s_log_count("local pid"), 1, "the refusal names the peer");
+    /* The peer is named when the monitor reads it before the refused connection closes; on
+       a loaded machine every retry can lose that race, and then the line says so. */
+    int named = s_log_count("local pid"), unknown = s_log_count("from an unknown address");
+    cr_expect(named == 1 || (named == 0 && unknown >= 1),
+              "the refusal names the peer (or that it was gone): %d named, %d unknown", named,
+              unknown);
     zmq_close(sock);
     zmq_ctx_term(ctx);
 }
