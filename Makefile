@@ -2,7 +2,8 @@
 #   make          release binaries in build/ (quiz-gateway, quiz-worker, quizctl)
 #   make run      install what is missing, start PostgreSQL under var/, run the stack
 #   make test     unit + integration tests, built with ASan/UBSan in build-asan/
-#   make bench    optimised stack under wrk (see bench/README.md); bench-tenants, bench-curve
+#   make bench    optimised stack under wrk (see bench/README.md); bench-tenants, bench-curve,
+#                 bench-move
 
 CC      ?= cc
 GW_LIBS := libzmq msgpack libsystemd jansson libsodium

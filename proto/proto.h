@@ -160,7 +160,7 @@ const char *proto_request_get_header(const proto_request_t *req, const char *nam
 void proto_request_clear(proto_request_t *req);
 void proto_reply_clear(proto_reply_t *rep);
 
-/* Whether an operation hashes a password (Argon2id, ~13 ms of CPU): workers run these in their
+/* Whether an operation hashes a password (Argon2id, ~30 ms of one core): workers run these in their
  * paced password lane, gateways bound how many are in flight. */
 bool proto_op_hashes_password(proto_op_t op);
 

@@ -78,7 +78,17 @@ if [ $# -gt 0 ]; then
       QUIZ_DATABASE_URL=$QUIZ_TEST_SECOND_CLUSTER_URL build-asan/quiz-worker --migrate --shards 4 || status=1
     fi
     export QUIZ_BIN_DIR=${QUIZ_BIN_DIR:-$PWD/build-asan}
+    # Every answer the tests get is recorded and held against the OpenAPI document afterwards.
+    QUIZ_TEST_TRAFFIC=$(mktemp /tmp/quiz-traffic.XXXXXX); export QUIZ_TEST_TRAFFIC
     for bin in "$@"; do run "$bin" || status=1; done
+    if python3 tests/openapi_traffic.py "$QUIZ_TEST_TRAFFIC" proto/openapi.json; then
+      echo "[PASS] openapi: every status and media type of the tests' traffic is documented"
+      passed=$((passed + 1))
+    else
+      echo "[FAIL] openapi: the tests' traffic has answers the document does not list"
+      failed=$((failed + 1)); status=1
+    fi
+    rm -f "$QUIZ_TEST_TRAFFIC"; unset QUIZ_TEST_TRAFFIC
     # `make run`'s supervision: a killed worker is restarted, the other shard serves throughout.
     out=$(bash tests/integration/make_run.sh 2>&1); rc=$?
     echo "$out"

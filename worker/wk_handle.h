@@ -1,6 +1,9 @@
 /* Request dispatch: one table indexed by operation names the handler, the role it requires
- * and whether it works on a tenant. Checks common to all operations (role, tenant present,
- * tenant on this shard, deadline) happen here once. */
+ * and whether it works on a tenant. Checks common to all operations (the caller's credential
+ * and role, tenant present, a new tenant placed on this shard) happen here once; the deadline
+ * is checked when the transaction begins (wk_tx_begin), ownership of an existing tenant when
+ * it enters the tenant's role (a redirect, wk_placement). Every line logged meanwhile carries
+ * the request's id, tenant and shard. */
 #ifndef WORKER_WK_HANDLE_H
 #define WORKER_WK_HANDLE_H
 

@@ -1,4 +1,4 @@
-/* Pacing of the password lane. An Argon2id hash is ~13 ms of CPU on purpose, and on a machine
+/* Pacing of the password lane. An Argon2id hash is ~30 ms of one core on purpose, and on a machine
  * that also serves reads (and often the database) every core it takes is one the reads wait for:
  * CPU priority alone does not stop that (a niced thread still runs whenever the database is
  * waiting on its clients, and group scheduling gives its process a full share). So while

@@ -1,5 +1,5 @@
-/* Argon2id with OWASP's recommended minimum (19 MiB, 2 passes, 1 lane): about 30 ms on our
- * 2-core machines, and it keeps a worker within its 64 MiB resident budget even with several
+/* Argon2id with OWASP's recommended minimum (19 MiB, 2 passes, 1 lane): about 30 ms of one core on
+ * our 2-core machines, and it keeps a worker within its 64 MiB resident budget even with several
  * hashes running at once (libsodium's "interactive" preset would take 64 MiB each). */
 #include "worker/wk_password.h"
 

@@ -252,6 +252,24 @@ Test(auth, roles_decide_who_manages_users)
     cr_expect_eq(s_status("DELETE", path, a.id, a.token, NULL), 404);
 }
 
+Test(auth, logging_in_to_a_tenant_that_does_not_exist_is_404)
+{
+    char id[IDENT_UUID_STR_LEN + 1];
+    uint8_t u[16];
+    ident_uuid_random(u);
+    ident_uuid_format(u, id);
+    http_resp_t r;
+    cr_expect_eq(s_call(&r, "POST", "/api/auth/login", id, NULL,
+                        "{\"email\":\"someone@org.example\",\"password\":\"whatever\"}"),
+                 404);
+    json_t *j = http_json(&r);
+    cr_expect_str_eq(json_string_value(json_object_get(j, "detail")), "tenant not found");
+    json_decref(j);
+    http_resp_clear(&r);
+    cr_expect_eq(s_status("POST", "/api/auth/refresh", id, NULL, "{\"refresh_token\":\"x\"}"),
+                 404);
+}
+
 Test(auth, login_failures_look_alike_and_are_rate_limited)
 {
     tenant_t a;
