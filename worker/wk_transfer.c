@@ -28,6 +28,9 @@ typedef struct {
     int lock_tries;     /* attempts of the freeze's lock (each waits up to LOCK_TIMEOUT_MS) */
     double approach_ms; /* the target closing in, before the freeze */
     double counts_ms, verify_ms; /* the frozen catch-up: counts equal, then checksums equal */
+    char *tables;                /* the tenant's tables, qualified and comma-separated (owned) */
+    /* Monotonic times of the stages, for the closing log line. */
+    uint64_t start_us, frozen_us, locked_us, caught_up_us;
 } run_t;
 
 static void s_sleep_ms(int ms)
@@ -410,131 +413,102 @@ static int s_flip(run_t *r, uint64_t freeze_ms)
     return rc;
 }
 
-const char *wk_transfer_run(const wk_transfer_t *t)
+/* Stage 1, while the tenant serves from the source: the target schema built empty, the
+ * tenant's tables published on the source and subscribed by the target, and their initial
+ * COPY waited for. NULL, or why it failed. */
+static const char *s_copy(run_t *r)
 {
-    run_t r = {.t = t};
-    uint8_t op[16];
-    char hex[33];
-    if (ident_uuid_parse(t->tenant, strlen(t->tenant), r.id) < 0 ||
-        ident_uuid_parse(t->op_id, strlen(t->op_id), op) < 0)
-        return "bad ids";
-    ident_schema_name(r.id, r.schema);
-    ident_hex(op, 16, hex);
-    snprintf(r.name, sizeof r.name, "quizmove_%s", hex);
-    uint64_t start = clock_mono_us();
+    const wk_transfer_t *t = r->t;
     char sql[2048];
-
-    /* A resumed move starts over: the source was authoritative all along. A mover that died
-       during the freeze may have left it frozen and its grant revoked. */
-    r.revoked = r.frozen = true;
-    s_rollback(&r, "starting (again) from a clean state");
-    s_state(&r, "copying");
-    snprintf(sql, sizeof sql, "SELECT max(version) FROM %s.schema_migrations", r.schema);
+    snprintf(sql, sizeof sql, "SELECT max(version) FROM %s.schema_migrations", r->schema);
     char *version = s_value(t->source, sql);
     bool current = version && strcmp(version, wk_migrate_tenant_version()) == 0;
     free(version);
     if (!current)
-        return s_rollback(&r, "the source schema is not at this worker's version: migrate first");
-    if (s_build_target(&r) < 0)
-        return s_rollback(&r, "could not build the tenant's schema on the target cluster");
-    char *tables = s_tables(&r);
-    if (!tables || !*tables) {
-        free(tables);
-        return s_rollback(&r, "could not list the tenant's tables");
-    }
+        return "the source schema is not at this worker's version: migrate first";
+    if (s_build_target(r) < 0)
+        return "could not build the tenant's schema on the target cluster";
+    r->tables = s_tables(r);
+    if (!r->tables || !*r->tables)
+        return "could not list the tenant's tables";
     /* As the cluster's owner: publishing another role's tables takes a superuser (or their
        owner holding CREATE on the database). */
-    snprintf(sql, sizeof sql, "CREATE PUBLICATION %s FOR TABLE %s", r.name, tables);
-    char *conninfo = NULL;
-    PGconn *tc = wk_db_conn(t->target);
-    if (tc)
-        conninfo = PQescapeLiteral(tc, t->source_dsn, strlen(t->source_dsn));
-    const char *why = NULL;
+    snprintf(sql, sizeof sql, "CREATE PUBLICATION %s FOR TABLE %s", r->name, r->tables);
     if (!s_ok(t->source, sql))
-        why = "could not publish the tenant's tables";
-    else if (!conninfo)
-        why = "the target cluster is unreachable";
-    if (!why) {
-        snprintf(sql, sizeof sql,
-                 "CREATE SUBSCRIPTION %s CONNECTION %s PUBLICATION %s WITH (copy_data = true)",
-                 r.name, conninfo, r.name);
-        if (!s_ok(t->target, sql))
-            why = "could not subscribe the target to the source";
-    }
-    if (conninfo)
-        PQfreemem(conninfo);
-    if (why) {
-        free(tables);
-        return s_rollback(&r, why);
-    }
-    /* The initial COPY of every table, while the tenant keeps serving from the source. */
+        return "could not publish the tenant's tables";
+    PGconn *tc = wk_db_conn(t->target);
+    char *conninfo = tc ? PQescapeLiteral(tc, t->source_dsn, strlen(t->source_dsn)) : NULL;
+    if (!conninfo)
+        return "the target cluster is unreachable";
+    snprintf(sql, sizeof sql,
+             "CREATE SUBSCRIPTION %s CONNECTION %s PUBLICATION %s WITH (copy_data = true)", r->name,
+             conninfo, r->name);
+    PQfreemem(conninfo);
+    if (!s_ok(t->target, sql))
+        return "could not subscribe the target to the source";
     snprintf(sql, sizeof sql,
              "SELECT count(*) FILTER (WHERE srsubstate NOT IN ('r', 's')) FROM pg_subscription_rel"
              " WHERE srsubid = (SELECT oid FROM pg_subscription WHERE subname = '%s')",
-             r.name);
-    bool synced = false;
+             r->name);
     for (int waited = 0; waited < SYNC_TIMEOUT_S * 1000 && t->keep_going(t->arg); waited += 100) {
         char *left = s_value(t->target, sql);
-        synced = left && strcmp(left, "0") == 0;
+        bool synced = left && strcmp(left, "0") == 0;
         free(left);
         if (synced)
-            break;
+            return NULL;
         s_sleep_ms(100);
     }
-    if (!synced) {
-        free(tables);
-        return s_rollback(&r, "the initial copy did not finish");
-    }
-    s_state(&r, "catching_up");
-    uint64_t approach = clock_mono_us();
-    s_approach(&r, tables);
-    r.approach_ms = (double)(clock_mono_us() - approach) / 1000.0;
-    /* The freeze of this tenant's writes (503, retry; reads go on from the source) while the
-       target catches up with what it holds. */
-    s_state(&r, "cutover");
-    uint64_t frozen = clock_mono_us();
-    r.frozen = true;
-    if (!s_freeze(&r, true)) {
-        free(tables);
-        return s_rollback(&r, "could not freeze the tenant's writes on the source");
-    }
+    return "the initial copy did not finish";
+}
+
+/* Stage 2, the freeze of this tenant's writes (503, retry; reads go on from the source): the
+ * target catches up with the frozen source and is verified, then the hand-over: the source
+ * shard stops serving the tenant (for these milliseconds reads get 503 too, so none can see
+ * the source once the target has taken a write), the target shard starts, the registry flips.
+ * NULL, or why it failed (the target's grant undone). */
+static const char *s_cutover(run_t *r)
+{
+    const wk_transfer_t *t = r->t;
+    r->frozen_us = clock_mono_us();
+    r->frozen = true;
+    if (!s_freeze(r, true))
+        return "could not freeze the tenant's writes on the source";
     /* A synchronous commit flushes the WAL of the writes before the freeze now, whatever
        synchronous_commit they ran with, so the walsender need not wait for the WAL writer. */
     s_ok(t->source, "BEGIN; SET LOCAL synchronous_commit = on;"
                     " SELECT pg_logical_emit_message(true, 'quizmove', 'frozen'); COMMIT");
-    uint64_t locked = clock_mono_us();
-    if (s_catch_up(&r, tables) < 0 || s_sequences(&r) < 0) {
-        free(tables);
-        return s_rollback(&r, "the target did not catch up with the frozen source");
-    }
-    free(tables);
-    /* The hand-over: the source shard stops serving the tenant (for these milliseconds reads
-       get 503 too, so none can see the source once the target has taken a write), the target
-       shard starts, the registry flips. */
-    snprintf(sql, sizeof sql, "REVOKE %s FROM quiz_shard_%d", r.schema, t->from);
-    r.revoked = true;
+    r->locked_us = clock_mono_us();
+    if (s_catch_up(r, r->tables) < 0 || s_sequences(r) < 0)
+        return "the target did not catch up with the frozen source";
+    char sql[256];
+    snprintf(sql, sizeof sql, "REVOKE %s FROM quiz_shard_%d", r->schema, t->from);
+    r->revoked = true;
     if (!s_ok(t->source, sql))
-        return s_rollback(&r, "could not take the tenant from the source shard");
-    char grant[256];
-    snprintf(grant, sizeof grant, "GRANT %s TO quiz_shard_%d", r.schema, t->to);
-    if (!s_ok(t->target, grant))
-        return s_rollback(&r, "could not hand the copy to the target shard");
-    uint64_t caught_up = clock_mono_us();
-    uint64_t freeze_ms = (caught_up - frozen) / 1000;
-    if (s_flip(&r, freeze_ms) < 0) {
-        snprintf(grant, sizeof grant, "REVOKE %s FROM quiz_shard_%d", r.schema, t->to);
-        s_ok(t->target, grant);
-        return s_rollback(&r, "could not flip the registry");
+        return "could not take the tenant from the source shard";
+    snprintf(sql, sizeof sql, "GRANT %s TO quiz_shard_%d", r->schema, t->to);
+    if (!s_ok(t->target, sql))
+        return "could not hand the copy to the target shard";
+    r->caught_up_us = clock_mono_us();
+    if (s_flip(r, (r->caught_up_us - r->frozen_us) / 1000) < 0) {
+        snprintf(sql, sizeof sql, "REVOKE %s FROM quiz_shard_%d", r->schema, t->to);
+        s_ok(t->target, sql);
+        return "could not flip the registry";
     }
-    /* The target is the tenant's now. The replication goes after the freeze (dropping the
-       slot waits for the source's walsender to let go of it), then the verified source copy.
-       Nothing is left to apply: the source was frozen and the target caught up. */
-    s_drop_replication(&r);
-    snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE; DROP ROLE %s", r.schema, r.schema);
+    return NULL;
+}
+
+/* Stage 3, the target is the tenant's now: the replication goes (dropping the slot waits for
+ * the source's walsender to let go of it), then the verified source copy, then the operation
+ * is closed. Nothing is left to apply: the source was frozen and the target caught up. */
+static void s_finish(run_t *r)
+{
+    const wk_transfer_t *t = r->t;
+    s_drop_replication(r);
+    char sql[256];
+    snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE; DROP ROLE %s", r->schema, r->schema);
     if (!s_ok(t->source, sql))
         log_warning("move of tenant %s: the source copy on shard %d is left: drop %s by hand",
-                    t->tenant, t->from, r.schema);
-    /* Done once nothing of the move is left but the tenant in its new home. */
+                    t->tenant, t->from, r->schema);
     wk_tx_t tx;
     PGresult *res = NULL;
     if (wk_tx_begin(&tx, t->registry, NULL, 0) == 0)
@@ -548,11 +522,43 @@ const char *wk_transfer_run(const wk_transfer_t *t)
     PQclear(res);
     wk_tx_end(&tx);
     log_info("moved tenant %s from shard %d to shard %d across clusters in %.0f ms (closing in"
-             " %.0f ms), writes frozen %llu ms (lock %.0f ms in %d tries, catch-up %.0f ms: counts "
-             "equal after"
-             " %.0f ms, checksums after %.0f more; operation %s)",
-             t->tenant, t->from, t->to, (double)(clock_mono_us() - start) / 1000.0, r.approach_ms,
-             (unsigned long long)freeze_ms, (double)(locked - frozen) / 1000.0, r.lock_tries,
-             (double)(caught_up - locked) / 1000.0, r.counts_ms, r.verify_ms, t->op_id);
+             " %.0f ms), writes frozen %llu ms (lock %.0f ms in %d tries, catch-up %.0f ms: counts"
+             " equal after %.0f ms, checksums after %.0f more; operation %s)",
+             t->tenant, t->from, t->to, (double)(clock_mono_us() - r->start_us) / 1000.0,
+             r->approach_ms, (unsigned long long)((r->caught_up_us - r->frozen_us) / 1000),
+             (double)(r->locked_us - r->frozen_us) / 1000.0, r->lock_tries,
+             (double)(r->caught_up_us - r->locked_us) / 1000.0, r->counts_ms, r->verify_ms,
+             t->op_id);
+}
+
+const char *wk_transfer_run(const wk_transfer_t *t)
+{
+    run_t r = {.t = t, .start_us = clock_mono_us()};
+    uint8_t op[16];
+    char hex[33];
+    if (ident_uuid_parse(t->tenant, strlen(t->tenant), r.id) < 0 ||
+        ident_uuid_parse(t->op_id, strlen(t->op_id), op) < 0)
+        return "bad ids";
+    ident_schema_name(r.id, r.schema);
+    ident_hex(op, 16, hex);
+    snprintf(r.name, sizeof r.name, "quizmove_%s", hex);
+    /* A resumed move starts over: the source was authoritative all along. A mover that died
+       during the freeze may have left it frozen and its grant revoked. */
+    r.revoked = r.frozen = true;
+    s_rollback(&r, "starting (again) from a clean state");
+    s_state(&r, "copying");
+    const char *why = s_copy(&r);
+    if (!why) {
+        s_state(&r, "catching_up");
+        uint64_t approach = clock_mono_us();
+        s_approach(&r, r.tables);
+        r.approach_ms = (double)(clock_mono_us() - approach) / 1000.0;
+        s_state(&r, "cutover");
+        why = s_cutover(&r);
+    }
+    free(r.tables);
+    if (why)
+        return s_rollback(&r, why);
+    s_finish(&r);
     return NULL;
 }
