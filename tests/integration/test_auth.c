@@ -266,8 +266,7 @@ Test(auth, logging_in_to_a_tenant_that_does_not_exist_is_404)
     cr_expect_str_eq(json_string_value(json_object_get(j, "detail")), "tenant not found");
     json_decref(j);
     http_resp_clear(&r);
-    cr_expect_eq(s_status("POST", "/api/auth/refresh", id, NULL, "{\"refresh_token\":\"x\"}"),
-                 404);
+    cr_expect_eq(s_status("POST", "/api/auth/refresh", id, NULL, "{\"refresh_token\":\"x\"}"), 404);
 }
 
 Test(auth, login_failures_look_alike_and_are_rate_limited)
