@@ -6,7 +6,7 @@
 #   BENCH_QUICK=1   3 s per scenario (finishes within 2 minutes)
 #   BENCH_SMOKE=1   1 s per scenario and 3 tenants: checks the scripts work (make test runs it)
 #   BENCH_CONNS (32), BENCH_THREADS (2), BENCH_WORKER_ARGS (e.g. --no-set-role), BENCH_KEEP=1
-#   BENCH_ONLY="sql quiz_get"   only these ceilings and scenarios (for experiments)
+#   BENCH_ONLY="sql sql_json quiz_get"   only these ceilings and scenarios (for experiments)
 #   BENCH_CURVE=0   the gateway-worker link in plaintext (--insecure-no-curve), to measure CURVE
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,6 +48,8 @@ seed_tenant() {
   local uid
   uid=$("${PSQL[@]}" -c "SELECT id FROM $schema.users WHERE email = 'member1@bench.example'")
   sed -e "s/@SCHEMA@/$schema/g" -e "s/@USER@/$uid/g" bench/sql_quiz_get.sql.in > "$WORK/sql_$i.sql"
+  sed -e "s/@SCHEMA@/$schema/g" -e "s/@USER@/$uid/g" bench/sql_json_quiz_get.sql.in \
+    > "$WORK/sql_json_$i.sql"
 }
 
 log "seeding $TENANTS tenants..."
@@ -72,11 +74,14 @@ run() {
   echo "\"$name\": $out"
 }
 
-# The sql ceiling: pgbench with the quiz_get statements, same client count, all tenants.
+# sql_ceiling NAME: pgbench with the statements of $WORK/NAME_<tenant>.sql, same client count,
+# all tenants. `sql`: what quiz_get sends; `sql_json`: what it sent when PostgreSQL built the
+# JSON on every read.
 sql_ceiling() {
-  wanted sql || return 0
+  local name=$1
+  wanted "$name" || return 0
   local files=() f out
-  for f in "$WORK"/sql_*.sql; do files+=(-f "$f@1"); done
+  for f in "$WORK"/"$name"_[0-9]*.sql; do files+=(-f "$f@1"); done
   out=$(pgbench -n -M extended -c "$CONNS" -j "$THREADS" -T "$DURATION" "${files[@]}" \
     --log --log-prefix="$WORK/pgb" "$DSN" 2>&1) || { log "$out"; return 1; }
   # p50/p99 from the per-transaction log (latency in µs is the third column).
@@ -86,8 +91,8 @@ sql_ceiling() {
     awk '{a[NR]=$1} END {printf "%.3f %.3f\n", a[int(NR*0.5)]/1000, a[int(NR*0.99)]/1000}')
   rm -f "$WORK"/pgb.*
   local json="{\"rps\": $tps, \"p50_ms\": $p50, \"p99_ms\": $p99}"
-  printf '%-15s %s\n' sql "$json" >&2
-  echo "\"sql\": $json"
+  printf '%-15s %s\n' "$name" "$json" >&2
+  echo "\"$name\": $json"
 }
 
 # Warm-up, not measured: every worker connection meets every tenant of its shard once (catalog
@@ -95,7 +100,7 @@ sql_ceiling() {
 env BENCH_PATH='/api/quizzes/{quiz}' BENCH_IDS="$WORK/tenants" BENCH_USER=1 BENCH_MIX=1 \
   wrk -t"$THREADS" -c"$CONNS" -d"$((DURATION > 3 ? 5 : 2))s" -s bench/wrk.lua "$URL" >/dev/null 2>&1
 
-ceilings=("$(run http /healthz)" "$(run transport /api/ping BENCH_HEADER_TENANT=1)" "$(sql_ceiling)")
+ceilings=("$(run http /healthz)" "$(run transport /api/ping BENCH_HEADER_TENANT=1)" "$(sql_ceiling sql)" "$(sql_ceiling sql_json)")
 results=()
 # Reads first: the writes leave autovacuum work behind that would tail the reads after them.
 results+=("$(run quiz_get '/api/quizzes/{quiz}' BENCH_USER=1)")

@@ -47,19 +47,25 @@ static const int s_http_status[PROTO_STATUS__COUNT] = {
     [PROTO_STATUS_PRECONDITION_FAILED] = 412,
     [PROTO_STATUS_UNPROCESSABLE] = 422,
     [PROTO_STATUS_ACCEPTED] = 202,
+    [PROTO_STATUS_NOT_MODIFIED] = 304,
 };
 
 /* Writes a complete response in one write: one syscall and one TCP segment for the common small
- * reply, instead of headers and body apart. extra_headers is "" or lines ending in \r\n. */
+ * reply, instead of headers and body apart. extra_headers is "" or lines ending in \r\n. A
+ * reply with an ETag may be kept by the client but is revalidated on every use (If-None-Match,
+ * 304), so it is never shown stale; anything else is not to be stored. A 304 has no content. */
 static int s_send(struct mg_connection *conn, int status, const char *type, const char *body,
                   size_t len, const char *rid, const char *extra_headers)
 {
-    static const char fmt[] = "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                              "X-Request-ID: %s\r\nCache-Control: no-store\r\n%s\r\n";
+    static const char fmt[] = "HTTP/1.1 %d %s\r\n%sX-Request-ID: %s\r\nCache-Control: %s\r\n%s\r\n";
     const char *text = mg_get_response_code_text(conn, status);
-    int hlen = snprintf(NULL, 0, fmt, status, text, type, len, rid, extra_headers);
+    char content[160] = "";
+    if (status != 304)
+        snprintf(content, sizeof content, "Content-Type: %s\r\nContent-Length: %zu\r\n", type, len);
+    const char *cache = strstr(extra_headers, "ETag: ") ? "private, no-cache" : "no-store";
+    int hlen = snprintf(NULL, 0, fmt, status, text, content, rid, cache, extra_headers);
     char *out = mem_alloc((size_t)hlen + 1 + len);
-    snprintf(out, (size_t)hlen + 1, fmt, status, text, type, len, rid, extra_headers);
+    snprintf(out, (size_t)hlen + 1, fmt, status, text, content, rid, cache, extra_headers);
     if (len)
         memcpy(out + hlen, body, len);
     mg_write(conn, out, (size_t)hlen + len);
@@ -265,8 +271,8 @@ static int s_forward(struct mg_connection *conn, gw_http_t *http, proto_request_
     s_reply_headers(&rep, extra, sizeof extra);
     if (status >= 400)
         s_problem(conn, status, proto_status_str(rep.status), rep.detail, rid, extra);
-    else if (status == 204)
-        s_send(conn, 204, "application/json", NULL, 0, rid, extra);
+    else if (status == 204 || status == 304)
+        s_send(conn, status, "application/json", NULL, 0, rid, extra);
     else
         s_send(conn, status, "application/json", rep.body ? rep.body : "{}",
                rep.body ? rep.body_len : 2, rid, extra);
@@ -430,14 +436,15 @@ static int s_fill(struct mg_connection *conn, gw_http_t *http, const gw_match_t 
         }
     }
     /* The only request headers that travel to the worker. */
-    static const char *const forwarded[] = {"Idempotency-Key", "If-Match"};
+    static const char *const forwarded[] = {"Idempotency-Key", "If-Match", "If-None-Match"};
     for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++) {
         const char *v = mg_get_header(conn, forwarded[i]);
         if (!v)
             continue;
         if (strlen(v) > PROTO_MAX_HEADER_LEN || !*v)
             return s_problem(conn, 400, "bad_request",
-                             "Idempotency-Key or If-Match is empty or too long", rid, "");
+                             "Idempotency-Key, If-Match or If-None-Match is empty or too long", rid,
+                             "");
         proto_request_header(req, forwarded[i], v);
     }
     if (s_read_body(conn, http->cfg.max_body, req) == 413)

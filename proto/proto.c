@@ -69,6 +69,7 @@ static const char *const s_status_names[PROTO_STATUS__COUNT] = {
     [PROTO_STATUS_PRECONDITION_FAILED] = "precondition_failed",
     [PROTO_STATUS_UNPROCESSABLE] = "unprocessable",
     [PROTO_STATUS_ACCEPTED] = "accepted",
+    [PROTO_STATUS_NOT_MODIFIED] = "not_modified",
 };
 
 static const char *const s_role_names[PROTO_ROLE__COUNT] = {
@@ -534,6 +535,13 @@ void proto_request_clear(proto_request_t *req)
 
 void proto_reply_header(proto_reply_t *rep, const char *name, const char *value)
 {
+    for (int i = 0; i < rep->nheaders; i++) {
+        if (strcmp(rep->headers[i].key, name) == 0) {
+            free(rep->headers[i].value);
+            rep->headers[i].value = mem_strdup(value);
+            return;
+        }
+    }
     s_add_kv(rep->headers, &rep->nheaders, name, value);
 }
 

@@ -90,6 +90,7 @@ typedef enum {
     PROTO_STATUS_PRECONDITION_FAILED = 14, /* If-Match does not match the current ETag */
     PROTO_STATUS_UNPROCESSABLE = 15,       /* Idempotency-Key reused with another request */
     PROTO_STATUS_ACCEPTED = 16,            /* queued: an operation will do it (202) */
+    PROTO_STATUS_NOT_MODIFIED = 17,        /* If-None-Match names the current ETag (304) */
     PROTO_STATUS__COUNT
 } proto_status_t;
 
@@ -145,7 +146,8 @@ int proto_request_decode(const void *buf, size_t len, proto_request_t *out, cons
 int proto_reply_decode(const void *buf, size_t len, proto_reply_t *out, const char **why)
     __attribute__((warn_unused_result));
 
-/* Adds a header to a reply (copies both strings); ignored past PROTO_MAX_HEADERS. */
+/* Sets a header of a reply (copies both strings), replacing an earlier value of that name;
+ * ignored past PROTO_MAX_HEADERS. */
 void proto_reply_header(proto_reply_t *rep, const char *name, const char *value);
 /* The operation of an encoded request without decoding the rest (for routing inside a worker),
  * and its request id if request_id is not NULL; -1 if the frame is malformed. */

@@ -331,8 +331,25 @@ static PGresult *s_pl_read(wk_tx_t *tx)
 /* Reads the next sync marker. */
 static void s_pl_read_sync(wk_tx_t *tx)
 {
-    PGresult *r = PQgetResult(tx->conn);
-    PQclear(r);
+    /* Before the sync's own result may come an error of what the sync did (the commit of an
+       implicit transaction), ended by a NULL. Two NULLs in a row: the connection is gone. */
+    for (int nulls = 0; nulls < 2;) {
+        PGresult *r = PQgetResult(tx->conn);
+        if (!r) {
+            nulls++;
+            continue;
+        }
+        nulls = 0;
+        bool sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+        if (!sync)
+            s_fail(tx, r, "commit");
+        PQclear(r);
+        if (sync) {
+            tx->syncs--;
+            return;
+        }
+    }
+    s_fail(tx, NULL, "read the sync");
     tx->syncs--;
 }
 
@@ -342,8 +359,9 @@ static bool s_ok(const PGresult *r)
     return r && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK);
 }
 
-/* Queues BEGIN and the tenant set-up ahead of the first statement. */
-static int s_pl_queue_begin(wk_tx_t *tx)
+/* Queues BEGIN and the tenant set-up ahead of the first statement; implicit: the set-up alone,
+ * for a transaction of one statement (see s_pl_flight). */
+static int s_pl_queue_begin(wk_tx_t *tx, bool implicit)
 {
     s_tx_to(tx, WK_TX_OPEN);
     if (PQpipelineStatus(tx->conn) == PQ_PIPELINE_OFF && !PQenterPipelineMode(tx->conn)) {
@@ -353,7 +371,7 @@ static int s_pl_queue_begin(wk_tx_t *tx)
     const char *v[2] = {tx->search_path, tx->timeout};
     /* set_config(..., true) is SET LOCAL: it ends with the transaction, pooler or not. Setting
        "role" checks membership like SET ROLE: only the tenants of this shard are reachable. */
-    return s_pl_send(tx, "BEGIN", 0, NULL) < 0 ||
+    return (!implicit && s_pl_send(tx, "BEGIN", 0, NULL) < 0) ||
                    s_pl_send(tx,
                              tx->tenant_bound && tx->db->set_role
                                  ? "SELECT set_config('role', $1, true), set_config('search_path', "
@@ -385,28 +403,41 @@ static void s_pl_read_begin(wk_tx_t *tx, int leave)
     }
 }
 
-/* One flight: [BEGIN, set-up,] statement [, COMMIT, sync]. Returns the statement's result. */
+/* One flight: [BEGIN, set-up,] statement [, COMMIT, sync]. Returns the statement's result.
+ * A transaction of one statement (the common read) sends no BEGIN and COMMIT: what the
+ * extended protocol sends up to a Sync is one implicit transaction, so the set-up (SET LOCAL)
+ * and the statement share it, commit at the Sync and roll back together on an error. Two
+ * statements fewer for the server to run per read. */
 static PGresult *s_pl_flight(wk_tx_t *tx, const char *sql, int n, const char *const *values,
                              bool last)
 {
-    if ((tx->state == WK_TX_PREPARED && s_pl_queue_begin(tx) < 0) ||
+    bool implicit = last && tx->state == WK_TX_PREPARED;
+    if ((tx->state == WK_TX_PREPARED && s_pl_queue_begin(tx, implicit) < 0) ||
         s_pl_send(tx, sql, n, values) < 0)
         return NULL;
     if (last) {
-        if (s_pl_send(tx, "COMMIT", 0, NULL) < 0 || s_pl_sync(tx) < 0)
+        if ((!implicit && s_pl_send(tx, "COMMIT", 0, NULL) < 0) || s_pl_sync(tx) < 0)
             return NULL;
     } else if (!PQsendFlushRequest(tx->conn) || PQflush(tx->conn) != 0) {
         s_fail(tx, NULL, "flush pipeline");
         return NULL;
     }
-    s_pl_read_begin(tx, last ? 2 : 1);
+    s_pl_read_begin(tx, last && !implicit ? 2 : 1);
     PGresult *res = s_pl_read(tx);
     if (!s_ok(res)) {
         s_fail(tx, res, "run query");
         PQclear(res);
         res = NULL;
     }
-    if (last) {
+    if (implicit) {
+        s_pl_read_sync(tx); /* the commit of the implicit transaction */
+        if (tx->status == PROTO_STATUS_OK)
+            s_tx_to(tx, WK_TX_DRAINING);
+        else {
+            PQclear(res);
+            res = NULL;
+        }
+    } else if (last) {
         PGresult *c = s_pl_read(tx);
         /* A COMMIT of a failed transaction reports success with a ROLLBACK tag. */
         if (!s_ok(c) || strcmp(PQcmdStatus(c), "COMMIT") != 0)

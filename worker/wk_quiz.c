@@ -1,5 +1,8 @@
-/* Quiz handlers. The JSON of a quiz with its questions is built by PostgreSQL in one query;
- * questions' answers are stripped there for callers who are neither author nor admin. */
+/* Quiz handlers. A quiz's JSON with its questions is stored in its row, rendered by a trigger
+ * whenever the quiz changes (sql/shared/008_quiz_documents.sql): the author's view, and the
+ * member's view without answers for callers who are neither author nor admin. A read is one
+ * lookup of the stored text. The views have ETags of their own ("N" and "N-m", N the version),
+ * and a GET naming the current one in If-None-Match is answered 304 without a body. */
 #include "worker/wk_quiz.h"
 
 #include <stdio.h>
@@ -34,11 +37,31 @@ static void s_caller(const proto_request_t *req, caller_t *c)
     c->admin = req->role == PROTO_ROLE_ADMIN ? "true" : "false";
 }
 
-static void s_etag(proto_reply_t *rep, const char *version)
+/* The ETag of version N of a quiz: "N" for the author's view, "N-m" for the member's. */
+static void s_tag(const char *version, bool full, char tag[32])
+{
+    snprintf(tag, 32, "\"%.20s%s\"", version, full ? "" : "-m");
+}
+
+static void s_etag(proto_reply_t *rep, const char *version, bool full)
 {
     char tag[32];
-    snprintf(tag, sizeof tag, "\"%s\"", version);
+    s_tag(version, full, tag);
     proto_reply_header(rep, "ETag", tag);
+}
+
+/* True if an If-None-Match value names tag ("*", or a list of tags compared weakly). */
+static bool s_if_none_match(const char *header, const char *tag)
+{
+    char *copy = mem_strdup(header), *save = NULL;
+    bool hit = false;
+    for (char *t = strtok_r(copy, ", ", &save); t && !hit; t = strtok_r(NULL, ", ", &save)) {
+        if (strncmp(t, "W/", 2) == 0)
+            t += 2;
+        hit = strcmp(t, "*") == 0 || strcmp(t, tag) == 0;
+    }
+    free(copy);
+    return hit;
 }
 
 /* True if an If-Match value names this version ("*", "\"N\"" or W/"N", possibly in a list). */
@@ -96,7 +119,7 @@ int wk_quiz_touch(wk_tx_t *tx, const proto_request_t *req, proto_reply_t *rep)
     if (!res)
         return -1;
     if (PQntuples(res) == 1)
-        s_etag(rep, PQgetvalue(res, 0, 0));
+        s_etag(rep, PQgetvalue(res, 0, 0), true);
     PQclear(res);
     return 0;
 }
@@ -107,24 +130,36 @@ int wk_quiz_reply_full(wk_tx_t *tx, const proto_request_t *req, proto_reply_t *r
     caller_t c;
     s_caller(req, &c);
     const char *v[3] = {c.quiz, c.admin, c.user};
-    /* One statement: the quiz, its questions in order, answers only for author and admins. */
     PGresult *res = (last ? wk_tx_exec_last : wk_tx_exec)(
         tx,
-        "SELECT jsonb_build_object(" QUIZ_FIELDS ", 'questions', coalesce((SELECT jsonb_agg("
-        "   CASE WHEN $2::boolean OR q.author_id = $3::uuid THEN x.o"
-        "   ELSE x.o - 'correct' - 'explanation' END ORDER BY x.position)"
-        "  FROM (SELECT position, jsonb_build_object('id', id, 'kind', kind, 'prompt', prompt,"
-        "   'choices', choices, 'correct', correct, 'explanation', explanation, 'points', points,"
-        "   'position', position) AS o FROM questions WHERE quiz_id = q.id) x), '[]'::jsonb)),"
-        " q.version FROM quizzes q WHERE q.id = $1",
+        "SELECT CASE WHEN f.author_view THEN doc_full ELSE doc_member END, version, f.author_view "
+        "FROM quizzes,"
+        " LATERAL (SELECT $2::boolean OR coalesce(author_id = $3::uuid, false) AS author_view) f"
+        " WHERE id = $1",
         3, v);
     if (!res)
         return -1;
     wk_reply_row(rep, status, res, "quiz not found");
     if (PQntuples(res) == 1)
-        s_etag(rep, PQgetvalue(res, 0, 1));
+        s_etag(rep, PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2)[0] == 't');
     PQclear(res);
     return 0;
+}
+
+/* A GET whose If-None-Match names the current ETag: 304, and no body to send. */
+static void s_not_modified(const proto_request_t *req, proto_reply_t *rep)
+{
+    const char *match = proto_request_get_header(req, "If-None-Match");
+    const char *tag = NULL;
+    for (int i = 0; i < rep->nheaders && !tag; i++)
+        if (strcmp(rep->headers[i].key, "ETag") == 0)
+            tag = rep->headers[i].value;
+    if (rep->status != PROTO_STATUS_OK || !match || !tag || !s_if_none_match(match, tag))
+        return;
+    free(rep->body);
+    rep->body = NULL;
+    rep->body_len = 0;
+    rep->status = PROTO_STATUS_NOT_MODIFIED;
 }
 
 void wk_quiz_get(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
@@ -134,6 +169,7 @@ void wk_quiz_get(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
         wk_quiz_reply_full(&tx, req, rep, PROTO_STATUS_OK, true) < 0)
         wk_reply_tx_error(rep, &tx);
     wk_tx_end(&tx);
+    s_not_modified(req, rep);
 }
 
 /* Validates {title, description?} (title optional for PATCH). */
@@ -172,12 +208,11 @@ void wk_quiz_create(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *re
     PGresult *res =
         wk_tx_exec(&tx,
                    "INSERT INTO quizzes AS q (author_id, title, description) VALUES ($1, $2, $3)"
-                   " RETURNING jsonb_build_object(" QUIZ_FIELDS ", 'questions', '[]'::jsonb),"
-                   " q.version",
+                   " RETURNING doc_full, version",
                    3, v);
     if (res) {
         wk_reply_row(rep, PROTO_STATUS_CREATED, res, "quiz not created");
-        s_etag(rep, PQgetvalue(res, 0, 1));
+        s_etag(rep, PQgetvalue(res, 0, 1), true);
     }
     if (!res || wk_idem_store(&tx, req, rep) < 0 || wk_tx_commit(&tx) < 0)
         wk_reply_tx_error(rep, &tx);

@@ -28,7 +28,13 @@ void stack_endpoint(const qstack_t *s, int shard, char *out, size_t len)
     snprintf(out, len, "ipc://%s/shard%d", s->dir, shard);
 }
 
-void *stack_dealer(const qstack_t *s, void *zctx, int shard, const char *secret)
+/* The endpoint of a shard's second worker. */
+static void s_replica_endpoint(const qstack_t *s, int shard, char *out, size_t len)
+{
+    snprintf(out, len, "ipc://%s/shard%d-b", s->dir, shard);
+}
+
+static void *s_dealer(const qstack_t *s, void *zctx, const char *endpoint, const char *secret)
 {
     void *sock = zmq_socket(zctx, ZMQ_DEALER);
     int zero = 0;
@@ -42,10 +48,22 @@ void *stack_dealer(const qstack_t *s, void *zctx, int shard, const char *secret)
         cr_assert_eq(curve_socket_client(sock, &kp, server), 0);
         curve_keypair_clear(&kp);
     }
+    cr_assert_eq(zmq_connect(sock, endpoint), 0);
+    return sock;
+}
+
+void *stack_dealer(const qstack_t *s, void *zctx, int shard, const char *secret)
+{
     char ep[200];
     stack_endpoint(s, shard, ep, sizeof ep);
-    cr_assert_eq(zmq_connect(sock, ep), 0);
-    return sock;
+    return s_dealer(s, zctx, ep, secret);
+}
+
+void *stack_dealer_replica(const qstack_t *s, void *zctx, int shard, const char *secret)
+{
+    char ep[200];
+    s_replica_endpoint(s, shard, ep, sizeof ep);
+    return s_dealer(s, zctx, ep, secret);
 }
 
 /* The worker link's keys: a worker keypair, a gateway keypair, and the allowed directory
@@ -157,12 +175,6 @@ static int s_dedicated_args(const qstack_t *s, char **argv, int argc,
             argv[argc++] = buf[k];
         }
     return argc;
-}
-
-/* The endpoint of a shard's second worker. */
-static void s_replica_endpoint(const qstack_t *s, int shard, char *out, size_t len)
-{
-    snprintf(out, len, "ipc://%s/shard%d-b", s->dir, shard);
 }
 
 /* Starts a shard's worker (replica 0) or its second one (replica 1) and waits for READY=1. */

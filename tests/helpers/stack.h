@@ -79,5 +79,7 @@ void stack_endpoint(const qstack_t *s, int shard, char *out, size_t len);
  * key file `secret` (e.g. the stack's own gateway key, "<curve>/gateway.secret"), or plaintext
  * with NULL. Caller closes it. */
 void *stack_dealer(const qstack_t *s, void *zctx, int shard, const char *secret);
+/* The same, connected to the shard's second worker (stack_start_replica). */
+void *stack_dealer_replica(const qstack_t *s, void *zctx, int shard, const char *secret);
 
 #endif

@@ -1,0 +1,292 @@
+/* Quiz reads come from documents stored with the quiz and rendered in the transaction of every
+ * change: never stale, whichever worker of the shard serves the read; a member never sees the
+ * answers of another author's quiz; a GET naming the current ETag is 304 until the quiz
+ * changes. */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "common/clock.h"
+#include "common/ident.h"
+#include "proto/proto.h"
+#include "tests/helpers/api.h"
+#include "tests/helpers/http.h"
+#include "tests/helpers/stack.h"
+
+static qstack_t S;
+
+static void setup(void)
+{
+    stack_suite_init(&S);
+}
+static void teardown(void)
+{
+    stack_suite_fini(&S);
+}
+
+TestSuite(reads, .init = setup, .fini = teardown, .timeout = 180);
+
+#define QUESTION                                                                               \
+    "{\"kind\":\"single_choice\",\"prompt\":\"Pick\",\"choices\":[\"a\",\"b\"],\"correct\":1," \
+    "\"explanation\":\"because\"}"
+
+/* A user of a tenant as the worker sees the caller: ids and the access token. */
+typedef struct {
+    uint8_t tenant[16], user[16];
+    proto_role_t role;
+    const char *token;
+} caller_t;
+
+static caller_t s_caller(const api_tenant_t *t, const char *user_id, proto_role_t role,
+                         const char *token)
+{
+    caller_t c = {.role = role, .token = token};
+    cr_assert_eq(ident_uuid_parse(t->id, strlen(t->id), c.tenant), 0);
+    cr_assert_eq(ident_uuid_parse(user_id, strlen(user_id), c.user), 0);
+    return c;
+}
+
+/* GET of the quiz straight from one worker process (sock), as the gateway would send it. The
+ * parsed body, or NULL if the status was not OK. */
+static json_t *s_get_from(void *sock, const caller_t *c, const char *quiz, proto_status_t *st)
+{
+    proto_request_t req = {.op = PROTO_OP_QUIZ_GET,
+                           .role = c->role,
+                           .has_tenant = true,
+                           .has_user = true,
+                           .credential = (char *)c->token,
+                           .nparams = 1,
+                           .deadline_ms = clock_now_ms() + 5000};
+    randombytes_buf(req.request_id, 16);
+    memcpy(req.tenant, c->tenant, 16);
+    memcpy(req.user_id, c->user, 16);
+    cr_assert_eq(ident_uuid_parse(quiz, strlen(quiz), req.params[0]), 0);
+    size_t len;
+    void *frame = proto_request_encode(&req, &len);
+    cr_assert_eq(zmq_send(sock, frame, len, 0), (int)len);
+    free(frame);
+    int timeout = 5000;
+    zmq_setsockopt(sock, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    static char buf[1 << 20];
+    int n = zmq_recv(sock, buf, sizeof buf, 0);
+    cr_assert_gt(n, 0, "the worker did not answer");
+    proto_reply_t rep;
+    const char *why;
+    cr_assert_eq(proto_reply_decode(buf, (size_t)n, &rep, &why), 0, "%s", why);
+    *st = rep.status;
+    json_t *doc = rep.status == PROTO_STATUS_OK ? json_loads(rep.body, 0, NULL) : NULL;
+    proto_reply_clear(&rep);
+    return doc;
+}
+
+/* Whether any question of the document carries key. */
+static bool s_any_question_has(const json_t *doc, const char *key)
+{
+    size_t i;
+    json_t *q;
+    json_array_foreach (json_object_get(doc, "questions"), i, q) {
+        if (json_object_get(q, key))
+            return true;
+    }
+    return false;
+}
+
+/* PATCHes the quiz's title as its author; the new version from the answer's body. */
+static long s_retitle(const api_tenant_t *t, const char *quiz, const char *title)
+{
+    char path[128], body[128];
+    snprintf(path, sizeof path, "/api/quizzes/%s", quiz);
+    snprintf(body, sizeof body, "{\"title\":\"%s\"}", title);
+    http_resp_t r;
+    cr_assert_eq(api_call(&S, &r, "PATCH", path, t->id, t->token, body, NULL), 200, "%s", r.body);
+    json_t *j = http_json(&r);
+    long version = (long)json_integer_value(json_object_get(j, "version"));
+    json_decref(j);
+    http_resp_clear(&r);
+    return version;
+}
+
+static void s_admin_id(const api_tenant_t *t, char id[37])
+{
+    http_resp_t r;
+    cr_assert_eq(api_call(&S, &r, "GET", "/api/users/me", t->id, t->token, NULL, NULL), 200);
+    api_field(&r, "id", id, 37);
+    http_resp_clear(&r);
+}
+
+static void s_new_quiz(const api_tenant_t *t, const char *token, char id[37])
+{
+    http_resp_t r;
+    cr_assert_eq(api_call(&S, &r, "POST", "/api/quizzes", t->id, token, "{\"title\":\"Q\"}", NULL),
+                 201, "%s", r.body);
+    api_field(&r, "id", id, 37);
+    http_resp_clear(&r);
+}
+
+static void s_add_question(const api_tenant_t *t, const char *quiz, char id[37])
+{
+    char path[128];
+    snprintf(path, sizeof path, "/api/quizzes/%s/questions", quiz);
+    http_resp_t r;
+    cr_assert_eq(api_call(&S, &r, "POST", path, t->id, t->token, QUESTION, NULL), 201, "%s",
+                 r.body);
+    if (id)
+        api_field(&r, "id", id, 37);
+    http_resp_clear(&r);
+}
+
+Test(reads, a_change_through_either_worker_is_read_back_by_both_every_time)
+{
+    api_tenant_t t;
+    api_tenant(&S, &t);
+    char admin_id[37], member_id[37], member_token[1024], quiz[37], question[37];
+    s_admin_id(&t, admin_id);
+    api_user(&S, &t, "reader@org.example", "member", member_id, member_token);
+    s_new_quiz(&t, t.token, quiz);
+    s_add_question(&t, quiz, question);
+    /* Two worker processes serve the shard; the gateway spreads the writes over both. */
+    cr_assert_eq(stack_start_replica(&S, t.shard), 0);
+    char key[300];
+    snprintf(key, sizeof key, "%s/gateway.secret", S.curve);
+    void *ctx = zmq_ctx_new();
+    void *workers[2] = {stack_dealer(&S, ctx, t.shard, key),
+                        stack_dealer_replica(&S, ctx, t.shard, key)};
+    caller_t member = s_caller(&t, member_id, PROTO_ROLE_MEMBER, member_token);
+    caller_t admin = s_caller(&t, admin_id, PROTO_ROLE_ADMIN, t.token);
+    for (int i = 0; i < 40; i++) {
+        char title[32];
+        snprintf(title, sizeof title, "title %d", i);
+        long version = s_retitle(&t, quiz, title);
+        if (i % 10 == 9)
+            s_add_question(&t, quiz, NULL);
+        long questions = 1 + (i + 1) / 10;
+        for (int w = 0; w < 2; w++) {
+            proto_status_t st;
+            json_t *doc = s_get_from(workers[w], &member, quiz, &st);
+            cr_assert_eq(st, PROTO_STATUS_OK, "worker %d: status %d", w, st);
+            cr_expect_str_eq(json_string_value(json_object_get(doc, "title")), title,
+                             "worker %d served a stale title after change %d", w, i);
+            cr_expect_geq(json_integer_value(json_object_get(doc, "version")), version);
+            cr_expect_eq((long)json_array_size(json_object_get(doc, "questions")), questions,
+                         "worker %d: questions after change %d", w, i);
+            cr_expect_not(s_any_question_has(doc, "correct"), "a member read an answer");
+            cr_expect_not(s_any_question_has(doc, "explanation"), "a member read an explanation");
+            json_decref(doc);
+            doc = s_get_from(workers[w], &admin, quiz, &st);
+            cr_assert_eq(st, PROTO_STATUS_OK);
+            cr_expect_str_eq(json_string_value(json_object_get(doc, "title")), title);
+            cr_expect(s_any_question_has(doc, "correct"), "the admin's view lacks the answers");
+            json_decref(doc);
+        }
+    }
+    zmq_close(workers[0]);
+    zmq_close(workers[1]);
+    zmq_ctx_term(ctx);
+    stack_kill_replica(&S, t.shard);
+}
+
+/* The ETag and Cache-Control of a GET of the quiz, with an If-None-Match line (or NULL). */
+static long s_conditional(const api_tenant_t *t, const char *token, const char *quiz,
+                          const char *if_none_match, char etag[32], http_resp_t *r)
+{
+    char path[128], line[80];
+    snprintf(path, sizeof path, "/api/quizzes/%s", quiz);
+    if (if_none_match)
+        snprintf(line, sizeof line, "If-None-Match: %s", if_none_match);
+    long st = api_call(&S, r, "GET", path, t->id, token, NULL, if_none_match ? line : NULL);
+    etag[0] = '\0';
+    http_header(r, "ETag", etag, 32);
+    return st;
+}
+
+Test(reads, a_get_naming_the_current_etag_is_304_until_the_quiz_changes)
+{
+    api_tenant_t t;
+    api_tenant(&S, &t);
+    char member_id[37], member_token[1024], quiz[37], etag[32], again[32], cache[64];
+    api_user(&S, &t, "cond@org.example", "member", member_id, member_token);
+    s_new_quiz(&t, t.token, quiz);
+    s_add_question(&t, quiz, NULL);
+    http_resp_t r;
+    cr_assert_eq(s_conditional(&t, t.token, quiz, NULL, etag, &r), 200);
+    cr_expect_str_eq(etag, "\"2\"");
+    cr_assert_eq(http_header(&r, "Cache-Control", cache, sizeof cache), 0);
+    cr_expect_str_eq(cache, "private, no-cache", "a client could show it without asking");
+    http_resp_clear(&r);
+
+    const char *same[] = {"\"2\"", "W/\"2\"", "*", "\"1\", \"2\""};
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+        cr_expect_eq(s_conditional(&t, t.token, quiz, same[i], again, &r), 304, "%s", same[i]);
+        cr_expect_eq(r.len, 0, "a 304 with a body");
+        cr_expect_str_eq(again, "\"2\"");
+        cr_expect_null(strstr(r.headers, "Content-Length"), "%s", r.headers);
+        http_resp_clear(&r);
+    }
+    cr_expect_eq(s_conditional(&t, t.token, quiz, "\"1\"", again, &r), 200);
+    http_resp_clear(&r);
+    /* The member's view is another representation, with a tag of its own. */
+    cr_expect_eq(s_conditional(&t, member_token, quiz, NULL, again, &r), 200);
+    cr_expect_str_eq(again, "\"2-m\"");
+    cr_expect_null(strstr(r.body, "\"correct\""), "%s", r.body);
+    http_resp_clear(&r);
+    cr_expect_eq(s_conditional(&t, member_token, quiz, "\"2\"", again, &r), 200);
+    http_resp_clear(&r);
+    cr_expect_eq(s_conditional(&t, member_token, quiz, "\"2-m\"", again, &r), 304);
+    http_resp_clear(&r);
+    /* Changed: the old tag gets the new document. */
+    s_add_question(&t, quiz, NULL);
+    cr_expect_eq(s_conditional(&t, t.token, quiz, "\"2\"", again, &r), 200);
+    cr_expect_str_eq(again, "\"3\"");
+    json_t *doc = http_json(&r);
+    cr_expect_eq(json_array_size(json_object_get(doc, "questions")), 2);
+    json_decref(doc);
+    http_resp_clear(&r);
+    /* A PATCH answers one ETag, the new one. */
+    char path[128];
+    snprintf(path, sizeof path, "/api/quizzes/%s", quiz);
+    cr_assert_eq(api_call(&S, &r, "PATCH", path, t.id, t.token, "{\"title\":\"R\"}", NULL), 200);
+    const char *first = strstr(r.headers, "ETag:");
+    cr_expect(first && !strstr(first + 1, "ETag:"), "%s", r.headers);
+    cr_expect(first && strncmp(first, "ETag: \"4\"", 9) == 0, "%s", r.headers);
+    http_resp_clear(&r);
+}
+
+Test(reads, the_document_follows_its_author_and_its_questions_order)
+{
+    api_tenant_t t;
+    api_tenant(&S, &t);
+    char author_id[37], author_token[1024], quiz[37], q[3][37], path[160], body[200];
+    api_user(&S, &t, "author@org.example", "member", author_id, author_token);
+    s_new_quiz(&t, author_token, quiz);
+    for (int i = 0; i < 3; i++)
+        s_add_question(&t, quiz, q[i]);
+    /* Reordered: the stored document lists the new order. */
+    snprintf(path, sizeof path, "/api/quizzes/%s/questions/order", quiz);
+    snprintf(body, sizeof body, "{\"question_ids\":[\"%s\",\"%s\",\"%s\"]}", q[2], q[0], q[1]);
+    http_resp_t r;
+    cr_assert_eq(api_call(&S, &r, "POST", path, t.id, t.token, body, NULL), 200, "%s", r.body);
+    http_resp_clear(&r);
+    snprintf(path, sizeof path, "/api/quizzes/%s", quiz);
+    cr_assert_eq(api_call(&S, &r, "GET", path, t.id, t.token, NULL, NULL), 200);
+    json_t *doc = http_json(&r);
+    json_t *qs = json_object_get(doc, "questions");
+    for (int i = 0; i < 3; i++)
+        cr_expect_str_eq(json_string_value(json_object_get(json_array_get(qs, (size_t)i), "id")),
+                         q[(i + 2) % 3]);
+    cr_expect_str_eq(json_string_value(json_object_get(doc, "author_id")), author_id);
+    json_decref(doc);
+    http_resp_clear(&r);
+    /* Its author deleted, the quiz stays, authorless, in what readers get too. */
+    snprintf(path, sizeof path, "/api/users/%s", author_id);
+    cr_assert_eq(api_status(&S, "DELETE", path, t.id, t.token, NULL), 204);
+    snprintf(path, sizeof path, "/api/quizzes/%s", quiz);
+    cr_assert_eq(api_call(&S, &r, "GET", path, t.id, t.token, NULL, NULL), 200);
+    doc = http_json(&r);
+    cr_expect(json_is_null(json_object_get(doc, "author_id")), "%s", r.body);
+    json_decref(doc);
+    http_resp_clear(&r);
+}
