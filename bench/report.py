@@ -10,16 +10,21 @@ ceiling_of = {"transport": "http", "quiz_get": "sql", "quiz_list": "sql", "mixed
               "quiz_create": "quiz_get", "attempt_submit": "quiz_get", "login": "transport",
               "login_with_quiz_get": "login"}
 rows = [(k, c[k], base) for k, base in (("http", None), ("transport", "http"), ("sql", None),
-                                        ("sql_json", None)) if k in c]
+                                        ("sql_json", None), ("sql_point", None)) if k in c]
 rows += [(k, v, ceiling_of.get(k)) for k, v in s.items()]
 both = {**c, **s}
 split = r["settings"].get("tenants_per_shard")
 if split:
     print(f"tenants per shard: {' / '.join(map(str, split))}")
-print(f"{'scenario':<20} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8}  ratio")
+print(f"{'scenario':<20} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8}  {'CPU us/req: db':>14} {'gw':>5} "
+      f"{'wk':>5}  {'switches gw':>11} {'wk':>5}  ratio")
+def cpu(v, k): return f"{v[k]:.0f}" if k in v else "-"
+def sw(v, k): return f"{v[k]:.1f}" if k in v else "-"
 for name, v, base in rows:
     ratio = f"{v['rps'] / both[base]['rps']:.0%} of {base}" if base in both and both[base]['rps'] else ""
-    print(f"{name:<20} {v['rps']:>10.0f} {v['p50_ms']:>8.2f} {v['p99_ms']:>8.2f}  {ratio}")
+    print(f"{name:<20} {v['rps']:>10.0f} {v['p50_ms']:>8.2f} {v['p99_ms']:>8.2f}  {cpu(v, 'db_cpu_us'):>14} "
+          f"{cpu(v, 'gateway_cpu_us'):>5} {cpu(v, 'worker_cpu_us'):>5}  {sw(v, 'gateway_switches'):>11} "
+          f"{sw(v, 'worker_switches'):>5}  {ratio}")
 print(f"memory: gateway {r['memory']['gateway_rss_mib']} MiB, workers "
       f"{r['memory']['worker_rss_mib']} / {r['memory'].get('worker1_rss_mib', '?')} MiB")
 
@@ -38,6 +43,10 @@ targets = [
     (("quiz_get", "sql_json"),
      lambda: (f"quiz_get >= 3x sql_json ({rps('quiz_get') / rps('sql_json'):.1f}x)",
               rps("quiz_get") >= 3 * rps("sql_json"))),
+    (("quiz_get", "sql_point"),
+     lambda: (f"database CPU per quiz_get <= 1.5x a point lookup's ({both['quiz_get']['db_cpu_us']:.0f} vs "
+              f"{both['sql_point']['db_cpu_us']:.0f} us)",
+              both["quiz_get"]["db_cpu_us"] <= 1.5 * both["sql_point"]["db_cpu_us"])),
     (("transport", "http"), lambda: (f"transport >= 50% of http ({rps('transport') / rps('http'):.0%})",
                                      rps("transport") >= 0.5 * rps("http"))),
 ] + [

@@ -50,6 +50,7 @@ seed_tenant() {
   sed -e "s/@SCHEMA@/$schema/g" -e "s/@USER@/$uid/g" bench/sql_quiz_get.sql.in > "$WORK/sql_$i.sql"
   sed -e "s/@SCHEMA@/$schema/g" -e "s/@USER@/$uid/g" bench/sql_json_quiz_get.sql.in \
     > "$WORK/sql_json_$i.sql"
+  sed -e "s/@SCHEMA@/$schema/g" bench/sql_point.sql.in > "$WORK/sql_point_$i.sql"
 }
 
 log "seeding $TENANTS tenants..."
@@ -68,29 +69,36 @@ run() {
   local name=$1 path=$2; shift 2
   wanted "$name" || return 0
   local out
+  bench/cpu.py snap "$WORK/cpu_a"
   out=$(env BENCH_PATH="$path" BENCH_IDS="$WORK/tenants" "$@" \
     wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s bench/wrk.lua "$URL" | sed -n 's/^BENCH //p')
+  bench/cpu.py snap "$WORK/cpu_b"
+  out=$(bench/cpu.py per_request "$WORK/cpu_a" "$WORK/cpu_b" "$out")
   printf '%-15s %s\n' "$name" "$out" >&2
   echo "\"$name\": $out"
 }
 
 # sql_ceiling NAME: pgbench with the statements of $WORK/NAME_<tenant>.sql, same client count,
 # all tenants. `sql`: what quiz_get sends; `sql_json`: what it sent when PostgreSQL built the
-# JSON on every read.
+# JSON on every read; `sql_point`: a bare point lookup of a quiz's id, the least a read costs.
 sql_ceiling() {
   local name=$1
   wanted "$name" || return 0
   local files=() f out
   for f in "$WORK"/"$name"_[0-9]*.sql; do files+=(-f "$f@1"); done
+  bench/cpu.py snap "$WORK/cpu_a"
   out=$(pgbench -n -M extended -c "$CONNS" -j "$THREADS" -T "$DURATION" "${files[@]}" \
     --log --log-prefix="$WORK/pgb" "$DSN" 2>&1) || { log "$out"; return 1; }
   # p50/p99 from the per-transaction log (latency in µs is the third column).
-  local tps p50 p99
+  bench/cpu.py snap "$WORK/cpu_b"
+  local tps p50 p99 n
   tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | tail -n 1)
+  n=$(echo "$out" | sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p')
   read -r p50 p99 < <(cat "$WORK"/pgb.* | awk '{print $3}' | sort -n |
     awk '{a[NR]=$1} END {printf "%.3f %.3f\n", a[int(NR*0.5)]/1000, a[int(NR*0.99)]/1000}')
   rm -f "$WORK"/pgb.*
-  local json="{\"rps\": $tps, \"p50_ms\": $p50, \"p99_ms\": $p99}"
+  local json="{\"rps\": $tps, \"p50_ms\": $p50, \"p99_ms\": $p99, \"requests\": ${n:-0}}"
+  json=$(bench/cpu.py per_request "$WORK/cpu_a" "$WORK/cpu_b" "$json")
   printf '%-15s %s\n' "$name" "$json" >&2
   echo "\"$name\": $json"
 }
@@ -100,7 +108,8 @@ sql_ceiling() {
 env BENCH_PATH='/api/quizzes/{quiz}' BENCH_IDS="$WORK/tenants" BENCH_USER=1 BENCH_MIX=1 \
   wrk -t"$THREADS" -c"$CONNS" -d"$((DURATION > 3 ? 5 : 2))s" -s bench/wrk.lua "$URL" >/dev/null 2>&1
 
-ceilings=("$(run http /healthz)" "$(run transport /api/ping BENCH_HEADER_TENANT=1)" "$(sql_ceiling sql)" "$(sql_ceiling sql_json)")
+ceilings=("$(run http /healthz)" "$(run transport /api/ping BENCH_HEADER_TENANT=1)" "$(sql_ceiling sql)" "$(sql_ceiling sql_json)"
+          "$(sql_ceiling sql_point)")
 results=()
 # Reads first: the writes leave autovacuum work behind that would tail the reads after them.
 results+=("$(run quiz_get '/api/quizzes/{quiz}' BENCH_USER=1)")

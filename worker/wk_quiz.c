@@ -16,10 +16,6 @@
 #include "worker/wk_read.h"
 #include "worker/wk_reply.h"
 
-#define QUIZ_FIELDS                                                                         \
-    "'id', q.id, 'title', q.title, 'description', q.description, 'author_id', q.author_id," \
-    " 'version', q.version, 'created_at', q.created_at, 'updated_at', q.updated_at"
-
 /* Text forms of the caller for query parameters: user id and "true"/"false" for admin. */
 typedef struct {
     char user[IDENT_UUID_STR_LEN + 1];
@@ -249,8 +245,7 @@ void wk_quiz_list(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
        author; title words use quizzes_title_search_idx. */
     /* clang-format off */
     wk_read_page(ctx, req, rep, req->tenant,
-                 "SELECT jsonb_build_object(" QUIZ_FIELDS ", 'question_count',"
-                 "  (SELECT count(*) FROM questions WHERE quiz_id = q.id)),"
+                 "SELECT q.doc_summary,"
                  WK_PAGE_KEYS("q.created_at", "q.id")
                  " FROM quizzes q WHERE ($4::uuid IS NULL OR q.author_id = $4::uuid)"
                  " AND ($5::text IS NULL OR"

@@ -182,6 +182,16 @@ Test(reads, a_change_through_either_worker_is_read_back_by_both_every_time)
             cr_expect(s_any_question_has(doc, "correct"), "the admin's view lacks the answers");
             json_decref(doc);
         }
+        /* The quiz's entry in lists follows too. */
+        http_resp_t r;
+        cr_assert_eq(
+            api_call(&S, &r, "GET", "/api/quizzes?limit=5", t.id, member_token, NULL, NULL), 200);
+        json_t *list = http_json(&r), *entry = json_array_get(json_object_get(list, "items"), 0);
+        cr_expect_str_eq(json_string_value(json_object_get(entry, "title")), title);
+        cr_expect_eq(json_integer_value(json_object_get(entry, "question_count")), questions);
+        cr_expect_null(json_object_get(entry, "questions"));
+        json_decref(list);
+        http_resp_clear(&r);
     }
     zmq_close(workers[0]);
     zmq_close(workers[1]);
