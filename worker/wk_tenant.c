@@ -5,6 +5,7 @@
 #include "worker/wk_tenant.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/ident.h"
@@ -17,6 +18,7 @@
 #include "worker/wk_password.h"
 #include "worker/wk_read.h"
 #include "worker/wk_reply.h"
+#include "worker/wk_sample.h"
 #include "worker/wk_spare.h"
 
 /* A tenant with its placement; over quiz.tenants JOIN quiz.shards USING (shard). */
@@ -219,7 +221,16 @@ void wk_tenant_stats(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *r
         wk_reply_tx_error(rep, &tx);
         return;
     }
-    /* Counts run in the tenant's schema; a deleted tenant has none, which reads as 404. */
+    /* Counts run in the tenant's schema, exact; a deleted tenant has none, which reads as 404.
+       The storage is sampled (wk_sample.h): measured when this worker has no figure of the last
+       few seconds (COALESCE evaluates the sizes only then). */
+    int64_t sampled;
+    char storage[24];
+    const char *v[1] = {NULL};
+    if (wk_sample_get(req->tenant, &sampled)) {
+        snprintf(storage, sizeof storage, "%lld", (long long)sampled);
+        v[0] = storage;
+    }
     PGresult *res = wk_tx_exec_last(
         &tx,
         "SELECT json_build_object("
@@ -227,17 +238,22 @@ void wk_tenant_stats(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *r
         " 'quizzes_count', (SELECT count(*) FROM quizzes),"
         " 'questions_count', (SELECT count(*) FROM questions),"
         " 'attempts_count', (SELECT count(*) FROM attempts),"
+        " 'storage_bytes', s.bytes), s.bytes"
         /* Named tables resolve through search_path by index; scanning pg_class for the
            schema would grow with the number of tenants. Tables with indexes and TOAST. */
-        " 'storage_bytes', pg_total_relation_size('users') + pg_total_relation_size('quizzes')"
+        " FROM (SELECT coalesce($1::bigint,"
+        "   pg_total_relation_size('users') + pg_total_relation_size('quizzes')"
         "   + pg_total_relation_size('questions') + pg_total_relation_size('attempts')"
         "   + pg_total_relation_size('refresh_tokens') + pg_total_relation_size('audit_log')"
-        "   + pg_total_relation_size('schema_migrations'))",
-        0, NULL);
-    if (res)
+        "   + pg_total_relation_size('schema_migrations')) AS bytes) s",
+        1, v);
+    if (res) {
         wk_reply_row(rep, PROTO_STATUS_OK, res, "tenant not found");
-    else
+        if (!v[0] && PQntuples(res) == 1)
+            wk_sample_put(req->tenant, strtoll(PQgetvalue(res, 0, 1), NULL, 10));
+    } else {
         wk_reply_tx_error(rep, &tx);
+    }
     PQclear(res);
     wk_tx_end(&tx);
 }

@@ -12,6 +12,7 @@
 #include "tests/helpers/db.h"
 #include "tests/helpers/http.h"
 #include "tests/helpers/stack.h"
+#include "worker/wk_sample.h"
 
 static qstack_t S;
 
@@ -156,6 +157,28 @@ Test(tenants, create_list_stats_delete)
     cr_expect_str_eq(v, "deleted");
     free(v);
     json_decref(t);
+}
+
+Test(tenants, stats_count_exactly_and_sample_the_storage)
+{
+    json_t *t = s_create("Sampled", "s@sampled.example");
+    char id[37], schema[64], sql[256];
+    snprintf(id, sizeof id, "%s", json_string_value(json_object_get(t, "tenant_id")));
+    json_decref(t);
+    s_schema_of(id, schema);
+    json_int_t before = s_stat(id, "storage_bytes");
+    cr_assert_gt(before, 0);
+    /* Rows written behind the API's back, enough to take new pages. */
+    snprintf(sql, sizeof sql,
+             "INSERT INTO %s.attempts (quiz_id, score, max_score, results)"
+             " SELECT gen_random_uuid(), 1, 1, '[]' FROM generate_series(1, 3000)",
+             schema);
+    cr_assert_eq(db_exec(sql), 0);
+    /* The counts at once; the storage is the figure of a few seconds ago. */
+    cr_expect_eq(s_stat(id, "attempts_count"), 3000);
+    cr_expect_eq(s_stat(id, "storage_bytes"), before, "the storage was measured again at once");
+    usleep((WK_SAMPLE_MAX_AGE_MS + 300) * 1000);
+    cr_expect_gt(s_stat(id, "storage_bytes"), before, "the storage was never measured again");
 }
 
 Test(tenants, failed_creation_leaves_nothing_behind)
