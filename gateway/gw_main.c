@@ -163,8 +163,7 @@ static int s_open(gw_args_t *a)
         return 2;
     }
     a->http.auth = gw_auth_new(&platform, &ring);
-    a->http.shards =
-        gw_shards_new(a->nshards, (char **)a->shard_eps, curve ? &self : NULL, server_key);
+    a->http.shards = gw_shards_new(a->nshards, a->shard_eps, curve ? &self : NULL, server_key);
     curve_keypair_clear(&self); /* the sockets hold their own copy */
     if (!a->http.shards) {
         gw_auth_destroy(&a->http.auth);

@@ -114,7 +114,7 @@ static int s_mux_init(mux_t *m, void *zctx, int shard, const char *endpoints,
     return zmq_getsockopt(m->sock, ZMQ_FD, &m->sock_fd, &len) == 0 && m->wake_fd >= 0 ? 0 : -1;
 }
 
-gw_shards_t *gw_shards_new(int nshards, char *const *endpoints, const curve_keypair_t *self,
+gw_shards_t *gw_shards_new(int nshards, const char *const *endpoints, const curve_keypair_t *self,
                            const char *server_key)
 {
     if (nshards < 1 || nshards > SHARD_MAX)

@@ -20,7 +20,7 @@ typedef enum {
  * socket is a CURVE client with that keypair, of workers whose public key is server_key; with
  * NULL, plaintext (unsafe). Caller owns the result; NULL if nshards is out of range or the keys
  * cannot be set. */
-gw_shards_t *gw_shards_new(int nshards, char *const *endpoints, const curve_keypair_t *self,
+gw_shards_t *gw_shards_new(int nshards, const char *const *endpoints, const curve_keypair_t *self,
                            const char *server_key);
 void gw_shards_destroy(gw_shards_t **shards_p);
 int gw_shards_count(const gw_shards_t *shards);

@@ -7,6 +7,7 @@ operation must carry a status the operation lists (or a range such as 4XX, or de
 when the document gives that status a body, one of its media types.
 Usage: tests/openapi_traffic.py TRAFFIC_FILE proto/openapi.json
 """
+import collections
 import json
 import re
 import sys
@@ -26,7 +27,7 @@ def main():
     traffic, spec = sys.argv[1], sys.argv[2]
     doc = json.load(open(spec))
     paths = templates(doc)
-    seen, gaps, undocumented = 0, {}, 0
+    seen, gaps, undocumented = 0, collections.Counter(), 0
     for line in open(traffic, encoding="utf-8", errors="replace"):
         parts = line.rstrip("\n").split(" ")
         if len(parts) < 3 or not parts[2].isdigit() or parts[2] == "0":
@@ -45,13 +46,11 @@ def main():
         responses = op.get("responses", {})
         listed = responses.get(status) or responses.get(status[0] + "XX") or responses.get("default")
         if listed is None:
-            gaps.setdefault(f"{name} answered {status}, which the document does not list", 0)
             gaps[f"{name} answered {status}, which the document does not list"] += 1
             continue
         types = list(listed.get("content", {}).keys())
         if types and ctype and ctype not in types and status != "304":
-            key = f"{name} {status} answered {ctype}, the document says {', '.join(types)}"
-            gaps[key] = gaps.get(key, 0) + 1
+            gaps[f"{name} {status} answered {ctype}, the document says {', '.join(types)}"] += 1
     for gap, n in sorted(gaps.items()):
         print(f"openapi: {gap} ({n}x)")
     print(f"openapi: {seen} answers of documented operations checked, {undocumented} to routes"

@@ -161,9 +161,7 @@ typedef struct {
  * does not exist", 22023 or 42704: never created, deleted, or moved to another cluster).
  * Either is MISROUTED, and the dispatcher asks the registry (wk_placement): a redirect, or 404
  * for a tenant that does not exist. Routine since placement is data: no warning. */
-static const struct {
-    const char *state;
-} s_not_here[] = {{"42501"}, {"22023"}, {"42704"}};
+static const char *const s_not_here[] = {"42501", "22023", "42704"};
 
 /* SQLSTATE prefixes, most specific first. */
 static const struct {
@@ -199,7 +197,7 @@ static db_error_t s_error_of(const PGresult *res, bool entering_tenant)
     if (!state) /* no server answer: the connection broke */
         return (db_error_t){PROTO_STATUS_UNAVAILABLE, true, NULL};
     for (size_t i = 0; entering_tenant && i < sizeof s_not_here / sizeof s_not_here[0]; i++)
-        if (strcmp(state, s_not_here[i].state) == 0)
+        if (strcmp(state, s_not_here[i]) == 0)
             return (db_error_t){PROTO_STATUS_MISROUTED, false,
                                 "tenant is not served by this shard"};
     db_error_t error = {PROTO_STATUS_INTERNAL, false, NULL};

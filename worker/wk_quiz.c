@@ -46,8 +46,9 @@ static void s_etag(proto_reply_t *rep, const char *version, bool full)
     proto_reply_header(rep, "ETag", tag);
 }
 
-/* True if an If-None-Match value names tag ("*", or a list of tags compared weakly). */
-static bool s_if_none_match(const char *header, const char *tag)
+/* True if an If-Match or If-None-Match value names tag: "*", or tag in a list of tags
+ * (compared weakly: W/ ignored). */
+static bool s_names_tag(const char *header, const char *tag)
 {
     char *copy = mem_strdup(header), *save = NULL;
     bool hit = false;
@@ -60,20 +61,12 @@ static bool s_if_none_match(const char *header, const char *tag)
     return hit;
 }
 
-/* True if an If-Match value names this version ("*", "\"N\"" or W/"N", possibly in a list). */
+/* True if an If-Match value names this version: the author's view's tag, which writers hold. */
 static bool s_if_match(const char *header, const char *version)
 {
     char tag[32];
-    snprintf(tag, sizeof tag, "\"%s\"", version);
-    char *copy = mem_strdup(header), *save = NULL;
-    bool hit = false;
-    for (char *t = strtok_r(copy, ", ", &save); t && !hit; t = strtok_r(NULL, ", ", &save)) {
-        if (strncmp(t, "W/", 2) == 0)
-            t += 2;
-        hit = strcmp(t, "*") == 0 || strcmp(t, tag) == 0;
-    }
-    free(copy);
-    return hit;
+    s_tag(version, true, tag);
+    return s_names_tag(header, tag);
 }
 
 int wk_quiz_lock(wk_tx_t *tx, const proto_request_t *req, proto_reply_t *rep)
@@ -150,7 +143,7 @@ static void s_not_modified(const proto_request_t *req, proto_reply_t *rep)
     for (int i = 0; i < rep->nheaders && !tag; i++)
         if (strcmp(rep->headers[i].key, "ETag") == 0)
             tag = rep->headers[i].value;
-    if (rep->status != PROTO_STATUS_OK || !match || !tag || !s_if_none_match(match, tag))
+    if (rep->status != PROTO_STATUS_OK || !match || !tag || !s_names_tag(match, tag))
         return;
     free(rep->body);
     rep->body = NULL;
