@@ -39,7 +39,7 @@ typedef struct {
 } wk_route_t;
 
 static const wk_route_t s_routes[PROTO_OP__COUNT] = {
-    /* PROTO_OP_PING never reaches a thread: the broker answers it (wk_server.c). */
+    /* PROTO_OP_PING never reaches a handler: whoever reads it answers it (wk_server.c). */
     [PROTO_OP_TENANT_CREATE] = {wk_tenant_create, NEEDS_PLATFORM, TENANT_NEW},
     [PROTO_OP_TENANT_LIST] = {wk_tenant_list, NEEDS_PLATFORM, TENANT_NONE},
     [PROTO_OP_TENANT_GET] = {wk_tenant_get, NEEDS_PLATFORM, TENANT_ANY},

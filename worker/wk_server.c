@@ -1,28 +1,42 @@
-/* Broker between the gateways and the database threads.
+/* The serving loop: gateways' requests go straight from the frontend ROUTER to the database
+ * threads, and their replies straight back, without a broker thread in between.
  *
- *   gateways --tcp--> ROUTER "frontend" --(main thread)--> ROUTER "backend" --inproc--> DEALER xN
+ *   gateways --tcp--> ROUTER "frontend" <--(under one mutex)--> database threads xN
  *
- * Each database thread announces itself with an empty message and then alternates: receive
- * [gateway id][request], run it, send [gateway id][reply]. The main thread always reads the
- * frontend and hands a request to an idle thread of its lane (the most recently idle first: its
- * connection and caches are warm); while every thread of the lane is busy, requests wait in
+ * ZeroMQ sockets are not thread-safe, so the frontend is used only under the server's mutex,
+ * which also guards the lanes. Whoever holds it reads every request that is ready and gives
+ * each to an idle thread of its lane (the most recently idle first: its connection and caches
+ * are warm) by a slot and a semaphore; while every thread of a lane is busy, requests wait in
  * that lane's queue (up to QUEUE_MAX, then "unavailable") rather than behind a slow query, and
- * the other lane keeps serving. Password requests have their own lane and, while ordinary
- * requests are in flight, a paced share of the CPU (wk_pace.h). On SIGTERM it tells systemd it
- * is stopping, answers new requests "unavailable", waits for busy threads (up to drain_ms),
- * stays a moment for the last replies to leave (s_settle) and exits. */
+ * the other lane keeps serving. A thread sends its reply itself, takes the oldest request
+ * queued for its lane, and reads what has arrived meanwhile. The main thread sleeps in poll(2)
+ * on the frontend's ZMQ_FD (edge-triggered: whoever touches the socket drains what is ready
+ * before letting go of the mutex, so no arrival goes unseen) and an eventfd; under load the
+ * threads find their next request themselves and it hardly wakes. Measured: a database request
+ * cost the worker 5.2 context switches through the broker hand-off, and the reply a broker
+ * wake-up of its own.
+ *
+ * Password requests have their own lane and, while ordinary requests are in flight, a paced
+ * share of the CPU (wk_pace.h); the main thread starts those held back when their rest is over.
+ * Pings are answered by whoever reads them. On SIGTERM it tells systemd it is stopping, answers
+ * new requests "unavailable", waits for busy threads (up to drain_ms), stays a moment for the
+ * last replies to leave (s_settle) and exits. */
 #include "worker/wk_server.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <zmq.h>
 
 #include "common/clock.h"
@@ -33,18 +47,77 @@
 #include "worker/wk_pace.h"
 #include "worker/wk_zap.h"
 
-#define BACKEND "inproc://wk-backend"
-#define ID_MAX  256
+#define LANE_FAST   0
+#define LANE_SLOW   1
+#define QUEUE_MAX   1024 /* per lane; beyond it the worker answers "busy" */
+#define SETTLE_MS   250  /* after draining, how long the frontend stays open */
+#define BATCH_MAX   64   /* requests read at one hold of the mutex; then the main thread goes on */
+#define THREADS_MAX 128  /* ordinary (up to 64) and password threads (up to 16) */
+
+typedef struct server server_t;
+
+/* A database thread, and the request it was given. */
+typedef struct {
+    server_t *srv;
+    pthread_t tid;
+    bool slow;       /* serves the password-hashing lane, at low CPU priority */
+    sem_t wake;      /* posted when work (or the stop) is given */
+    bool has_work;   /* id and body hold its request (written under the mutex, before the post) */
+    zmq_msg_t id;    /* gateway routing id */
+    zmq_msg_t body;  /* encoded request */
+    clockid_t clock; /* its CPU clock (password threads' share is of CPU time) */
+    uint64_t started_cpu_us; /* its CPU clock when it took its current request */
+} wk_thread_t;
+
+/* A request waiting for a thread of its lane. */
+typedef struct {
+    zmq_msg_t id;
+    zmq_msg_t body;
+} queued_t;
 
 typedef struct {
-    void *zctx; /* shared ZeroMQ context */
+    wk_thread_t *idle[THREADS_MAX]; /* a stack */
+    int nidle;
+    int nthreads;
+    queued_t *queue; /* FIFO ring of QUEUE_MAX */
+    int head, count;
+} lane_t;
+
+struct server {
+    pthread_mutex_t lock; /* guards everything below but the constants, and every use of frontend */
+    void *frontend;
+    int frontend_fd; /* its ZMQ_FD */
+    int wake_fd;     /* eventfd: wakes the main thread */
+    lane_t lanes[2];
+    wk_pace_t pace; /* the password lane's share while others are busy */
+    bool draining;
+    bool stop;     /* threads exit instead of going idle */
+    char pong[48]; /* the body of a ping's reply */
     const wk_server_config_t *cfg;
     wk_spares_t *spares;
     wk_mover_t *mover;
-    pthread_t tid;
-    bool slow; /* serves the password-hashing lane, at low CPU priority */
-    int index; /* for its routing id: "f<index>" or "s<index>" */
-} wk_thread_t;
+    wk_thread_t threads[THREADS_MAX];
+    int nthreads;
+};
+
+/* Threads to post, and whether to wake the main thread, once the mutex is released: a woken
+ * thread then does not find the mutex still held by its waker. */
+typedef struct {
+    wk_thread_t *posts[THREADS_MAX];
+    int nposts;
+    bool main;
+} wakes_t;
+
+static void s_post_all(server_t *s, wakes_t *w)
+{
+    for (int i = 0; i < w->nposts; i++)
+        sem_post(&w->posts[i]->wake);
+    if (w->main) {
+        uint64_t one = 1;
+        if (write(s->wake_fd, &one, sizeof one) < 0 && errno != EAGAIN)
+            log_warning("could not wake the main thread: %s", strerror(errno));
+    }
+}
 
 /* Receives one frame into a fresh zmq_msg_t; 0, or -1 on error (errno from zmq). */
 static int s_recv(void *sock, zmq_msg_t *msg, int flags)
@@ -63,6 +136,15 @@ static bool s_more(void *sock)
     size_t len = sizeof more;
     zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &len);
     return more != 0;
+}
+
+/* Whether a message waits on the frontend. Also what resets its ZMQ_FD: call it until false
+ * after every use of the socket. */
+static bool s_readable(server_t *s)
+{
+    int events = 0;
+    size_t len = sizeof events;
+    return zmq_getsockopt(s->frontend, ZMQ_EVENTS, &events, &len) == 0 && (events & ZMQ_POLLIN);
 }
 
 /* Discards the remaining frames of a message. */
@@ -101,83 +183,9 @@ static void s_free_buf(void *data, void *hint)
     free(data);
 }
 
-static void *s_thread_main(void *arg)
-{
-    wk_thread_t *self = arg;
-    void *sock = zmq_socket(self->zctx, ZMQ_DEALER);
-    int linger = 0;
-    char rid[16];
-    snprintf(rid, sizeof rid, "%c%d", self->slow ? 's' : 'f', self->index);
-    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(sock, ZMQ_ROUTING_ID, rid, strlen(rid));
-    /* Password hashing yields the CPU to ordinary requests: Linux takes a nice value per
-       thread, and raising it needs no privilege. */
-    if (self->slow && setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10) < 0)
-        log_warning("could not lower the priority of a password thread: %s", strerror(errno));
-    if (zmq_connect(sock, BACKEND) < 0) {
-        log_error("could not connect to broker: %s", zmq_strerror(errno));
-        zmq_close(sock);
-        return NULL;
-    }
-    const wk_server_config_t *cfg = self->cfg;
-    wk_ctx_t ctx = {
-        .db = wk_db_new(cfg->dsn, cfg->dsn_user, cfg->set_role, true),
-        /* Connected on first use: most threads never provision a tenant. */
-        .admin = wk_db_new(cfg->provision_dsn, cfg->provision_user, false, false),
-        .spares = self->spares,
-        .mover = self->mover,
-        .ring = cfg->ring,
-        .platform = cfg->platform,
-        .shard = cfg->shard,
-        .shards = cfg->shards,
-        .dedicated = cfg->dedicated,
-    };
-    bool remote = cfg->cluster != 0; /* the registry is on another cluster */
-    ctx.registry = remote ? wk_db_new(cfg->clusters->dsn[0], cfg->dsn_user, false, true) : ctx.db;
-    ctx.registry_admin =
-        remote ? wk_db_new(cfg->clusters->dsn[0], cfg->provision_user, false, false) : ctx.admin;
-    wk_db_set_tenant_budget(ctx.db, cfg->tenant_budget);
-    wk_db_conn(ctx.db);       /* connect now so the first request does not pay for it */
-    zmq_send(sock, "", 0, 0); /* idle */
-    for (;;) {
-        zmq_msg_t id, body;
-        if (s_recv(sock, &id, 0) < 0) {
-            if (errno == EINTR)
-                continue;
-            break; /* ETERM: the context is shutting down */
-        }
-        if (!s_more(sock) || s_recv(sock, &body, 0) < 0) {
-            zmq_msg_close(&id);
-            zmq_send(sock, "", 0, 0);
-            continue;
-        }
-        s_drain_frames(sock);
-        size_t len = 0;
-        void *reply = s_serve(&ctx, zmq_msg_data(&body), zmq_msg_size(&body), &len);
-        zmq_msg_close(&body);
-        if (reply) {
-            zmq_msg_t out;
-            zmq_msg_init_data(&out, reply, len, s_free_buf, NULL);
-            zmq_msg_send(&id, sock, ZMQ_SNDMORE);
-            zmq_msg_send(&out, sock, 0);
-        } else {
-            zmq_msg_close(&id);
-            zmq_send(sock, "", 0, 0); /* dropped: just idle again */
-        }
-    }
-    if (remote) {
-        wk_db_destroy(&ctx.registry);
-        wk_db_destroy(&ctx.registry_admin);
-    }
-    wk_db_destroy(&ctx.db);
-    wk_db_destroy(&ctx.admin);
-    zmq_close(sock);
-    return NULL;
-}
-
-/* Answers a request from the broker itself, without a thread: "unavailable" while draining or
- * when overloaded, and pings, which need no database. */
-static void s_answer(void *frontend, zmq_msg_t *id, const uint8_t request_id[16], int status,
+/* Answers a request without a thread: "unavailable" while draining or when overloaded, and
+ * pings, which need no database. Under the mutex. */
+static void s_answer(server_t *s, zmq_msg_t *id, const uint8_t request_id[16], int status,
                      const char *why, char *reply_body)
 {
     proto_reply_t rep = {.status = status,
@@ -187,146 +195,60 @@ static void s_answer(void *frontend, zmq_msg_t *id, const uint8_t request_id[16]
     memcpy(rep.request_id, request_id, 16);
     size_t len;
     void *out = proto_reply_encode(&rep, &len);
-    zmq_msg_send(id, frontend, ZMQ_SNDMORE);
-    zmq_send(frontend, out, len, 0);
+    zmq_msg_send(id, s->frontend, ZMQ_SNDMORE);
+    zmq_send(s->frontend, out, len, 0);
     free(out);
 }
 
-/* A request waiting for a thread of its lane. */
-typedef struct {
-    zmq_msg_t id;   /* gateway routing id */
-    zmq_msg_t body; /* encoded request */
-} queued_t;
-
-#define LANE_FAST 0
-#define LANE_SLOW 1
-#define QUEUE_MAX 1024 /* per lane; beyond it the worker answers "busy" */
-#define SETTLE_MS 250  /* after draining, how long the frontend stays open */
-#define BATCH_MAX 64   /* messages taken from one socket per poll */
-
-typedef struct {
-    zmq_msg_t idle[64]; /* routing ids of idle threads (a stack) */
-    int nidle;
-    int nthreads;
-    queued_t *queue; /* FIFO ring of QUEUE_MAX */
-    int head, count;
-} lane_t;
-
-#define THREADS_MAX 128 /* ordinary (up to 64) and password threads (up to 16) */
-
-typedef struct {
-    void *frontend, *backend;
-    lane_t lanes[2];
-    wk_pace_t pace; /* the password lane's share while others are busy */
-    /* Password threads' CPU clocks, and their reading when each took its current request: the
-       share is of CPU time, which a niced thread on a busy machine spends over a longer wall
-       time. */
-    clockid_t cpu_clock[THREADS_MAX];
-    uint64_t started_cpu_us[THREADS_MAX];
-    bool draining;
-    char pong[48]; /* the body of a ping's reply */
-} broker_t;
-
-/* The thread index in a routing id "f<index>" / "s<index>" (see s_thread_main), or -1. */
-static int s_thread_index(zmq_msg_t *tid)
+/* Gives a request to the lane's most recently idle thread. Under the mutex. */
+static void s_dispatch(lane_t *lane, zmq_msg_t *id, zmq_msg_t *body, wakes_t *w)
 {
-    char digits[8] = {0};
-    size_t n = zmq_msg_size(tid);
-    if (n < 2 || n >= sizeof digits)
-        return -1;
-    memcpy(digits, (const char *)zmq_msg_data(tid) + 1, n - 1);
-    int index = atoi(digits);
-    return index >= 0 && index < THREADS_MAX ? index : -1;
-}
-
-static void s_dispatch(broker_t *b, lane_t *lane, zmq_msg_t *id, zmq_msg_t *body)
-{
-    zmq_msg_t *tid = &lane->idle[--lane->nidle];
-    if (lane == &b->lanes[LANE_SLOW]) {
-        int index = s_thread_index(tid);
-        if (index >= 0)
-            b->started_cpu_us[index] = clock_us(b->cpu_clock[index]);
-    }
-    zmq_msg_send(tid, b->backend, ZMQ_SNDMORE);
-    zmq_msg_send(id, b->backend, ZMQ_SNDMORE);
-    zmq_msg_send(body, b->backend, 0);
+    wk_thread_t *t = lane->idle[--lane->nidle];
+    if (t->slow)
+        t->started_cpu_us = clock_us(t->clock);
+    t->id = *id; /* the thread owns the frames now */
+    t->body = *body;
+    t->has_work = true;
+    w->posts[w->nposts++] = t;
 }
 
 /* Whether ordinary requests are running or waiting, for pacing (never while draining). */
-static bool s_fast_busy(const broker_t *b)
+static bool s_fast_busy(const server_t *s)
 {
-    const lane_t *fast = &b->lanes[LANE_FAST];
-    return !b->draining && (fast->nidle < fast->nthreads || fast->count > 0);
+    const lane_t *fast = &s->lanes[LANE_FAST];
+    return !s->draining && (fast->nidle < fast->nthreads || fast->count > 0);
 }
 
 /* Microseconds before the password lane may start a request (see wk_pace.h). */
-static uint64_t s_slow_wait_us(const broker_t *b)
+static uint64_t s_slow_wait_us(const server_t *s)
 {
-    return wk_pace_wait_us(&b->pace, clock_mono_us(), s_fast_busy(b));
+    return wk_pace_wait_us(&s->pace, clock_mono_us(), s_fast_busy(s));
 }
 
 /* Gives queued requests of a lane to its idle threads, as far as the lane may start them. */
-static void s_pump(broker_t *b, lane_t *lane)
+static void s_pump(server_t *s, lane_t *lane, wakes_t *w)
 {
     while (lane->count > 0 && lane->nidle > 0 &&
-           (lane != &b->lanes[LANE_SLOW] || s_slow_wait_us(b) == 0)) {
+           (lane != &s->lanes[LANE_SLOW] || s_slow_wait_us(s) == 0)) {
         queued_t *q = &lane->queue[lane->head];
         lane->head = (lane->head + 1) % QUEUE_MAX;
         lane->count--;
-        s_dispatch(b, lane, &q->id, &q->body);
+        s_dispatch(lane, &q->id, &q->body, w);
     }
 }
 
-/* Moves one message backend -> frontend (a reply), marks its thread idle and gives it the
- * oldest queued request of its lane. Thread routing ids start with 'f' or 's' (their lane).
- * Returns whether there was a message. */
-static bool s_on_backend(broker_t *b)
+/* Takes one request from the frontend: to an idle thread of its lane, or its lane's queue, or
+ * refuses it (draining, or the queue is full). Under the mutex; false if there was none. */
+static bool s_take_request(server_t *s, wakes_t *w)
 {
-    zmq_msg_t tid, first;
-    bool replied = false;
-    if (s_recv(b->backend, &tid, ZMQ_DONTWAIT) < 0)
-        return false;
-    if (s_recv(b->backend, &first, 0) < 0) {
-        zmq_msg_close(&tid);
-        return true;
-    }
-    if (s_more(b->backend)) { /* [gateway id][reply] */
-        zmq_msg_t reply;
-        if (s_recv(b->backend, &reply, 0) == 0) {
-            zmq_msg_send(&first, b->frontend, ZMQ_SNDMORE);
-            zmq_msg_send(&reply, b->frontend, 0);
-            replied = true;
-        } else {
-            zmq_msg_close(&first);
-        }
-        s_drain_frames(b->backend);
-    } else {
-        zmq_msg_close(&first); /* empty frame: the thread just became idle */
-    }
-    lane_t *lane = &b->lanes[((const char *)zmq_msg_data(&tid))[0] == 's' ? LANE_SLOW : LANE_FAST];
-    int index = replied && lane == &b->lanes[LANE_SLOW] ? s_thread_index(&tid) : -1;
-    if (index >= 0) {
-        uint64_t used = clock_us(b->cpu_clock[index]) - b->started_cpu_us[index];
-        wk_pace_ran(&b->pace, clock_mono_us(), used, s_fast_busy(b));
-    }
-    lane->idle[lane->nidle++] = tid;
-    s_pump(b, lane);
-    return true;
-}
-
-/* Moves one request frontend -> an idle thread of its lane, or its lane's queue, or refuses
- * it (draining, or the queue is full). Returns whether there was a message. */
-static bool s_on_frontend(broker_t *b)
-{
-    bool draining = b->draining;
     zmq_msg_t id, body;
-    if (s_recv(b->frontend, &id, ZMQ_DONTWAIT) < 0)
+    if (s_recv(s->frontend, &id, ZMQ_DONTWAIT) < 0)
         return false;
-    if (!s_more(b->frontend) || s_recv(b->frontend, &body, 0) < 0) {
+    if (!s_more(s->frontend) || s_recv(s->frontend, &body, 0) < 0) {
         zmq_msg_close(&id);
         return true;
     }
-    s_drain_frames(b->frontend);
+    s_drain_frames(s->frontend);
     uint8_t request_id[16];
     int op = proto_request_peek(zmq_msg_data(&body), zmq_msg_size(&body), request_id);
     if (op < 0) { /* without a request id there is no one to answer */
@@ -335,22 +257,22 @@ static bool s_on_frontend(broker_t *b)
         zmq_msg_close(&body);
         return true;
     }
-    if (op == PROTO_OP_PING && !draining) {
-        /* A ping asks whether this worker is up: the broker knows, no thread needs to wake. */
-        s_answer(b->frontend, &id, request_id, PROTO_STATUS_OK, NULL, b->pong);
+    if (op == PROTO_OP_PING && !s->draining) {
+        /* A ping asks whether this worker is up: no thread needs to wake for it. */
+        s_answer(s, &id, request_id, PROTO_STATUS_OK, NULL, s->pong);
         zmq_msg_close(&body);
         return true;
     }
-    bool slow = proto_op_hashes_password((proto_op_t)op) && b->lanes[LANE_SLOW].nthreads > 0;
-    lane_t *lane = &b->lanes[slow ? LANE_SLOW : LANE_FAST];
-    if (draining || lane->count == QUEUE_MAX) {
-        s_answer(b->frontend, &id, request_id, PROTO_STATUS_UNAVAILABLE,
-                 draining ? "worker is shutting down" : "worker is busy", NULL);
+    bool slow = proto_op_hashes_password((proto_op_t)op) && s->lanes[LANE_SLOW].nthreads > 0;
+    lane_t *lane = &s->lanes[slow ? LANE_SLOW : LANE_FAST];
+    if (s->draining || lane->count == QUEUE_MAX) {
+        s_answer(s, &id, request_id, PROTO_STATUS_UNAVAILABLE,
+                 s->draining ? "worker is shutting down" : "worker is busy", NULL);
         zmq_msg_close(&body);
         return true;
     }
-    if (lane->nidle > 0 && lane->count == 0 && (!slow || s_slow_wait_us(b) == 0)) {
-        s_dispatch(b, lane, &id, &body);
+    if (lane->nidle > 0 && lane->count == 0 && (!slow || s_slow_wait_us(s) == 0)) {
+        s_dispatch(lane, &id, &body, w);
         return true;
     }
     queued_t *q = &lane->queue[(lane->head + lane->count) % QUEUE_MAX];
@@ -360,187 +282,353 @@ static bool s_on_frontend(broker_t *b)
     return true;
 }
 
-static bool s_all_idle(const broker_t *b)
+/* Reads what is ready on the frontend, at most BATCH_MAX requests. Under the mutex, before every
+ * release of it that followed a use of the socket. Returns whether requests are left: then the
+ * ZMQ_FD may not wake anyone again, and the main thread must come back for them. */
+static bool s_take_ready(server_t *s, wakes_t *w)
+{
+    for (int n = 0; s_readable(s); n++)
+        if (n == BATCH_MAX || !s_take_request(s, w))
+            return true;
+    return false;
+}
+
+/* The same for a database thread, which wakes the main thread for what is left and to time the
+ * start of password requests held back by pacing. */
+static void s_thread_take_ready(server_t *s, wakes_t *w)
+{
+    const lane_t *slow = &s->lanes[LANE_SLOW];
+    if (s_take_ready(s, w) || (slow->count > 0 && slow->nidle > 0))
+        w->main = true;
+}
+
+/* A thread is done with its request: accounts the password lane's CPU, makes the thread idle
+ * and gives it the oldest request queued for its lane. Under the mutex. */
+static void s_thread_done(server_t *s, wk_thread_t *t, bool replied, wakes_t *w)
+{
+    lane_t *lane = &s->lanes[t->slow ? LANE_SLOW : LANE_FAST];
+    if (replied && t->slow)
+        wk_pace_ran(&s->pace, clock_mono_us(), clock_us(t->clock) - t->started_cpu_us,
+                    s_fast_busy(s));
+    lane->idle[lane->nidle++] = t;
+    s_pump(s, lane, w);
+}
+
+static bool s_all_idle(const server_t *s)
 {
     for (int l = 0; l < 2; l++)
-        if (b->lanes[l].nidle < b->lanes[l].nthreads || b->lanes[l].count > 0)
+        if (s->lanes[l].nidle < s->lanes[l].nthreads || s->lanes[l].count > 0)
             return false;
     return true;
 }
 
-static int s_busy(const broker_t *b)
+static int s_busy(const server_t *s)
 {
-    return b->lanes[0].nthreads - b->lanes[0].nidle + b->lanes[1].nthreads - b->lanes[1].nidle;
+    return s->lanes[0].nthreads - s->lanes[0].nidle + s->lanes[1].nthreads - s->lanes[1].nidle;
+}
+
+/* The thread's connections, opened as the handlers expect them. */
+static void s_ctx_open(wk_ctx_t *ctx, const server_t *s)
+{
+    const wk_server_config_t *cfg = s->cfg;
+    *ctx = (wk_ctx_t){
+        .db = wk_db_new(cfg->dsn, cfg->dsn_user, cfg->set_role, true),
+        /* Connected on first use: most threads never provision a tenant. */
+        .admin = wk_db_new(cfg->provision_dsn, cfg->provision_user, false, false),
+        .spares = s->spares,
+        .mover = s->mover,
+        .ring = cfg->ring,
+        .platform = cfg->platform,
+        .shard = cfg->shard,
+        .shards = cfg->shards,
+        .dedicated = cfg->dedicated,
+    };
+    bool remote = cfg->cluster != 0; /* the registry is on another cluster */
+    ctx->registry = remote ? wk_db_new(cfg->clusters->dsn[0], cfg->dsn_user, false, true) : ctx->db;
+    ctx->registry_admin =
+        remote ? wk_db_new(cfg->clusters->dsn[0], cfg->provision_user, false, false) : ctx->admin;
+    wk_db_set_tenant_budget(ctx->db, cfg->tenant_budget);
+    wk_db_conn(ctx->db); /* connect now so the first request does not pay for it */
+}
+
+static void s_ctx_close(wk_ctx_t *ctx)
+{
+    if (ctx->registry != ctx->db) {
+        wk_db_destroy(&ctx->registry);
+        wk_db_destroy(&ctx->registry_admin);
+    }
+    wk_db_destroy(&ctx->db);
+    wk_db_destroy(&ctx->admin);
+}
+
+/* Sends a thread's reply (or drops its request) and takes what comes next. False: stop. */
+static bool s_thread_reply(server_t *s, wk_thread_t *t, void *reply, size_t len)
+{
+    wakes_t w = {.nposts = 0};
+    pthread_mutex_lock(&s->lock);
+    if (reply) {
+        zmq_msg_t out;
+        zmq_msg_init_data(&out, reply, len, s_free_buf, NULL);
+        zmq_msg_send(&t->id, s->frontend, ZMQ_SNDMORE);
+        zmq_msg_send(&out, s->frontend, 0);
+    } else {
+        zmq_msg_close(&t->id);
+    }
+    t->has_work = false;
+    bool go_on = !s->stop;
+    if (go_on) {
+        s_thread_done(s, t, reply != NULL, &w);
+        s_thread_take_ready(s, &w);
+    }
+    pthread_mutex_unlock(&s->lock);
+    s_post_all(s, &w);
+    return go_on;
+}
+
+static void *s_thread_main(void *arg)
+{
+    wk_thread_t *t = arg;
+    server_t *s = t->srv;
+    /* Password hashing yields the CPU to ordinary requests: Linux takes a nice value per
+       thread, and raising it needs no privilege. */
+    if (t->slow && setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10) < 0)
+        log_warning("could not lower the priority of a password thread: %s", strerror(errno));
+    if (pthread_getcpuclockid(pthread_self(), &t->clock) != 0)
+        t->clock = CLOCK_MONOTONIC; /* then the share is of wall time */
+    wk_ctx_t ctx;
+    s_ctx_open(&ctx, s);
+    /* Idle, and the main thread told once all are (it waits for that before READY=1). */
+    wakes_t w = {.nposts = 0};
+    pthread_mutex_lock(&s->lock);
+    s_thread_done(s, t, false, &w);
+    s_thread_take_ready(s, &w);
+    w.main = w.main || s_all_idle(s);
+    pthread_mutex_unlock(&s->lock);
+    s_post_all(s, &w);
+    for (;;) {
+        while (sem_wait(&t->wake) < 0 && errno == EINTR)
+            ;
+        if (!t->has_work)
+            break; /* the stop */
+        size_t len = 0;
+        void *reply = s_serve(&ctx, zmq_msg_data(&t->body), zmq_msg_size(&t->body), &len);
+        zmq_msg_close(&t->body);
+        if (!s_thread_reply(s, t, reply, len))
+            break;
+    }
+    s_ctx_close(&ctx);
+    return NULL;
 }
 
 /* Makes the frontend a CurveZMQ server whose door is the ZAP handler: encrypted, and only the
  * allowed gateways' keys get in. The handler must exist before the socket binds. */
-static int s_curve_server(broker_t *b, void *zctx, const wk_server_config_t *cfg, wk_zap_t **zap)
+static int s_curve_server(server_t *s, void *zctx, const wk_server_config_t *cfg, wk_zap_t **zap)
 {
-    *zap = wk_zap_start(zctx, b->frontend, cfg->allowed_dir);
-    if (!*zap || curve_socket_server(b->frontend, cfg->curve) < 0)
+    *zap = wk_zap_start(zctx, s->frontend, cfg->allowed_dir);
+    if (!*zap || curve_socket_server(s->frontend, cfg->curve) < 0)
         return -1;
-    return zmq_setsockopt(b->frontend, ZMQ_ZAP_DOMAIN, "quiz", 4);
+    return zmq_setsockopt(s->frontend, ZMQ_ZAP_DOMAIN, "quiz", 4);
 }
 
-/* The broker's lanes and sockets, bound: 0, or -1 (logged, all freed). */
-static int s_broker_open(broker_t *b, void *zctx, const wk_server_config_t *cfg, wk_zap_t **zap)
+/* The lanes and the frontend, bound: 0, or -1 (logged, all freed). */
+static int s_open(server_t *s, void *zctx, const wk_server_config_t *cfg, wk_zap_t **zap)
 {
-    b->lanes[LANE_FAST].nthreads = cfg->threads;
-    b->lanes[LANE_SLOW].nthreads = cfg->slow_threads;
-    wk_pace_init(&b->pace, cfg->password_share);
-    snprintf(b->pong, sizeof b->pong, "{\"pong\":true,\"shard\":%d}", cfg->shard);
+    s->cfg = cfg;
+    s->lanes[LANE_FAST].nthreads = cfg->threads;
+    s->lanes[LANE_SLOW].nthreads = cfg->slow_threads;
+    wk_pace_init(&s->pace, cfg->password_share);
+    snprintf(s->pong, sizeof s->pong, "{\"pong\":true,\"shard\":%d}", cfg->shard);
+    pthread_mutex_init(&s->lock, NULL);
     for (int l = 0; l < 2; l++)
-        b->lanes[l].queue = mem_zalloc(sizeof(queued_t) * QUEUE_MAX);
-    b->frontend = zmq_socket(zctx, ZMQ_ROUTER);
-    b->backend = zmq_socket(zctx, ZMQ_ROUTER);
+        s->lanes[l].queue = mem_zalloc(sizeof(queued_t) * QUEUE_MAX);
+    s->frontend = zmq_socket(zctx, ZMQ_ROUTER);
+    s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     int linger = 1000;
-    zmq_setsockopt(b->frontend, ZMQ_LINGER, &linger, sizeof linger);
-    if ((cfg->curve && s_curve_server(b, zctx, cfg, zap) < 0) ||
-        zmq_bind(b->backend, BACKEND) < 0 || zmq_bind(b->frontend, cfg->endpoint) < 0) {
+    size_t len = sizeof s->frontend_fd;
+    zmq_setsockopt(s->frontend, ZMQ_LINGER, &linger, sizeof linger);
+    if (s->wake_fd < 0 || zmq_getsockopt(s->frontend, ZMQ_FD, &s->frontend_fd, &len) < 0 ||
+        (cfg->curve && s_curve_server(s, zctx, cfg, zap) < 0) ||
+        zmq_bind(s->frontend, cfg->endpoint) < 0) {
         log_error("could not bind \"%s\": %s", cfg->endpoint, zmq_strerror(errno));
-        zmq_close(b->frontend);
-        zmq_close(b->backend);
+        zmq_close(s->frontend);
+        if (s->wake_fd >= 0)
+            close(s->wake_fd);
         for (int l = 0; l < 2; l++)
-            free(b->lanes[l].queue);
+            free(s->lanes[l].queue);
+        pthread_mutex_destroy(&s->lock);
         return -1;
     }
     return 0;
 }
 
-/* Closes what the lanes still hold (idle threads' ids, queued requests) and the sockets. */
-static void s_broker_close(broker_t *b)
+/* Closes what the lanes still hold (queued requests) and the sockets; the threads are gone. */
+static void s_close(server_t *s)
 {
     for (int l = 0; l < 2; l++) {
-        lane_t *lane = &b->lanes[l];
-        for (int i = 0; i < lane->nidle; i++)
-            zmq_msg_close(&lane->idle[i]);
+        lane_t *lane = &s->lanes[l];
         for (; lane->count > 0; lane->count--, lane->head = (lane->head + 1) % QUEUE_MAX) {
             zmq_msg_close(&lane->queue[lane->head].id);
             zmq_msg_close(&lane->queue[lane->head].body);
         }
         free(lane->queue);
     }
-    zmq_close(b->frontend);
-    zmq_close(b->backend);
+    zmq_close(s->frontend);
+    close(s->wake_fd);
+    pthread_mutex_destroy(&s->lock);
 }
 
 /* Starts the database threads (ordinary ones first, then the password lane's). */
-static wk_thread_t *s_threads_start(broker_t *b, void *zctx, const wk_server_config_t *cfg,
-                                    wk_spares_t *spares, wk_mover_t *mover)
+static void s_threads_start(server_t *s)
 {
-    int total = cfg->threads + cfg->slow_threads;
-    wk_thread_t *threads = mem_zalloc(sizeof *threads * (size_t)total);
-    /* Stop signals belong to this thread, which drains; a database thread interrupted in
-       zmq_recv would take EINTR for shutdown and leave its lane. Threads inherit the mask. */
+    const wk_server_config_t *cfg = s->cfg;
+    s->nthreads = cfg->threads + cfg->slow_threads;
+    if (s->nthreads > THREADS_MAX)
+        s->nthreads = THREADS_MAX; /* the options allow fewer */
+    /* Stop signals belong to the main thread, which drains; threads inherit the mask. */
     sigset_t stop, old;
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop, &old);
-    for (int i = 0; i < total; i++) {
-        threads[i] = (wk_thread_t){zctx, cfg, spares, mover, 0, i >= cfg->threads, i};
-        if (pthread_create(&threads[i].tid, NULL, s_thread_main, &threads[i]) != 0) {
+    for (int i = 0; i < s->nthreads; i++) {
+        wk_thread_t *t = &s->threads[i];
+        *t = (wk_thread_t){.srv = s, .slow = i >= cfg->threads};
+        sem_init(&t->wake, 0, 0);
+        if (pthread_create(&t->tid, NULL, s_thread_main, t) != 0) {
             log_error("could not start database thread %d", i);
             abort(); /* out of threads at start-up: systemd restarts us */
         }
-        if (pthread_getcpuclockid(threads[i].tid, &b->cpu_clock[i]) != 0)
-            b->cpu_clock[i] = CLOCK_MONOTONIC; /* then the share is of wall time */
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    return threads;
 }
 
-/* Stays connected a moment after the last reply: a gateway drops what it has not yet read from
- * a connection that closes (its sockets use ZMQ_IMMEDIATE), so an instant exit could lose the
- * very replies the drain waited for. Requests arriving meanwhile are answered "unavailable". */
-static void s_settle(broker_t *b)
+/* Tells every thread to stop once its request (if any) is answered, and waits for them. */
+static void s_threads_stop(server_t *s)
 {
-    uint64_t settle_until = clock_now_ms() + SETTLE_MS;
-    for (uint64_t now = clock_now_ms(); now < settle_until; now = clock_now_ms()) {
-        zmq_pollitem_t it = {b->frontend, 0, ZMQ_POLLIN, 0};
-        if (zmq_poll(&it, 1, (long)(settle_until - now)) > 0 && (it.revents & ZMQ_POLLIN))
-            s_on_frontend(b);
+    wakes_t w = {.nposts = 0};
+    pthread_mutex_lock(&s->lock);
+    s->stop = true;
+    for (int l = 0; l < 2; l++) {
+        lane_t *lane = &s->lanes[l];
+        while (lane->nidle > 0)
+            w.posts[w.nposts++] = lane->idle[--lane->nidle];
+    }
+    pthread_mutex_unlock(&s->lock);
+    s_post_all(s, &w); /* has_work is false: each idle thread exits */
+    for (int i = 0; i < s->nthreads; i++) {
+        pthread_join(s->threads[i].tid, NULL);
+        sem_destroy(&s->threads[i].wake);
     }
 }
 
-/* One turn of the loop: start paced password requests that may go, wait for either socket (at
- * most timeout ms) and take what is ready. */
-static void s_turn(broker_t *b, long timeout, bool watchdog)
+/* Sleeps until the frontend or the eventfd is readable (at most timeout ms). */
+static int s_sleep(server_t *s, long timeout)
 {
-    /* Password requests held back by pacing start when their rest is over, or as soon as
-       ordinary requests stop (checked after every event). */
-    lane_t *slow = &b->lanes[LANE_SLOW];
-    s_pump(b, slow);
+    struct pollfd fds[2] = {{s->frontend_fd, POLLIN, 0}, {s->wake_fd, POLLIN, 0}};
+    int ready = poll(fds, 2, (int)timeout);
+    if (ready > 0 && (fds[1].revents & POLLIN)) {
+        uint64_t n;
+        if (read(s->wake_fd, &n, sizeof n) < 0 && errno != EAGAIN)
+            log_warning("could not read the wake-up: %s", strerror(errno));
+    }
+    return ready;
+}
+
+/* One turn of the main thread: start paced password requests that may go, take what is ready
+ * and sleep (at most timeout ms, less while password requests rest). */
+static void s_turn(server_t *s, long timeout, bool watchdog)
+{
+    wakes_t w = {.nposts = 0};
+    pthread_mutex_lock(&s->lock);
+    lane_t *slow = &s->lanes[LANE_SLOW];
+    s_pump(s, slow, &w);
+    bool left = s_take_ready(s, &w);
     long wait = timeout;
     if (slow->count > 0 && slow->nidle > 0)
-        wait = (long)(s_slow_wait_us(b) / 1000) + 1;
-    if (wait > timeout)
-        wait = timeout;
-    /* The frontend is always read: a request for a busy lane waits in that lane's queue while
-       the other lane keeps serving. */
-    zmq_pollitem_t items[2] = {{b->backend, 0, ZMQ_POLLIN, 0}, {b->frontend, 0, ZMQ_POLLIN, 0}};
-    int ready = zmq_poll(items, 2, wait);
+        wait = (long)(s_slow_wait_us(s) / 1000) + 1;
+    if (wait > timeout || left)
+        wait = left ? 0 : timeout;
+    pthread_mutex_unlock(&s->lock);
+    s_post_all(s, &w);
+    s_sleep(s, wait);
     if (watchdog)
         lifecycle_watchdog();
-    if (ready < 0)
-        return; /* EINTR: the caller looks at the stop flag */
-    /* Take what is ready in batches, as each zmq_poll costs syscalls of its own; bounded, so
-       that neither socket holds up the other. */
-    for (int n = 0; n < BATCH_MAX && (items[0].revents & ZMQ_POLLIN) && s_on_backend(b); n++)
-        ;
-    for (int n = 0; n < BATCH_MAX && (items[1].revents & ZMQ_POLLIN) && s_on_frontend(b); n++)
-        ;
+}
+
+/* Stays a moment after the last reply: a gateway drops what it has not yet read from a
+ * connection that closes (its sockets use ZMQ_IMMEDIATE), so an instant exit could lose the
+ * very replies the drain waited for. Requests arriving meanwhile are answered "unavailable". */
+static void s_settle(server_t *s)
+{
+    uint64_t settle_until = clock_now_ms() + SETTLE_MS;
+    for (uint64_t now = clock_now_ms(); now < settle_until; now = clock_now_ms())
+        s_turn(s, (long)(settle_until - now), false);
 }
 
 /* Serves until SIGTERM, then drains: busy threads finish (up to drain_ms), then s_settle. */
-static void s_serve_until_drained(broker_t *b, const wk_server_config_t *cfg)
+static void s_serve_until_drained(server_t *s, const wk_server_config_t *cfg)
 {
     uint64_t wd_usec = lifecycle_watchdog_usec();
     long timeout = wd_usec ? (long)(wd_usec / 2000) : 1000;
     uint64_t drain_until = 0;
     for (;;) {
-        if (!b->draining && lifecycle_is_stopping()) {
-            b->draining = true;
+        pthread_mutex_lock(&s->lock);
+        bool start_drain = !s->draining && lifecycle_is_stopping();
+        if (start_drain) {
+            s->draining = true;
             drain_until = clock_now_ms() + (uint64_t)cfg->drain_ms;
-            lifecycle_stopping();
-            log_info("stopping: draining %d busy threads", s_busy(b));
+            log_info("stopping: draining %d busy threads", s_busy(s));
         }
-        if (b->draining && (s_all_idle(b) || clock_now_ms() >= drain_until)) {
-            s_settle(b);
+        bool drained = s->draining && (s_all_idle(s) || clock_now_ms() >= drain_until);
+        pthread_mutex_unlock(&s->lock);
+        if (start_drain)
+            lifecycle_stopping();
+        if (drained) {
+            s_settle(s);
             break;
         }
-        s_turn(b, timeout, wd_usec != 0);
+        /* Draining: look at the threads again soon, they do not wake this thread. */
+        s_turn(s, s->draining ? 20 : timeout, wd_usec != 0);
     }
-    if (!s_all_idle(b))
-        log_warning("drain timed out with %d requests in flight", s_busy(b));
+    pthread_mutex_lock(&s->lock);
+    int busy = s_busy(s);
+    pthread_mutex_unlock(&s->lock);
+    if (busy > 0)
+        log_warning("drain timed out with %d requests in flight", busy);
+}
+
+/* Waits until every thread has connected (and tried the database) and said it is idle. */
+static void s_wait_threads_idle(server_t *s)
+{
+    for (;;) {
+        pthread_mutex_lock(&s->lock);
+        bool idle = s_all_idle(s);
+        pthread_mutex_unlock(&s->lock);
+        if (idle || lifecycle_is_stopping())
+            return;
+        s_sleep(s, 1000);
+    }
 }
 
 int wk_server_run(const wk_server_config_t *cfg)
 {
     void *zctx = zmq_ctx_new();
-    broker_t b = {0};
+    server_t *s = mem_zalloc(sizeof *s);
     wk_zap_t *zap = NULL;
-    if (s_broker_open(&b, zctx, cfg, &zap) < 0) {
+    if (s_open(s, zctx, cfg, &zap) < 0) {
         zmq_ctx_shutdown(zctx);
         wk_zap_destroy(&zap);
         zmq_ctx_term(zctx);
+        free(s);
         return -1;
     }
     /* A dedicated shard takes no new tenants, so it keeps no spares for them. */
     bool dedicated = cfg->dedicated && cfg->dedicated[cfg->shard];
-    wk_spares_t *spares =
-        wk_spares_start(cfg->provision_dsn, cfg->provision_user, cfg->shard, cfg->shards,
-                        cfg->dedicated, dedicated ? 0 : cfg->spare_schemas);
-    wk_mover_t *mover =
-        wk_mover_start(cfg->clusters, cfg->cluster, cfg->shard, cfg->provision_user);
-    wk_thread_t *threads = s_threads_start(&b, zctx, cfg, spares, mover);
-    /* Ready once every thread has connected (and tried the database) and said it is idle. */
-    while (!s_all_idle(&b) && !lifecycle_is_stopping()) {
-        zmq_pollitem_t it = {b.backend, 0, ZMQ_POLLIN, 0};
-        if (zmq_poll(&it, 1, 1000) > 0)
-            s_on_backend(&b);
-    }
+    s->spares = wk_spares_start(cfg->provision_dsn, cfg->provision_user, cfg->shard, cfg->shards,
+                                cfg->dedicated, dedicated ? 0 : cfg->spare_schemas);
+    s->mover = wk_mover_start(cfg->clusters, cfg->cluster, cfg->shard, cfg->provision_user);
+    s_threads_start(s);
+    s_wait_threads_idle(s);
     char status[300];
     snprintf(status, sizeof status,
              "shard %d/%d%s serving on %s with %d threads (+%d for passwords)", cfg->shard,
@@ -548,16 +636,15 @@ int wk_server_run(const wk_server_config_t *cfg)
              cfg->slow_threads);
     lifecycle_ready(status);
     log_info("%s", status);
-    s_serve_until_drained(&b, cfg);
-    s_broker_close(&b);
-    zmq_ctx_shutdown(zctx); /* wakes the threads with ETERM */
-    for (int i = 0; i < cfg->threads + cfg->slow_threads; i++)
-        pthread_join(threads[i].tid, NULL);
-    free(threads);
+    s_serve_until_drained(s, cfg);
+    s_threads_stop(s);
+    s_close(s);
+    zmq_ctx_shutdown(zctx);
     wk_zap_destroy(&zap);
-    wk_mover_stop(&mover);
-    wk_spares_stop(&spares);
+    wk_mover_stop(&s->mover);
+    wk_spares_stop(&s->spares);
     zmq_ctx_term(zctx);
+    free(s);
     log_info("stopped");
     return 0;
 }

@@ -1,8 +1,9 @@
 /* The worker's serving loop: a ROUTER socket that gateways connect to, and a pool of threads,
- * each with its own PostgreSQL connection, fed by a broker that gives each request to an idle
- * thread (a stack: the most recently idle first) so a slow query occupies one thread while the
- * others keep serving. READY=1 is sent once every thread has tried its connection and said it
- * is idle: the database may still be down then (requests get 503 until it answers). */
+ * each with its own PostgreSQL connection, that take requests from it and send their replies
+ * on it themselves, under one mutex; a request goes to an idle thread (a stack: the most
+ * recently idle first) so a slow query occupies one thread while the others keep serving.
+ * READY=1 is sent once every thread has tried its connection and said it is idle: the database
+ * may still be down then (requests get 503 until it answers). */
 #ifndef WORKER_WK_SERVER_H
 #define WORKER_WK_SERVER_H
 
