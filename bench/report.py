@@ -7,7 +7,7 @@ r = json.load(open(sys.argv[1]))
 c, s = r["ceilings"], r["scenarios"]
 ceiling_of = {"transport": "http", "quiz_get": "sql", "quiz_list": "sql", "mixed": "sql",
               "quiz_get_with_login": "sql", "users_me": "transport", "tenant_stats": "transport",
-              "quiz_create": "quiz_get", "attempt_submit": "quiz_get", "login": "transport",
+              "quiz_create": "quiz_get", "question_add": "quiz_get", "attempt_submit": "quiz_get", "login": "transport",
               "login_with_quiz_get": "login"}
 rows = [(k, c[k], base) for k, base in (("http", None), ("transport", "http"), ("sql", None),
                                         ("sql_json", None), ("sql_point", None)) if k in c]

@@ -43,7 +43,8 @@ seed_tenant() {
   schema=tenant_$(echo "$id" | tr -d -)
   quizzes=$("${PSQL[@]}" -v schema="$schema" -f bench/seed.sql | tail -n 1)
   member=$(login "$id" "member1@bench.example" "$pw")
-  printf '%s\t%s\t%s\t%s\t%s\n' "$id" "$member" "member1@bench.example" "$pw" "$quizzes"
+  token=$(login "$id" "admin$i@bench.example" "$pw") # one without the password change pending
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$id" "$member" "member1@bench.example" "$pw" "$quizzes" "$token"
   # The sql ceiling's script for this tenant, for the same member.
   local uid
   uid=$("${PSQL[@]}" -c "SELECT id FROM $schema.users WHERE email = 'member1@bench.example'")
@@ -141,6 +142,10 @@ fi
 results+=("$(run quiz_create /api/quizzes BENCH_USER=1 BENCH_METHOD=POST BENCH_BODY='{"title":"Bench quiz"}')")
 results+=("$(run attempt_submit '/api/quizzes/{quiz}/attempts' BENCH_USER=1 BENCH_METHOD=POST BENCH_BODY='{"answers":[]}')")
 results+=("$(run mixed '/api/quizzes/{quiz}' BENCH_USER=1 BENCH_MIX=1)")
+# Last, as it grows the quizzes the others read: a question added to a quiz by its author, the
+# write that renders the quiz's stored documents again (the cost reads no longer pay).
+results+=("$(run question_add '/api/quizzes/{quiz}/questions' BENCH_AUTHOR=1 BENCH_METHOD=POST \
+  BENCH_BODY='{"kind":"single_choice","prompt":"Added","choices":["a","b"],"correct":1}')")
 
 # join ITEM...: the non-empty items, comma-separated (BENCH_ONLY leaves some empty).
 join() { local out="" i; for i in "$@"; do [ -n "$i" ] && out="${out:+$out, }$i"; done; echo "$out"; }

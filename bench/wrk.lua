@@ -3,10 +3,12 @@
 --   BENCH_METHOD  GET (default) or POST
 --   BENCH_BODY    body template; "{email}" and "{password}" come from the chosen line
 --   BENCH_IDS     file of tab-separated lines: tenant id, access token, email, password,
---                 comma-separated quiz ids ("{quiz}" in the path picks one)
+--                 comma-separated quiz ids ("{quiz}" in the path picks one), the quizzes'
+--                 author's (the admin's) access token
 --   BENCH_MIX=1   90% GET of the path, 10% POST of an empty attempt to the same quiz
 --   BENCH_AUTH    Authorization header for every request (platform token), or
 --   BENCH_USER=1  "Bearer <token of the line>" and X-Tenant-ID
+--   BENCH_AUTHOR=1  the same with the author's token
 --   BENCH_HEADER_TENANT=1  send X-Tenant-ID of the chosen line
 --   BENCH_RETRY_AFTER=1    a connection told Retry-After waits that long, as a client should
 -- Each request picks a random line, so load spreads over tenants and shards like real traffic.
@@ -15,7 +17,8 @@ local path = os.getenv("BENCH_PATH") or "/healthz"
 local method = os.getenv("BENCH_METHOD") or "GET"
 local body = os.getenv("BENCH_BODY")
 local auth = os.getenv("BENCH_AUTH")
-local as_user = os.getenv("BENCH_USER") == "1"
+local as_author = os.getenv("BENCH_AUTHOR") == "1"
+local as_user = os.getenv("BENCH_USER") == "1" or as_author
 local tenant_header = os.getenv("BENCH_HEADER_TENANT") == "1" or as_user
 local lines = {}
 local mix = os.getenv("BENCH_MIX") == "1"
@@ -24,10 +27,12 @@ function init(args)
   local file = os.getenv("BENCH_IDS")
   if file then
     for line in io.lines(file) do
-      local t, tok, email, pw, qs = line:match("^([^\t]*)\t?([^\t]*)\t?([^\t]*)\t?([^\t]*)\t?([^\t]*)")
+      local t, tok, email, pw, qs, author =
+        line:match("^([^\t]*)\t?([^\t]*)\t?([^\t]*)\t?([^\t]*)\t?([^\t]*)\t?([^\t]*)")
       local quizzes = {}
       for q in (qs or ""):gmatch("[^,]+") do quizzes[#quizzes + 1] = q end
-      lines[#lines + 1] = {tenant = t, token = tok, email = email, password = pw, quizzes = quizzes}
+      lines[#lines + 1] = {tenant = t, token = tok, email = email, password = pw, quizzes = quizzes,
+                           author = author}
     end
   end
   math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
@@ -45,7 +50,7 @@ function request()
       m, p, b = "POST", p .. "/attempts", '{"answers":[]}'
     end
     if tenant_header then headers["X-Tenant-ID"] = l.tenant end
-    if as_user then headers["Authorization"] = "Bearer " .. l.token end
+    if as_user then headers["Authorization"] = "Bearer " .. (as_author and l.author or l.token) end
     if b then b = b:gsub("{email}", l.email):gsub("{password}", l.password) end
   end
   if b then headers["Content-Type"] = "application/json" end
