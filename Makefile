@@ -14,7 +14,7 @@ WARN    := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wpointer-arith -Wundef -Wno-unused-parameter
 CFLAGS  := -std=c17 -D_GNU_SOURCE -g -O2 $(WARN) -I. $(shell pkg-config --cflags $(TLIBS) 2>/dev/null)
 GW_LDLIBS := $(shell pkg-config --libs $(GW_LIBS) 2>/dev/null) -lcivetweb -lpthread
-WK_LDLIBS := $(shell pkg-config --libs $(WK_LIBS) 2>/dev/null) -lpthread
+WK_LDLIBS := $(shell pkg-config --libs $(WK_LIBS) 2>/dev/null) -lcivetweb -lpthread
 TLDLIBS := $(shell pkg-config --libs $(TLIBS) 2>/dev/null) -lcivetweb -lpthread
 SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
@@ -85,6 +85,7 @@ UNIT_test_kind    := worker/wk_kind.c worker/wk_json.c worker/wk_reply.c
 UNIT_test_question_body := worker/wk_question_body.c $(UNIT_test_kind)
 UNIT_test_json    := worker/wk_json.c worker/wk_reply.c
 UNIT_test_page    := worker/wk_page.c worker/wk_reply.c
+UNIT_test_metrics := gateway/gw_metrics.c gateway/gw_route.c
 .SECONDEXPANSION:
 build-asan/tests/unit/%: build-asan/tests/unit/%.o $(UNIT_BASE) $$(call objs,build-asan,$$(UNIT_$$*)) $$(if $$(filter test_openapi,$$*),build-asan/openapi_embedded.o)
 	@echo "LD $@"; $(CC) $(SAN) -o $@ $^ $(TLDLIBS)

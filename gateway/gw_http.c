@@ -239,8 +239,9 @@ static int s_forward(struct mg_connection *conn, gw_http_t *http, proto_request_
     proto_reply_t rep;
     gw_call_t outcome;
     for (int hops = 0;; hops++) {
+        uint64_t sent = clock_now_us();
         outcome = gw_shard_call(link, shard, req, &rep);
-        gw_metrics_call(shard, outcome);
+        gw_metrics_call(shard, outcome, clock_now_us() - sent);
         int owner =
             outcome == GW_CALL_OK && rep.status == PROTO_STATUS_MISROUTED && hops < REDIRECTS_MAX
                 ? s_redirect(http, req, &rep)
@@ -354,13 +355,15 @@ static int s_metrics(struct mg_connection *conn, gw_http_t *http, const char *ri
 /* What the gateway answers itself (GET only, no authentication), before the route table. */
 static const struct {
     const char *path;
+    const char *name; /* its route label in /metrics */
     int (*fn)(struct mg_connection *conn, gw_http_t *http, const char *rid);
 } s_local[] = {
-    {"/healthz", s_healthz},
-    {"/readyz", s_readyz},
-    {"/api/openapi.json", s_openapi},
-    {"/metrics", s_metrics},
+    {"/healthz", "healthz", s_healthz},
+    {"/readyz", "readyz", s_readyz},
+    {"/api/openapi.json", "openapi", s_openapi},
+    {"/metrics", "metrics", s_metrics},
 };
+#define LOCAL_COUNT (int)(sizeof s_local / sizeof s_local[0])
 
 /* The route of the request, or the 404/405/400 already answered (then 0 < return). */
 static int s_route(struct mg_connection *conn, const char *method, const char *path, gw_match_t *m,
@@ -487,19 +490,24 @@ static int s_call(struct mg_connection *conn, gw_http_t *http, proto_request_t *
     return s_forward(conn, http, req, shard, flags, rid, &http->hashing);
 }
 
-/* One request, stage by stage; each stage answers the request itself when it stops it. */
+/* One request, stage by stage; each stage answers the request itself when it stops it.
+ * *slot: what /metrics counts it as (gw_metrics.h). */
 static int s_dispatch(struct mg_connection *conn, gw_http_t *http, const char *rid,
-                      proto_request_t *req)
+                      proto_request_t *req, int *slot)
 {
     const struct mg_request_info *ri = mg_get_request_info(conn);
     const char *path = ri->local_uri ? ri->local_uri : "/";
-    for (size_t i = 0; i < sizeof s_local / sizeof s_local[0]; i++)
-        if (strcmp(path, s_local[i].path) == 0 && strcmp(ri->request_method, "GET") == 0)
+    for (int i = 0; i < LOCAL_COUNT; i++)
+        if (strcmp(path, s_local[i].path) == 0 && strcmp(ri->request_method, "GET") == 0) {
+            *slot = gw_metrics_local_slot(i);
             return s_local[i].fn(conn, http, rid);
+        }
     gw_match_t m;
     int status;
-    if ((status = s_route(conn, ri->request_method, path, &m, rid)) ||
-        (status = s_admit(conn, http, &m, req, rid)) || (status = s_fill(conn, http, &m, req, rid)))
+    if ((status = s_route(conn, ri->request_method, path, &m, rid)))
+        return status;
+    *slot = gw_metrics_route_slot(m.route);
+    if ((status = s_admit(conn, http, &m, req, rid)) || (status = s_fill(conn, http, &m, req, rid)))
         return status;
     int shard = s_pick_shard(http, m.route, req);
     if (shard < 0)
@@ -512,14 +520,17 @@ static int s_on_request(struct mg_connection *conn, void *cbdata)
 {
     gw_http_t *http = cbdata;
     uint64_t start = clock_now_us();
+    gw_metrics_begin();
     proto_request_t req = {0};
     randombytes_buf(req.request_id, sizeof req.request_id);
     req.deadline_ms = start / 1000 + (uint64_t)http->cfg.deadline_ms;
     char rid[33];
     ident_hex(req.request_id, 16, rid);
-    int status = s_dispatch(conn, http, rid, &req);
+    int slot = GW_METRICS_UNMATCHED;
+    int status = s_dispatch(conn, http, rid, &req, &slot);
     proto_request_clear(&req);
-    gw_metrics_request(status, (unsigned long long)(clock_now_us() - start));
+    gw_metrics_request(slot, mg_get_request_info(conn)->request_method, status,
+                       clock_now_us() - start);
     return status; /* non-zero: the request was handled */
 }
 
@@ -545,6 +556,10 @@ static int s_log_message(const struct mg_connection *conn, const char *message)
 
 gw_http_t *gw_http_start(const gw_http_config_t *cfg)
 {
+    const char *local[LOCAL_COUNT];
+    for (int i = 0; i < LOCAL_COUNT; i++)
+        local[i] = s_local[i].name;
+    gw_metrics_init(local, LOCAL_COUNT);
     gw_http_t *http = mem_zalloc(sizeof *http);
     http->cfg = *cfg;
     if (http->cfg.password_inflight < 1) /* the default: a quarter of the threads */

@@ -1,19 +1,31 @@
-/* Process-wide counters for GET /metrics (Prometheus text format). Relaxed atomics: counters
- * need no ordering, and no request ever waits on another. */
+/* The gateway's /metrics (Prometheus text format): requests by route (the route table's
+ * operation name, never the raw path), method and status class, with a latency histogram;
+ * calls to each shard by outcome, with theirs; requests in flight; redirects followed; process
+ * metrics. Relaxed atomics in fixed arrays: no allocation and no lock on the request path. */
 #ifndef GATEWAY_GW_METRICS_H
 #define GATEWAY_GW_METRICS_H
 
-#include <stddef.h>
+#include <stdint.h>
 
+#include "gateway/gw_route.h"
 #include "gateway/gw_shard.h"
 
-/* Counts one answered request by HTTP status and its latency in microseconds. */
-void gw_metrics_request(int http_status, unsigned long long usec);
-/* Counts one shard call outcome. */
-void gw_metrics_call(int shard, gw_call_t outcome);
-/* Counts one redirect to a tenant's owner followed. */
+#define GW_METRICS_UNMATCHED (-1) /* a request whose path or method matched no route */
+
+/* Names the labels: the route table's rows are slots 0..n-1, then the gateway's own endpoints
+ * (`local`, nlocal names such as "healthz") from gw_metrics_local_slot(0). Call once first. */
+void gw_metrics_init(const char *const *local, int nlocal);
+int gw_metrics_route_slot(const gw_route_t *route);
+int gw_metrics_local_slot(int i);
+
+/* A request began / was answered with http_status after usec microseconds. */
+void gw_metrics_begin(void);
+void gw_metrics_request(int slot, const char *method, int http_status, uint64_t usec);
+/* One call to a shard and its outcome. */
+void gw_metrics_call(int shard, gw_call_t outcome, uint64_t usec);
+/* One redirect to a tenant's owner followed. */
 void gw_metrics_redirect(void);
-/* The exposition text; the caller frees it. */
+/* The exposition text for nshards shards; the caller frees it. */
 char *gw_metrics_render(int nshards);
 
 #endif

@@ -17,6 +17,7 @@
 #include "common/ident.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "worker/wk_metrics.h"
 
 #define RECONNECT_INTERVAL_MS 500
 
@@ -27,6 +28,7 @@ struct wk_db {
     bool pipeline;            /* transactions use pipeline mode */
     PGconn *conn;             /* NULL until connected */
     uint64_t last_attempt_ms; /* time of the last failed connection attempt */
+    bool opened_before;       /* a connection was open once: the next is a reconnect */
     /* The catalog cache budget: tenants this connection entered since it connected. */
     int budget;             /* recycle after this many distinct tenants (0: never) */
     int touched;            /* distinct tenants entered */
@@ -71,6 +73,16 @@ static void s_note_tenant(wk_db_t *db, const uint8_t tenant[16])
     }
 }
 
+/* Closes the connection, if any. */
+static void s_close(wk_db_t *db)
+{
+    if (!db->conn)
+        return;
+    PQfinish(db->conn);
+    db->conn = NULL;
+    wk_metrics_db_closed();
+}
+
 /* Between transactions: a connection that entered more tenants than its budget is closed, so
  * the backend's catalog cache (never shrunk, ~77 kB per tenant) goes with it; the next request
  * connects afresh. The set is never full: it is closed at the budget, below half the slots. */
@@ -80,8 +92,7 @@ static void s_maybe_recycle(wk_db_t *db)
         return;
     log_debug("closing a database connection that entered %d tenants (budget %d)", db->touched,
               db->budget);
-    PQfinish(db->conn);
-    db->conn = NULL;
+    s_close(db);
     db->touched = 0;
     db->recycled++;
     memset(db->seen, 0, db->cap * 16);
@@ -102,8 +113,7 @@ void wk_db_destroy(wk_db_t **db_p)
     if (!db_p || !*db_p)
         return;
     wk_db_t *db = *db_p;
-    if (db->conn)
-        PQfinish(db->conn);
+    s_close(db);
     free(db->dsn);
     free(db->user);
     free(db->seen);
@@ -125,8 +135,7 @@ PGconn *wk_db_conn(wk_db_t *db)
     uint64_t now = clock_now_ms();
     if (db->last_attempt_ms && now - db->last_attempt_ms < RECONNECT_INTERVAL_MS)
         return NULL;
-    if (db->conn)
-        PQfinish(db->conn);
+    s_close(db);
     /* Keywords after the expanded DSN override it: the login role is ours to choose, its
        password comes from the DSN's environment (PGPASSWORD, ~/.pgpass) as usual. */
     const char *keys[] = {"dbname", db->user ? "user" : NULL, NULL};
@@ -141,6 +150,8 @@ PGconn *wk_db_conn(wk_db_t *db)
         return NULL;
     }
     db->last_attempt_ms = 0;
+    wk_metrics_db_opened(db->opened_before);
+    db->opened_before = true;
     PQsetNoticeProcessor(db->conn, s_notice, NULL);
     return db->conn;
 }
@@ -455,9 +466,7 @@ static PGresult *s_pl_flight(wk_tx_t *tx, const char *sql, int n, const char *co
 /* Drops the connection so the next wk_db_conn opens a fresh one at once. */
 static void s_reset(wk_db_t *db)
 {
-    if (db->conn)
-        PQfinish(db->conn);
-    db->conn = NULL;
+    s_close(db);
     db->last_attempt_ms = 0;
 }
 
@@ -525,6 +534,7 @@ int wk_tx_begin(wk_tx_t *tx, wk_db_t *db, const uint8_t *tenant, uint64_t deadli
 {
     memset(tx, 0, sizeof *tx);
     tx->db = db;
+    tx->began_us = clock_mono_us();
     tx->conn = wk_db_conn(db);
     if (!tx->conn) {
         tx->status = PROTO_STATUS_UNAVAILABLE;
@@ -740,4 +750,5 @@ void wk_tx_end(wk_tx_t *tx)
     if (tx->db->conn == tx->conn)
         s_maybe_recycle(tx->db);
     tx->conn = NULL;
+    wk_metrics_db_transaction(clock_mono_us() - tx->began_us);
 }

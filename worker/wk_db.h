@@ -54,7 +54,8 @@ typedef struct {
     bool lost;             /* that failure took the connection with it */
     char detail[256];      /* what failed, for the client: never SQL text or values */
     wk_tx_state_t state;
-    bool pipelined; /* on a serving connection: statements are queued, not run one by one */
+    uint64_t began_us; /* clock_mono_us() at wk_tx_begin, for the transaction's duration */
+    bool pipelined;    /* on a serving connection: statements are queued, not run one by one */
     /* Pipelined transactions only: */
     bool tenant_bound;    /* the set-up names a tenant (its role missing = tenant deleted) */
     int pending;          /* queued statements whose results are unread */

@@ -17,6 +17,7 @@
 #include "worker/wk_reply.h"
 #include "worker/wk_tenant.h"
 #include "worker/wk_user.h"
+#include "worker/wk_metrics.h"
 
 /* Who may call: the gateway decides, the worker checks again from the credential (defense in
  * depth). */
@@ -154,6 +155,9 @@ void wk_handle_request(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t 
     memcpy(rep->request_id, req->request_id, 16);
     log_req_t lr = {req->request_id, req->has_tenant ? req->tenant : NULL, ctx->shard};
     log_req_begin(&lr);
+    uint64_t db_before = wk_metrics_thread_db_us();
     s_handle(ctx, req, rep);
+    wk_metrics_request(req->op, rep->status, req->has_tenant ? req->tenant : NULL,
+                       wk_metrics_thread_db_us() - db_before);
     log_req_end();
 }

@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/options.h"
 #include "common/shard.h"
+#include "common/topk.h"
 #include "worker/wk_cluster.h"
 #include "worker/wk_migrate.h"
 #include "worker/wk_server.h"
@@ -25,6 +26,7 @@ static void s_usage(FILE *out)
           "                   [--curve-secret FILE] [--allowed-gateways DIR]\n"
           "                   [--platform-token-file PATH] [--insecure-no-curve]\n"
           "                   [--dedicated K ...] [--tenant-budget N]\n"
+          "                   [--metrics-listen ADDR:PORT] [--metrics-top K]\n"
           "       quiz-worker --migrate --shards S [--dedicated K ...]\n"
           "The database is named by $QUIZ_DATABASE_URL, $DATABASE_URL or $NEON_DATABASE_URL\n"
           "(a libpq URI or key=value string; sslmode=require is honoured). --migrate logs in as\n"
@@ -49,6 +51,10 @@ static void s_usage(FILE *out)
           "default 1000, 0 = never.\n"
           "--shards: every shard, dedicated ones included; --dedicated K (repeatable): shard K\n"
           "takes no hashed tenants, only those moved onto it. Give every process the same.\n"
+          "--metrics-listen: serve GET /metrics (Prometheus text format) on ADDR:PORT, e.g.\n"
+          "127.0.0.1:9101 (port 0 picks one; the READY status names it); off by default.\n"
+          "--metrics-top: tenants named in the per-tenant series (default 20), the rest\n"
+          "summed as tenant=\"other\".\n"
           "--curve-secret (or $QUIZ_CURVE_SECRET): the workers' CurveZMQ secret key file.\n"
           "--allowed-gateways (or $QUIZ_ALLOWED_GATEWAYS): a directory of the *.pub keys of\n"
           "the gateways let in, read at every connection.\n"
@@ -119,6 +125,7 @@ static options_result_t s_parse_args(int argc, char **argv, wk_args_t *a)
                              .drain_ms = 10000,
                              .spare_schemas = 4,
                              .tenant_budget = 1000,
+                             .metrics_top = 20,
                              .set_role = true},
                      .keys_dir = getenv("QUIZ_KEYS_DIR"),
                      .curve_secret = getenv("QUIZ_CURVE_SECRET"),
@@ -144,6 +151,8 @@ static options_result_t s_parse_args(int argc, char **argv, wk_args_t *a)
         OPT_FLAG("insecure-no-curve", &a->plaintext),
         OPT_INDEX("dedicated", a->dedicated, 0, SHARD_MAX - 1),
         OPT_INT("tenant-budget", &cfg->tenant_budget, 0, 1000000),
+        OPT_TEXT("metrics-listen", &cfg->metrics_listen),
+        OPT_INT("metrics-top", &cfg->metrics_top, 1, TOPK_MAX),
     };
     options_result_t r = options_parse(argc, argv, "quiz-worker", opts,
                                        (int)(sizeof opts / sizeof opts[0]), s_usage);

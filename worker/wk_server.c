@@ -44,6 +44,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "worker/wk_handle.h"
+#include "worker/wk_metrics.h"
 #include "worker/wk_pace.h"
 #include "worker/wk_zap.h"
 
@@ -73,6 +74,7 @@ typedef struct {
 typedef struct {
     zmq_msg_t id;
     zmq_msg_t body;
+    uint64_t at_us; /* when it arrived (clock_mono_us) */
 } queued_t;
 
 typedef struct {
@@ -201,11 +203,13 @@ static void s_answer(server_t *s, zmq_msg_t *id, const uint8_t request_id[16], i
 }
 
 /* Gives a request to the lane's most recently idle thread. Under the mutex. */
-static void s_dispatch(lane_t *lane, zmq_msg_t *id, zmq_msg_t *body, wakes_t *w)
+static void s_dispatch(lane_t *lane, zmq_msg_t *id, zmq_msg_t *body, uint64_t at_us, wakes_t *w)
 {
     wk_thread_t *t = lane->idle[--lane->nidle];
-    if (t->slow)
+    if (t->slow) {
         t->started_cpu_us = clock_us(t->clock);
+        wk_metrics_password_wait(clock_mono_us() - at_us);
+    }
     t->id = *id; /* the thread owns the frames now */
     t->body = *body;
     t->has_work = true;
@@ -233,7 +237,7 @@ static void s_pump(server_t *s, lane_t *lane, wakes_t *w)
         queued_t *q = &lane->queue[lane->head];
         lane->head = (lane->head + 1) % QUEUE_MAX;
         lane->count--;
-        s_dispatch(lane, &q->id, &q->body, w);
+        s_dispatch(lane, &q->id, &q->body, q->at_us, w);
     }
 }
 
@@ -272,14 +276,23 @@ static bool s_take_request(server_t *s, wakes_t *w)
         return true;
     }
     if (lane->nidle > 0 && lane->count == 0 && (!slow || s_slow_wait_us(s) == 0)) {
-        s_dispatch(lane, &id, &body, w);
+        s_dispatch(lane, &id, &body, clock_mono_us(), w);
         return true;
     }
     queued_t *q = &lane->queue[(lane->head + lane->count) % QUEUE_MAX];
     q->id = id;
     q->body = body;
+    q->at_us = clock_mono_us();
     lane->count++;
     return true;
+}
+
+/* The lanes' queue depth and busy threads for /metrics. Under the mutex. */
+static void s_publish(const server_t *s)
+{
+    const lane_t *fast = &s->lanes[LANE_FAST], *slow = &s->lanes[LANE_SLOW];
+    wk_metrics_lanes(fast->count, fast->nthreads - fast->nidle, slow->count,
+                     slow->nthreads - slow->nidle);
 }
 
 /* Reads what is ready on the frontend, at most BATCH_MAX requests. Under the mutex, before every
@@ -287,10 +300,14 @@ static bool s_take_request(server_t *s, wakes_t *w)
  * ZMQ_FD may not wake anyone again, and the main thread must come back for them. */
 static bool s_take_ready(server_t *s, wakes_t *w)
 {
+    bool left = false;
     for (int n = 0; s_readable(s); n++)
-        if (n == BATCH_MAX || !s_take_request(s, w))
-            return true;
-    return false;
+        if (n == BATCH_MAX || !s_take_request(s, w)) {
+            left = true;
+            break;
+        }
+    s_publish(s);
+    return left;
 }
 
 /* The same for a database thread, which wakes the main thread for what is left and to time the
@@ -312,6 +329,7 @@ static void s_thread_done(server_t *s, wk_thread_t *t, bool replied, wakes_t *w)
                     s_fast_busy(s));
     lane->idle[lane->nidle++] = t;
     s_pump(s, lane, w);
+    s_publish(s);
 }
 
 static bool s_all_idle(const server_t *s)
@@ -627,23 +645,36 @@ int wk_server_run(const wk_server_config_t *cfg)
     s->spares = wk_spares_start(cfg->provision_dsn, cfg->provision_user, cfg->shard, cfg->shards,
                                 cfg->dedicated, dedicated ? 0 : cfg->spare_schemas);
     s->mover = wk_mover_start(cfg->clusters, cfg->cluster, cfg->shard, cfg->provision_user);
+    wk_metrics_init(cfg->shard, cfg->metrics_top);
+    wk_metrics_threads(cfg->threads, cfg->slow_threads);
+    wk_metrics_server_t *metrics = NULL;
+    if (cfg->metrics_listen) {
+        /* The registry's epoch is read on the control cluster, as this shard's login. */
+        bool remote = cfg->cluster != 0;
+        metrics = wk_metrics_serve(cfg->metrics_listen, remote ? cfg->clusters->dsn[0] : cfg->dsn,
+                                   cfg->dsn_user);
+    }
     s_threads_start(s);
     s_wait_threads_idle(s);
-    char status[300];
+    char status[300], where[64] = "";
+    if (metrics)
+        snprintf(where, sizeof where, ", metrics on port %d", wk_metrics_port(metrics));
     snprintf(status, sizeof status,
-             "shard %d/%d%s serving on %s with %d threads (+%d for passwords)", cfg->shard,
+             "shard %d/%d%s serving on %s with %d threads (+%d for passwords)%s", cfg->shard,
              cfg->shards, dedicated ? " (dedicated)" : "", cfg->endpoint, cfg->threads,
-             cfg->slow_threads);
+             cfg->slow_threads, where);
     lifecycle_ready(status);
     log_info("%s", status);
     s_serve_until_drained(s, cfg);
     s_threads_stop(s);
+    wk_metrics_stop(&metrics);
     s_close(s);
     zmq_ctx_shutdown(zctx);
     wk_zap_destroy(&zap);
     wk_mover_stop(&s->mover);
     wk_spares_stop(&s->spares);
     zmq_ctx_term(zctx);
+    wk_metrics_fini();
     free(s);
     log_info("stopped");
     return 0;

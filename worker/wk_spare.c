@@ -16,6 +16,7 @@
 #include "common/mem.h"
 #include "common/shard.h"
 #include "worker/wk_migrate.h"
+#include "worker/wk_metrics.h"
 
 /* Advisory lock key (with the shard as second key): one builder per shard at a time. */
 #define SPARE_LOCK    "7218402"
@@ -70,6 +71,7 @@ static round_t s_build_one(wk_spares_t *s, wk_tx_t *tx)
         return ROUND_FAILED;
     long have = atol(PQgetvalue(res, 0, 0));
     PQclear(res);
+    wk_metrics_spares(have);
     if (have >= s->target)
         return ROUND_IDLE;
     uint8_t id[16];

@@ -14,6 +14,7 @@ CLUSTERS=${QUIZ_CLUSTERS:-1}             # embedded PostgreSQL clusters; shard k
 HTTP=${QUIZ_LISTEN:-127.0.0.1:8000}
 PG_PORT=${QUIZ_PG_PORT:-55432}
 ZMQ_BASE=${QUIZ_ZMQ_PORT:-7100}
+METRICS_BASE=${QUIZ_METRICS_PORT:-9200}  # worker r of shard k: /metrics on METRICS_BASE + 100 r + k
 mkdir -p "$VAR"
 
 pids=()
@@ -124,7 +125,8 @@ for ((k = 0; k < TOTAL; k++)); do
   for ((r = 0; r < REPLICAS; r++)); do
     ep="tcp://127.0.0.1:$((ZMQ_BASE + 100 * r + k))"
     supervise "worker $k.$r" "$BIN/quiz-worker" --shard "$k" "${placement[@]}" --endpoint "$ep" \
-      --curve-secret "$CURVE/worker.secret" --allowed-gateways "$CURVE/allowed"
+      --curve-secret "$CURVE/worker.secret" --allowed-gateways "$CURVE/allowed" \
+      --metrics-listen "127.0.0.1:$((METRICS_BASE + 100 * r + k))"
     eps="${eps:+$eps,}$ep"
   done
   shard_args+=(--shard "$eps")
@@ -135,7 +137,8 @@ supervise gateway "$BIN/quiz-gateway" --listen "$HTTP" "${shard_args[@]}" "${ded
   --curve-secret "$CURVE/gateway.secret" --worker-key "$CURVE/worker.pub"
 
 echo "make run: quiz backend on http://$HTTP ($SHARDS hashed + $DEDICATED dedicated shards," \
-  "$REPLICAS worker(s) each, $CLUSTERS cluster(s), $token_note); Ctrl-C stops it" >&2
+  "$REPLICAS worker(s) each, $CLUSTERS cluster(s), $token_note); workers' /metrics on" \
+  "127.0.0.1:$METRICS_BASE + 100 replica + shard; Ctrl-C stops it" >&2
 # Until Ctrl-C or SIGTERM (the traps above), or until every supervisor has ended.
 wait "${pids[@]}" || true
 exit 0

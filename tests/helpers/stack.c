@@ -212,10 +212,14 @@ static int s_start_worker(qstack_t *s, int shard, int replica)
     argv[argc] = NULL;
     pid_t *pid = replica ? &s->replicas[shard] : &s->workers[shard];
     *pid = s_spawn(s, name, notify, argv);
-    int rc = s_wait_ready(fd, *pid, NULL, 0);
+    char status[300] = "";
+    int rc = s_wait_ready(fd, *pid, status, sizeof status);
     close(fd);
     if (rc < 0)
         s_dump_log(s, name);
+    const char *port = strstr(status, "metrics on port ");
+    if (!replica)
+        s->metrics_port[shard] = port ? atoi(port + strlen("metrics on port ")) : 0;
     return rc;
 }
 

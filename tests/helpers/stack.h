@@ -26,11 +26,12 @@ typedef struct {
     char dsn[512];  /* the test database, tagged with application_name */
     char app[64];   /* this stack's application_name, to find its backends */
     int deadline_ms;
-    char key_hex[65];                 /* the signing key (kid "test"), for forging tests */
-    const char *const *worker_args;   /* extra worker options (NULL-terminated), or NULL */
-    char curve[160];                  /* DIR/curve: worker.*, gateway.*, allowed/gateway.pub */
-    const char *const *gateway_args;  /* extra gateway options (NULL-terminated), or NULL */
-    bool dedicated[STACK_MAX_SHARDS]; /* passed to every process as --dedicated */
+    char key_hex[65];                   /* the signing key (kid "test"), for forging tests */
+    const char *const *worker_args;     /* extra worker options (NULL-terminated), or NULL */
+    char curve[160];                    /* DIR/curve: worker.*, gateway.*, allowed/gateway.pub */
+    const char *const *gateway_args;    /* extra gateway options (NULL-terminated), or NULL */
+    bool dedicated[STACK_MAX_SHARDS];   /* passed to every process as --dedicated */
+    int metrics_port[STACK_MAX_SHARDS]; /* a worker's /metrics, with --metrics-listen (else 0) */
 } qstack_t;
 
 /* Starts nshards workers and a gateway. 0, or -1 (the test should fail). */

@@ -23,7 +23,7 @@ cleanup() {
 trap cleanup EXIT
 
 DATABASE_URL=$QUIZ_TEST_DATABASE_URL QUIZ_VAR=$WORK QUIZ_RUN_BIN=$BIN QUIZ_LISTEN=127.0.0.1:$port \
-  QUIZ_ZMQ_PORT=$zmq setsid bash deploy/dev/run.sh > "$WORK/run.log" 2>&1 &
+  QUIZ_ZMQ_PORT=$zmq QUIZ_METRICS_PORT=$((zmq + 2000)) setsid bash deploy/dev/run.sh > "$WORK/run.log" 2>&1 &
 main=$!
 for _ in $(seq 150); do curl -sf "$URL/readyz" >/dev/null && break; sleep 0.2; done
 curl -sf "$URL/readyz" >/dev/null || fail "not ready within 30 s"

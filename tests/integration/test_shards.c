@@ -204,7 +204,9 @@ Test(shards, metrics_count_requests)
     char url[128];
     http_url(url, sizeof url, S.url, "/metrics");
     cr_expect_eq(http_do(&r, "GET", url, NULL, NULL), 200);
-    cr_expect(strstr(r.body, "quiz_http_requests_total{code=\"200\"}") != NULL, "%s", r.body);
+    cr_expect(strstr(r.body, "quiz_http_requests_total{route=\"ping\",method=\"GET\","
+                             "code_class=\"2xx\"} 1\n") != NULL,
+              "%s", r.body);
     cr_expect(strstr(r.body, "quiz_shard_calls_total{shard=\"1\",outcome=\"ok\"} 1") != NULL, "%s",
               r.body);
     http_resp_clear(&r);
