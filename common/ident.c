@@ -75,3 +75,16 @@ void ident_schema_name(const uint8_t uuid[IDENT_UUID_LEN], char out[IDENT_SCHEMA
     memcpy(out, "tenant_", 7);
     ident_hex(uuid, IDENT_UUID_LEN, out + 7);
 }
+
+int ident_id_parse(const char *text, size_t len, uint8_t out[16])
+{
+    if (!text || len != 32)
+        return ident_uuid_parse(text, len, out);
+    for (size_t i = 0; i < 16; i++) {
+        int hi = s_nibble(text[2 * i]), lo = s_nibble(text[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return 0;
+}

@@ -21,5 +21,8 @@ void ident_uuid_random(uint8_t out[IDENT_UUID_LEN]);
 void ident_schema_name(const uint8_t uuid[IDENT_UUID_LEN], char out[IDENT_SCHEMA_LEN + 1]);
 /* Lowercase hex of n bytes plus a NUL into out (2n+1 bytes). */
 void ident_hex(const uint8_t *bytes, size_t n, char *out);
+/* A 16-byte id given as 32 hex digits or as a UUID (either case). 0, or -1 if neither. */
+int ident_id_parse(const char *text, size_t len, uint8_t out[16])
+    __attribute__((warn_unused_result));
 
 #endif

@@ -27,6 +27,23 @@ void log_req_write(log_level_t level, const log_req_t *req, const char *fmt, ...
 void log_req_begin(const log_req_t *req);
 void log_req_end(void);
 
+/* One request's access line, at info level, in logfmt after the request's ids:
+ *   request=<hex> tenant=<uuid> shard=K access route=quiz_get method=GET status=200
+ *   duration_ms=1.234 [db_ms=0.800] user=<uuid or ->
+ * Under systemd (stderr is the journal's stream) every line goes to the journal with fields
+ * instead: REQUEST_ID, TENANT_ID, SHARD on each line about a request, and ROUTE, METHOD, STATUS,
+ * DURATION_US, DB_US, USER_ID on this one, so `journalctl REQUEST_ID=<hex>` finds a request in
+ * the gateway and its worker. */
+typedef struct {
+    const char *route;    /* the operation's name */
+    const char *method;   /* HTTP method (gateway), or NULL */
+    const char *status;   /* "200" (gateway) or "ok" (worker) */
+    uint64_t duration_us; /* arrival to answer */
+    long long db_us;      /* database time, or -1 where not measured */
+    const uint8_t *user;  /* the caller's user id, or NULL */
+} log_access_t;
+void log_access(const log_req_t *req, const log_access_t *a);
+
 #define log_error(...)          log_write(LOG_LEVEL_ERROR, NULL, __VA_ARGS__)
 #define log_warning(...)        log_write(LOG_LEVEL_WARNING, NULL, __VA_ARGS__)
 #define log_info(...)           log_write(LOG_LEVEL_INFO, NULL, __VA_ARGS__)

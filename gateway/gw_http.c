@@ -207,6 +207,9 @@ static void s_add_shard_health(struct mg_connection *conn, gw_http_t *http, prot
     rep->body_len = strlen(text);
 }
 
+/* The shard that answered the request this thread is handling (-1: none), for its log line. */
+static _Thread_local int s_request_shard;
+
 /* Redirects followed for one request: a tenant moved twice while we asked. */
 #define REDIRECTS_MAX 3
 
@@ -254,6 +257,7 @@ static int s_forward(struct mg_connection *conn, gw_http_t *http, proto_request_
     }
     if (slot)
         atomic_fetch_sub(slot, 1);
+    s_request_shard = shard;
     log_req_t lr = {req->request_id, req->has_tenant ? req->tenant : NULL, shard};
     if (outcome == GW_CALL_UNAVAILABLE) {
         log_req_warning(&lr, "%s: no worker connected", proto_op_str(req->op));
@@ -521,16 +525,28 @@ static int s_on_request(struct mg_connection *conn, void *cbdata)
     gw_http_t *http = cbdata;
     uint64_t start = clock_now_us();
     gw_metrics_begin();
+    s_request_shard = -1;
     proto_request_t req = {0};
-    randombytes_buf(req.request_id, sizeof req.request_id);
+    /* A request id from the load balancer is kept, so one id follows the request end to end;
+       from anyone else it could be forged to pollute another request's trail. */
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    const char *given = mg_get_header(conn, "X-Request-ID");
+    if (!given || !http->cfg.proxies || !gw_proxy_trusted(http->cfg.proxies, ri->remote_addr) ||
+        ident_id_parse(given, strlen(given), req.request_id) < 0)
+        randombytes_buf(req.request_id, sizeof req.request_id);
     req.deadline_ms = start / 1000 + (uint64_t)http->cfg.deadline_ms;
     char rid[33];
     ident_hex(req.request_id, 16, rid);
     int slot = GW_METRICS_UNMATCHED;
     int status = s_dispatch(conn, http, rid, &req, &slot);
+    uint64_t took = clock_now_us() - start;
+    gw_metrics_request(slot, ri->request_method, status, took);
+    char code[8];
+    snprintf(code, sizeof code, "%d", status);
+    log_req_t lr = {req.request_id, req.has_tenant ? req.tenant : NULL, s_request_shard};
+    log_access(&lr, &(log_access_t){gw_metrics_route_name(slot), ri->request_method, code, took, -1,
+                                    req.has_user ? req.user_id : NULL});
     proto_request_clear(&req);
-    gw_metrics_request(slot, mg_get_request_info(conn)->request_method, status,
-                       clock_now_us() - start);
     return status; /* non-zero: the request was handled */
 }
 

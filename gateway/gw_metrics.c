@@ -54,6 +54,11 @@ int gw_metrics_local_slot(int i)
     return s_nroutes + i;
 }
 
+const char *gw_metrics_route_name(int slot)
+{
+    return slot >= 0 && slot < s_nslots ? s_route[slot] : "unmatched";
+}
+
 void gw_metrics_begin(void)
 {
     atomic_fetch_add_explicit(&s_in_flight, 1, memory_order_relaxed);

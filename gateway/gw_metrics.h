@@ -17,6 +17,8 @@
 void gw_metrics_init(const char *const *local, int nlocal);
 int gw_metrics_route_slot(const gw_route_t *route);
 int gw_metrics_local_slot(int i);
+/* A slot's route label ("unmatched" for GW_METRICS_UNMATCHED), for the request log. */
+const char *gw_metrics_route_name(int slot);
 
 /* A request began / was answered with http_status after usec microseconds. */
 void gw_metrics_begin(void);

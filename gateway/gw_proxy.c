@@ -71,7 +71,7 @@ int gw_proxy_add(gw_proxy_t *proxy, const char *cidr)
     return 0;
 }
 
-static bool s_trusted(const gw_proxy_t *proxy, const char *text)
+bool gw_proxy_trusted(const gw_proxy_t *proxy, const char *text)
 {
     unsigned char a[16];
     int family = s_parse(text, a);
@@ -93,7 +93,7 @@ void gw_proxy_client(const gw_proxy_t *proxy, const char *peer, const char *forw
                      size_t len)
 {
     snprintf(out, len, "%s", peer);
-    if (!forwarded || !s_trusted(proxy, peer) || strlen(forwarded) > 1024)
+    if (!forwarded || !gw_proxy_trusted(proxy, peer) || strlen(forwarded) > 1024)
         return;
     /* From the right: each hop appended the address it received the request from. */
     char copy[1025];
@@ -113,7 +113,7 @@ void gw_proxy_client(const gw_proxy_t *proxy, const char *peer, const char *forw
         if (!s_parse(item, a))
             return; /* garbage: keep the last address we could vouch for */
         snprintf(out, len, "%s", item);
-        if (!s_trusted(proxy, item))
+        if (!gw_proxy_trusted(proxy, item))
             return;
         end = comma > copy ? comma - 1 : copy;
     }

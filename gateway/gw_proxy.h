@@ -6,6 +6,7 @@
 #ifndef GATEWAY_GW_PROXY_H
 #define GATEWAY_GW_PROXY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct gw_proxy gw_proxy_t;
@@ -15,6 +16,8 @@ gw_proxy_t *gw_proxy_new(void);
 void gw_proxy_destroy(gw_proxy_t **proxy_p);
 /* Adds "addr" or "addr/prefix" (IPv4 or IPv6). 0, or -1 if malformed or the set is full. */
 int gw_proxy_add(gw_proxy_t *proxy, const char *cidr) __attribute__((warn_unused_result));
+/* Whether the address (text) is one of the trusted proxies'. */
+bool gw_proxy_trusted(const gw_proxy_t *proxy, const char *addr);
 /* Writes the client's address for a connection from `peer` carrying `forwarded` (the
  * X-Forwarded-For value, or NULL) into out. */
 void gw_proxy_client(const gw_proxy_t *proxy, const char *peer, const char *forwarded, char *out,

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/shard.h"
 #include "worker/wk_attempt.h"
@@ -155,9 +156,12 @@ void wk_handle_request(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t 
     memcpy(rep->request_id, req->request_id, 16);
     log_req_t lr = {req->request_id, req->has_tenant ? req->tenant : NULL, ctx->shard};
     log_req_begin(&lr);
-    uint64_t db_before = wk_metrics_thread_db_us();
+    uint64_t start = clock_mono_us(), db_before = wk_metrics_thread_db_us();
     s_handle(ctx, req, rep);
-    wk_metrics_request(req->op, rep->status, req->has_tenant ? req->tenant : NULL,
-                       wk_metrics_thread_db_us() - db_before);
+    uint64_t db_us = wk_metrics_thread_db_us() - db_before;
+    wk_metrics_request(req->op, rep->status, req->has_tenant ? req->tenant : NULL, db_us);
     log_req_end();
+    log_access(&lr, &(log_access_t){proto_op_str(req->op), NULL, proto_status_str(rep->status),
+                                    clock_mono_us() - start, (long long)db_us,
+                                    req->has_user ? req->user_id : NULL});
 }
