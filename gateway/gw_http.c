@@ -26,7 +26,14 @@ struct gw_http {
     struct mg_context *ctx; /* civetweb server */
     atomic_uint rr;         /* round-robin counter for platform-wide calls */
     atomic_int hashing;     /* requests that hash a password, in flight */
+    /* When each civetweb thread took its current request (clock_mono_us()/1000; 0: idle),
+       for the watchdog (gw_http_oldest_ms); a thread takes its slot at its first request. */
+    atomic_ullong *busy_since_ms;
+    int nslots;
+    atomic_int next_slot;
 };
+
+static _Thread_local int s_thread_slot = -1;
 
 /* One proto status -> one HTTP status: the gateway's only translation point. */
 static const int s_http_status[PROTO_STATUS__COUNT] = {
@@ -524,6 +531,10 @@ static int s_on_request(struct mg_connection *conn, void *cbdata)
 {
     gw_http_t *http = cbdata;
     uint64_t start = clock_now_us();
+    if (s_thread_slot < 0)
+        s_thread_slot = atomic_fetch_add(&http->next_slot, 1);
+    if (s_thread_slot < http->nslots)
+        atomic_store(&http->busy_since_ms[s_thread_slot], clock_mono_us() / 1000);
     gw_metrics_begin();
     s_request_shard = -1;
     proto_request_t req = {0};
@@ -547,6 +558,8 @@ static int s_on_request(struct mg_connection *conn, void *cbdata)
     log_access(&lr, &(log_access_t){gw_metrics_route_name(slot), ri->request_method, code, took, -1,
                                     req.has_user ? req.user_id : NULL});
     proto_request_clear(&req);
+    if (s_thread_slot < http->nslots)
+        atomic_store(&http->busy_since_ms[s_thread_slot], 0);
     return status; /* non-zero: the request was handled */
 }
 
@@ -578,6 +591,8 @@ gw_http_t *gw_http_start(const gw_http_config_t *cfg)
     gw_metrics_init(local, LOCAL_COUNT);
     gw_http_t *http = mem_zalloc(sizeof *http);
     http->cfg = *cfg;
+    http->nslots = cfg->threads + 16; /* civetweb's workers, and room for any it adds */
+    http->busy_since_ms = mem_zalloc((size_t)http->nslots * sizeof *http->busy_since_ms);
     if (http->cfg.password_inflight < 1) /* the default: a quarter of the threads */
         http->cfg.password_inflight = cfg->threads >= 8 ? cfg->threads / 4 : 1;
     char threads[16], keep_alive[16], timeout[16];
@@ -606,11 +621,23 @@ gw_http_t *gw_http_start(const gw_http_config_t *cfg)
     http->ctx = mg_start(&cb, http, options);
     if (!http->ctx) {
         log_error("could not listen on \"%s\"", cfg->listen);
+        free(http->busy_since_ms);
         free(http);
         return NULL;
     }
     mg_set_request_handler(http->ctx, "/", s_on_request, http);
     return http;
+}
+
+uint64_t gw_http_oldest_ms(gw_http_t *http)
+{
+    uint64_t now = clock_mono_us() / 1000, oldest = 0;
+    for (int i = 0; i < http->nslots; i++) {
+        uint64_t since = atomic_load(&http->busy_since_ms[i]);
+        if (since && now - since > oldest)
+            oldest = now - since;
+    }
+    return oldest;
 }
 
 int gw_http_port(const gw_http_t *http)
@@ -625,6 +652,7 @@ void gw_http_stop(gw_http_t **http_p)
     if (!http_p || !*http_p)
         return;
     mg_stop((*http_p)->ctx);
+    free((*http_p)->busy_since_ms);
     free(*http_p);
     *http_p = NULL;
 }

@@ -29,6 +29,8 @@ typedef struct gw_http gw_http_t;
 
 /* Starts serving. NULL (after logging) if the port cannot be bound. */
 gw_http_t *gw_http_start(const gw_http_config_t *cfg);
+/* How long the oldest request in progress has been (ms; 0 with none). */
+uint64_t gw_http_oldest_ms(gw_http_t *http);
 /* The bound TCP port (useful with port 0). */
 int gw_http_port(const gw_http_t *http);
 /* Stops accepting, lets requests in progress finish, and frees. */

@@ -22,7 +22,7 @@ static void s_usage(FILE *out)
           "                    [--login-rate N] [--password-inflight N]\n"
           "                    [--trusted-proxy CIDR ...] [--curve-secret FILE]\n"
           "                    [--worker-key FILE] [--insecure-no-curve] [--dedicated K ...]\n"
-          "                    [--verbose]\n"
+          "                    [--stall-ms MS] [--verbose]\n"
           "Each --shard names shard 0, 1, ... in order: comma-separated worker endpoints.\n"
           "--dedicated K (repeatable): shard K takes no new tenants, only those moved there.\n"
           "Tenants stay where the registry says: a worker asked about another's tenant\n"
@@ -33,7 +33,10 @@ static void s_usage(FILE *out)
           "--password-inflight: requests that hash a password (logins, password changes, user\n"
           "and tenant creation) in flight at once; beyond it they get 503 with Retry-After, so\n"
           "a login storm cannot hold every thread (default a quarter of --threads).\n"
-          "--trusted-proxy: a load balancer whose X-Forwarded-For is believed (repeatable).\n"
+          "--trusted-proxy: a load balancer whose X-Forwarded-For and X-Request-ID are\n"
+          "believed (repeatable).\n"
+          "--stall-ms: a request in progress this long past its deadline (default 60000) holds\n"
+          "its thread for good: the systemd watchdog is no longer fed, so systemd restarts us.\n"
           "--curve-secret (or $QUIZ_CURVE_SECRET): this gateway's CurveZMQ secret key file;\n"
           "its public key must be in every worker's allowed directory.\n"
           "--worker-key (or $QUIZ_WORKER_KEY): the workers' CurveZMQ public key file.\n"
@@ -72,7 +75,7 @@ static int s_curve_keys(const char *secret, const char *worker_key, bool plainte
 typedef struct {
     gw_http_config_t http;
     const char *shard_eps[SHARD_MAX];
-    int nshards, max_body, login_rate;
+    int nshards, max_body, login_rate, stall_ms;
     const char *token_file, *keys_dir, *curve_secret, *worker_key;
     bool plaintext, verbose;
     bool dedicated[SHARD_MAX];
@@ -102,6 +105,7 @@ static options_result_t s_parse_args(int argc, char **argv, gw_args_t *a)
                               .keep_alive_ms = 5000},
                      .max_body = 64 * 1024,
                      .login_rate = 30,
+                     .stall_ms = 60000,
                      .keys_dir = getenv("QUIZ_KEYS_DIR"),
                      .curve_secret = getenv("QUIZ_CURVE_SECRET"),
                      .worker_key = getenv("QUIZ_WORKER_KEY"),
@@ -123,6 +127,7 @@ static options_result_t s_parse_args(int argc, char **argv, gw_args_t *a)
         OPT_FLAG("insecure-no-curve", &a->plaintext),
         OPT_INDEX("dedicated", a->dedicated, 0, SHARD_MAX - 1),
         OPT_FLAG("verbose", &a->verbose),
+        OPT_INT("stall-ms", &a->stall_ms, 100, 3600000),
     };
     options_result_t r = options_parse(argc, argv, "quiz-gateway", opts,
                                        (int)(sizeof opts / sizeof opts[0]), s_usage);
@@ -194,9 +199,23 @@ static void s_serve_until_stop(const gw_args_t *a, gw_http_t *http)
     log_info("%s", status);
     uint64_t wd_usec = lifecycle_watchdog_usec();
     useconds_t tick = wd_usec ? (useconds_t)(wd_usec / 2 < 200000 ? wd_usec / 2 : 200000) : 200000;
+    /* A request ends by its deadline (a shard call gives up then, civetweb's request timeout
+       bounds the client's side): one older than that and stall_ms holds its thread for good. */
+    uint64_t limit = (uint64_t)a->http.deadline_ms + 5000 + (uint64_t)a->stall_ms;
+    bool stalled = false;
     while (!lifecycle_is_stopping()) {
         usleep(tick); /* SIGTERM interrupts the sleep; the loop then sees the flag */
-        if (wd_usec)
+        uint64_t oldest = gw_http_oldest_ms(http);
+        if ((oldest > limit) != stalled) {
+            stalled = !stalled;
+            if (stalled)
+                log_error("a request has been in progress for %llu ms: stalled; the watchdog is no"
+                          " longer fed",
+                          (unsigned long long)oldest);
+            else
+                log_info("no request is stalled any more");
+        }
+        if (wd_usec && !stalled)
             lifecycle_watchdog();
     }
     lifecycle_stopping();

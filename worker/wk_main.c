@@ -26,7 +26,7 @@ static void s_usage(FILE *out)
           "                   [--curve-secret FILE] [--allowed-gateways DIR]\n"
           "                   [--platform-token-file PATH] [--insecure-no-curve]\n"
           "                   [--dedicated K ...] [--tenant-budget N]\n"
-          "                   [--metrics-listen ADDR:PORT] [--metrics-top K]\n"
+          "                   [--metrics-listen ADDR:PORT] [--metrics-top K] [--stall-ms MS]\n"
           "       quiz-worker --migrate --shards S [--dedicated K ...]\n"
           "The database is named by $QUIZ_DATABASE_URL, $DATABASE_URL or $NEON_DATABASE_URL\n"
           "(a libpq URI or key=value string; sslmode=require is honoured). --migrate logs in as\n"
@@ -55,6 +55,9 @@ static void s_usage(FILE *out)
           "127.0.0.1:9101 (port 0 picks one; the READY status names it); off by default.\n"
           "--metrics-top: tenants named in the per-tenant series (default 20), the rest\n"
           "summed as tenant=\"other\".\n"
+          "--stall-ms: a database thread on one request this long (default 60000; a query\n"
+          "ends by its deadline) is stalled: the systemd watchdog is no longer fed, so systemd\n"
+          "restarts the worker, and /healthz on the metrics port answers 503.\n"
           "--curve-secret (or $QUIZ_CURVE_SECRET): the workers' CurveZMQ secret key file.\n"
           "--allowed-gateways (or $QUIZ_ALLOWED_GATEWAYS): a directory of the *.pub keys of\n"
           "the gateways let in, read at every connection.\n"
@@ -126,6 +129,7 @@ static options_result_t s_parse_args(int argc, char **argv, wk_args_t *a)
                              .spare_schemas = 4,
                              .tenant_budget = 1000,
                              .metrics_top = 20,
+                             .stall_ms = 60000,
                              .set_role = true},
                      .keys_dir = getenv("QUIZ_KEYS_DIR"),
                      .curve_secret = getenv("QUIZ_CURVE_SECRET"),
@@ -153,6 +157,7 @@ static options_result_t s_parse_args(int argc, char **argv, wk_args_t *a)
         OPT_INT("tenant-budget", &cfg->tenant_budget, 0, 1000000),
         OPT_TEXT("metrics-listen", &cfg->metrics_listen),
         OPT_INT("metrics-top", &cfg->metrics_top, 1, TOPK_MAX),
+        OPT_INT("stall-ms", &cfg->stall_ms, 100, 3600000),
     };
     options_result_t r = options_parse(argc, argv, "quiz-worker", opts,
                                        (int)(sizeof opts / sizeof opts[0]), s_usage);

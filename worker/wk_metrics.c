@@ -25,6 +25,9 @@ static atomic_int s_queued[2], s_busy[2], s_threads[2];
 static atomic_long s_spares = -1;
 static topk_t *s_top;
 static _Thread_local uint64_t s_thread_db_us;
+static atomic_ullong s_heartbeat_ms;
+static atomic_bool s_stalled;
+#define HEARTBEAT_MAX_MS 5000 /* the loop turns at least every second while healthy */
 
 void wk_metrics_init(int shard, int top_k)
 {
@@ -85,6 +88,12 @@ void wk_metrics_threads(int fast, int slow)
 {
     atomic_store_explicit(&s_threads[0], fast, memory_order_relaxed);
     atomic_store_explicit(&s_threads[1], slow, memory_order_relaxed);
+}
+
+void wk_metrics_heartbeat(bool stalled)
+{
+    atomic_store_explicit(&s_stalled, stalled, memory_order_relaxed);
+    atomic_store_explicit(&s_heartbeat_ms, clock_mono_us() / 1000, memory_order_relaxed);
 }
 
 void wk_metrics_spares(long ready)
@@ -231,6 +240,20 @@ static int s_on_metrics(struct mg_connection *conn, void *cbdata)
     return 200;
 }
 
+/* Liveness: 200 while the serving loop turns and no database thread is stalled. */
+static int s_on_healthz(struct mg_connection *conn, void *cbdata)
+{
+    uint64_t beat = atomic_load_explicit(&s_heartbeat_ms, memory_order_relaxed);
+    bool ok = beat && clock_mono_us() / 1000 - beat < HEARTBEAT_MAX_MS &&
+              !atomic_load_explicit(&s_stalled, memory_order_relaxed);
+    const char *body = ok ? "{\"status\":\"ok\"}" : "{\"status\":\"stalled\"}";
+    mg_printf(conn,
+              "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+              "Cache-Control: no-store\r\n\r\n%s",
+              ok ? 200 : 503, ok ? "OK" : "Service Unavailable", strlen(body), body);
+    return ok ? 200 : 503;
+}
+
 static int s_log_message(const struct mg_connection *conn, const char *message)
 {
     log_warning("metrics endpoint: %s", message);
@@ -252,6 +275,7 @@ wk_metrics_server_t *wk_metrics_serve(const char *listen, const char *dsn, const
     pthread_mutex_init(&m->lock, NULL);
     m->db = wk_db_new(dsn, user, false, false);
     mg_set_request_handler(m->ctx, "/metrics$", s_on_metrics, m);
+    mg_set_request_handler(m->ctx, "/healthz$", s_on_healthz, m);
     return m;
 }
 

@@ -37,6 +37,9 @@ void wk_metrics_password_wait(uint64_t usec);
 void wk_metrics_lanes(int fast_queued, int fast_busy, int slow_queued, int slow_busy);
 /* Threads of each lane (once). */
 void wk_metrics_threads(int fast, int slow);
+/* The serving loop turned, with a database thread stalled or not: /healthz is 200 while the
+ * last turn is recent and found none. */
+void wk_metrics_heartbeat(bool stalled);
 /* Spare schemas ready for this shard, as last counted. */
 void wk_metrics_spares(long ready);
 

@@ -68,6 +68,7 @@ typedef struct {
     zmq_msg_t body;  /* encoded request */
     clockid_t clock; /* its CPU clock (password threads' share is of CPU time) */
     uint64_t started_cpu_us; /* its CPU clock when it took its current request */
+    uint64_t busy_since_ms;  /* clock_mono_us()/1000 when it took its request; 0 while idle */
 } wk_thread_t;
 
 /* A request waiting for a thread of its lane. */
@@ -94,6 +95,7 @@ struct server {
     wk_pace_t pace; /* the password lane's share while others are busy */
     bool draining;
     bool stop;     /* threads exit instead of going idle */
+    bool stalled;  /* a thread has been on one request longer than cfg->stall_ms */
     char pong[48]; /* the body of a ping's reply */
     const wk_server_config_t *cfg;
     wk_spares_t *spares;
@@ -206,6 +208,7 @@ static void s_answer(server_t *s, zmq_msg_t *id, const uint8_t request_id[16], i
 static void s_dispatch(lane_t *lane, zmq_msg_t *id, zmq_msg_t *body, uint64_t at_us, wakes_t *w)
 {
     wk_thread_t *t = lane->idle[--lane->nidle];
+    t->busy_since_ms = clock_mono_us() / 1000;
     if (t->slow) {
         t->started_cpu_us = clock_us(t->clock);
         wk_metrics_password_wait(clock_mono_us() - at_us);
@@ -327,6 +330,7 @@ static void s_thread_done(server_t *s, wk_thread_t *t, bool replied, wakes_t *w)
     if (replied && t->slow)
         wk_pace_ran(&s->pace, clock_mono_us(), clock_us(t->clock) - t->started_cpu_us,
                     s_fast_busy(s));
+    t->busy_since_ms = 0;
     lane->idle[lane->nidle++] = t;
     s_pump(s, lane, w);
     s_publish(s);
@@ -552,12 +556,39 @@ static int s_sleep(server_t *s, long timeout)
     return ready;
 }
 
+/* Whether a database thread has been on one request for longer than stall_ms: a query can take
+ * no longer than its deadline (statement_timeout), so such a thread waits on something that
+ * will not answer (a hung connection, a wedged lock). Logged once per episode. Under the mutex. */
+static bool s_check_stalled(server_t *s)
+{
+    uint64_t now = clock_mono_us() / 1000, oldest = 0;
+    int which = -1;
+    for (int i = 0; i < s->nthreads; i++) {
+        uint64_t since = s->threads[i].busy_since_ms;
+        if (since && now - since > oldest) {
+            oldest = now - since;
+            which = i;
+        }
+    }
+    bool stalled = which >= 0 && oldest > (uint64_t)s->cfg->stall_ms;
+    if (stalled && !s->stalled)
+        log_error("database thread %d has been on one request for %llu ms: stalled; the watchdog"
+                  " is no longer fed and /healthz answers 503",
+                  which, (unsigned long long)oldest);
+    else if (!stalled && s->stalled)
+        log_info("no database thread is stalled any more");
+    s->stalled = stalled;
+    return stalled;
+}
+
 /* One turn of the main thread: start paced password requests that may go, take what is ready
- * and sleep (at most timeout ms, less while password requests rest). */
+ * and sleep (at most timeout ms, less while password requests rest). The watchdog is fed, and
+ * the liveness heartbeat given, only while no database thread is stalled. */
 static void s_turn(server_t *s, long timeout, bool watchdog)
 {
     wakes_t w = {.nposts = 0};
     pthread_mutex_lock(&s->lock);
+    bool stalled = s_check_stalled(s);
     lane_t *slow = &s->lanes[LANE_SLOW];
     s_pump(s, slow, &w);
     bool left = s_take_ready(s, &w);
@@ -569,7 +600,8 @@ static void s_turn(server_t *s, long timeout, bool watchdog)
     pthread_mutex_unlock(&s->lock);
     s_post_all(s, &w);
     s_sleep(s, wait);
-    if (watchdog)
+    wk_metrics_heartbeat(stalled);
+    if (watchdog && !stalled)
         lifecycle_watchdog();
 }
 
@@ -587,7 +619,7 @@ static void s_settle(server_t *s)
 static void s_serve_until_drained(server_t *s, const wk_server_config_t *cfg)
 {
     uint64_t wd_usec = lifecycle_watchdog_usec();
-    long timeout = wd_usec ? (long)(wd_usec / 2000) : 1000;
+    long timeout = wd_usec && wd_usec < 2000000 ? (long)(wd_usec / 2000) : 1000;
     uint64_t drain_until = 0;
     for (;;) {
         pthread_mutex_lock(&s->lock);

@@ -38,6 +38,7 @@ typedef struct {
     int tenant_budget;          /* tenants a serving connection enters before it is renewed */
     const char *metrics_listen; /* ADDR:PORT of the /metrics endpoint (NULL: none) */
     int metrics_top;            /* tenants listed by name there */
+    int stall_ms; /* a thread this long on one request stops the watchdog and /healthz */
 } wk_server_config_t;
 
 /* Serves until SIGTERM/SIGINT, then drains. 0 on a clean stop, -1 if it could not start. */

@@ -3,6 +3,7 @@
 
 #include <curl/curl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,8 +51,22 @@ static void s_record(CURL *c, const char *method, const char *url, long status)
     fclose(f);
 }
 
+static long s_do(http_resp_t *r, const char *method, const char *url, const char *body,
+                 const char *const *headers, bool record);
+
 long http_do(http_resp_t *r, const char *method, const char *url, const char *body,
              const char *const *headers)
+{
+    return s_do(r, method, url, body, headers, true);
+}
+
+long http_get_unrecorded(http_resp_t *r, const char *url)
+{
+    return s_do(r, "GET", url, NULL, NULL, false);
+}
+
+static long s_do(http_resp_t *r, const char *method, const char *url, const char *body,
+                 const char *const *headers, bool record)
 {
     memset(r, 0, sizeof *r);
     CURL *c = curl_easy_init();
@@ -78,7 +93,8 @@ long http_do(http_resp_t *r, const char *method, const char *url, const char *bo
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
         curl_easy_getinfo(c, CURLINFO_TOTAL_TIME, &r->seconds);
     }
-    s_record(c, method, url, r->status);
+    if (record)
+        s_record(c, method, url, r->status);
     curl_slist_free_all(list);
     curl_easy_cleanup(c);
     r->body = b.data ? b.data : mem_strdup("");

@@ -18,6 +18,8 @@ typedef struct {
  * Returns the status; *r owns the response (http_resp_clear it). */
 long http_do(http_resp_t *r, const char *method, const char *url, const char *body,
              const char *const *headers);
+/* GET outside the gateway's API (a worker's metrics port): not recorded as API traffic. */
+long http_get_unrecorded(http_resp_t *r, const char *url);
 /* Formats a URL from base + printf-style path into a static per-call buffer of the caller. */
 void http_url(char *out, size_t len, const char *base, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -1,21 +1,26 @@
 /* /metrics of the gateway and of each worker after real traffic: accepted by `promtool check
  * metrics` (Debian package prometheus), labelled by route name (never the raw path), a request
  * counted once in its route's histogram and in its worker's counters, and the per-tenant series
- * bounded by --metrics-top however many tenants there are. */
+ * bounded by --metrics-top however many tenants there are. A worker's /healthz there answers 503
+ * while a database thread is stalled (what also stops its systemd watchdog pings). */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "tests/helpers/api.h"
+#include "tests/helpers/db.h"
 #include "tests/helpers/http.h"
 #include "tests/helpers/stack.h"
 
 static qstack_t S;
 #define TOP 3
-static const char *const s_worker_args[] = {"--metrics-listen", "127.0.0.1:0", "--metrics-top", "3",
-                                            NULL};
+static const char *const s_worker_args[] = {
+    "--metrics-listen", "127.0.0.1:0", "--metrics-top", "3", "--stall-ms", "1000", NULL};
 
 static void setup(void)
 {
@@ -30,12 +35,13 @@ static void teardown(void)
 TestSuite(metrics, .init = setup, .fini = teardown, .timeout = 120);
 
 /* GET base/metrics; the body is the caller's to free. */
-static char *s_scrape(const char *base)
+static char *s_scrape(const char *base, bool gateway)
 {
     char url[128];
     http_resp_t r;
     http_url(url, sizeof url, base, "/metrics");
-    cr_assert_eq(http_do(&r, "GET", url, NULL, NULL), 200, "%s", url);
+    cr_assert_eq(gateway ? http_do(&r, "GET", url, NULL, NULL) : http_get_unrecorded(&r, url), 200,
+                 "%s", url);
     char type[80] = "";
     http_header(&r, "Content-Type", type, sizeof type);
     cr_expect(strncmp(type, "text/plain; version=0.0.4", 25) == 0, "%s", type);
@@ -49,7 +55,7 @@ static char *s_scrape_worker(int shard)
     cr_assert_gt(S.metrics_port[shard], 0, "worker %d named no metrics port", shard);
     char base[64];
     snprintf(base, sizeof base, "http://127.0.0.1:%d", S.metrics_port[shard]);
-    return s_scrape(base);
+    return s_scrape(base, false);
 }
 
 /* promtool's verdict on the text; its complaints go to the test's log. */
@@ -105,7 +111,7 @@ Test(metrics, the_gateway_counts_a_request_once_by_route_name_and_promtool_accep
     snprintf(path, sizeof path, "/api/quizzes/%s", quiz);
     cr_assert_eq(api_status(&S, "GET", path, t.id, t.token, NULL), 200);
     cr_assert_eq(api_status(&S, "GET", "/api/no/such/thing", t.id, t.token, NULL), 404);
-    char *text = s_scrape(S.url);
+    char *text = s_scrape(S.url, true);
     const char *get = "route=\"quiz_get\",method=\"GET\",code_class=\"2xx\"";
     char series[200];
     snprintf(series, sizeof series, "quiz_http_requests_total{%s}", get);
@@ -192,4 +198,64 @@ Test(metrics, per_tenant_series_stay_bounded_and_the_heaviest_tenant_is_named)
         }
         free(text);
     }
+}
+
+/* GET /healthz on a worker's metrics port: the status. */
+static long s_worker_health(int shard)
+{
+    char url[80];
+    http_resp_t r;
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/healthz", S.metrics_port[shard]);
+    long st = http_get_unrecorded(&r, url);
+    http_resp_clear(&r);
+    return st;
+}
+
+/* Polls the worker's /healthz until it answers `want` (up to 4 s): the milliseconds waited, or
+ * -1. */
+static long s_wait_health(int shard, long want)
+{
+    for (int ms = 0; ms < 4000; ms += 50) {
+        if (s_worker_health(shard) == want)
+            return ms;
+        nanosleep(&(struct timespec){0, 50000000}, NULL);
+    }
+    return -1;
+}
+
+typedef struct {
+    const char *tenant;
+    long status;
+} stats_call_t;
+
+static void *s_stats_call(void *arg)
+{
+    stats_call_t *c = arg;
+    char url[128];
+    http_resp_t r;
+    http_url(url, sizeof url, S.url, "/api/tenants/%s/stats", c->tenant);
+    const char *h[] = {S.auth, NULL};
+    c->status = http_do(&r, "GET", url, NULL, h);
+    http_resp_clear(&r);
+    return NULL;
+}
+
+Test(metrics, a_stalled_database_thread_makes_the_workers_healthz_503_until_it_is_free)
+{
+    api_tenant_t t;
+    api_tenant(&S, &t);
+    cr_assert_eq(s_worker_health(t.shard), 200);
+    PGconn *lock = db_lock_users(t.id);
+    stats_call_t call = {t.id, 0};
+    pthread_t th;
+    pthread_create(&th, NULL, s_stats_call, &call);
+    db_wait_blocked(S.app);
+    /* --stall-ms 1000: within about a second of the request, the worker is not healthy. */
+    long waited = s_wait_health(t.shard, 503);
+    cr_expect_geq(waited, 0, "the stalled worker still said it was healthy");
+    cr_expect_eq(s_worker_health(1 - t.shard), 200, "the other shard is not stalled");
+    db_unlock(lock);
+    pthread_join(th, NULL);
+    cr_expect_eq(call.status, 200);
+    cr_expect_geq(s_wait_health(t.shard, 200), 0, "healthy again once the thread is free");
 }
