@@ -31,7 +31,8 @@ HELPER_SRC  := $(wildcard tests/helpers/*.c)
 # Objects for build dir $(1)
 objs = $(patsubst %.c,$(1)/%.o,$(2))
 
-GW_OBJ  = $(call objs,$(1),$(GW_SRC) $(PROTO_SRC) $(COMMON_SRC)) $(1)/openapi_embedded.o
+GW_OBJ  = $(call objs,$(1),$(GW_SRC) $(PROTO_SRC) $(COMMON_SRC)) $(1)/openapi_embedded.o \
+          $(1)/assets_embedded.o
 WK_OBJ  = $(call objs,$(1),$(WK_SRC) $(PROTO_SRC) $(COMMON_SRC)) $(1)/sql_embedded.o
 CTL_OBJ = $(call objs,$(1),$(CTL_SRC) $(COMMON_SRC))
 
@@ -70,6 +71,19 @@ build-asan/%.o: %.c
 	@mkdir -p $(dir $@)
 	@sh proto/embed_text.sh gw_openapi_json proto/openapi.json gateway/gw_openapi.h > $@
 %/openapi_embedded.o: %/openapi_embedded.c
+	@$(CC) $(CFLAGS) -c -o $@ $<
+
+# The dashboard and the API reference, served from the gateway's binary (gateway/assets.txt).
+# Swagger UI is fetched once from the npm registry, pinned and checked, into build/vendor/.
+SWAGGER_UI  := build/vendor/swagger-ui
+ASSET_FILES := $(shell grep -v '^\#' gateway/assets.txt | awk '{print $$2}')
+$(SWAGGER_UI)/.version: gateway/docs/fetch_swagger_ui.sh
+	@sh gateway/docs/fetch_swagger_ui.sh $(SWAGGER_UI)
+$(filter $(SWAGGER_UI)/%,$(ASSET_FILES)): $(SWAGGER_UI)/.version ;
+%/assets_embedded.c: gateway/assets.txt gateway/embed_assets.sh $(ASSET_FILES)
+	@mkdir -p $(dir $@)
+	@sh gateway/embed_assets.sh gateway/assets.txt > $@
+%/assets_embedded.o: %/assets_embedded.c
 	@$(CC) $(CFLAGS) -c -o $@ $<
 
 # Each unit test links common/ and proto/ (the libraries both daemons build on) and, from

@@ -17,7 +17,9 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/shard.h"
+#include "gateway/gw_assets.h"
 #include "gateway/gw_metrics.h"
+#include "gateway/gw_samples.h"
 #include "gateway/gw_openapi.h"
 #include "gateway/gw_route.h"
 
@@ -265,6 +267,8 @@ static int s_forward(struct mg_connection *conn, gw_http_t *http, proto_request_
     if (slot)
         atomic_fetch_sub(slot, 1);
     s_request_shard = shard;
+    if (req->has_tenant && req->op != PROTO_OP_TENANT_CREATE) /* that id is only a proposal */
+        gw_samples_tenant(req->tenant);
     log_req_t lr = {req->request_id, req->has_tenant ? req->tenant : NULL, shard};
     if (outcome == GW_CALL_UNAVAILABLE) {
         log_req_warning(&lr, "%s: no worker connected", proto_op_str(req->op));
@@ -355,12 +359,42 @@ static int s_openapi(struct mg_connection *conn, gw_http_t *http, const char *ri
     return s_send(conn, 200, "application/json", gw_openapi_json, strlen(gw_openapi_json), rid, "");
 }
 
+/* The dashboard's charts (gw_samples.h); the platform's, like the API it sits beside. */
+static int s_samples(struct mg_connection *conn, gw_http_t *http, const char *rid)
+{
+    if (!gw_auth_is_platform(http->cfg.auth, mg_get_header(conn, "Authorization")))
+        return s_problem(conn, 401, "unauthorized", "a valid platform token is required", rid,
+                         "WWW-Authenticate: Bearer\r\n");
+    char *text = gw_samples_json();
+    int status = s_send_json(conn, 200, text, strlen(text), rid);
+    free(text);
+    return status;
+}
+
 static int s_metrics(struct mg_connection *conn, gw_http_t *http, const char *rid)
 {
     char *text = gw_metrics_render(gw_shards_count(http->cfg.shards));
     s_send(conn, 200, "text/plain; version=0.0.4", text, strlen(text), rid, "");
     free(text);
     return 200;
+}
+
+/* A file of the dashboard or the API reference (gw_assets.h). Their pages may only load what
+ * this gateway serves and talk to it alone; an unchanged file is a 304. */
+static int s_asset(struct mg_connection *conn, const gw_asset_t *a, const char *rid)
+{
+    const char *etag = gw_asset_etag(a);
+    const char *match = mg_get_header(conn, "If-None-Match");
+    char extra[600];
+    snprintf(extra, sizeof extra,
+             "ETag: %s\r\nContent-Security-Policy: default-src 'self'; img-src 'self' data:;"
+             " style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self';"
+             " frame-ancestors 'none'; base-uri 'none'; form-action 'self'\r\n"
+             "X-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\n",
+             etag);
+    if (match && strcmp(match, etag) == 0)
+        return s_send(conn, 304, a->type, NULL, 0, rid, extra);
+    return s_send(conn, 200, a->type, a->start, (size_t)(a->end - a->start), rid, extra);
 }
 
 /* What the gateway answers itself (GET only, no authentication), before the route table. */
@@ -373,6 +407,7 @@ static const struct {
     {"/readyz", "readyz", s_readyz},
     {"/api/openapi.json", "openapi", s_openapi},
     {"/metrics", "metrics", s_metrics},
+    {"/api/gateway/samples", "gateway_samples", s_samples},
 };
 #define LOCAL_COUNT (int)(sizeof s_local / sizeof s_local[0])
 
@@ -508,11 +543,17 @@ static int s_dispatch(struct mg_connection *conn, gw_http_t *http, const char *r
 {
     const struct mg_request_info *ri = mg_get_request_info(conn);
     const char *path = ri->local_uri ? ri->local_uri : "/";
-    for (int i = 0; i < LOCAL_COUNT; i++)
-        if (strcmp(path, s_local[i].path) == 0 && strcmp(ri->request_method, "GET") == 0) {
+    bool get = strcmp(ri->request_method, "GET") == 0;
+    for (int i = 0; i < LOCAL_COUNT && get; i++)
+        if (strcmp(path, s_local[i].path) == 0) {
             *slot = gw_metrics_local_slot(i);
             return s_local[i].fn(conn, http, rid);
         }
+    const gw_asset_t *asset = get ? gw_asset_find(path) : NULL;
+    if (asset) {
+        *slot = gw_metrics_local_slot(LOCAL_COUNT);
+        return s_asset(conn, asset, rid);
+    }
     gw_match_t m;
     int status;
     if ((status = s_route(conn, ri->request_method, path, &m, rid)))
@@ -585,10 +626,12 @@ static int s_log_message(const struct mg_connection *conn, const char *message)
 
 gw_http_t *gw_http_start(const gw_http_config_t *cfg)
 {
-    const char *local[LOCAL_COUNT];
+    const char *local[LOCAL_COUNT + 1];
     for (int i = 0; i < LOCAL_COUNT; i++)
         local[i] = s_local[i].name;
-    gw_metrics_init(local, LOCAL_COUNT);
+    local[LOCAL_COUNT] = "static"; /* the dashboard's and the reference's files */
+    gw_metrics_init(local, LOCAL_COUNT + 1);
+    gw_assets_init();
     gw_http_t *http = mem_zalloc(sizeof *http);
     http->cfg = *cfg;
     http->nslots = cfg->threads + 16; /* civetweb's workers, and room for any it adds */

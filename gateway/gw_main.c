@@ -13,6 +13,7 @@
 #include "common/platform.h"
 #include "common/shard.h"
 #include "gateway/gw_http.h"
+#include "gateway/gw_samples.h"
 
 static void s_usage(FILE *out)
 {
@@ -22,7 +23,7 @@ static void s_usage(FILE *out)
           "                    [--login-rate N] [--password-inflight N]\n"
           "                    [--trusted-proxy CIDR ...] [--curve-secret FILE]\n"
           "                    [--worker-key FILE] [--insecure-no-curve] [--dedicated K ...]\n"
-          "                    [--stall-ms MS] [--verbose]\n"
+          "                    [--stall-ms MS] [--samples-ms MS] [--verbose]\n"
           "Each --shard names shard 0, 1, ... in order: comma-separated worker endpoints.\n"
           "--dedicated K (repeatable): shard K takes no new tenants, only those moved there.\n"
           "Tenants stay where the registry says: a worker asked about another's tenant\n"
@@ -37,6 +38,8 @@ static void s_usage(FILE *out)
           "believed (repeatable).\n"
           "--stall-ms: a request in progress this long past its deadline (default 60000) holds\n"
           "its thread for good: the systemd watchdog is no longer fed, so systemd restarts us.\n"
+          "--samples-ms: how often the dashboard's charts take a sample (default 10000: the\n"
+          "90 kept cover 15 minutes).\n"
           "--curve-secret (or $QUIZ_CURVE_SECRET): this gateway's CurveZMQ secret key file;\n"
           "its public key must be in every worker's allowed directory.\n"
           "--worker-key (or $QUIZ_WORKER_KEY): the workers' CurveZMQ public key file.\n"
@@ -75,7 +78,7 @@ static int s_curve_keys(const char *secret, const char *worker_key, bool plainte
 typedef struct {
     gw_http_config_t http;
     const char *shard_eps[SHARD_MAX];
-    int nshards, max_body, login_rate, stall_ms;
+    int nshards, max_body, login_rate, stall_ms, samples_ms;
     const char *token_file, *keys_dir, *curve_secret, *worker_key;
     bool plaintext, verbose;
     bool dedicated[SHARD_MAX];
@@ -106,6 +109,7 @@ static options_result_t s_parse_args(int argc, char **argv, gw_args_t *a)
                      .max_body = 64 * 1024,
                      .login_rate = 30,
                      .stall_ms = 60000,
+                     .samples_ms = 10000,
                      .keys_dir = getenv("QUIZ_KEYS_DIR"),
                      .curve_secret = getenv("QUIZ_CURVE_SECRET"),
                      .worker_key = getenv("QUIZ_WORKER_KEY"),
@@ -128,6 +132,7 @@ static options_result_t s_parse_args(int argc, char **argv, gw_args_t *a)
         OPT_INDEX("dedicated", a->dedicated, 0, SHARD_MAX - 1),
         OPT_FLAG("verbose", &a->verbose),
         OPT_INT("stall-ms", &a->stall_ms, 100, 3600000),
+        OPT_INT("samples-ms", &a->samples_ms, 100, 60000),
     };
     options_result_t r = options_parse(argc, argv, "quiz-gateway", opts,
                                        (int)(sizeof opts / sizeof opts[0]), s_usage);
@@ -217,6 +222,7 @@ static void s_serve_until_stop(const gw_args_t *a, gw_http_t *http)
         }
         if (wd_usec && !stalled)
             lifecycle_watchdog();
+        gw_samples_tick();
     }
     lifecycle_stopping();
     log_info("stopping: finishing requests in progress");
@@ -237,6 +243,7 @@ int main(int argc, char **argv)
         return rc;
     }
     lifecycle_init();
+    gw_samples_init(a.nshards, a.samples_ms);
     gw_http_t *http = gw_http_start(&a.http);
     rc = http ? 0 : 1;
     if (http) {
@@ -244,6 +251,7 @@ int main(int argc, char **argv)
         gw_http_stop(&http);
         log_info("stopped");
     }
+    gw_samples_fini();
     s_close(&a);
     return rc;
 }

@@ -91,6 +91,30 @@ void gw_metrics_redirect(void)
     atomic_fetch_add_explicit(&s_redirects, 1, memory_order_relaxed);
 }
 
+void gw_metrics_totals(uint64_t *requests, uint64_t *errors, long long *in_flight)
+{
+    *requests = *errors = 0;
+    for (int s = 0; s < s_nslots; s++)
+        for (int c = 0; c < CLASSES; c++) {
+            uint64_t n = metrics_hist_count(&s_requests[s][c]);
+            *requests += n;
+            if (c == 4)
+                *errors += n;
+        }
+    *in_flight = (long long)atomic_load_explicit(&s_in_flight, memory_order_relaxed);
+}
+
+void gw_metrics_shard_totals(int shard, uint64_t calls[3], uint64_t *buckets)
+{
+    for (int o = 0; o < 3; o++)
+        calls[o] =
+            shard < SHARD_MAX ? atomic_load_explicit(&s_calls[shard][o], memory_order_relaxed) : 0;
+    for (int b = 0; b <= METRICS_BUCKETS; b++)
+        buckets[b] = shard < SHARD_MAX
+                         ? atomic_load_explicit(&s_call_time[shard].bucket[b], memory_order_relaxed)
+                         : 0;
+}
+
 /* Each label set that has seen a request: its count, or (hist) its histogram. */
 static void s_requests_render(metrics_text_t *t, bool hist)
 {

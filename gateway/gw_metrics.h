@@ -27,6 +27,11 @@ void gw_metrics_request(int slot, const char *method, int http_status, uint64_t 
 void gw_metrics_call(int shard, gw_call_t outcome, uint64_t usec);
 /* One redirect to a tenant's owner followed. */
 void gw_metrics_redirect(void);
+/* Totals so far, for gw_samples: requests answered, those answered 5xx, in flight; a shard's
+ * calls by outcome (ok, unavailable, timeout) and its call-time histogram buckets (per bucket,
+ * METRICS_BUCKETS + 1 of them). */
+void gw_metrics_totals(uint64_t *requests, uint64_t *errors, long long *in_flight);
+void gw_metrics_shard_totals(int shard, uint64_t calls[3], uint64_t *buckets);
 /* The exposition text for nshards shards; the caller frees it. */
 char *gw_metrics_render(int nshards);
 

@@ -24,8 +24,16 @@
 /* A tenant with its placement; over quiz.tenants JOIN quiz.shards USING (shard). */
 #define TENANT_JSON                                                             \
     "json_build_object('tenant_id', id, 'tenant_name', name, 'status', status," \
-    " 'shard', shard, 'cluster', cluster, 'created_at', created_at)"
+    " 'shard', shard, 'cluster', cluster, 'created_at', created_at,"            \
+    " 'storage_bytes', storage_bytes)"
 #define TENANT_FROM " FROM quiz.tenants JOIN quiz.shards USING (shard)"
+
+#define TENANT_SEARCH_MAX 100 /* characters of ?q= */
+/* The tenant's name or id contains parameter p (NULL: any), any case: a substring, not a
+ * pattern, so no character of it is special. */
+#define TENANT_MATCH(p)                                                                          \
+    "(" p "::text IS NULL OR strpos(lower(name), lower(" p ")) > 0 OR strpos(id::text, lower(" p \
+    ")) > 0)"
 
 /* The tenant id as text, for query parameters. */
 static void s_tenant_text(const proto_request_t *req, char out[IDENT_UUID_STR_LEN + 1])
@@ -161,14 +169,41 @@ void wk_tenant_list(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *re
     wk_page_t page;
     if (wk_page_parse(req, &page, rep) < 0)
         return;
-    const char *v[3];
+    const char *v[4];
     wk_page_params(&page, v);
+    /* ?q=: tenants whose name or id contains it, any case (a plain substring, never a pattern). */
+    v[3] = proto_request_query(req, "q");
+    if (v[3] && strlen(v[3]) > TENANT_SEARCH_MAX) {
+        wk_reply_error(rep, PROTO_STATUS_BAD_REQUEST, "q: at most %d characters",
+                       TENANT_SEARCH_MAX);
+        return;
+    }
+    /* ?order=storage: the largest tenants (as last sampled), one page only. */
+    const char *order = proto_request_query(req, "order");
+    bool by_storage = order && strcmp(order, "storage") == 0;
+    if ((order && !by_storage && strcmp(order, "created") != 0) ||
+        (by_storage && page.has_cursor)) {
+        wk_reply_error(rep, PROTO_STATUS_BAD_REQUEST,
+                       "order: \"created\" (pages by cursor) or \"storage\" (one page)");
+        return;
+    }
     /* clang-format off */
+    if (by_storage) {
+        const char *w[2] = {v[2], v[3]};
+        wk_read_row(ctx, req, rep, NULL,
+                    "SELECT json_build_object('items', coalesce(json_agg(j ORDER BY n), '[]'),"
+                    " 'next_cursor', NULL) FROM (SELECT " TENANT_JSON " j, row_number() OVER"
+                    " (ORDER BY storage_bytes DESC NULLS LAST, id) n" TENANT_FROM
+                    " WHERE status = 'active' AND " TENANT_MATCH("$2")
+                    " ORDER BY storage_bytes DESC NULLS LAST, id LIMIT $1 - 1) t",
+                    2, w, "no tenants");
+        return;
+    }
     wk_read_page(ctx, req, rep, NULL,
                  "SELECT " TENANT_JSON "," WK_PAGE_KEYS("created_at", "id")
-                 TENANT_FROM " WHERE status = 'active' AND"
+                 TENANT_FROM " WHERE status = 'active' AND " TENANT_MATCH("$4") " AND"
                  WK_PAGE_AFTER("created_at", "id", "uuid") WK_PAGE_ORDER("created_at", "id"),
-                 3, v, &page);
+                 4, v, &page);
     /* clang-format on */
 }
 

@@ -133,8 +133,10 @@ for ((k = 0; k < TOTAL; k++)); do
 done
 dedicated_args=()
 for ((k = SHARDS; k < TOTAL; k++)); do dedicated_args+=(--dedicated "$k"); done
+# QUIZ_GATEWAY_ARGS: more gateway options, e.g. "--samples-ms 500" (tests).
+# shellcheck disable=SC2086
 supervise gateway "$BIN/quiz-gateway" --listen "$HTTP" "${shard_args[@]}" "${dedicated_args[@]}" \
-  --curve-secret "$CURVE/gateway.secret" --worker-key "$CURVE/worker.pub"
+  --curve-secret "$CURVE/gateway.secret" --worker-key "$CURVE/worker.pub" ${QUIZ_GATEWAY_ARGS:-}
 
 echo "make run: quiz backend on http://$HTTP ($SHARDS hashed + $DEDICATED dedicated shards," \
   "$REPLICAS worker(s) each, $CLUSTERS cluster(s), $token_note); workers' /metrics on" \

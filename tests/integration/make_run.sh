@@ -3,8 +3,9 @@
 # against $QUIZ_TEST_DATABASE_URL, in a directory of its own, with the sanitizer build. A tenant
 # on each shard is read throughout; shard 0's worker is killed with SIGKILL. Asserted: shard 1
 # answered 200 every time, shard 0 only 503/504 (or nothing within 1 s) until it answered 200
-# again within 5 s, the
-# restart was logged, and SIGTERM then stops every process of the run.
+# again within 5 s, the restart was logged. Then the operator dashboard and the API reference are
+# checked in headless Chromium (tests/browser/dashboard.py, screenshots in build/browser/), and
+# SIGTERM stops every process of the run.
 # Prints "[PASS] ..." or "[FAIL] ..." lines; exits non-zero on a failure.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -23,7 +24,7 @@ cleanup() {
 trap cleanup EXIT
 
 DATABASE_URL=$QUIZ_TEST_DATABASE_URL QUIZ_VAR=$WORK QUIZ_RUN_BIN=$BIN QUIZ_LISTEN=127.0.0.1:$port \
-  QUIZ_ZMQ_PORT=$zmq QUIZ_METRICS_PORT=$((zmq + 2000)) setsid bash deploy/dev/run.sh > "$WORK/run.log" 2>&1 &
+  QUIZ_ZMQ_PORT=$zmq QUIZ_METRICS_PORT=$((zmq + 2000)) QUIZ_GATEWAY_ARGS="--samples-ms 500" setsid bash deploy/dev/run.sh > "$WORK/run.log" 2>&1 &
 main=$!
 for _ in $(seq 150); do curl -sf "$URL/readyz" >/dev/null && break; sleep 0.2; done
 curl -sf "$URL/readyz" >/dev/null || fail "not ready within 30 s"
@@ -79,6 +80,15 @@ grep -q "make run: worker 0.0 exited with status 137 .*restarting" "$WORK/run.lo
   fail "the restart was not logged"
 echo "[PASS] make run: worker of shard 0 killed; shard 0 back after $back ms, shard 1 served all" \
   "$(wc -l < "$WORK/shard1") reads"
+
+# The operator dashboard and the API reference in headless Chromium, against this stack.
+name="Browser check $$"
+curl -sf -X POST "$URL/api/tenants/" -H "$AUTH" \
+  -d "{\"tenant_name\":\"$name\",\"owner_email\":\"admin@browser.example\"}" >/dev/null ||
+  fail "tenant creation for the browser check"
+sleep 1 # two of the gateway's samples (--samples-ms 500) for a chart
+/usr/bin/python3 tests/browser/dashboard.py "$URL" "$(cat "$WORK/platform_token")" "$name" \
+  "$PWD/build/browser" || fail "the browser check failed"
 
 kill -TERM "$main"
 for _ in $(seq 100); do kill -0 "$main" 2>/dev/null || break; sleep 0.1; done

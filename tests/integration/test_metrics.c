@@ -22,10 +22,12 @@ static qstack_t S;
 static const char *const s_worker_args[] = {
     "--metrics-listen", "127.0.0.1:0", "--metrics-top", "3", "--stall-ms", "1000", NULL};
 
+static const char *const s_gateway_args[] = {"--samples-ms", "200", NULL};
+
 static void setup(void)
 {
     cr_assert_geq(sodium_init(), 0);
-    cr_assert_eq(stack_start_opts(&S, 2, NULL, s_worker_args), 0, "stack did not start");
+    cr_assert_eq(stack_start_opts(&S, 2, s_gateway_args, s_worker_args), 0, "stack did not start");
 }
 static void teardown(void)
 {
@@ -258,4 +260,38 @@ Test(metrics, a_stalled_database_thread_makes_the_workers_healthz_503_until_it_i
     pthread_join(th, NULL);
     cr_expect_eq(call.status, 200);
     cr_expect_geq(s_wait_health(t.shard, 200), 0, "healthy again once the thread is free");
+}
+
+Test(metrics, the_dashboards_samples_count_requests_and_name_the_busiest_tenant)
+{
+    char url[128];
+    http_resp_t r;
+    http_url(url, sizeof url, S.url, "/api/gateway/samples");
+    cr_expect_eq(http_do(&r, "GET", url, NULL, NULL), 401, "the platform's only");
+    http_resp_clear(&r);
+    api_tenant_t t;
+    api_tenant(&S, &t);
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(api_status(&S, "GET", "/api/users/me", t.id, t.token, NULL), 200);
+    nanosleep(&(struct timespec){0, 600000000}, NULL); /* a few samples of 200 ms */
+    const char *h[] = {S.auth, NULL};
+    cr_assert_eq(http_do(&r, "GET", url, NULL, h), 200, "%s", r.body);
+    json_t *j = http_json(&r);
+    json_t *samples = json_object_get(j, "samples");
+    cr_assert_geq(json_array_size(samples), 2, "%s", r.body);
+    json_int_t requests = 0, calls = 0;
+    size_t i;
+    json_t *smp;
+    json_array_foreach (samples, i, smp) {
+        requests += json_integer_value(json_object_get(smp, "requests"));
+        json_t *sh = json_array_get(json_object_get(smp, "shards"), (size_t)t.shard);
+        calls += json_integer_value(json_object_get(sh, "calls"));
+    }
+    cr_expect_geq(requests, 9, "api_tenant's 4 and the 5 reads: %s", r.body);
+    cr_expect_geq(calls, 8, "all but the creation went to its shard");
+    json_t *top = json_array_get(json_object_get(j, "top_tenants"), 0);
+    cr_expect_str_eq(json_string_value(json_object_get(top, "tenant_id")), t.id);
+    cr_expect_geq(json_integer_value(json_object_get(top, "requests")), 8);
+    json_decref(j);
+    http_resp_clear(&r);
 }

@@ -366,3 +366,64 @@ Test(tenants, pagination_walks_every_tenant_once)
     cr_expect_geq(pages, 2);
     json_decref(seen);
 }
+
+/* The names of a tenant list's items, comma-separated, into out. */
+static void s_names(const char *path, char *out, size_t len)
+{
+    http_resp_t r;
+    cr_assert_eq(s_call("GET", path, NULL, &r), 200, "%s: %s", path, r.body);
+    json_t *j = http_json(&r);
+    size_t i, n = 0;
+    json_t *item;
+    out[0] = '\0';
+    json_array_foreach (json_object_get(j, "items"), i, item)
+        n += (size_t)snprintf(out + n, len - n, "%s%s", n ? "," : "",
+                              json_string_value(json_object_get(item, "tenant_name")));
+    json_decref(j);
+    http_resp_clear(&r);
+}
+
+Test(tenants, search_by_name_or_id_and_the_largest_by_storage)
+{
+    /* A tag of this run's own: the database holds other tests' tenants too. */
+    char tag[9], name_a[64], name_b[64], names[512], path[200];
+    snprintf(tag, sizeof tag, "%08x", randombytes_random());
+    snprintf(name_a, sizeof name_a, "Acme %s", tag);
+    snprintf(name_b, sizeof name_b, "Beta 100%% _%s_", tag);
+    json_t *a = s_create(name_a, "a@acme.example"), *b = s_create(name_b, "b@beta.example");
+    const char *id_b = json_string_value(json_object_get(b, "tenant_id"));
+    snprintf(path, sizeof path, "/api/tenants/?q=ACME%%20%s", tag);
+    s_names(path, names, sizeof names);
+    cr_expect_str_eq(names, name_a, "any case, a substring");
+    snprintf(path, sizeof path, "/api/tenants/?q=100%%25%%20_%s", tag);
+    s_names(path, names, sizeof names);
+    cr_expect_str_eq(names, name_b, "%% and _ are plain characters");
+    snprintf(path, sizeof path, "/api/tenants/?q=%%25%%20_%s", tag);
+    s_names(path, names, sizeof names);
+    cr_expect_str_eq(names, name_b);
+    snprintf(path, sizeof path, "/api/tenants/?q=%.13s", id_b + 4);
+    s_names(path, names, sizeof names);
+    cr_expect_str_eq(names, name_b, "part of the id");
+    s_names("/api/tenants/?q=nobody-has-this", names, sizeof names);
+    cr_expect_str_eq(names, "");
+    char lng[140] = "/api/tenants/?q=";
+    memset(lng + strlen(lng), 'x', 101);
+    cr_expect_eq(s_status("GET", lng, NULL), 400, "q longer than 100");
+    /* The largest first: b's sampled size beats any real one. */
+    char *set = db_value("UPDATE quiz.tenants SET storage_bytes = 1000000000000 WHERE id = $1"
+                         " RETURNING 1",
+                         id_b, NULL);
+    cr_assert(set && strcmp(set, "1") == 0);
+    free(set);
+    snprintf(path, sizeof path, "/api/tenants/?order=storage&limit=2&q=%s", tag);
+    s_names(path, names, sizeof names);
+    char both[140];
+    snprintf(both, sizeof both, "%s,%s", name_b, name_a);
+    cr_expect_str_eq(names, both);
+    s_names("/api/tenants/?order=storage&limit=1", names, sizeof names);
+    cr_expect_str_eq(names, name_b, "the largest of all, and limit holds");
+    cr_expect_eq(s_status("GET", "/api/tenants/?order=storage&cursor=abc", NULL), 400);
+    cr_expect_eq(s_status("GET", "/api/tenants/?order=size", NULL), 400);
+    json_decref(a);
+    json_decref(b);
+}

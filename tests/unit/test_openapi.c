@@ -10,8 +10,12 @@
 #include "gateway/gw_route.h"
 
 /* Served by the gateway itself, not through the route table. */
-static const char *const s_gateway_own[] = {"GET /healthz", "GET /readyz", "GET /metrics",
-                                            "GET /api/openapi.json", NULL};
+static const char *const s_gateway_own[] = {"GET /healthz",
+                                            "GET /readyz",
+                                            "GET /metrics",
+                                            "GET /api/openapi.json",
+                                            "GET /api/gateway/samples",
+                                            NULL};
 
 /* "METHOD /path/{}" with parameter names replaced by {} and no trailing slash. */
 static void s_key(const char *method, const char *path, char *out, size_t len)
