@@ -36,6 +36,9 @@ if command -v systemd-analyze >/dev/null 2>&1; then
   fi
   rm -rf "$units"
 fi
+# ... and the Kubernetes manifest and units must name only options the daemons have, with
+# probes, limits and a restricted securityContext.
+if /usr/bin/python3 tests/deploy_check.py build-asan; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do run "$1" || status=1; shift; done
 [ $# -gt 0 ] && shift
 
