@@ -4,6 +4,7 @@
 #include "common/jwt.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -23,8 +24,15 @@ typedef struct {
 struct jwt_keyring {
     key_t_ keys[MAX_KEYS]; /* every key that verifies */
     int count;
-    int signing; /* index of the key that signs: the greatest kid */
+    int signing;           /* index of the key that signs: the greatest kid */
+    pthread_rwlock_t lock; /* the keys, against a reload (jwt_keyring_reload) */
 };
+
+/* The ring is const to its users; its lock is not. */
+static pthread_rwlock_t *s_lock(const jwt_keyring_t *ring)
+{
+    return (pthread_rwlock_t *)&ring->lock;
+}
 
 static bool s_kid_ok(const char *kid, size_t len)
 {
@@ -60,6 +68,7 @@ static int s_add(jwt_keyring_t *ring, const char *kid, size_t kid_len, const cha
 jwt_keyring_t *jwt_keyring_from_hex(const char *kid, const char *key_hex)
 {
     jwt_keyring_t *ring = mem_zalloc(sizeof *ring);
+    pthread_rwlock_init(&ring->lock, NULL);
     if (s_add(ring, kid, strlen(kid), key_hex) < 0)
         jwt_keyring_destroy(&ring);
     return ring;
@@ -73,6 +82,7 @@ jwt_keyring_t *jwt_keyring_load(const char *dir, char *err, size_t errlen)
         return NULL;
     }
     jwt_keyring_t *ring = mem_zalloc(sizeof *ring);
+    pthread_rwlock_init(&ring->lock, NULL);
     struct dirent *e;
     while ((e = readdir(d))) {
         size_t len = strlen(e->d_name);
@@ -105,6 +115,7 @@ void jwt_keyring_destroy(jwt_keyring_t **ring_p)
 {
     if (!ring_p || !*ring_p)
         return;
+    pthread_rwlock_destroy(&(*ring_p)->lock);
     sodium_memzero(*ring_p, sizeof **ring_p);
     free(*ring_p);
     *ring_p = NULL;
@@ -112,7 +123,24 @@ void jwt_keyring_destroy(jwt_keyring_t **ring_p)
 
 int jwt_keyring_count(const jwt_keyring_t *ring)
 {
-    return ring->count;
+    pthread_rwlock_rdlock(s_lock(ring));
+    int n = ring->count;
+    pthread_rwlock_unlock(s_lock(ring));
+    return n;
+}
+
+int jwt_keyring_reload(jwt_keyring_t *ring, const char *dir, char *err, size_t errlen)
+{
+    jwt_keyring_t *fresh = jwt_keyring_load(dir, err, errlen);
+    if (!fresh)
+        return -1;
+    pthread_rwlock_wrlock(&ring->lock);
+    memcpy(ring->keys, fresh->keys, sizeof ring->keys);
+    ring->count = fresh->count;
+    ring->signing = fresh->signing;
+    pthread_rwlock_unlock(&ring->lock);
+    jwt_keyring_destroy(&fresh);
+    return 0;
 }
 
 /* base64url of a JSON value; the caller frees. */
@@ -129,7 +157,7 @@ static char *s_b64_json(json_t *value)
     return out;
 }
 
-char *jwt_sign(const jwt_keyring_t *ring, const jwt_claims_t *c)
+static char *s_sign(const jwt_keyring_t *ring, const jwt_claims_t *c)
 {
     const key_t_ *k = &ring->keys[ring->signing];
     char sub[37], tid[37];
@@ -178,8 +206,8 @@ static int s_uuid_claim(json_t *claims, const char *name, uint8_t out[16])
                              : -1;
 }
 
-jwt_result_t jwt_verify(const jwt_keyring_t *ring, const char *token, int64_t now,
-                        jwt_claims_t *out)
+static jwt_result_t s_verify(const jwt_keyring_t *ring, const char *token, int64_t now,
+                             jwt_claims_t *out)
 {
     size_t len = token ? strnlen(token, JWT_MAX_TOKEN + 1) : 0;
     if (len == 0 || len > JWT_MAX_TOKEN)
@@ -250,4 +278,21 @@ const char *jwt_result_str(jwt_result_t r)
                                         "unknown key", "bad signature", "expired",
                                         "bad claims"};
     return (unsigned)r < sizeof names / sizeof names[0] ? names[r] : "unknown";
+}
+
+char *jwt_sign(const jwt_keyring_t *ring, const jwt_claims_t *claims)
+{
+    pthread_rwlock_rdlock(s_lock(ring));
+    char *token = s_sign(ring, claims);
+    pthread_rwlock_unlock(s_lock(ring));
+    return token;
+}
+
+jwt_result_t jwt_verify(const jwt_keyring_t *ring, const char *token, int64_t now,
+                        jwt_claims_t *out)
+{
+    pthread_rwlock_rdlock(s_lock(ring));
+    jwt_result_t r = s_verify(ring, token, now, out);
+    pthread_rwlock_unlock(s_lock(ring));
+    return r;
 }

@@ -1,7 +1,7 @@
 /* Access tokens: compact JWS (RFC 7515/7519) signed with HMAC-SHA256, issued by workers at login
  * and verified by gateways without a database round trip. Keys live in a directory of files
  * `<kid>.key` (64 hex digits); every key there verifies, the greatest kid signs, so a new key is
- * rolled out everywhere first and used for signing on the next start: nobody is logged out.
+ * rolled out everywhere first (reload: SIGHUP) and then signs: nobody is logged out.
  * Only "HS256" is accepted; "none" and every other algorithm are refused. */
 #ifndef COMMON_JWT_H
 #define COMMON_JWT_H
@@ -23,6 +23,10 @@ jwt_keyring_t *jwt_keyring_from_hex(const char *kid, const char *key_hex);
 void jwt_keyring_destroy(jwt_keyring_t **ring_p);
 /* Number of keys held. */
 int jwt_keyring_count(const jwt_keyring_t *ring);
+/* Reads dir again (SIGHUP) and, if it loads, replaces the ring's keys: a new key verifies at
+ * once and, as the greatest kid, signs. 0, or -1 with err set and the old keys kept. Safe
+ * while other threads sign and verify. */
+int jwt_keyring_reload(jwt_keyring_t *ring, const char *dir, char *err, size_t errlen);
 
 typedef struct {
     uint8_t user[16];   /* sub */

@@ -54,6 +54,21 @@ typedef enum {
 /* Parses argv against the n rows of opts (plus --help). usage prints the daemon's usage. */
 options_result_t options_parse(int argc, char **argv, const char *prog, const option_t *opts, int n,
                                void (*usage)(FILE *out));
+/* A config file (--config): one option per line, "name value" or "name" for a flag, as on
+ * the command line without the dashes; blank lines and lines starting with # are skipped. */
+#define OPTIONS_FILE_MAX (64 * 1024)
+typedef struct {
+    int argc;
+    char **argv; /* argv[0] = prog, then "--name" [value] ...: for options_parse */
+    char *text;  /* the values point into it: keep it while they are used */
+    char **names;
+    int nnames;
+} options_file_t;
+/* Reads path into out. 0, or -1 (named on stderr). */
+int options_file_read(const char *path, const char *prog, options_file_t *out)
+    __attribute__((warn_unused_result));
+void options_file_free(options_file_t *f);
+
 /* An integer of min..max written in full in decimal: 0 with *out set, else -1. */
 int options_int(const char *text, long min, long max, long *out)
     __attribute__((warn_unused_result));

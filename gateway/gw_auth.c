@@ -60,3 +60,8 @@ gw_auth_result_t gw_auth_user(const gw_auth_t *auth, const char *authorization,
         return GW_AUTH_WRONG_TENANT;
     return GW_AUTH_OK;
 }
+
+int gw_auth_reload_keys(gw_auth_t *auth, const char *dir, char *err, size_t errlen)
+{
+    return jwt_keyring_reload(auth->ring, dir, err, errlen);
+}

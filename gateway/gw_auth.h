@@ -16,6 +16,8 @@ typedef struct gw_auth gw_auth_t;
  * token verifies). Caller owns the result. */
 gw_auth_t *gw_auth_new(const platform_token_t *platform, jwt_keyring_t **ring_p);
 void gw_auth_destroy(gw_auth_t **auth_p);
+/* Reads the access-token keys again (SIGHUP). 0, or -1 with err and the old keys kept. */
+int gw_auth_reload_keys(gw_auth_t *auth, const char *dir, char *err, size_t errlen);
 /* The token of a "Bearer <token>" header value (borrowed from it), or NULL. */
 const char *gw_auth_bearer(const char *authorization);
 /* True if the Authorization header value is "Bearer <platform token>". Constant time in the

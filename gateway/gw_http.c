@@ -28,6 +28,9 @@ struct gw_http {
     struct mg_context *ctx; /* civetweb server */
     atomic_uint rr;         /* round-robin counter for platform-wide calls */
     atomic_int hashing;     /* requests that hash a password, in flight */
+    /* The limits a reload may change (cfg holds their first values). */
+    atomic_int password_inflight;
+    atomic_size_t max_body;
     /* When each civetweb thread took its current request (clock_mono_us()/1000; 0: idle),
        for the watchdog (gw_http_oldest_ms); a thread takes its slot at its first request. */
     atomic_ullong *busy_since_ms;
@@ -496,7 +499,7 @@ static int s_fill(struct mg_connection *conn, gw_http_t *http, const gw_match_t 
                              "");
         proto_request_header(req, forwarded[i], v);
     }
-    if (s_read_body(conn, http->cfg.max_body, req) == 413)
+    if (s_read_body(conn, atomic_load(&http->max_body), req) == 413)
         return s_problem(conn, 413, "too_large", "request body exceeds the limit", rid,
                          "Connection: close\r\n");
     if (s_read_query(ri->query_string, req) < 0)
@@ -528,7 +531,7 @@ static int s_call(struct mg_connection *conn, gw_http_t *http, proto_request_t *
        would otherwise wait there holding a thread each until none is left for anything else. */
     if (!proto_op_hashes_password(req->op))
         return s_forward(conn, http, req, shard, flags, rid, NULL);
-    if (atomic_fetch_add(&http->hashing, 1) >= http->cfg.password_inflight) {
+    if (atomic_fetch_add(&http->hashing, 1) >= atomic_load(&http->password_inflight)) {
         atomic_fetch_sub(&http->hashing, 1);
         return s_problem(conn, 503, "busy", "too many password checks in progress; retry shortly",
                          rid, "Retry-After: 1\r\n");
@@ -636,8 +639,7 @@ gw_http_t *gw_http_start(const gw_http_config_t *cfg)
     http->cfg = *cfg;
     http->nslots = cfg->threads + 16; /* civetweb's workers, and room for any it adds */
     http->busy_since_ms = mem_zalloc((size_t)http->nslots * sizeof *http->busy_since_ms);
-    if (http->cfg.password_inflight < 1) /* the default: a quarter of the threads */
-        http->cfg.password_inflight = cfg->threads >= 8 ? cfg->threads / 4 : 1;
+    gw_http_set_limits(http, cfg->password_inflight, cfg->max_body);
     char threads[16], keep_alive[16], timeout[16];
     snprintf(threads, sizeof threads, "%d", cfg->threads);
     snprintf(keep_alive, sizeof keep_alive, "%d", cfg->keep_alive_ms);
@@ -670,6 +672,14 @@ gw_http_t *gw_http_start(const gw_http_config_t *cfg)
     }
     mg_set_request_handler(http->ctx, "/", s_on_request, http);
     return http;
+}
+
+void gw_http_set_limits(gw_http_t *http, int password_inflight, size_t max_body)
+{
+    if (password_inflight < 1) /* the default: a quarter of the threads */
+        password_inflight = http->cfg.threads >= 8 ? http->cfg.threads / 4 : 1;
+    atomic_store(&http->password_inflight, password_inflight);
+    atomic_store(&http->max_body, max_body);
 }
 
 uint64_t gw_http_oldest_ms(gw_http_t *http)

@@ -29,6 +29,9 @@ typedef struct gw_http gw_http_t;
 
 /* Starts serving. NULL (after logging) if the port cannot be bound. */
 gw_http_t *gw_http_start(const gw_http_config_t *cfg);
+/* New limits (reload): password-hashing requests in flight (0: a quarter of the threads) and
+ * the largest body, from the next request on. */
+void gw_http_set_limits(gw_http_t *http, int password_inflight, size_t max_body);
 /* How long the oldest request in progress has been (ms; 0 with none). */
 uint64_t gw_http_oldest_ms(gw_http_t *http);
 /* The bound TCP port (useful with port 0). */

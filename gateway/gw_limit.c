@@ -11,7 +11,7 @@
 #define SLOTS 4096
 
 struct gw_limit {
-    unsigned per_minute;                           /* allowed events per key and minute */
+    atomic_uint per_minute;                        /* allowed events per key and minute */
     unsigned char seed[crypto_shorthash_KEYBYTES]; /* random: attackers cannot aim collisions */
     atomic_uint_fast64_t slots[SLOTS];             /* (minute << 32) | count */
 };
@@ -34,7 +34,8 @@ void gw_limit_destroy(gw_limit_t **limit_p)
 
 int gw_limit_hit(gw_limit_t *l, const char *key, int64_t now)
 {
-    if (l->per_minute == 0)
+    unsigned per_minute = atomic_load_explicit(&l->per_minute, memory_order_relaxed);
+    if (per_minute == 0)
         return 0;
     unsigned char h[crypto_shorthash_BYTES];
     crypto_shorthash(h, (const unsigned char *)key, strlen(key), l->seed);
@@ -45,10 +46,15 @@ int gw_limit_hit(gw_limit_t *l, const char *key, int64_t now)
     uint64_t cur = atomic_load_explicit(slot, memory_order_relaxed), next;
     do {
         uint64_t count = (cur >> 32) == minute ? (cur & 0xffffffffu) : 0;
-        if (count >= l->per_minute)
+        if (count >= per_minute)
             return (int)(60 - now % 60);
         next = minute << 32 | (count + 1);
     } while (!atomic_compare_exchange_weak_explicit(slot, &cur, next, memory_order_relaxed,
                                                     memory_order_relaxed));
     return 0;
+}
+
+void gw_limit_set_rate(gw_limit_t *l, unsigned per_minute)
+{
+    atomic_store_explicit(&l->per_minute, per_minute, memory_order_relaxed);
 }

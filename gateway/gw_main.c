@@ -17,35 +17,40 @@
 
 static void s_usage(FILE *out)
 {
-    fputs("usage: quiz-gateway --shard ENDPOINTS [--shard ENDPOINTS ...] [--listen ADDR:PORT]\n"
-          "                    [--threads N] [--deadline-ms MS] [--keep-alive-ms MS]\n"
-          "                    [--max-body BYTES] [--platform-token-file PATH] [--keys DIR]\n"
-          "                    [--login-rate N] [--password-inflight N]\n"
-          "                    [--trusted-proxy CIDR ...] [--curve-secret FILE]\n"
-          "                    [--worker-key FILE] [--insecure-no-curve] [--dedicated K ...]\n"
-          "                    [--stall-ms MS] [--samples-ms MS] [--verbose]\n"
-          "Each --shard names shard 0, 1, ... in order: comma-separated worker endpoints.\n"
-          "--dedicated K (repeatable): shard K takes no new tenants, only those moved there.\n"
-          "Tenants stay where the registry says: a worker asked about another's tenant\n"
-          "names the owner, and the gateway retries there and remembers.\n"
-          "The platform token is $QUIZ_PLATFORM_TOKEN, or the first line of the token file.\n"
-          "--keys (or $QUIZ_KEYS_DIR) holds the <kid>.key files that verify access tokens.\n"
-          "--login-rate: login attempts per client address and minute (default 30, 0 = off).\n"
-          "--password-inflight: requests that hash a password (logins, password changes, user\n"
-          "and tenant creation) in flight at once; beyond it they get 503 with Retry-After, so\n"
-          "a login storm cannot hold every thread (default a quarter of --threads).\n"
-          "--trusted-proxy: a load balancer whose X-Forwarded-For and X-Request-ID are\n"
-          "believed (repeatable).\n"
-          "--stall-ms: a request in progress this long past its deadline (default 60000) holds\n"
-          "its thread for good: the systemd watchdog is no longer fed, so systemd restarts us.\n"
-          "--samples-ms: how often the dashboard's charts take a sample (default 10000: the\n"
-          "90 kept cover 15 minutes).\n"
-          "--curve-secret (or $QUIZ_CURVE_SECRET): this gateway's CurveZMQ secret key file;\n"
-          "its public key must be in every worker's allowed directory.\n"
-          "--worker-key (or $QUIZ_WORKER_KEY): the workers' CurveZMQ public key file.\n"
-          "--insecure-no-curve: talk to workers in plaintext, unauthenticated. UNSAFE: anyone\n"
-          "who reaches a worker port could then act as any caller. Benchmarks only.\n",
-          out);
+    fputs(
+        "usage: quiz-gateway --shard ENDPOINTS [--shard ENDPOINTS ...] [--listen ADDR:PORT]\n"
+        "                    [--threads N] [--deadline-ms MS] [--keep-alive-ms MS]\n"
+        "                    [--max-body BYTES] [--platform-token-file PATH] [--keys DIR]\n"
+        "                    [--login-rate N] [--password-inflight N]\n"
+        "                    [--trusted-proxy CIDR ...] [--curve-secret FILE]\n"
+        "                    [--worker-key FILE] [--insecure-no-curve] [--dedicated K ...]\n"
+        "                    [--stall-ms MS] [--samples-ms MS] [--config FILE] [--verbose]\n"
+        "Each --shard names shard 0, 1, ... in order: comma-separated worker endpoints.\n"
+        "--dedicated K (repeatable): shard K takes no new tenants, only those moved there.\n"
+        "Tenants stay where the registry says: a worker asked about another's tenant\n"
+        "names the owner, and the gateway retries there and remembers.\n"
+        "The platform token is $QUIZ_PLATFORM_TOKEN, or the first line of the token file.\n"
+        "--keys (or $QUIZ_KEYS_DIR) holds the <kid>.key files that verify access tokens.\n"
+        "--login-rate: login attempts per client address and minute (default 30, 0 = off).\n"
+        "--password-inflight: requests that hash a password (logins, password changes, user\n"
+        "and tenant creation) in flight at once; beyond it they get 503 with Retry-After, so\n"
+        "a login storm cannot hold every thread (default a quarter of --threads).\n"
+        "--trusted-proxy: a load balancer whose X-Forwarded-For and X-Request-ID are\n"
+        "believed (repeatable).\n"
+        "--stall-ms: a request in progress this long past its deadline (default 60000) holds\n"
+        "its thread for good: the systemd watchdog is no longer fed, so systemd restarts us.\n"
+        "--config: more options from FILE, one per line (\"login-rate 10\", \"shard tcp://...\");\n"
+        "SIGHUP (systemctl reload) reads the command line and FILE again and applies the\n"
+        "access-token keys, shard endpoint lists, --login-rate, --password-inflight and\n"
+        "--max-body without dropping a connection.\n"
+        "--samples-ms: how often the dashboard's charts take a sample (default 10000: the\n"
+        "90 kept cover 15 minutes).\n"
+        "--curve-secret (or $QUIZ_CURVE_SECRET): this gateway's CurveZMQ secret key file;\n"
+        "its public key must be in every worker's allowed directory.\n"
+        "--worker-key (or $QUIZ_WORKER_KEY): the workers' CurveZMQ public key file.\n"
+        "--insecure-no-curve: talk to workers in plaintext, unauthenticated. UNSAFE: anyone\n"
+        "who reaches a worker port could then act as any caller. Benchmarks only.\n",
+        out);
 }
 
 /* The CURVE keys of the shard sockets: this gateway's keypair and the workers' public key, from
@@ -83,6 +88,10 @@ typedef struct {
     bool plaintext, verbose;
     bool dedicated[SHARD_MAX];
     gw_proxy_t *proxies;
+    const char *config;  /* --config FILE: read at start and at each reload */
+    options_file_t file; /* its text, which the values above may point into */
+    int argc;            /* the command line, parsed again at a reload */
+    char **argv;
 } gw_args_t;
 
 static int s_add_shard(void *target, const char *arg)
@@ -113,7 +122,9 @@ static options_result_t s_parse_args(int argc, char **argv, gw_args_t *a)
                      .keys_dir = getenv("QUIZ_KEYS_DIR"),
                      .curve_secret = getenv("QUIZ_CURVE_SECRET"),
                      .worker_key = getenv("QUIZ_WORKER_KEY"),
-                     .proxies = gw_proxy_new()};
+                     .proxies = gw_proxy_new(),
+                     .argc = argc,
+                     .argv = argv};
     const option_t opts[] = {
         OPT_CALL("shard", a, s_add_shard),
         OPT_TEXT("listen", &a->http.listen),
@@ -133,9 +144,28 @@ static options_result_t s_parse_args(int argc, char **argv, gw_args_t *a)
         OPT_FLAG("verbose", &a->verbose),
         OPT_INT("stall-ms", &a->stall_ms, 100, 3600000),
         OPT_INT("samples-ms", &a->samples_ms, 100, 60000),
+        OPT_TEXT("config", &a->config),
     };
-    options_result_t r = options_parse(argc, argv, "quiz-gateway", opts,
-                                       (int)(sizeof opts / sizeof opts[0]), s_usage);
+    int n = (int)(sizeof opts / sizeof opts[0]);
+    options_result_t r = options_parse(argc, argv, "quiz-gateway", opts, n, s_usage);
+    /* Then the config file's options (a second --config there is ignored). Its shard lines
+       replace the command line's, so the list can change at a reload; not both. */
+    const char *config = a->config;
+    if (r == OPTIONS_OK && config) {
+        int from_command_line = a->nshards;
+        a->nshards = 0;
+        if (options_file_read(config, "quiz-gateway", &a->file) < 0)
+            r = OPTIONS_BAD;
+        else
+            r = options_parse(a->file.argc, a->file.argv, "quiz-gateway", opts, n, s_usage);
+        if (r == OPTIONS_OK && a->nshards && from_command_line) {
+            fprintf(stderr, "quiz-gateway: --shard both on the command line and in %s\n", config);
+            r = OPTIONS_BAD;
+        }
+        if (!a->nshards)
+            a->nshards = from_command_line;
+        a->config = config;
+    }
     a->http.max_body = (size_t)a->max_body;
     if (r == OPTIONS_OK && a->nshards == 0) {
         s_usage(stderr);
@@ -192,10 +222,43 @@ static void s_close(gw_args_t *a)
     gw_limit_destroy(&a->http.login_limit);
     gw_placement_destroy(&a->http.placement);
     gw_proxy_destroy(&a->proxies);
+    options_file_free(&a->file);
+}
+
+/* SIGHUP: the command line and config file again; what can change while serving is applied
+ * (access-token keys, each shard's endpoint list, login rate, password-inflight, max-body),
+ * the rest is named as needing a restart. Connections stay up. */
+static void s_reload(gw_args_t *a, gw_http_t *http, const char *status)
+{
+    lifecycle_reloading();
+    gw_args_t r;
+    if (s_parse_args(a->argc, a->argv, &r) != OPTIONS_OK) {
+        log_error("reload: the configuration does not parse; nothing changed");
+    } else {
+        char err[300];
+        if (gw_auth_reload_keys(a->http.auth, r.keys_dir, err, sizeof err) < 0)
+            log_error("reload: %s; the access-token keys stay as they were", err);
+        if (r.nshards != a->nshards)
+            log_warning("reload: the shard count changes only with a restart (after --migrate)");
+        else
+            for (int k = 0; k < r.nshards; k++)
+                gw_shards_set_endpoints(a->http.shards, k, r.shard_eps[k]);
+        gw_limit_set_rate(a->http.login_limit, (unsigned)r.login_rate);
+        gw_http_set_limits(http, r.http.password_inflight, (size_t)r.max_body);
+        if (strcmp(r.http.listen, a->http.listen) != 0 || r.http.threads != a->http.threads ||
+            r.http.deadline_ms != a->http.deadline_ms)
+            log_warning("reload: --listen, --threads and --deadline-ms change only with a restart");
+        log_info("reloaded: keys, %d shard endpoint lists, login rate %d, password-inflight %d,"
+                 " max-body %d",
+                 r.nshards, r.login_rate, r.http.password_inflight, r.max_body);
+    }
+    gw_proxy_destroy(&r.proxies);
+    options_file_free(&r.file);
+    lifecycle_ready(status);
 }
 
 /* Tells systemd (and the log) where we listen, then feeds the watchdog until SIGTERM. */
-static void s_serve_until_stop(const gw_args_t *a, gw_http_t *http)
+static void s_serve_until_stop(gw_args_t *a, gw_http_t *http)
 {
     char status[128];
     snprintf(status, sizeof status, "listening on http://%.*s:%d with %d shards",
@@ -223,6 +286,8 @@ static void s_serve_until_stop(const gw_args_t *a, gw_http_t *http)
         if (wd_usec && !stalled)
             lifecycle_watchdog();
         gw_samples_tick();
+        if (lifecycle_take_reload())
+            s_reload(a, http, status);
     }
     lifecycle_stopping();
     log_info("stopping: finishing requests in progress");
@@ -234,12 +299,14 @@ int main(int argc, char **argv)
     options_result_t parsed = s_parse_args(argc, argv, &a);
     if (parsed != OPTIONS_OK) {
         gw_proxy_destroy(&a.proxies);
+        options_file_free(&a.file);
         return parsed == OPTIONS_HELP ? 0 : 2;
     }
     log_init("quiz-gateway", a.verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
     int rc = s_open(&a);
     if (rc) {
         gw_proxy_destroy(&a.proxies);
+        options_file_free(&a.file);
         return rc;
     }
     lifecycle_init();

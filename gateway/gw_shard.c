@@ -74,6 +74,7 @@ typedef struct {
     waiter_t *waiting;    /* calls in flight (doubly linked) */
     bool used;            /* a send has succeeded */
     int shard;
+    char *endpoints; /* comma-separated, as connected */
 } mux_t;
 
 struct gw_shards {
@@ -86,6 +87,43 @@ struct gw_shard_link {
     gw_shards_t *shards; /* borrowed */
     waiter_t waiter;     /* this thread's, reused by each of its calls */
 };
+
+/* Whether the comma-separated list holds ep. */
+static bool s_listed(const char *list, const char *ep)
+{
+    size_t n = strlen(ep);
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == n && strncmp(p, ep, n) == 0)
+            return true;
+        p += len + (p[len] == ',');
+    }
+    return false;
+}
+
+/* Connects the socket to each endpoint of `now` not in `before`, and disconnects it from each
+ * of `before` not in `now`. Under the mutex (or before anyone else has the socket). */
+static void s_connect_new(mux_t *m, const char *before, const char *now)
+{
+    char *list = mem_strdup(before), *save = NULL;
+    for (char *ep = strtok_r(list, ",", &save); ep; ep = strtok_r(NULL, ",", &save))
+        if (!s_listed(now, ep)) {
+            zmq_disconnect(m->sock, ep);
+            log_info("shard %d: disconnected from %s", m->shard, ep);
+        }
+    free(list);
+    list = mem_strdup(now);
+    for (char *ep = strtok_r(list, ",", &save); ep; ep = strtok_r(NULL, ",", &save)) {
+        if (s_listed(before, ep))
+            continue;
+        if (zmq_connect(m->sock, ep) < 0)
+            log_error("could not connect to shard %d at \"%s\": %s", m->shard, ep,
+                      zmq_strerror(errno));
+        else if (*before)
+            log_info("shard %d: connected to %s", m->shard, ep);
+    }
+    free(list);
+}
 
 static int s_mux_init(mux_t *m, void *zctx, int shard, const char *endpoints,
                       const curve_keypair_t *self, const char *server_key)
@@ -103,12 +141,8 @@ static int s_mux_init(mux_t *m, void *zctx, int shard, const char *endpoints,
         log_error("could not set the CURVE keys of shard %d: %s", shard, zmq_strerror(errno));
         return -1;
     }
-    char *list = mem_strdup(endpoints), *save = NULL;
-    for (char *ep = strtok_r(list, ",", &save); ep; ep = strtok_r(NULL, ",", &save))
-        if (zmq_connect(m->sock, ep) < 0)
-            log_error("could not connect to shard %d at \"%s\": %s", shard, ep,
-                      zmq_strerror(errno));
-    free(list);
+    s_connect_new(m, "", endpoints);
+    m->endpoints = mem_strdup(endpoints);
     size_t len = sizeof m->sock_fd;
     m->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     return zmq_getsockopt(m->sock, ZMQ_FD, &m->sock_fd, &len) == 0 && m->wake_fd >= 0 ? 0 : -1;
@@ -143,11 +177,26 @@ void gw_shards_destroy(gw_shards_t **shards_p)
         if (m->wake_fd >= 0)
             close(m->wake_fd);
         pthread_mutex_destroy(&m->lock);
+        free(m->endpoints);
     }
     zmq_ctx_term(s->zctx);
     free(s->muxes);
     free(s);
     *shards_p = NULL;
+}
+
+void gw_shards_set_endpoints(gw_shards_t *shards, int shard, const char *endpoints)
+{
+    if (shard < 0 || shard >= shards->count)
+        return;
+    mux_t *m = &shards->muxes[shard];
+    pthread_mutex_lock(&m->lock);
+    if (strcmp(m->endpoints, endpoints) != 0) {
+        s_connect_new(m, m->endpoints, endpoints);
+        free(m->endpoints);
+        m->endpoints = mem_strdup(endpoints);
+    }
+    pthread_mutex_unlock(&m->lock);
 }
 
 int gw_shards_count(const gw_shards_t *shards)

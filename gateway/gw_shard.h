@@ -24,6 +24,9 @@ gw_shards_t *gw_shards_new(int nshards, const char *const *endpoints, const curv
                            const char *server_key);
 void gw_shards_destroy(gw_shards_t **shards_p);
 int gw_shards_count(const gw_shards_t *shards);
+/* A shard's new endpoint list (reload): connects to the new ones, disconnects from the ones no
+ * longer listed; calls in flight to those are answered at their deadline. */
+void gw_shards_set_endpoints(gw_shards_t *shards, int shard, const char *endpoints);
 
 /* A thread's handle for its calls. Create and use it on one thread only. */
 gw_shard_link_t *gw_shard_link_new(gw_shards_t *shards);

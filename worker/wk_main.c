@@ -27,6 +27,7 @@ static void s_usage(FILE *out)
           "                   [--platform-token-file PATH] [--insecure-no-curve]\n"
           "                   [--dedicated K ...] [--tenant-budget N]\n"
           "                   [--metrics-listen ADDR:PORT] [--metrics-top K] [--stall-ms MS]\n"
+          "                   [--config FILE]\n"
           "       quiz-worker --migrate --shards S [--dedicated K ...]\n"
           "The database is named by $QUIZ_DATABASE_URL, $DATABASE_URL or $NEON_DATABASE_URL\n"
           "(a libpq URI or key=value string; sslmode=require is honoured). --migrate logs in as\n"
@@ -58,6 +59,9 @@ static void s_usage(FILE *out)
           "--stall-ms: a database thread on one request this long (default 60000; a query\n"
           "ends by its deadline) is stalled: the systemd watchdog is no longer fed, so systemd\n"
           "restarts the worker, and /healthz on the metrics port answers 503.\n"
+          "--config: more options from FILE, one per line (\"password-share 20\"). SIGHUP\n"
+          "(systemctl reload) reads the key directory again (a new key verifies, and the\n"
+          "greatest signs) and the command line and FILE for --password-share.\n"
           "--curve-secret (or $QUIZ_CURVE_SECRET): the workers' CurveZMQ secret key file.\n"
           "--allowed-gateways (or $QUIZ_ALLOWED_GATEWAYS): a directory of the *.pub keys of\n"
           "the gateways let in, read at every connection.\n"
@@ -116,6 +120,8 @@ typedef struct {
     bool migrate, verbose, plaintext;
     const char *keys_dir, *token_file, *curve_secret, *allowed;
     bool dedicated[SHARD_MAX];
+    const char *config;  /* --config FILE: read at start and at each reload */
+    options_file_t file; /* its text, which the values above may point into */
 } wk_args_t;
 
 /* Parses the command line into *a (defaults first). OPTIONS_OK to go on. */
@@ -158,15 +164,51 @@ static options_result_t s_parse_args(int argc, char **argv, wk_args_t *a)
         OPT_TEXT("metrics-listen", &cfg->metrics_listen),
         OPT_INT("metrics-top", &cfg->metrics_top, 1, TOPK_MAX),
         OPT_INT("stall-ms", &cfg->stall_ms, 100, 3600000),
+        OPT_TEXT("config", &a->config),
     };
-    options_result_t r = options_parse(argc, argv, "quiz-worker", opts,
-                                       (int)(sizeof opts / sizeof opts[0]), s_usage);
+    int n = (int)(sizeof opts / sizeof opts[0]);
+    options_result_t r = options_parse(argc, argv, "quiz-worker", opts, n, s_usage);
+    const char *config = a->config; /* then its options (a second --config there is ignored) */
+    if (r == OPTIONS_OK && config) {
+        r = options_file_read(config, "quiz-worker", &a->file) < 0
+                ? OPTIONS_BAD
+                : options_parse(a->file.argc, a->file.argv, "quiz-worker", opts, n, s_usage);
+        a->config = config;
+    }
     cfg->set_role = !no_set_role;
     return r;
 }
 
+/* What a reload needs: the command line to parse again and the keys to replace. */
+typedef struct {
+    int argc;
+    char **argv;
+    jwt_keyring_t *ring;
+} reload_t;
+
+/* SIGHUP (see wk_server.h): the access-token keys from the key directory and the password
+ * share, from the command line and config file read again. */
+static void s_reload(void *arg, int *password_share)
+{
+    reload_t *rl = arg;
+    wk_args_t r;
+    char err[300];
+    if (s_parse_args(rl->argc, rl->argv, &r) != OPTIONS_OK) {
+        log_error("reload: the configuration does not parse; nothing changed");
+    } else if (jwt_keyring_reload(rl->ring, r.keys_dir, err, sizeof err) < 0) {
+        log_error("reload: %s; the access-token keys stay as they were", err);
+        *password_share = r.cfg.password_share;
+    } else {
+        *password_share = r.cfg.password_share;
+        log_info("reloaded: %d access-token keys, password share %d%%", jwt_keyring_count(rl->ring),
+                 r.cfg.password_share);
+    }
+    options_file_free(&r.file);
+}
+
 /* Checks the serving configuration and serves until stopped: 0, 1 (failed), 2 (bad set-up). */
-static int s_serve(const wk_args_t *a, const char *dsn, const wk_clusters_t *clusters)
+static int s_serve(const wk_args_t *a, int argc, char **argv, const char *dsn,
+                   const wk_clusters_t *clusters)
 {
     wk_server_config_t cfg = a->cfg;
     cfg.dsn = dsn;
@@ -196,6 +238,9 @@ static int s_serve(const wk_args_t *a, const char *dsn, const wk_clusters_t *clu
         return 2;
     }
     cfg.ring = ring;
+    reload_t rl = {argc, argv, ring};
+    cfg.reload = s_reload;
+    cfg.reload_arg = &rl;
     snprintf(shard_user, sizeof shard_user, "quiz_shard_%d", cfg.shard);
     /* With several clusters, the registry says which one holds this shard's tenants. */
     cfg.clusters = clusters;
@@ -224,13 +269,10 @@ static int s_serve(const wk_args_t *a, const char *dsn, const wk_clusters_t *clu
     return rc;
 }
 
-int main(int argc, char **argv)
+/* After the options: migrate, or serve. The exit status. */
+static int s_run(const wk_args_t *a, int argc, char **argv)
 {
-    wk_args_t a;
-    options_result_t parsed = s_parse_args(argc, argv, &a);
-    if (parsed != OPTIONS_OK)
-        return parsed == OPTIONS_HELP ? 0 : 2;
-    log_init("quiz-worker", a.verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+    log_init("quiz-worker", a->verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
     /* Argon2id takes 19 MiB per hash. A fixed mmap threshold keeps such blocks mmapped and
        returned to the kernel on free; glibc's adaptive threshold would otherwise move them into
        the heap after the first one and keep them resident. */
@@ -247,16 +289,25 @@ int main(int argc, char **argv)
     wk_clusters_t clusters;
     if (wk_clusters_load(&clusters, dsn, getenv("QUIZ_CLUSTER_URLS")) < 0)
         return 2;
-    if (a.migrate) {
+    if (a->migrate) {
         int rc = 2;
-        if (a.cfg.shards >= 1)
-            rc = wk_migrate_all(&clusters, a.cfg.shards, a.dedicated) == 0 ? 0 : 1;
+        if (a->cfg.shards >= 1)
+            rc = wk_migrate_all(&clusters, a->cfg.shards, a->dedicated) == 0 ? 0 : 1;
         else
             s_usage(stderr);
         wk_clusters_clear(&clusters);
         return rc;
     }
-    int rc = s_serve(&a, dsn, &clusters);
+    int rc = s_serve(a, argc, argv, dsn, &clusters);
     wk_clusters_clear(&clusters);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    wk_args_t a;
+    options_result_t parsed = s_parse_args(argc, argv, &a);
+    int rc = parsed == OPTIONS_OK ? s_run(&a, argc, argv) : parsed == OPTIONS_HELP ? 0 : 2;
+    options_file_free(&a.file);
     return rc;
 }

@@ -94,9 +94,10 @@ struct server {
     lane_t lanes[2];
     wk_pace_t pace; /* the password lane's share while others are busy */
     bool draining;
-    bool stop;     /* threads exit instead of going idle */
-    bool stalled;  /* a thread has been on one request longer than cfg->stall_ms */
-    char pong[48]; /* the body of a ping's reply */
+    bool stop;        /* threads exit instead of going idle */
+    bool stalled;     /* a thread has been on one request longer than cfg->stall_ms */
+    char pong[48];    /* the body of a ping's reply */
+    char status[300]; /* what READY=1 said */
     const wk_server_config_t *cfg;
     wk_spares_t *spares;
     wk_mover_t *mover;
@@ -615,6 +616,18 @@ static void s_settle(server_t *s)
         s_turn(s, (long)(settle_until - now), false);
 }
 
+/* SIGHUP: the configuration's reloadable part, with no request refused meanwhile. */
+static void s_reload(server_t *s, const wk_server_config_t *cfg)
+{
+    lifecycle_reloading();
+    int share = cfg->password_share;
+    cfg->reload(cfg->reload_arg, &share);
+    pthread_mutex_lock(&s->lock);
+    s->pace.share = share;
+    pthread_mutex_unlock(&s->lock);
+    lifecycle_ready(s->status);
+}
+
 /* Serves until SIGTERM, then drains: busy threads finish (up to drain_ms), then s_settle. */
 static void s_serve_until_drained(server_t *s, const wk_server_config_t *cfg)
 {
@@ -639,6 +652,8 @@ static void s_serve_until_drained(server_t *s, const wk_server_config_t *cfg)
         }
         /* Draining: look at the threads again soon, they do not wake this thread. */
         s_turn(s, s->draining ? 20 : timeout, wd_usec != 0);
+        if (lifecycle_take_reload() && cfg->reload && !s->draining)
+            s_reload(s, cfg);
     }
     pthread_mutex_lock(&s->lock);
     int busy = s_busy(s);
@@ -688,10 +703,10 @@ int wk_server_run(const wk_server_config_t *cfg)
     }
     s_threads_start(s);
     s_wait_threads_idle(s);
-    char status[300], where[64] = "";
+    char where[64] = "", *status = s->status;
     if (metrics)
         snprintf(where, sizeof where, ", metrics on port %d", wk_metrics_port(metrics));
-    snprintf(status, sizeof status,
+    snprintf(status, sizeof s->status,
              "shard %d/%d%s serving on %s with %d threads (+%d for passwords)%s", cfg->shard,
              cfg->shards, dedicated ? " (dedicated)" : "", cfg->endpoint, cfg->threads,
              cfg->slow_threads, where);

@@ -39,6 +39,10 @@ typedef struct {
     const char *metrics_listen; /* ADDR:PORT of the /metrics endpoint (NULL: none) */
     int metrics_top;            /* tenants listed by name there */
     int stall_ms; /* a thread this long on one request stops the watchdog and /healthz */
+    /* SIGHUP: re-reads what may change while serving (the access-token keys) and sets
+     *password_share to the configured share; NULL: nothing reloads. */
+    void (*reload)(void *arg, int *password_share);
+    void *reload_arg;
 } wk_server_config_t;
 
 /* Serves until SIGTERM/SIGINT, then drains. 0 on a clean stop, -1 if it could not start. */

@@ -228,6 +228,16 @@ int stack_start_worker(qstack_t *s, int shard)
     return s_start_worker(s, shard, 0);
 }
 
+int stack_start_replica_worker(qstack_t *s, int shard)
+{
+    return s_start_worker(s, shard, 1);
+}
+
+void stack_replica_endpoint(const qstack_t *s, int shard, char *out, size_t len)
+{
+    s_replica_endpoint(s, shard, out, len);
+}
+
 int stack_start_replica(qstack_t *s, int shard)
 {
     s->has_replica[shard] = true;
@@ -258,7 +268,9 @@ int stack_start_with(qstack_t *s, int nshards, const char *const *gateway_args)
 int stack_start_opts(qstack_t *s, int nshards, const char *const *gateway_args,
                      const char *const *worker_args)
 {
+    const char *config = s->gateway_config; /* the one field set before the start */
     memset(s, 0, sizeof *s);
+    s->gateway_config = config;
     s->worker_args = worker_args;
     const char *dsn = getenv("QUIZ_TEST_DATABASE_URL");
     if (!dsn || !getenv("QUIZ_BIN_DIR")) {
@@ -332,6 +344,7 @@ static int s_start_gateway(qstack_t *s, int which)
                       "16384",   "--curve-secret", secret,        "--worker-key",
                       worker_key};
     int argc = 13;
+    FILE *config = s->gateway_config ? fopen(s->gateway_config, "w") : NULL;
     for (int i = 0; i < s->nshards; i++) {
         stack_endpoint(s, i, eps[i], sizeof eps[i]);
         if (s->has_replica[i]) {
@@ -339,8 +352,17 @@ static int s_start_gateway(qstack_t *s, int which)
             eps[i][len++] = ',';
             s_replica_endpoint(s, i, eps[i] + len, sizeof eps[i] - len);
         }
+        if (config) {
+            fprintf(config, "shard %s\n", eps[i]);
+            continue;
+        }
         argv[argc++] = "--shard";
         argv[argc++] = eps[i];
+    }
+    if (config) {
+        fclose(config);
+        argv[argc++] = "--config";
+        argv[argc++] = (char *)s->gateway_config;
     }
     char dedicated[STACK_MAX_SHARDS][12];
     argc = s_dedicated_args(s, argv, argc, dedicated);

@@ -32,6 +32,10 @@ typedef struct {
     const char *const *gateway_args;    /* extra gateway options (NULL-terminated), or NULL */
     bool dedicated[STACK_MAX_SHARDS];   /* passed to every process as --dedicated */
     int metrics_port[STACK_MAX_SHARDS]; /* a worker's /metrics, with --metrics-listen (else 0) */
+    /* A file for the gateway's --config: its shard lines are written there (the first
+       endpoint of each shard) instead of --shard options, so a test can change them and
+       reload. NULL: --shard options. Set before stack_start (which keeps it). */
+    const char *gateway_config;
 } qstack_t;
 
 /* Starts nshards workers and a gateway. 0, or -1 (the test should fail). */
@@ -60,6 +64,10 @@ int stack_stop_gateway(qstack_t *s);
 /* Starts a second worker for a shard (as on a second host) and restarts the gateway with both
  * endpoints for that shard. 0 or -1. */
 int stack_start_replica(qstack_t *s, int shard);
+/* Starts a second worker for a shard without telling the gateway. 0 or -1. */
+int stack_start_replica_worker(qstack_t *s, int shard);
+/* The endpoint of a shard's second worker. */
+void stack_replica_endpoint(const qstack_t *s, int shard, char *out, size_t len);
 /* Kills a shard's second worker with SIGKILL. */
 void stack_kill_replica(qstack_t *s, int shard);
 /* Kills a worker with SIGKILL, as a crash would. */
