@@ -138,6 +138,13 @@ static pid_t s_spawn(const qstack_t *s, const char *name, const char *notify, ch
         dup2(fd, STDOUT_FILENO);
         dup2(fd, STDERR_FILENO);
     }
+    struct stat st;
+    if (s->journal && fstat(STDERR_FILENO, &st) == 0) { /* as systemd says its stream is ours */
+        char stream[64];
+        snprintf(stream, sizeof stream, "%llu:%llu", (unsigned long long)st.st_dev,
+                 (unsigned long long)st.st_ino);
+        setenv("JOURNAL_STREAM", stream, 1);
+    }
     setenv("NOTIFY_SOCKET", notify, 1);
     setenv("QUIZ_DATABASE_URL", s->dsn, 1);
     setenv("QUIZ_PLATFORM_TOKEN", s->token, 1);
@@ -268,9 +275,11 @@ int stack_start_with(qstack_t *s, int nshards, const char *const *gateway_args)
 int stack_start_opts(qstack_t *s, int nshards, const char *const *gateway_args,
                      const char *const *worker_args)
 {
-    const char *config = s->gateway_config; /* the one field set before the start */
+    const char *config = s->gateway_config; /* the fields set before the start */
+    bool journal = s->journal;
     memset(s, 0, sizeof *s);
     s->gateway_config = config;
+    s->journal = journal;
     s->worker_args = worker_args;
     const char *dsn = getenv("QUIZ_TEST_DATABASE_URL");
     if (!dsn || !getenv("QUIZ_BIN_DIR")) {

@@ -36,6 +36,9 @@ typedef struct {
        endpoint of each shard) instead of --shard options, so a test can change them and
        reload. NULL: --shard options. Set before stack_start (which keeps it). */
     const char *gateway_config;
+    /* Daemons are told their stderr is the journal's stream ($JOURNAL_STREAM), so they log to
+       the journal socket. Set before stack_start (which keeps it). */
+    bool journal;
 } qstack_t;
 
 /* Starts nshards workers and a gateway. 0, or -1 (the test should fail). */
