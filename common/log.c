@@ -190,28 +190,47 @@ void log_access(const log_req_t *req, const log_access_t *a)
 {
     if (LOG_LEVEL_INFO > s_max)
         return;
-    char prefix[128], user[37] = "-", message[512];
-    s_req_prefix(req->request_id, req->tenant, req->shard, prefix);
+    /* One snprintf and one write per request on the common path (stderr): this runs for every
+       request of both daemons. */
+    char rid[33] = "-", tenant[37] = "-", user[37] = "-", line[600];
+    if (req->request_id)
+        ident_hex(req->request_id, 16, rid);
+    if (req->tenant)
+        ident_uuid_format(req->tenant, tenant);
     if (a->user)
         ident_uuid_format(a->user, user);
-    int n = snprintf(message, sizeof message,
-                     "%saccess route=%s method=%s status=%s duration_ms=%.3f", prefix, a->route,
-                     a->method ? a->method : "-", a->status, (double)a->duration_us / 1000);
-    if (a->db_us >= 0 && n > 0 && (size_t)n < sizeof message)
-        n += snprintf(message + n, sizeof message - (size_t)n, " db_ms=%.3f",
-                      (double)a->db_us / 1000);
-    if (n > 0 && (size_t)n < sizeof message)
-        snprintf(message + n, sizeof message - (size_t)n, " user=%s", user);
+    const char *method = a->method ? a->method : "-";
+    unsigned long long took = (unsigned long long)a->duration_us;
+    const char *text = s_journal ? "" : s_prefix[LOG_LEVEL_INFO], *name = s_journal ? "" : s_name;
+    const char *sep = s_journal ? "" : ": ";
+    int n = a->db_us >= 0 ? snprintf(line, sizeof line,
+                                     "%s%s%srequest=%s tenant=%s shard=%d access route=%s method=%s"
+                                     " status=%s duration_us=%llu db_us=%lld user=%s\n",
+                                     text, name, sep, rid, tenant, req->shard, a->route, method,
+                                     a->status, took, a->db_us, user)
+                          : snprintf(line, sizeof line,
+                                     "%s%s%srequest=%s tenant=%s shard=%d access route=%s method=%s"
+                                     " status=%s duration_us=%llu user=%s\n",
+                                     text, name, sep, rid, tenant, req->shard, a->route, method,
+                                     a->status, took, user);
+    if (n <= 0 || (size_t)n >= sizeof line)
+        return;
+    if (!s_journal) {
+        ssize_t ignored = write(STDERR_FILENO, line, (size_t)n);
+        (void)ignored;
+        return;
+    }
+    line[n - 1] = '\0';
     fields_t f = {.n = 0};
     s_req_fields(&f, req->request_id, req->tenant, req->shard);
     s_field(&f, "ROUTE=%s", a->route);
     if (a->method)
         s_field(&f, "METHOD=%s", a->method);
     s_field(&f, "STATUS=%s", a->status);
-    s_field(&f, "DURATION_US=%llu", (unsigned long long)a->duration_us);
+    s_field(&f, "DURATION_US=%llu", took);
     if (a->db_us >= 0)
         s_field(&f, "DB_US=%lld", a->db_us);
     if (a->user)
         s_field(&f, "USER_ID=%s", user);
-    s_emit(LOG_LEVEL_INFO, message, &f);
+    s_emit(LOG_LEVEL_INFO, line, &f);
 }

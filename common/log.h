@@ -29,7 +29,7 @@ void log_req_end(void);
 
 /* One request's access line, at info level, in logfmt after the request's ids:
  *   request=<hex> tenant=<uuid> shard=K access route=quiz_get method=GET status=200
- *   duration_ms=1.234 [db_ms=0.800] user=<uuid or ->
+ *   duration_us=1234 [db_us=800] user=<uuid or ->
  * Under systemd (stderr is the journal's stream) every line goes to the journal with fields
  * instead: REQUEST_ID, TENANT_ID, SHARD on each line about a request, and ROUTE, METHOD, STATUS,
  * DURATION_US, DB_US, USER_ID on this one, so `journalctl REQUEST_ID=<hex>` finds a request in

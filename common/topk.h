@@ -2,8 +2,9 @@
  * ids counting requests and the database time they took. It keeps 4K entries; a tenant not
  * among them takes the place of the lightest, inheriting its request count (an overestimate by
  * at most that count), so any tenant with more than total/(4K) of the requests is certainly
- * listed. Time is counted from the moment a tenant entered. Thread-safe (one mutex; an update
- * is a scan of at most 4K ids). */
+ * listed. Time is counted from the moment a tenant entered. Thread-safe: threads count into 8
+ * stripes with a mutex each (an update is a scan of at most 4K ids), merged by topk_top; a
+ * tenant's requests spread over the threads, so its share of each stripe is its share. */
 #ifndef COMMON_TOPK_H
 #define COMMON_TOPK_H
 

@@ -33,7 +33,10 @@ struct gw_http {
     atomic_size_t max_body;
     /* When each civetweb thread took its current request (clock_mono_us()/1000; 0: idle),
        for the watchdog (gw_http_oldest_ms); a thread takes its slot at its first request. */
-    atomic_ullong *busy_since_ms;
+    struct busy {
+        atomic_ullong since_ms;
+        char pad[56]; /* a cache line each: threads do not share one to write */
+    } * busy;
     int nslots;
     atomic_int next_slot;
 };
@@ -578,8 +581,8 @@ static int s_on_request(struct mg_connection *conn, void *cbdata)
     if (s_thread_slot < 0)
         s_thread_slot = atomic_fetch_add(&http->next_slot, 1);
     if (s_thread_slot < http->nslots)
-        atomic_store(&http->busy_since_ms[s_thread_slot], clock_mono_us() / 1000);
-    gw_metrics_begin();
+        atomic_store_explicit(&http->busy[s_thread_slot].since_ms, clock_mono_us() / 1000,
+                              memory_order_relaxed);
     s_request_shard = -1;
     proto_request_t req = {0};
     /* A request id from the load balancer is kept, so one id follows the request end to end;
@@ -603,7 +606,7 @@ static int s_on_request(struct mg_connection *conn, void *cbdata)
                                     req.has_user ? req.user_id : NULL});
     proto_request_clear(&req);
     if (s_thread_slot < http->nslots)
-        atomic_store(&http->busy_since_ms[s_thread_slot], 0);
+        atomic_store_explicit(&http->busy[s_thread_slot].since_ms, 0, memory_order_relaxed);
     return status; /* non-zero: the request was handled */
 }
 
@@ -627,6 +630,16 @@ static int s_log_message(const struct mg_connection *conn, const char *message)
     return 1;
 }
 
+/* Requests in progress: the threads busy with one. */
+static long long s_in_flight(void *arg)
+{
+    gw_http_t *http = arg;
+    long long n = 0;
+    for (int i = 0; i < http->nslots; i++)
+        n += atomic_load_explicit(&http->busy[i].since_ms, memory_order_relaxed) != 0;
+    return n;
+}
+
 gw_http_t *gw_http_start(const gw_http_config_t *cfg)
 {
     const char *local[LOCAL_COUNT + 1];
@@ -638,7 +651,8 @@ gw_http_t *gw_http_start(const gw_http_config_t *cfg)
     gw_http_t *http = mem_zalloc(sizeof *http);
     http->cfg = *cfg;
     http->nslots = cfg->threads + 16; /* civetweb's workers, and room for any it adds */
-    http->busy_since_ms = mem_zalloc((size_t)http->nslots * sizeof *http->busy_since_ms);
+    http->busy = mem_zalloc((size_t)http->nslots * sizeof *http->busy);
+    gw_metrics_in_flight_from(s_in_flight, http);
     gw_http_set_limits(http, cfg->password_inflight, cfg->max_body);
     char threads[16], keep_alive[16], timeout[16];
     snprintf(threads, sizeof threads, "%d", cfg->threads);
@@ -666,7 +680,7 @@ gw_http_t *gw_http_start(const gw_http_config_t *cfg)
     http->ctx = mg_start(&cb, http, options);
     if (!http->ctx) {
         log_error("could not listen on \"%s\"", cfg->listen);
-        free(http->busy_since_ms);
+        free(http->busy);
         free(http);
         return NULL;
     }
@@ -686,7 +700,7 @@ uint64_t gw_http_oldest_ms(gw_http_t *http)
 {
     uint64_t now = clock_mono_us() / 1000, oldest = 0;
     for (int i = 0; i < http->nslots; i++) {
-        uint64_t since = atomic_load(&http->busy_since_ms[i]);
+        uint64_t since = atomic_load_explicit(&http->busy[i].since_ms, memory_order_relaxed);
         if (since && now - since > oldest)
             oldest = now - since;
     }
@@ -705,7 +719,8 @@ void gw_http_stop(gw_http_t **http_p)
     if (!http_p || !*http_p)
         return;
     mg_stop((*http_p)->ctx);
-    free((*http_p)->busy_since_ms);
+    gw_metrics_in_flight_from(NULL, NULL);
+    free((*http_p)->busy);
     free(*http_p);
     *http_p = NULL;
 }

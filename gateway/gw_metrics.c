@@ -20,7 +20,8 @@ static const char *const s_methods[] = {"GET",  "POST",   "PUT",     "PATCH",
 static const char *s_route[SLOTS_MAX], *s_method[SLOTS_MAX];
 static int s_nroutes, s_nslots;
 static metrics_hist_t s_requests[SLOTS_MAX][CLASSES];
-static atomic_llong s_in_flight;
+static long long (*s_in_flight)(void *arg); /* counted by the HTTP server (gw_http.c) */
+static void *s_in_flight_arg;
 static atomic_ullong s_calls[SHARD_MAX][3];
 static metrics_hist_t s_call_time[SHARD_MAX];
 static atomic_ullong s_redirects;
@@ -59,14 +60,19 @@ const char *gw_metrics_route_name(int slot)
     return slot >= 0 && slot < s_nslots ? s_route[slot] : "unmatched";
 }
 
-void gw_metrics_begin(void)
+void gw_metrics_in_flight_from(long long (*count)(void *arg), void *arg)
 {
-    atomic_fetch_add_explicit(&s_in_flight, 1, memory_order_relaxed);
+    s_in_flight = count;
+    s_in_flight_arg = arg;
+}
+
+static long long s_in_flight_now(void)
+{
+    return s_in_flight ? s_in_flight(s_in_flight_arg) : 0;
 }
 
 void gw_metrics_request(int slot, const char *method, int http_status, uint64_t usec)
 {
-    atomic_fetch_sub_explicit(&s_in_flight, 1, memory_order_relaxed);
     if (slot < 0 || slot >= s_nslots - METHODS) {
         int m = 0;
         while (m < METHODS - 1 && strcmp(s_methods[m], method) != 0)
@@ -101,7 +107,7 @@ void gw_metrics_totals(uint64_t *requests, uint64_t *errors, long long *in_fligh
             if (c == 4)
                 *errors += n;
         }
-    *in_flight = (long long)atomic_load_explicit(&s_in_flight, memory_order_relaxed);
+    *in_flight = s_in_flight_now();
 }
 
 void gw_metrics_shard_totals(int shard, uint64_t calls[3], uint64_t *buckets)
@@ -147,8 +153,7 @@ char *gw_metrics_render(int nshards)
                    " class.");
     s_requests_render(&t, true);
     metrics_family(&t, "quiz_http_requests_in_flight", "gauge", "HTTP requests being answered.");
-    metrics_printf(&t, "quiz_http_requests_in_flight %lld\n",
-                   (long long)atomic_load_explicit(&s_in_flight, memory_order_relaxed));
+    metrics_printf(&t, "quiz_http_requests_in_flight %lld\n", s_in_flight_now());
     if (nshards > SHARD_MAX)
         nshards = SHARD_MAX;
     metrics_family(&t, "quiz_shard_calls_total", "counter",

@@ -20,8 +20,9 @@ int gw_metrics_local_slot(int i);
 /* A slot's route label ("unmatched" for GW_METRICS_UNMATCHED), for the request log. */
 const char *gw_metrics_route_name(int slot);
 
-/* A request began / was answered with http_status after usec microseconds. */
-void gw_metrics_begin(void);
+/* Where the requests in flight are counted (the HTTP server knows its busy threads). */
+void gw_metrics_in_flight_from(long long (*count)(void *arg), void *arg);
+/* A request was answered with http_status after usec microseconds. */
 void gw_metrics_request(int slot, const char *method, int http_status, uint64_t usec);
 /* One call to a shard and its outcome. */
 void gw_metrics_call(int shard, gw_call_t outcome, uint64_t usec);

@@ -94,7 +94,7 @@ Test(logs, one_request_has_one_access_line_in_the_gateway_and_in_its_worker_unde
     snprintf(needle, sizeof needle, "request=%s ", rid);
     snprintf(tenant, sizeof tenant, "tenant=%s ", t.id);
     cr_assert_eq(s_find_line("gateway", line, sizeof line, needle, tenant, "access route=user_me",
-                             "method=GET", "status=200", "duration_ms=", NULL),
+                             "method=GET", "status=200", "duration_us=", NULL),
                  0, "no access line for %s in the gateway's log", rid);
     char shard[16];
     snprintf(shard, sizeof shard, "shard=%d ", t.shard);
@@ -103,7 +103,7 @@ Test(logs, one_request_has_one_access_line_in_the_gateway_and_in_its_worker_unde
     cr_expect(strstr(line, t.token) == NULL, "no token in a log line");
     snprintf(worker, sizeof worker, "worker%d", t.shard);
     cr_assert_eq(s_find_line(worker, line, sizeof line, needle, tenant, "access route=user_me",
-                             "status=ok", "db_ms=", NULL),
+                             "status=ok", "db_us=", NULL),
                  0, "no access line for %s in the worker's log", rid);
     snprintf(worker, sizeof worker, "worker%d", 1 - t.shard);
     cr_expect_neq(s_find_line(worker, line, sizeof line, needle, NULL), 0,

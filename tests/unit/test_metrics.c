@@ -64,11 +64,8 @@ Test(metrics, the_gateway_counts_a_request_under_its_route_name_once)
         if (r->op == PROTO_OP_QUIZ_GET)
             get = r;
     cr_assert(get);
-    gw_metrics_begin();
     gw_metrics_request(gw_metrics_route_slot(get), "GET", 200, 1500);
-    gw_metrics_begin();
     gw_metrics_request(GW_METRICS_UNMATCHED, "BREW", 404, 100);
-    gw_metrics_begin();
     gw_metrics_request(gw_metrics_local_slot(0), "GET", 200, 100);
     char *text = gw_metrics_render(2);
     cr_expect(strstr(text, "quiz_http_requests_total{route=\"quiz_get\",method=\"GET\","
