@@ -98,6 +98,13 @@ static int s_send_json(struct mg_connection *conn, int status, const char *body,
 static int s_problem(struct mg_connection *conn, int status, const char *type, const char *detail,
                      const char *rid, const char *extra_headers)
 {
+    /* Every 503 and 504 says when to try again, whoever refused: a client that retries at
+       once only adds to what made the shard slow or absent. */
+    char with_retry[640];
+    if ((status == 503 || status == 504) && !strstr(extra_headers, "Retry-After:")) {
+        snprintf(with_retry, sizeof with_retry, "%sRetry-After: 1\r\n", extra_headers);
+        extra_headers = with_retry;
+    }
     json_t *doc = json_pack("{s:s+, s:s, s:i, s:s, s:s}", "type", "/problems/", type, "title",
                             mg_get_response_code_text(conn, status), "status", status, "detail",
                             detail ? detail : "", "request_id", rid);

@@ -53,6 +53,7 @@ typedef struct {
     char path[128];
     long status;
     double seconds;
+    char retry_after[16]; /* the answer's Retry-After, or "" */
 } call_t;
 
 static void *s_call_thread(void *arg)
@@ -64,6 +65,7 @@ static void *s_call_thread(void *arg)
     http_resp_t r;
     call->status = http_do(&r, "GET", url, NULL, h);
     call->seconds = r.seconds;
+    http_header(&r, "Retry-After", call->retry_after, sizeof call->retry_after);
     http_resp_clear(&r);
     return NULL;
 }
@@ -126,6 +128,7 @@ Test(worker, passed_deadline_is_504_and_the_next_request_gets_its_own_answer)
     snprintf(slow.path, sizeof slow.path, "/api/tenants/%s/stats", a);
     s_call_thread(&slow);
     cr_expect_eq(slow.status, 504);
+    cr_expect_str_eq(slow.retry_after, "1", "a 504 says when to try again");
     cr_expect_lt(slow.seconds, S.deadline_ms / 1000.0 + 1.0, "took %.2f s", slow.seconds);
     db_unlock(lock);
     call_t next = {.status = 0};
