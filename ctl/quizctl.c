@@ -1,5 +1,6 @@
 /* quizctl: the operator's tool. One table of subcommands; each parses its own options and
- * exits non-zero, naming what failed. Today: `keygen`, the CurveZMQ keys of the worker link. */
+ * exits non-zero, naming what failed: `keygen` (the CurveZMQ keys of the worker link),
+ * `check` (the database clusters, ctl_check.c). */
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -7,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "common/curve.h"
+#include "ctl/ctl_check.h"
 
 typedef struct {
     const char *name;
@@ -70,6 +72,7 @@ static int s_keygen(int argc, char **argv)
 
 static const ctl_command_t s_commands[] = {
     {"keygen", s_keygen, "make a CurveZMQ keypair for a worker or gateway"},
+    {"check", ctl_check, "check every database cluster: reachable, TLS, privileges, wal_level"},
 };
 
 static int s_usage(FILE *out, int rc)
