@@ -16,6 +16,7 @@ CFLAGS  := -std=c17 -D_GNU_SOURCE -g -O2 $(WARN) -I. $(shell pkg-config --cflags
 GW_LDLIBS := $(shell pkg-config --libs $(GW_LIBS) 2>/dev/null) -lcivetweb -lpthread
 WK_LDLIBS := $(shell pkg-config --libs $(WK_LIBS) 2>/dev/null) -lcivetweb -lpthread
 TLDLIBS := $(shell pkg-config --libs $(TLIBS) 2>/dev/null) -lcivetweb -lpthread
+CTL_LDLIBS := $(shell pkg-config --libs $(WK_LIBS) libcurl 2>/dev/null) -lpthread
 SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 COMMON_SRC  := $(wildcard common/*.c)
@@ -44,9 +45,9 @@ build/quiz-gateway: $(call GW_OBJ,build)
 build/quiz-worker: $(call WK_OBJ,build)
 	@echo "LD $@"; $(CC) -o $@ $^ $(WK_LDLIBS)
 build/quizctl: $(call CTL_OBJ,build)
-	@echo "LD $@"; $(CC) -o $@ $^ $(WK_LDLIBS)
+	@echo "LD $@"; $(CC) -o $@ $^ $(CTL_LDLIBS)
 build-asan/quizctl: $(call CTL_OBJ,build-asan)
-	@echo "LD $@"; $(CC) $(SAN) -o $@ $^ $(WK_LDLIBS)
+	@echo "LD $@"; $(CC) $(SAN) -o $@ $^ $(CTL_LDLIBS)
 build-asan/quiz-gateway: $(call GW_OBJ,build-asan)
 	@echo "LD $@"; $(CC) $(SAN) -o $@ $^ $(GW_LDLIBS)
 build-asan/quiz-worker: $(call WK_OBJ,build-asan)

@@ -1,6 +1,6 @@
 /* quizctl: the operator's tool. One table of subcommands; each parses its own options and
  * exits non-zero, naming what failed: `keygen` (the CurveZMQ keys of the worker link),
- * `check` (the database clusters, ctl_check.c). */
+ * `check` (the database clusters, ctl_check.c), `tenants` (the platform API, ctl_tenants.c). */
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -9,6 +9,7 @@
 
 #include "common/curve.h"
 #include "ctl/ctl_check.h"
+#include "ctl/ctl_tenants.h"
 
 typedef struct {
     const char *name;
@@ -73,6 +74,7 @@ static int s_keygen(int argc, char **argv)
 static const ctl_command_t s_commands[] = {
     {"keygen", s_keygen, "make a CurveZMQ keypair for a worker or gateway"},
     {"check", ctl_check, "check every database cluster: reachable, TLS, privileges, wal_level"},
+    {"tenants", ctl_tenants, "list, show, create, delete, move, rebalance (the platform API)"},
 };
 
 static int s_usage(FILE *out, int rc)
