@@ -16,9 +16,9 @@
 #include <time.h>
 
 #include "common/mem.h"
+#include "ctl/ctl_clusters.h"
 
-#define CLUSTERS_MAX 16
-#define RTT_SAMPLES  5
+#define RTT_SAMPLES 5
 
 static int s_usage(FILE *out, int rc)
 {
@@ -233,32 +233,19 @@ int ctl_check(int argc, char **argv)
     }
     if (optind != argc)
         return s_usage(stderr, 2);
-    const char *names[] = {"QUIZ_DATABASE_URL", "DATABASE_URL", "NEON_DATABASE_URL"};
-    const char *control = NULL;
-    for (size_t i = 0; i < 3 && !control; i++)
-        if (getenv(names[i]) && *getenv(names[i]))
-            control = getenv(names[i]);
-    if (!control) {
-        fprintf(stderr, "quizctl check: no database: set QUIZ_DATABASE_URL, DATABASE_URL or"
-                        " NEON_DATABASE_URL\n");
+    ctl_clusters_t cls;
+    if (ctl_clusters_load(&cls, "quizctl check") < 0)
         return 2;
-    }
-    const char *urls[CLUSTERS_MAX] = {control};
-    int n = 1;
-    char *more = mem_strdup(getenv("QUIZ_CLUSTER_URLS") ? getenv("QUIZ_CLUSTER_URLS") : ""), *save;
-    for (char *u = strtok_r(more, ",", &save); u && n < CLUSTERS_MAX;
-         u = strtok_r(NULL, ",", &save))
-        urls[n++] = u;
     json_t *clusters = json_array();
     bool ok = true;
-    for (int i = 0; i < n; i++) {
-        json_t *cl = s_check_cluster(i, urls[i], n > 1);
+    for (int i = 0; i < cls.count; i++) {
+        json_t *cl = s_check_cluster(i, cls.url[i], cls.count > 1);
         ok = ok && json_array_size(json_object_get(cl, "problems")) == 0;
         if (!json)
             s_print_text(cl);
         json_array_append_new(clusters, cl);
     }
-    free(more);
+    ctl_clusters_clear(&cls);
     if (json) {
         json_t *doc = json_pack("{s:b, s:o}", "ok", ok, "clusters", clusters);
         char *text = json_dumps(doc, JSON_COMPACT);

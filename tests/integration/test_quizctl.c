@@ -167,3 +167,70 @@ Test(quizctl_tenants, refusals_are_named_and_change_nothing)
     cr_expect_str_eq(n ? n : "?", "0");
     free(n);
 }
+
+/* Runs `quizctl monitor ARGS --json` on the test database; its exit status and parsed output. */
+static int s_monitor(const char *args, json_t **doc, char *out, size_t len)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "QUIZ_DATABASE_URL='%s' QUIZ_CLUSTER_URLS= %s/quizctl monitor %s --json",
+             getenv("QUIZ_TEST_DATABASE_URL"), getenv("QUIZ_BIN_DIR"), args);
+    FILE *p = popen(cmd, "r");
+    cr_assert(p);
+    size_t n = fread(out, 1, len - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    *doc = json_loads(out, 0, NULL);
+    cr_assert(*doc, "not JSON: %.2000s", out);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+Test(quizctl_tenants, monitor_names_drift_sizes_and_the_thresholds_passed)
+{
+    /* Two tenants made as the API makes them: the expected set, however empty the database. */
+    char made[8192];
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(s_tenants(S.token, "create --name 'Monitored' --owner-email m@mon.example",
+                               made, sizeof made),
+                     0, "%s", made);
+    /* A tenant schema with one of the usual tables and one of its own: drift both ways. */
+    char schema[48];
+    snprintf(schema, sizeof schema, "tenant_%08x%08x%08x%08x", randombytes_random(),
+             randombytes_random(), randombytes_random(), randombytes_random());
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "CREATE SCHEMA %s; CREATE TABLE %s.users (id int); CREATE TABLE %s.stray (id int)",
+             schema, schema, schema);
+    cr_assert_eq(db_exec(sql), 0);
+    json_t *doc;
+    static char out[1 << 20];
+    int rc = s_monitor("--warn-relations 10 --top 3", &doc, out, sizeof out);
+    snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", schema);
+    db_exec(sql);
+    cr_expect_eq(rc, 0, "%.2000s", out);
+    json_t *c = json_array_get(json_object_get(doc, "clusters"), 0);
+    cr_assert(c && !json_object_get(c, "error"), "%.2000s", out);
+    const char *expected = json_string_value(json_object_get(c, "expected_tables"));
+    cr_expect(expected && strstr(expected, "quizzes") && strstr(expected, "users"), "%s", expected);
+    bool found = false;
+    size_t i;
+    json_t *d;
+    json_array_foreach (json_object_get(c, "drift"), i, d)
+        if (strcmp(json_string_value(json_object_get(d, "schema")), schema) == 0) {
+            found = true;
+            cr_expect(strstr(json_string_value(json_object_get(d, "missing")), "quizzes"));
+            cr_expect_str_eq(json_string_value(json_object_get(d, "extra")), "stray");
+        }
+    cr_expect(found, "the odd schema is not named as drift");
+    cr_expect_leq(json_array_size(json_object_get(c, "largest_tenants")), 3);
+    cr_expect_gt(json_integer_value(json_object_get(
+                     json_array_get(json_object_get(c, "largest_tenants"), 0), "bytes")),
+                 0);
+    cr_expect_gt(json_integer_value(json_object_get(c, "relations")), 10);
+    cr_expect_gt(json_integer_value(json_object_get(c, "catalog_bytes")), 0);
+    bool warned = false;
+    json_array_foreach (json_object_get(c, "warnings"), i, d)
+        warned = warned || strstr(json_string_value(d), "over --warn-relations 10");
+    cr_expect(warned, "%.2000s", out);
+    json_decref(doc);
+}
