@@ -41,8 +41,6 @@ struct gw_http {
     atomic_int next_slot;
 };
 
-static _Thread_local int s_thread_slot = -1;
-
 /* One proto status -> one HTTP status: the gateway's only translation point. */
 static const int s_http_status[PROTO_STATUS__COUNT] = {
     [PROTO_STATUS_OK] = 200,
@@ -69,9 +67,34 @@ static const int s_http_status[PROTO_STATUS__COUNT] = {
  * reply, instead of headers and body apart. extra_headers is "" or lines ending in \r\n. A
  * reply with an ETag may be kept by the client but is revalidated on every use (If-None-Match,
  * 304), so it is never shown stale; anything else is not to be stored. A 304 has no content. */
+/* The request this thread is answering, counted in /metrics and its busy slot released just
+ * before its answer is written: a client that has the answer finds it counted. */
+static _Thread_local struct {
+    gw_http_t *http; /* NULL outside a request */
+    int slot;        /* its metrics labels (gw_metrics.h) */
+    const char *method;
+    uint64_t start_us, took_us;
+    bool answered;
+} s_current;
+
+static _Thread_local int s_thread_slot = -1;
+
+static void s_answered(int status)
+{
+    if (!s_current.http || s_current.answered)
+        return;
+    s_current.answered = true;
+    s_current.took_us = clock_now_us() - s_current.start_us;
+    gw_metrics_request(s_current.slot, s_current.method, status, s_current.took_us);
+    gw_http_t *http = s_current.http;
+    if (s_thread_slot < http->nslots)
+        atomic_store_explicit(&http->busy[s_thread_slot].since_ms, 0, memory_order_relaxed);
+}
+
 static int s_send(struct mg_connection *conn, int status, const char *type, const char *body,
                   size_t len, const char *rid, const char *extra_headers)
 {
+    s_answered(status);
     static const char fmt[] = "HTTP/1.1 %d %s\r\n%sX-Request-ID: %s\r\nCache-Control: %s\r\n%s\r\n";
     const char *text = mg_get_response_code_text(conn, status);
     char content[160] = "";
@@ -602,18 +625,20 @@ static int s_on_request(struct mg_connection *conn, void *cbdata)
     req.deadline_ms = start / 1000 + (uint64_t)http->cfg.deadline_ms;
     char rid[33];
     ident_hex(req.request_id, 16, rid);
-    int slot = GW_METRICS_UNMATCHED;
-    int status = s_dispatch(conn, http, rid, &req, &slot);
-    uint64_t took = clock_now_us() - start;
-    gw_metrics_request(slot, ri->request_method, status, took);
+    s_current.http = http;
+    s_current.slot = GW_METRICS_UNMATCHED;
+    s_current.method = ri->request_method;
+    s_current.start_us = start;
+    s_current.answered = false;
+    int status = s_dispatch(conn, http, rid, &req, &s_current.slot);
+    s_answered(status); /* if nothing was sent */
     char code[8];
     snprintf(code, sizeof code, "%d", status);
     log_req_t lr = {req.request_id, req.has_tenant ? req.tenant : NULL, s_request_shard};
-    log_access(&lr, &(log_access_t){gw_metrics_route_name(slot), ri->request_method, code, took, -1,
-                                    req.has_user ? req.user_id : NULL});
+    log_access(&lr, &(log_access_t){gw_metrics_route_name(s_current.slot), ri->request_method, code,
+                                    s_current.took_us, -1, req.has_user ? req.user_id : NULL});
     proto_request_clear(&req);
-    if (s_thread_slot < http->nslots)
-        atomic_store_explicit(&http->busy[s_thread_slot].since_ms, 0, memory_order_relaxed);
+    s_current.http = NULL;
     return status; /* non-zero: the request was handled */
 }
 
