@@ -656,6 +656,26 @@ static void s_exit_thread(const struct mg_context *ctx, int thread_type, void *p
     gw_shard_link_destroy(&link);
 }
 
+/* An error civetweb answers itself (a request it cannot parse: bad syntax, or headers over
+ * max_request_size, which it reports alike): answered as ours are, a problem with a request
+ * id, and counted. */
+static int s_http_error(struct mg_connection *conn, int status, const char *errmsg)
+{
+    uint8_t id[16];
+    char rid[33];
+    randombytes_buf(id, sizeof id);
+    ident_hex(id, sizeof id, rid);
+    log_req_t lr = {id, NULL, -1};
+    log_req_warning(&lr, "HTTP %d from the server library: %s", status, errmsg ? errmsg : "");
+    uint64_t start = clock_now_us();
+    s_problem(conn, status, status == 400 ? "bad_request" : "http_error",
+              status == 400 ? "malformed request, or its line and headers are over 16 KiB"
+                            : (errmsg ? errmsg : ""),
+              rid, "Connection: close\r\n");
+    gw_metrics_request(GW_METRICS_UNMATCHED, "other", status, clock_now_us() - start);
+    return 0;
+}
+
 static int s_log_message(const struct mg_connection *conn, const char *message)
 {
     log_warning("civetweb: %s", message);
@@ -709,6 +729,7 @@ gw_http_t *gw_http_start(const gw_http_config_t *cfg)
     cb.init_thread = s_init_thread;
     cb.exit_thread = s_exit_thread;
     cb.log_message = s_log_message;
+    cb.http_error = s_http_error;
     http->ctx = mg_start(&cb, http, options);
     if (!http->ctx) {
         log_error("could not listen on \"%s\"", cfg->listen);
