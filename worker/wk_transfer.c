@@ -91,7 +91,12 @@ static void s_drop_replication(run_t *r)
     /* With the source reachable, dropping the subscription drops its slot there too (waiting
        for the walsender to let go); without, the slot is detached and dropped below. */
     snprintf(sql, sizeof sql, "DROP SUBSCRIPTION IF EXISTS %s", r->name);
-    if (!s_ok(r->t->target, sql)) {
+    /* The source's walsender may still hold the slot for a moment ("replication slot is
+       active"): the drop is tried again for up to 5 s before the subscription is detached. */
+    bool dropped = false;
+    for (int i = 0; i < 50 && !(dropped = s_ok(r->t->target, sql)); i++)
+        s_sleep_ms(100);
+    if (!dropped) {
         snprintf(sql, sizeof sql,
                  "DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_subscription WHERE subname = '%s') THEN"
                  " ALTER SUBSCRIPTION %s DISABLE; ALTER SUBSCRIPTION %s SET (slot_name = NONE);"

@@ -269,13 +269,21 @@ static void *s_writer(void *arg)
 }
 
 /* Names of replication objects of moves left on cluster c. */
-static char *s_leftovers(int c)
+static char *s_leftovers(int c, const char *op)
 {
-    return s_at(s_own[c], "SELECT concat_ws(',', (SELECT string_agg(subname, ',') FROM"
-                          " pg_subscription WHERE subname LIKE 'quizmove\\_%'), (SELECT"
-                          " string_agg(pubname, ',') FROM pg_publication WHERE pubname LIKE"
-                          " 'quizmove\\_%'), (SELECT string_agg(slot_name, ',') FROM"
-                          " pg_replication_slots WHERE slot_name LIKE 'quizmove\\_%'))");
+    /* This operation's only (quizmove_<hex of its id>): the suite's other tests run at the same
+       time and may be moving a tenant of their own. */
+    uint8_t u[16];
+    char hex[33], sql[600];
+    cr_assert_eq(ident_uuid_parse(op, 36, u), 0);
+    ident_hex(u, 16, hex);
+    snprintf(sql, sizeof sql,
+             "SELECT concat_ws(',', (SELECT string_agg(subname, ',') FROM pg_subscription"
+             " WHERE subname = 'quizmove_%s'), (SELECT string_agg(pubname, ',') FROM"
+             " pg_publication WHERE pubname = 'quizmove_%s'), (SELECT string_agg(slot_name, ',')"
+             " FROM pg_replication_slots WHERE slot_name = 'quizmove_%s'))",
+             hex, hex, hex);
+    return s_at(s_own[c], sql);
 }
 
 /* A reader during a move: retitles one quiz and reads it back, and lists quizzes, counting
@@ -386,7 +394,7 @@ Test(clusters, a_move_between_clusters_keeps_every_acknowledged_write)
     cr_expect_str_eq(n, "1");
     free(n);
     for (int c = 0; c < 2; c++) {
-        char *left = s_leftovers(c);
+        char *left = s_leftovers(c, op);
         cr_expect_str_eq(left, "", "cluster %d keeps %s", c, left);
         free(left);
     }
@@ -453,7 +461,7 @@ Test(clusters, a_mover_killed_mid_copy_leaves_the_tenant_serving_and_nothing_beh
                      json_string_value(json_object_get(done, "error")) ?: "");
     json_decref(done);
     for (int c = 0; c < 2; c++) {
-        char *left = s_leftovers(c);
+        char *left = s_leftovers(c, op);
         cr_expect_str_eq(left, "", "cluster %d keeps %s", c, left);
         free(left);
     }
