@@ -133,16 +133,20 @@ static void s_vwrite(log_level_t level, const char *prefix, const log_req_t *req
 {
     if (level > s_max)
         return;
-    char current[128];
+    /* The request the line is about: the one named, or the thread's (log_req_begin). */
+    log_req_t current;
+    if (!req && !prefix && s_current.set) {
+        current = (log_req_t){s_current.request_id, s_current.has_tenant ? s_current.tenant : NULL,
+                              s_current.shard};
+        req = &current;
+    }
+    char ids[128];
     fields_t f = {.n = 0};
     if (req) {
-        s_req_fields(&f, req->request_id, req->tenant, req->shard);
-    } else if (!prefix && s_current.set) {
-        s_req_prefix(s_current.request_id, s_current.has_tenant ? s_current.tenant : NULL,
-                     s_current.shard, current);
-        prefix = current;
-        s_req_fields(&f, s_current.request_id, s_current.has_tenant ? s_current.tenant : NULL,
-                     s_current.shard);
+        s_req_prefix(req->request_id, req->tenant, req->shard, ids);
+        prefix = ids;
+        if (s_journal) /* fields only where they go */
+            s_req_fields(&f, req->request_id, req->tenant, req->shard);
     }
     char message[2048];
     int n = snprintf(message, sizeof message, "%s", prefix ? prefix : "");
@@ -161,11 +165,9 @@ void log_write(log_level_t level, const char *prefix, const char *fmt, ...)
 
 void log_req_write(log_level_t level, const log_req_t *req, const char *fmt, ...)
 {
-    char prefix[128];
-    s_req_prefix(req->request_id, req->tenant, req->shard, prefix);
     va_list ap;
     va_start(ap, fmt);
-    s_vwrite(level, prefix, req, fmt, ap);
+    s_vwrite(level, NULL, req, fmt, ap);
     va_end(ap);
 }
 

@@ -92,11 +92,10 @@ static void s_problem(json_t *problems, const char *what, const char *fix)
 }
 
 /* Everything about one cluster, as a JSON object with "problems". */
-static json_t *s_check_cluster(int index, const char *url, bool several)
+static json_t *s_check_cluster(int index, const char *url, int count, void *arg)
 {
-    const char *keys[] = {"dbname", "connect_timeout", NULL};
-    const char *vals[] = {url, "5", NULL};
-    PGconn *c = PQconnectdbParams(keys, vals, 1);
+    bool several = count > 1;
+    PGconn *c = ctl_cluster_connect(url);
     json_t *out = json_pack("{s:i}", "cluster", index), *problems = json_array();
     json_object_set_new(out, "problems", problems);
     if (PQstatus(c) != CONNECTION_OK) {
@@ -189,6 +188,11 @@ static json_t *s_check_cluster(int index, const char *url, bool several)
     return out;
 }
 
+static bool s_fine(const json_t *cl)
+{
+    return json_array_size(json_object_get(cl, "problems")) == 0;
+}
+
 static void s_print_text(const json_t *cl)
 {
     const char *where = json_string_value(json_object_get(cl, "where"));
@@ -233,28 +237,9 @@ int ctl_check(int argc, char **argv)
     }
     if (optind != argc)
         return s_usage(stderr, 2);
-    ctl_clusters_t cls;
-    if (ctl_clusters_load(&cls, "quizctl check") < 0)
-        return 2;
-    json_t *clusters = json_array();
-    bool ok = true;
-    for (int i = 0; i < cls.count; i++) {
-        json_t *cl = s_check_cluster(i, cls.url[i], cls.count > 1);
-        ok = ok && json_array_size(json_object_get(cl, "problems")) == 0;
-        if (!json)
-            s_print_text(cl);
-        json_array_append_new(clusters, cl);
-    }
-    ctl_clusters_clear(&cls);
-    if (json) {
-        json_t *doc = json_pack("{s:b, s:o}", "ok", ok, "clusters", clusters);
-        char *text = json_dumps(doc, JSON_COMPACT);
-        puts(text);
-        free(text);
-        json_decref(doc);
-    } else {
-        json_decref(clusters);
-        puts(ok ? "check: every cluster is ready" : "check: problems found (see above)");
-    }
-    return ok ? 0 : 1;
+    ctl_cluster_job_t job = {s_check_cluster, s_fine, s_print_text, NULL};
+    int rc = ctl_clusters_each("quizctl check", json, &job);
+    if (!json && rc < 2)
+        puts(rc == 0 ? "check: every cluster is ready" : "check: problems found (see above)");
+    return rc;
 }

@@ -34,3 +34,37 @@ void ctl_clusters_clear(ctl_clusters_t *c)
     free(c->buf);
     memset(c, 0, sizeof *c);
 }
+
+PGconn *ctl_cluster_connect(const char *url)
+{
+    const char *keys[] = {"dbname", "connect_timeout", NULL};
+    const char *vals[] = {url, "5", NULL};
+    return PQconnectdbParams(keys, vals, 1);
+}
+
+int ctl_clusters_each(const char *prog, bool json, const ctl_cluster_job_t *job)
+{
+    ctl_clusters_t cls;
+    if (ctl_clusters_load(&cls, prog) < 0)
+        return 2;
+    json_t *clusters = json_array();
+    bool ok = true;
+    for (int i = 0; i < cls.count; i++) {
+        json_t *report = job->report(i, cls.url[i], cls.count, job->arg);
+        ok = ok && job->fine(report);
+        if (!json)
+            job->print(report);
+        json_array_append_new(clusters, report);
+    }
+    ctl_clusters_clear(&cls);
+    if (json) {
+        json_t *doc = json_pack("{s:b, s:o}", "ok", ok, "clusters", clusters);
+        char *text = json_dumps(doc, JSON_COMPACT);
+        puts(text);
+        free(text);
+        json_decref(doc);
+    } else {
+        json_decref(clusters);
+    }
+    return ok ? 0 : 1;
+}

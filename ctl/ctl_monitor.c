@@ -100,11 +100,10 @@ static void s_missing(const char *a, const char *b, char *out, size_t len)
     free(copy);
 }
 
-static json_t *s_monitor_cluster(int index, const char *url, const limits_t *lim)
+static json_t *s_monitor_cluster(int index, const char *url, int count, void *arg)
 {
-    const char *keys[] = {"dbname", "connect_timeout", NULL};
-    const char *vals[] = {url, "5", NULL};
-    PGconn *c = PQconnectdbParams(keys, vals, 1);
+    const limits_t *lim = arg;
+    PGconn *c = ctl_cluster_connect(url);
     json_t *out = json_pack("{s:i}", "cluster", index), *warnings = json_array();
     json_object_set_new(out, "warnings", warnings);
     if (PQstatus(c) != CONNECTION_OK) {
@@ -182,6 +181,11 @@ static json_t *s_monitor_cluster(int index, const char *url, const limits_t *lim
     return out;
 }
 
+static bool s_fine(const json_t *cl)
+{
+    return !json_object_get(cl, "error");
+}
+
 static void s_print_text(const json_t *cl)
 {
     printf("cluster %lld\n", (long long)json_integer_value(json_object_get(cl, "cluster")));
@@ -248,29 +252,8 @@ int ctl_monitor(int argc, char **argv)
         default: return s_usage(stderr, 2);
         }
     }
-    ctl_clusters_t cls;
     if (optind != argc)
         return s_usage(stderr, 2);
-    if (ctl_clusters_load(&cls, "quizctl monitor") < 0)
-        return 2;
-    json_t *clusters = json_array();
-    bool ok = true;
-    for (int i = 0; i < cls.count; i++) {
-        json_t *cl = s_monitor_cluster(i, cls.url[i], &lim);
-        ok = ok && !json_object_get(cl, "error");
-        if (!json)
-            s_print_text(cl);
-        json_array_append_new(clusters, cl);
-    }
-    ctl_clusters_clear(&cls);
-    if (json) {
-        json_t *doc = json_pack("{s:o}", "clusters", clusters);
-        char *text = json_dumps(doc, JSON_COMPACT);
-        puts(text);
-        free(text);
-        json_decref(doc);
-    } else {
-        json_decref(clusters);
-    }
-    return ok ? 0 : 1;
+    ctl_cluster_job_t job = {s_monitor_cluster, s_fine, s_print_text, &lim};
+    return ctl_clusters_each("quizctl monitor", json, &job);
 }

@@ -75,6 +75,7 @@ static _Thread_local struct {
     const char *method;
     uint64_t start_us, took_us;
     bool answered;
+    int shard; /* the shard that answered it (-1: none), for its log line */
 } s_current;
 
 static _Thread_local int s_thread_slot = -1;
@@ -252,9 +253,6 @@ static void s_add_shard_health(struct mg_connection *conn, gw_http_t *http, prot
     rep->body_len = strlen(text);
 }
 
-/* The shard that answered the request this thread is handling (-1: none), for its log line. */
-static _Thread_local int s_request_shard;
-
 /* Redirects followed for one request: a tenant moved twice while we asked. */
 #define REDIRECTS_MAX 3
 
@@ -302,7 +300,7 @@ static int s_forward(struct mg_connection *conn, gw_http_t *http, proto_request_
     }
     if (slot)
         atomic_fetch_sub(slot, 1);
-    s_request_shard = shard;
+    s_current.shard = shard;
     if (req->has_tenant && req->op != PROTO_OP_TENANT_CREATE) /* that id is only a proposal */
         gw_samples_tenant(req->tenant);
     log_req_t lr = {req->request_id, req->has_tenant ? req->tenant : NULL, shard};
@@ -613,7 +611,6 @@ static int s_on_request(struct mg_connection *conn, void *cbdata)
     if (s_thread_slot < http->nslots)
         atomic_store_explicit(&http->busy[s_thread_slot].since_ms, clock_mono_us() / 1000,
                               memory_order_relaxed);
-    s_request_shard = -1;
     proto_request_t req = {0};
     /* A request id from the load balancer is kept, so one id follows the request end to end;
        from anyone else it could be forged to pollute another request's trail. */
@@ -630,11 +627,12 @@ static int s_on_request(struct mg_connection *conn, void *cbdata)
     s_current.method = ri->request_method;
     s_current.start_us = start;
     s_current.answered = false;
+    s_current.shard = -1;
     int status = s_dispatch(conn, http, rid, &req, &s_current.slot);
     s_answered(status); /* if nothing was sent */
     char code[8];
     snprintf(code, sizeof code, "%d", status);
-    log_req_t lr = {req.request_id, req.has_tenant ? req.tenant : NULL, s_request_shard};
+    log_req_t lr = {req.request_id, req.has_tenant ? req.tenant : NULL, s_current.shard};
     log_access(&lr, &(log_access_t){gw_metrics_route_name(s_current.slot), ri->request_method, code,
                                     s_current.took_us, -1, req.has_user ? req.user_id : NULL});
     proto_request_clear(&req);

@@ -104,14 +104,21 @@ static void s_quiz(const api_tenant_t *t, char *id)
     http_resp_clear(&r);
 }
 
+/* A new tenant *t that creates a quiz (its id into quiz) and reads it once. */
+static void s_read_a_quiz(api_tenant_t *t, char quiz[37])
+{
+    api_tenant(&S, t);
+    s_quiz(t, quiz);
+    char path[80];
+    snprintf(path, sizeof path, "/api/quizzes/%s", quiz);
+    cr_assert_eq(api_status(&S, "GET", path, t->id, t->token, NULL), 200);
+}
+
 Test(metrics, the_gateway_counts_a_request_once_by_route_name_and_promtool_accepts_it)
 {
     api_tenant_t t;
-    api_tenant(&S, &t);
-    char quiz[37], path[80];
-    s_quiz(&t, quiz);
-    snprintf(path, sizeof path, "/api/quizzes/%s", quiz);
-    cr_assert_eq(api_status(&S, "GET", path, t.id, t.token, NULL), 200);
+    char quiz[37];
+    s_read_a_quiz(&t, quiz);
     cr_assert_eq(api_status(&S, "GET", "/api/no/such/thing", t.id, t.token, NULL), 404);
     char *text = s_scrape(S.url, true);
     const char *get = "route=\"quiz_get\",method=\"GET\",code_class=\"2xx\"";
@@ -142,11 +149,8 @@ Test(metrics, the_gateway_counts_a_request_once_by_route_name_and_promtool_accep
 Test(metrics, each_worker_serves_its_own_metrics_with_its_shard_and_promtool_accepts_them)
 {
     api_tenant_t t;
-    api_tenant(&S, &t);
-    char quiz[37], path[80];
-    s_quiz(&t, quiz);
-    snprintf(path, sizeof path, "/api/quizzes/%s", quiz);
-    cr_assert_eq(api_status(&S, "GET", path, t.id, t.token, NULL), 200);
+    char quiz[37];
+    s_read_a_quiz(&t, quiz);
     for (int k = 0; k < 2; k++) {
         char *text = s_scrape_worker(k);
         char series[200];

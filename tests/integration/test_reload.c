@@ -3,6 +3,7 @@
  * again (its login rate, here); nothing is dropped meanwhile. */
 #include <criterion/criterion.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,13 +27,19 @@ static void s_write_config(const char *text)
     fclose(f);
 }
 
-static void setup(void)
+/* A new, empty config file at s_config. */
+static void s_make_config(void)
 {
     cr_assert_geq(sodium_init(), 0);
     snprintf(s_config, sizeof s_config, "/tmp/quiz-gateway-config.XXXXXX");
     int fd = mkstemp(s_config);
     cr_assert_geq(fd, 0);
     close(fd);
+}
+
+static void setup(void)
+{
+    s_make_config();
     s_write_config("# the test's gateway options\nlogin-rate 100\n");
     cr_assert_eq(stack_start_with(&S, 2, s_gateway_args), 0, "stack did not start");
 }
@@ -58,14 +65,21 @@ static int s_count(const char *name, const char *needle)
     return n;
 }
 
-/* Sends SIGHUP to pid and waits (up to 5 s) for its log to say "reloaded" once more. */
+/* Sends SIGHUP to pid; whether its log (DIR/NAME.log) then gains a line holding needle
+ * within 5 s. */
+static bool s_hup(pid_t pid, const char *name, const char *needle)
+{
+    int before = s_count(name, needle);
+    cr_assert_eq(kill(pid, SIGHUP), 0);
+    for (int i = 0; i < 250 && s_count(name, needle) == before; i++)
+        nanosleep(&(struct timespec){0, 20000000}, NULL);
+    return s_count(name, needle) > before;
+}
+
+/* SIGHUP, and the daemon says "reloaded". */
 static void s_reload(pid_t pid, const char *name)
 {
-    int before = s_count(name, "reloaded");
-    cr_assert_eq(kill(pid, SIGHUP), 0);
-    for (int i = 0; i < 250 && s_count(name, "reloaded") == before; i++)
-        nanosleep(&(struct timespec){0, 20000000}, NULL);
-    cr_assert_gt(s_count(name, "reloaded"), before, "%s did not reload", name);
+    cr_assert(s_hup(pid, name, "reloaded"), "%s did not reload", name);
 }
 
 /* The "kid" of an access token's header. */
@@ -118,11 +132,7 @@ Test(reload, a_new_key_signs_after_sighup_and_tokens_of_the_old_one_stay_valid)
     cr_assert(f);
     fputs("not hex\n", f);
     fclose(f);
-    int before = s_count("gateway", "keys stay as they were");
-    cr_assert_eq(kill(S.gateway, SIGHUP), 0);
-    for (int i = 0; i < 250 && s_count("gateway", "keys stay as they were") == before; i++)
-        nanosleep(&(struct timespec){0, 20000000}, NULL);
-    cr_expect_gt(s_count("gateway", "keys stay as they were"), before);
+    cr_expect(s_hup(S.gateway, "gateway", "keys stay as they were"));
     cr_expect_eq(api_status(&S, "GET", "/api/users/me", t.id, token, NULL), 200);
     unlink(path);
 }
@@ -152,21 +162,14 @@ Test(reload, the_gateways_config_file_is_read_again)
     cr_expect_geq(refused, 1, "the new login rate is in force");
     /* A file that does not parse changes nothing. */
     s_write_config("login-rate lots\n");
-    cr_assert_eq(kill(S.gateway, SIGHUP), 0);
-    for (int i = 0; i < 250 && !s_count("gateway", "does not parse"); i++)
-        nanosleep(&(struct timespec){0, 20000000}, NULL);
-    cr_expect_gt(s_count("gateway", "does not parse"), 0);
+    cr_expect(s_hup(S.gateway, "gateway", "does not parse"));
     cr_expect_eq(api_status(&S, "GET", "/api/users/me", t.id, t.token, NULL), 200, "still serving");
 }
 
 /* The gateway's shard lines in its config file (the stack writes them there). */
 static void setup_endpoints(void)
 {
-    cr_assert_geq(sodium_init(), 0);
-    snprintf(s_config, sizeof s_config, "/tmp/quiz-gateway-config.XXXXXX");
-    int fd = mkstemp(s_config);
-    cr_assert_geq(fd, 0);
-    close(fd);
+    s_make_config();
     S.gateway_config = s_config;
     cr_assert_eq(stack_start(&S, 2), 0, "stack did not start");
 }
