@@ -16,7 +16,7 @@ CFLAGS  := -std=c17 -D_GNU_SOURCE -g -O2 $(WARN) -I. $(shell pkg-config --cflags
 GW_LDLIBS := $(shell pkg-config --libs $(GW_LIBS) 2>/dev/null) -lcivetweb -lpthread
 WK_LDLIBS := $(shell pkg-config --libs $(WK_LIBS) 2>/dev/null) -lcivetweb -lpthread
 TLDLIBS := $(shell pkg-config --libs $(TLIBS) 2>/dev/null) -lcivetweb -lpthread
-CTL_LDLIBS := $(shell pkg-config --libs $(WK_LIBS) libcurl 2>/dev/null) -lpthread
+CTL_LDLIBS := $(shell pkg-config --libs $(WK_LIBS) libcurl 2>/dev/null) -lcivetweb -lpthread
 SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 COMMON_SRC  := $(wildcard common/*.c)
@@ -35,7 +35,9 @@ objs = $(patsubst %.c,$(1)/%.o,$(2))
 GW_OBJ  = $(call objs,$(1),$(GW_SRC) $(PROTO_SRC) $(COMMON_SRC)) $(1)/openapi_embedded.o \
           $(1)/assets_embedded.o
 WK_OBJ  = $(call objs,$(1),$(WK_SRC) $(PROTO_SRC) $(COMMON_SRC)) $(1)/sql_embedded.o
-CTL_OBJ = $(call objs,$(1),$(CTL_SRC) $(COMMON_SRC))
+# quizctl runs the workers' own code where they share a job (fleet migrations): one code path.
+CTL_OBJ = $(call objs,$(1),$(CTL_SRC) $(filter-out worker/wk_main.c,$(WK_SRC)) $(PROTO_SRC) \
+          $(COMMON_SRC)) $(1)/sql_embedded.o
 
 .PHONY: all run test unit integration bench bench-tenants bench-curve bench-move deps clean format
 all: build/quiz-gateway build/quiz-worker build/quizctl

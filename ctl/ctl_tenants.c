@@ -16,16 +16,19 @@
 
 static int s_usage(FILE *out, int rc)
 {
-    fputs("usage: quizctl tenants list [--q TEXT] [--limit N] [--json]\n"
+    fputs("usage: quizctl tenants list [--q TEXT] [--status S] [--limit N] [--json]\n"
           "       quizctl tenants show ID [--json]\n"
           "       quizctl tenants create --name NAME --owner-email EMAIL [--json]\n"
-          "       quizctl tenants delete ID\n"
+          "       quizctl tenants delete|suspend|resume|restore ID [--json]\n"
           "       quizctl tenants move ID --shard K [--json]\n"
           "       quizctl tenants rebalance [--json]\n"
           "Calls the platform API of the gateway at $QUIZ_URL (default http://127.0.0.1:8000)\n"
           "with the platform token ($QUIZ_PLATFORM_TOKEN, or the first line of the file\n"
           "$QUIZ_PLATFORM_TOKEN_FILE). list: the newest first, all pages (--limit: at most N);\n"
-          "--q: name or id containing TEXT. create prints the owner's temporary password once.\n"
+          "--q: name or id containing TEXT; --status: active, suspended or deleted (default:\n"
+          "all but deleted). delete keeps the data for the workers' grace period (restore\n"
+          "brings it back whole); suspend refuses the tenant's users until resume.\n"
+          "create prints the owner's temporary password once.\n"
           "move and rebalance queue an operation and print it (GET /api/operations/ID follows\n"
           "it). Exits 1 naming the API's answer when it refuses, 2 on bad usage.\n",
           out);
@@ -141,7 +144,7 @@ static char *s_dump(json_t *value)
 }
 
 /* Every page of GET /api/tenants/ (at most `limit` tenants; 0: all). */
-static int s_list(const char *q, long limit, bool json)
+static int s_list(const char *q, const char *status, long limit, bool json)
 {
     char *cursor = NULL, *esc_q = NULL;
     CURL *enc = curl_easy_init();
@@ -151,8 +154,9 @@ static int s_list(const char *q, long limit, bool json)
     int rc = 0;
     for (;;) {
         char path[1024], *esc_c = cursor ? curl_easy_escape(enc, cursor, 0) : NULL;
-        snprintf(path, sizeof path, "/api/tenants/?limit=100%s%s%s%s", esc_q ? "&q=" : "",
-                 esc_q ? esc_q : "", esc_c ? "&cursor=" : "", esc_c ? esc_c : "");
+        snprintf(path, sizeof path, "/api/tenants/?limit=100%s%s%s%s%s%s", esc_q ? "&q=" : "",
+                 esc_q ? esc_q : "", esc_c ? "&cursor=" : "", esc_c ? esc_c : "",
+                 status ? "&status=" : "", status ? status : "");
         curl_free(esc_c);
         char *body;
         long st = s_call("GET", path, NULL, &body);
@@ -226,19 +230,29 @@ static void s_print_operation(const json_t *o)
 
 int ctl_tenants(int argc, char **argv)
 {
-    const char *q = NULL, *name = NULL, *email = NULL;
+    const char *q = NULL, *name = NULL, *email = NULL, *status = NULL;
     long limit = 0, shard = -1;
     bool json = false;
-    static const struct option opts[] = {
-        {"q", required_argument, 0, 'q'},     {"limit", required_argument, 0, 'l'},
-        {"name", required_argument, 0, 'n'},  {"owner-email", required_argument, 0, 'e'},
-        {"shard", required_argument, 0, 's'}, {"json", no_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"q", required_argument, 0, 'q'},
+                                         {"limit", required_argument, 0, 'l'},
+                                         {"status", required_argument, 0, 't'},
+                                         {"name", required_argument, 0, 'n'},
+                                         {"owner-email", required_argument, 0, 'e'},
+                                         {"shard", required_argument, 0, 's'},
+                                         {"json", no_argument, 0, 'j'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     int c;
     char *end;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'q': q = optarg; break;
+        case 't':
+            if (strcmp(optarg, "active") && strcmp(optarg, "suspended") &&
+                strcmp(optarg, "deleted"))
+                return s_usage(stderr, 2);
+            status = optarg;
+            break;
         case 'l':
             limit = strtol(optarg, &end, 10);
             if (*end || limit < 1)
@@ -261,8 +275,10 @@ int ctl_tenants(int argc, char **argv)
     const char *verb = argv[optind++];
     const char *id = optind < argc ? argv[optind++] : NULL;
     uint8_t uuid[16];
-    bool needs_id =
-        strcmp(verb, "show") == 0 || strcmp(verb, "delete") == 0 || strcmp(verb, "move") == 0;
+    bool lifecycle =
+        strcmp(verb, "suspend") == 0 || strcmp(verb, "resume") == 0 || strcmp(verb, "restore") == 0;
+    bool needs_id = lifecycle || strcmp(verb, "show") == 0 || strcmp(verb, "delete") == 0 ||
+                    strcmp(verb, "move") == 0;
     if (optind != argc || (needs_id && (!id || ident_uuid_parse(id, strlen(id), uuid) < 0)) ||
         (!needs_id && id)) {
         if (needs_id && id)
@@ -274,7 +290,7 @@ int ctl_tenants(int argc, char **argv)
     long st;
     int rc;
     if (strcmp(verb, "list") == 0) {
-        rc = s_list(q, limit, json);
+        rc = s_list(q, status, limit, json);
     } else if (strcmp(verb, "show") == 0) {
         snprintf(path, sizeof path, "/api/tenants/%s", id);
         st = s_call("GET", path, NULL, &body);
@@ -290,6 +306,11 @@ int ctl_tenants(int argc, char **argv)
         st = s_call("DELETE", path, NULL, &body);
         if (!(rc = s_check(st, body, "delete")) && !json)
             printf("deleted %s\n", id);
+    } else if (lifecycle) {
+        snprintf(path, sizeof path, "/api/tenants/%s/%s", id, verb);
+        st = s_call("POST", path, "{}", &body);
+        if (!(rc = s_check(st, body, verb)))
+            s_output(body, json, s_print_tenant);
     } else if (strcmp(verb, "move") == 0 && shard >= 0) {
         snprintf(path, sizeof path, "/api/tenants/%s/move", id);
         req = s_dump(json_pack("{s:I}", "shard", (json_int_t)shard));

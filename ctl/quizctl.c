@@ -1,7 +1,8 @@
 /* quizctl: the operator's tool. One table of subcommands; each parses its own options and
  * exits non-zero, naming what failed: `keygen` (the CurveZMQ keys of the worker link),
  * `check` (the database clusters, ctl_check.c), `monitor` (what the tenants do to the catalog,
- * ctl_monitor.c), `tenants` (the platform API, ctl_tenants.c). */
+ * ctl_monitor.c), `tenants` (the platform API, ctl_tenants.c), `migrate` (fleet migrations,
+ * ctl_migrate.c). */
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include "common/curve.h"
 #include "ctl/ctl_check.h"
 #include "ctl/ctl_monitor.h"
+#include "ctl/ctl_migrate.h"
 #include "ctl/ctl_tenants.h"
 
 typedef struct {
@@ -77,7 +79,9 @@ static const ctl_command_t s_commands[] = {
     {"keygen", s_keygen, "make a CurveZMQ keypair for a worker or gateway"},
     {"check", ctl_check, "check every database cluster: reachable, TLS, privileges, wal_level"},
     {"monitor", ctl_monitor, "tenant schemas per cluster: drift, sizes, relations, catalog"},
-    {"tenants", ctl_tenants, "list, show, create, delete, move, rebalance (the platform API)"},
+    {"tenants", ctl_tenants,
+     "list, show, create, delete, suspend, resume, restore, move, rebalance (platform API)"},
+    {"migrate", ctl_migrate, "fleet migrations: every tenant schema to the newest version"},
 };
 
 static int s_usage(FILE *out, int rc)

@@ -61,6 +61,7 @@ static const int s_http_status[PROTO_STATUS__COUNT] = {
     [PROTO_STATUS_UNPROCESSABLE] = 422,
     [PROTO_STATUS_ACCEPTED] = 202,
     [PROTO_STATUS_NOT_MODIFIED] = 304,
+    [PROTO_STATUS_TENANT_SUSPENDED] = 403,
 };
 
 /* Writes a complete response in one write: one syscall and one TCP segment for the common small

@@ -49,6 +49,9 @@ static const char *const s_op_names[PROTO_OP__COUNT] = {
     [PROTO_OP_OPERATION_LIST] = "operation_list",
     [PROTO_OP_SHARD_LIST] = "shard_list",
     [PROTO_OP_SHARD_REBALANCE] = "shard_rebalance",
+    [PROTO_OP_TENANT_SUSPEND] = "tenant_suspend",
+    [PROTO_OP_TENANT_RESUME] = "tenant_resume",
+    [PROTO_OP_TENANT_RESTORE] = "tenant_restore",
 };
 
 static const char *const s_status_names[PROTO_STATUS__COUNT] = {
@@ -70,6 +73,8 @@ static const char *const s_status_names[PROTO_STATUS__COUNT] = {
     [PROTO_STATUS_UNPROCESSABLE] = "unprocessable",
     [PROTO_STATUS_ACCEPTED] = "accepted",
     [PROTO_STATUS_NOT_MODIFIED] = "not_modified",
+    /* The problem type DESIGN.md names (the others predate it). */
+    [PROTO_STATUS_TENANT_SUSPENDED] = "tenant-suspended",
 };
 
 static const char *const s_role_names[PROTO_ROLE__COUNT] = {

@@ -59,6 +59,9 @@ typedef enum {
     PROTO_OP_OPERATION_LIST = 33,
     PROTO_OP_SHARD_LIST = 34,
     PROTO_OP_SHARD_REBALANCE = 35,
+    PROTO_OP_TENANT_SUSPEND = 36,
+    PROTO_OP_TENANT_RESUME = 37,
+    PROTO_OP_TENANT_RESTORE = 38,
     PROTO_OP__COUNT
 } proto_op_t;
 
@@ -91,6 +94,7 @@ typedef enum {
     PROTO_STATUS_UNPROCESSABLE = 15,       /* Idempotency-Key reused with another request */
     PROTO_STATUS_ACCEPTED = 16,            /* queued: an operation will do it (202) */
     PROTO_STATUS_NOT_MODIFIED = 17,        /* If-None-Match names the current ETag (304) */
+    PROTO_STATUS_TENANT_SUSPENDED = 18,    /* the tenant is suspended (403) */
     PROTO_STATUS__COUNT
 } proto_status_t;
 

@@ -279,6 +279,10 @@ static void s_fail_as(wk_tx_t *tx, const PGresult *res, const char *what, bool e
     tx->lost = error.lost;
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *constraint = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
+    const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    snprintf(tx->sqlstate, sizeof tx->sqlstate, "%s", state ? state : "");
+    snprintf(tx->server, sizeof tx->server, "%s",
+             primary ? primary : (tx->conn ? PQerrorMessage(tx->conn) : "no connection"));
     bool moving = state && strcmp(state, "55006") == 0; /* a write frozen by a move: expected */
     if (!moving &&
         (tx->status == PROTO_STATUS_INTERNAL || tx->status == PROTO_STATUS_UNAVAILABLE)) {

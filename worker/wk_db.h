@@ -53,6 +53,8 @@ typedef struct {
     proto_status_t status; /* status of the first failure, or PROTO_STATUS_OK */
     bool lost;             /* that failure took the connection with it */
     char detail[256];      /* what failed, for the client: never SQL text or values */
+    char sqlstate[6];      /* of that failure ("" when the server gave none) */
+    char server[256];      /* the server's message of it, for operators' tools only */
     wk_tx_state_t state;
     uint64_t began_us; /* clock_mono_us() at wk_tx_begin, for the transaction's duration */
     bool pipelined;    /* on a serving connection: statements are queued, not run one by one */

@@ -2,6 +2,7 @@
  * table, a row here and its handler. */
 #include "worker/wk_handle.h"
 
+#include "worker/wk_lifecycle.h"
 #include <string.h>
 #include <time.h>
 
@@ -46,6 +47,9 @@ static const wk_route_t s_routes[PROTO_OP__COUNT] = {
     [PROTO_OP_TENANT_LIST] = {wk_tenant_list, NEEDS_PLATFORM, TENANT_NONE},
     [PROTO_OP_TENANT_GET] = {wk_tenant_get, NEEDS_PLATFORM, TENANT_ANY},
     [PROTO_OP_TENANT_DELETE] = {wk_tenant_delete, NEEDS_PLATFORM, TENANT_REGISTRY},
+    [PROTO_OP_TENANT_SUSPEND] = {wk_tenant_suspend, NEEDS_PLATFORM, TENANT_REGISTRY},
+    [PROTO_OP_TENANT_RESUME] = {wk_tenant_resume, NEEDS_PLATFORM, TENANT_REGISTRY},
+    [PROTO_OP_TENANT_RESTORE] = {wk_tenant_restore, NEEDS_PLATFORM, TENANT_REGISTRY},
     [PROTO_OP_TENANT_STATS] = {wk_tenant_stats, NEEDS_PLATFORM, TENANT_OWNED},
     [PROTO_OP_TENANT_USER_CREATE] = {wk_user_create, NEEDS_PLATFORM, TENANT_OWNED},
     [PROTO_OP_AUTH_LOGIN] = {wk_auth_login, NEEDS_NOTHING, TENANT_OWNED},

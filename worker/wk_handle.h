@@ -31,6 +31,7 @@ typedef struct {
     int shard;
     int shards;            /* total, dedicated ones included */
     const bool *dedicated; /* [shards]: takes no hashed tenants (NULL: none does) */
+    int delete_grace_s;    /* how long a deleted tenant can be restored */
 } wk_ctx_t;
 
 typedef void (*wk_handler_fn)(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep);

@@ -27,7 +27,7 @@ static void s_usage(FILE *out)
           "                   [--platform-token-file PATH] [--insecure-no-curve]\n"
           "                   [--dedicated K ...] [--tenant-budget N]\n"
           "                   [--metrics-listen ADDR:PORT] [--metrics-top K] [--stall-ms MS]\n"
-          "                   [--config FILE]\n"
+          "                   [--delete-grace S] [--config FILE]\n"
           "       quiz-worker --migrate --shards S [--dedicated K ...]\n"
           "The database is named by $QUIZ_DATABASE_URL, $DATABASE_URL or $NEON_DATABASE_URL\n"
           "(a libpq URI or key=value string; sslmode=require is honoured). --migrate logs in as\n"
@@ -59,6 +59,8 @@ static void s_usage(FILE *out)
           "--stall-ms: a database thread on one request this long (default 60000; a query\n"
           "ends by its deadline) is stalled: the systemd watchdog is no longer fed, so systemd\n"
           "restarts the worker, and /healthz on the metrics port answers 503.\n"
+          "--delete-grace: a deleted tenant stays restorable this many seconds (default\n"
+          "604800, 7 days); then a worker of its shard purges its schema and role.\n"
           "--config: more options from FILE, one per line (\"password-share 20\"). SIGHUP\n"
           "(systemctl reload) reads the key directory again (a new key verifies, and the\n"
           "greatest signs) and the command line and FILE for --password-share.\n"
@@ -136,6 +138,7 @@ static options_result_t s_parse_args(int argc, char **argv, wk_args_t *a)
                              .tenant_budget = 1000,
                              .metrics_top = 20,
                              .stall_ms = 60000,
+                             .delete_grace_s = 7 * 24 * 3600,
                              .set_role = true},
                      .keys_dir = getenv("QUIZ_KEYS_DIR"),
                      .curve_secret = getenv("QUIZ_CURVE_SECRET"),
@@ -164,6 +167,7 @@ static options_result_t s_parse_args(int argc, char **argv, wk_args_t *a)
         OPT_TEXT("metrics-listen", &cfg->metrics_listen),
         OPT_INT("metrics-top", &cfg->metrics_top, 1, TOPK_MAX),
         OPT_INT("stall-ms", &cfg->stall_ms, 100, 3600000),
+        OPT_INT("delete-grace", &cfg->delete_grace_s, 1, 366 * 24 * 3600),
         OPT_TEXT("config", &a->config),
     };
     int n = (int)(sizeof opts / sizeof opts[0]);

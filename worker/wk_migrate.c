@@ -10,6 +10,7 @@
 #include "common/ident.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "worker/wk_fleet.h"
 #include "worker/wk_sql.h"
 
 /* Arbitrary constant shared by every migrating process. */
@@ -44,27 +45,49 @@ static int s_apply(wk_tx_t *tx, const wk_sql_file_t *list, int *applied)
     return 0;
 }
 
-const char *wk_migrate_tenant_version(void)
+int wk_migrate_target(wk_tx_t *tx, char version[WK_MIGRATE_VERSION_LEN])
 {
-    const wk_sql_file_t *f = wk_sql_tenant;
-    while (f[1].version)
-        f++;
-    return f->version;
+    PGresult *res = wk_tx_exec(tx, "SELECT max(version) FROM quiz.tenant_migrations", 0, NULL);
+    if (!res)
+        return -1;
+    int rc = PQgetisnull(res, 0, 0) ? -1 : 0;
+    snprintf(version, WK_MIGRATE_VERSION_LEN, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (rc < 0)
+        snprintf(tx->detail, sizeof tx->detail, "no tenant migration registered");
+    return rc;
 }
 
-int wk_migrate_tenant(wk_tx_t *tx)
+int wk_migrate_tenant(wk_tx_t *tx, char version[WK_MIGRATE_VERSION_LEN])
 {
-    /* A brand-new schema needs every migration: send them, and their bookkeeping, as one
-       script in one round trip. Versions are file names compiled in, never input. */
+    /* Every registered migration (wk_fleet.h), whichever binary registered it, and their
+       bookkeeping, as one script in one round trip. Versions match ^[0-9]{3,}_[a-z0-9_]+$
+       (the table's CHECK), so they quote as literals as they are. */
+    PGresult *res =
+        wk_tx_exec(tx, "SELECT version, sql FROM quiz.tenant_migrations ORDER BY version", 0, NULL);
+    if (!res)
+        return -1;
+    int n = PQntuples(res);
     size_t len = strlen(s_bookkeeping) + 64;
-    for (const wk_sql_file_t *f = wk_sql_tenant; f->version; f++)
-        len += strlen(f->sql) + strlen(f->version) + 80;
+    for (int i = 0; i < n; i++)
+        len += strlen(PQgetvalue(res, i, 1)) + strlen(PQgetvalue(res, i, 0)) + 80;
     char *script = mem_alloc(len), *p = script;
     p += sprintf(p, "%s;\n", s_bookkeeping);
-    for (const wk_sql_file_t *f = wk_sql_tenant; f->version; f++)
-        p += sprintf(p, "%s\n;INSERT INTO schema_migrations (version) VALUES ('%s');\n", f->sql,
-                     f->version);
-    int rc = wk_tx_script(tx, script);
+    bool safe = n > 0;
+    for (int i = 0; i < n; i++) {
+        const char *v = PQgetvalue(res, i, 0);
+        safe = safe && strspn(v, "0123456789abcdefghijklmnopqrstuvwxyz_") == strlen(v);
+        p += sprintf(p, "%s\n;INSERT INTO schema_migrations (version) VALUES ('%s');\n",
+                     PQgetvalue(res, i, 1), v);
+    }
+    if (n)
+        snprintf(version, WK_MIGRATE_VERSION_LEN, "%s", PQgetvalue(res, n - 1, 0));
+    PQclear(res);
+    int rc = -1;
+    if (safe)
+        rc = wk_tx_script(tx, script);
+    else
+        snprintf(tx->detail, sizeof tx->detail, "no usable tenant migrations registered");
     free(script);
     return rc;
 }
@@ -80,12 +103,14 @@ static const char *const s_roles =
     " END $$;"
     " GRANT quiz_tenant TO quiz_provisioner WITH ADMIN OPTION;"
     " GRANT USAGE ON SCHEMA quiz TO quiz_provisioner, quiz_tenant;"
-    " GRANT SELECT, INSERT, UPDATE ON quiz.tenants TO quiz_provisioner;"
+    " GRANT SELECT, INSERT, UPDATE, DELETE ON quiz.tenants TO quiz_provisioner;"
     " GRANT SELECT ON quiz.shards, quiz.placement TO quiz_provisioner;"
     " GRANT SELECT, INSERT, UPDATE ON quiz.operations TO quiz_provisioner;"
     " /* UPDATE: taking a spare locks its row (FOR UPDATE) */"
     " GRANT SELECT, INSERT, UPDATE, DELETE ON quiz.spare_schemas TO quiz_provisioner;"
     " GRANT INSERT ON quiz.platform_audit TO quiz_provisioner, quiz_tenant;"
+    /* a new schema, built as its own role, reads the migrations that build it */
+    " GRANT SELECT ON quiz.tenant_migrations TO quiz_provisioner, quiz_tenant;"
     " GRANT USAGE ON SEQUENCE quiz.platform_audit_id_seq TO quiz_provisioner, quiz_tenant";
 
 /* The shard map's rows and each shard's login. A shard's row is added when missing and its
@@ -127,33 +152,18 @@ static int s_migrate_shared(wk_db_t *db, int shards, const bool *dedicated, int 
         return -1;
     PGresult *res = wk_tx_exec(&tx, "SELECT pg_advisory_xact_lock(" MIGRATE_LOCK ")", 0, NULL);
     PQclear(res);
+    char why[300] = "";
     int rc = res && wk_tx_script(&tx, "CREATE SCHEMA IF NOT EXISTS quiz") == 0 &&
                      s_apply(&tx, wk_sql_shared, &applied) == 0 &&
+                     wk_fleet_register_compiled(&tx, why, sizeof why) == 0 &&
                      s_shard_roles(&tx, shards, dedicated, clusters) == 0 && wk_tx_commit(&tx) == 0
                  ? 0
                  : -1;
     if (rc < 0)
-        log_error("could not migrate shared schema: %s", tx.detail);
+        log_error("could not migrate shared schema: %s", *why ? why : tx.detail);
     else
         log_info("shared schema and roles for %d shards up to date (%d migrations applied)", shards,
                  applied);
-    wk_tx_end(&tx);
-    return rc;
-}
-
-static int s_migrate_tenant_id(wk_db_t *db, const char *id_text, int *applied)
-{
-    uint8_t id[16];
-    if (ident_uuid_parse(id_text, strlen(id_text), id) < 0)
-        return -1;
-    wk_tx_t tx;
-    if (wk_tx_begin(&tx, db, id, 0) < 0)
-        return -1;
-    PGresult *res = wk_tx_exec(&tx, "SELECT pg_advisory_xact_lock(" MIGRATE_LOCK ")", 0, NULL);
-    PQclear(res);
-    int rc = res && s_apply(&tx, wk_sql_tenant, applied) == 0 && wk_tx_commit(&tx) == 0 ? 0 : -1;
-    if (rc < 0)
-        log_error("could not migrate tenant \"%s\": %s", id_text, tx.detail);
     wk_tx_end(&tx);
     return rc;
 }
@@ -163,7 +173,7 @@ int wk_migrate_all(const wk_clusters_t *clusters, int shards, const bool *dedica
     /* Every cluster gets the shared schema and the logins (only the control cluster's registry
        tables are used; a data cluster's quiz.spare_schemas keeps its own spares). */
     wk_db_t *db[WK_CLUSTERS_MAX] = {0};
-    int rc = -1, applied = 0, tenants = 0;
+    int rc = -1;
     for (int c = 0; c < clusters->count; c++) {
         db[c] = wk_db_new(clusters->dsn[c], NULL, true, false);
         if (s_migrate_shared(db[c], shards, dedicated, c == 0 ? clusters->count : 0) < 0) {
@@ -171,32 +181,13 @@ int wk_migrate_all(const wk_clusters_t *clusters, int shards, const bool *dedica
             goto out;
         }
     }
-    wk_tx_t tx;
-    if (wk_tx_begin(&tx, db[0], NULL, 0) < 0)
-        goto out;
-    PGresult *ids = wk_tx_exec(&tx,
-                               "SELECT t.id::text, s.cluster FROM quiz.tenants t"
-                               " JOIN quiz.shards s USING (shard) WHERE t.status = 'active'"
-                               " ORDER BY t.id",
-                               0, NULL);
-    wk_tx_end(&tx);
-    if (!ids) {
-        log_error("could not list tenants: %s", tx.detail);
-        goto out;
-    }
-    rc = 0;
-    for (int i = 0; i < PQntuples(ids); i++, tenants++) {
-        int c = atoi(PQgetvalue(ids, i, 1));
-        if (c < 0 || c >= clusters->count) {
-            log_error("tenant %s is on cluster %d, which is not configured", PQgetvalue(ids, i, 0),
-                      c);
-            rc = -1;
-        } else if (s_migrate_tenant_id(db[c], PQgetvalue(ids, i, 0), &applied) < 0) {
-            rc = -1;
-        }
-    }
-    PQclear(ids);
-    log_info("%d tenant schemas checked, %d migrations applied", tenants, applied);
+    /* Then every tenant (a deleted one in its grace period too: a restore brings back a current
+       one), as quizctl migrate does; this binary's own migrations may contract. */
+    rc = wk_fleet_run(
+             clusters,
+             &(wk_fleet_opts_t){.jobs = 4, .allow_contract = true, .progress = WK_FLEET_LINES}) == 0
+             ? 0
+             : -1;
 out:
     for (int c = 0; c < clusters->count; c++)
         wk_db_destroy(&db[c]);

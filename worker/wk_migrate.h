@@ -9,17 +9,23 @@
 #include "worker/wk_cluster.h"
 #include "worker/wk_db.h"
 
-/* Applies every tenant migration to the new, empty schema the transaction is bound to, in one
- * round trip. 0 or -1. */
-int wk_migrate_tenant(wk_tx_t *tx) __attribute__((warn_unused_result));
-/* The last tenant migration compiled in: the version a new schema is at. */
-const char *wk_migrate_tenant_version(void);
+#define WK_MIGRATE_VERSION_LEN 128
+
+/* Applies every registered tenant migration (quiz.tenant_migrations of the transaction's
+ * cluster, see wk_fleet.h) to the new, empty schema the transaction is bound to, in one round
+ * trip; the version it is then at in `version`. 0 or -1. */
+int wk_migrate_tenant(wk_tx_t *tx, char version[WK_MIGRATE_VERSION_LEN])
+    __attribute__((warn_unused_result));
+/* The newest registered tenant migration of the transaction's cluster: the version a new
+ * schema is at. 0 or -1 (none registered). */
+int wk_migrate_target(wk_tx_t *tx, char version[WK_MIGRATE_VERSION_LEN])
+    __attribute__((warn_unused_result));
 /* On every cluster: applies pending shared migrations and creates the database roles for
  * `shards` shards (see wk_db.h) with their grants. On the control cluster, adds the missing rows
  * of the shard map (shard k on cluster k mod the cluster count; dedicated[k]: takes no hashed
- * tenants; NULL: none does). Then applies pending tenant migrations to every active tenant on
- * its own cluster, under an advisory lock so concurrent runs wait for each other. Needs a login
- * that may create roles (the database owner) on each. 0, or -1 after logging. */
+ * tenants; NULL: none does), and registers the tenant migrations compiled in. Then migrates
+ * every tenant (wk_fleet_run). Needs a login that may create roles (the database owner) on
+ * each. 0, or -1 after logging. */
 int wk_migrate_all(const wk_clusters_t *clusters, int shards, const bool *dedicated)
     __attribute__((warn_unused_result));
 

@@ -15,10 +15,13 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "worker/wk_db.h"
+#include "worker/wk_lifecycle.h"
 #include "worker/wk_transfer.h"
 
 #define RECHECK_S     1  /* how often queued operations are looked for */
 #define SAMPLE_S      60 /* how often the shard's tenant sizes are sampled */
+#define PURGE_S       2  /* how often tenants past their grace period are looked for */
+#define PURGE_MAX     16 /* purged per look */
 #define LEASE         "30 seconds"
 #define REBALANCE_MAX 4096 /* moves one rebalance makes at the most */
 
@@ -31,6 +34,7 @@ struct wk_mover {
     int cluster, shard;     /* this worker's: its tenants' sizes are sampled there */
     char identity[300];     /* "host:pid", recorded with the operations it takes */
     uint64_t sampled_at_us; /* monotonic time of the last sample (0: none yet) */
+    uint64_t purged_at_us;  /* of the last look for tenants to purge */
     pthread_t tid;
     pthread_mutex_t lock;
     pthread_cond_t wake;
@@ -152,7 +156,7 @@ static const char *s_move(wk_mover_t *m, const char *op_id, const char *tenant, 
     PGresult *res = wk_tx_exec(&tx,
                                "SELECT t.shard, fs.cluster <> ts.cluster, ts.dedicated AND EXISTS"
                                " (SELECT 1 FROM quiz.tenants o WHERE o.shard = ts.shard AND"
-                               " o.status = 'active' AND o.id <> t.id), fs.cluster, ts.cluster"
+                               " o.status <> 'deleted' AND o.id <> t.id), fs.cluster, ts.cluster"
                                " FROM quiz.tenants t JOIN quiz.shards fs ON fs.shard = t.shard,"
                                " quiz.shards ts WHERE t.id = $1 AND t.status = 'active' AND"
                                " ts.shard = $2 FOR UPDATE OF t",
@@ -363,13 +367,20 @@ static int s_claim(wk_mover_t *m, op_t *op)
 
 /* Samples the storage of this shard's tenants on its cluster (one pass over pg_class) into the
  * registry. Logged and skipped on failure: the figures only grow older. */
+/* The provisioning connection to this worker's own cluster. */
+static wk_db_t *s_own_cluster(wk_mover_t *m)
+{
+    if (!m->cluster)
+        return m->db;
+    if (!m->cluster_db[m->cluster])
+        m->cluster_db[m->cluster] = wk_db_new(m->clusters->dsn[m->cluster], m->user, false, false);
+    return m->cluster_db[m->cluster];
+}
+
 static void s_sample(wk_mover_t *m)
 {
     m->sampled_at_us = clock_mono_us();
-    wk_db_t *db = m->cluster ? m->cluster_db[m->cluster] : m->db;
-    if (!db)
-        db = m->cluster_db[m->cluster] =
-            wk_db_new(m->clusters->dsn[m->cluster], m->user, false, false);
+    wk_db_t *db = s_own_cluster(m);
     PGresult *sizes = s_exec1(db,
                               "SELECT '{' || string_agg(substr(nspname, 8), ',') || '}',"
                               " '{' || string_agg(b::text, ',') || '}' FROM (SELECT n.nspname,"
@@ -387,7 +398,7 @@ static void s_sample(wk_mover_t *m)
     PQclear(s_exec1(m->db,
                     "UPDATE quiz.tenants t SET storage_bytes = v.b, storage_sampled_at = now()"
                     " FROM unnest($1::uuid[], $2::bigint[]) v (id, b)"
-                    " WHERE t.id = v.id AND t.shard = $3 AND t.status = 'active'",
+                    " WHERE t.id = v.id AND t.shard = $3 AND t.status <> 'deleted'",
                     3, v));
     PQclear(sizes);
 }
@@ -398,6 +409,10 @@ static void *s_thread(void *arg)
     for (;;) {
         if (!m->sampled_at_us || clock_mono_us() - m->sampled_at_us >= SAMPLE_S * 1000000ULL)
             s_sample(m);
+        if (clock_mono_us() - m->purged_at_us >= PURGE_S * 1000000ULL) {
+            m->purged_at_us = clock_mono_us();
+            wk_lifecycle_purge(m->db, s_own_cluster(m), m->shard, PURGE_MAX);
+        }
         op_t op;
         int claimed = s_claim(m, &op);
         if (claimed == 1 && strcmp(op.kind, "move") == 0) {

@@ -17,8 +17,9 @@ typedef struct wk_mover wk_mover_t;
 
 /* Starts the thread; it provisions as `user` (NULL: each DSN's own) on the control cluster and,
  * for tenants there, on the others. It also samples, about once a minute, the storage of the
- * tenants of shard `shard` (on cluster `cluster`) into the registry. `clusters` must outlive
- * the mover. */
+ * tenants of shard `shard` (on cluster `cluster`) into the registry, and every few seconds
+ * purges that shard's tenants past their grace period (wk_lifecycle.h). `clusters` must
+ * outlive the mover. */
 wk_mover_t *wk_mover_start(const wk_clusters_t *clusters, int cluster, int shard, const char *user);
 /* An operation was queued: look now rather than at the next periodic check. NULL is ignored. */
 void wk_mover_nudge(wk_mover_t *mover);

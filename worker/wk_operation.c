@@ -52,7 +52,7 @@ static int s_check_move(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t
         res = wk_tx_exec_last(&tx,
                               "SELECT (SELECT shard FROM quiz.tenants WHERE id = $1 AND"
                               " status = 'active'), s.shard, s.dedicated AND EXISTS (SELECT 1 FROM"
-                              " quiz.tenants o WHERE o.shard = s.shard AND o.status = 'active'"
+                              " quiz.tenants o WHERE o.shard = s.shard AND o.status <> 'deleted'"
                               " AND o.id <> $1) FROM (SELECT 1) one LEFT JOIN quiz.shards s"
                               " ON s.shard = $2::int",
                               2, v);
@@ -166,7 +166,7 @@ void wk_operation_shards(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_
     wk_read_row(ctx, req, rep, NULL,
                 "WITH per AS (SELECT s.shard, s.cluster, s.dedicated, count(t.id) tenants,"
                 "  coalesce(sum(t.storage_bytes), 0)::bigint storage_bytes FROM quiz.shards s"
-                "  LEFT JOIN quiz.tenants t ON t.shard = s.shard AND t.status = 'active'"
+                "  LEFT JOIN quiz.tenants t ON t.shard = s.shard AND t.status <> 'deleted'"
                 "  GROUP BY s.shard, s.cluster, s.dedicated)"
                 " SELECT json_build_object('items', coalesce(json_agg(json_build_object("
                 " 'shard', shard, 'cluster', cluster, 'dedicated', dedicated, 'tenants', tenants,"

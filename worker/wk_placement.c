@@ -7,9 +7,10 @@
 #include "common/ident.h"
 #include "worker/wk_reply.h"
 
-/* The tenant's shard and the epoch: 0, 1 when there is no such active tenant, -1 (rep set). */
+/* The tenant's shard, status (its first letter: a, s or d) and the epoch: 0, 1 when the
+ * registry has no such tenant, -1 (rep set). */
 static int s_lookup(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep, int *shard,
-                    char epoch[24])
+                    char *status, char epoch[24])
 {
     char id[IDENT_UUID_STR_LEN + 1];
     ident_uuid_format(req->tenant, id);
@@ -18,8 +19,8 @@ static int s_lookup(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *re
     PGresult *res = NULL;
     if (wk_tx_begin(&tx, ctx->registry, NULL, req->deadline_ms) == 0)
         res = wk_tx_exec_last(&tx,
-                              "SELECT t.shard, p.epoch FROM quiz.tenants t, quiz.placement p"
-                              " WHERE t.id = $1 AND t.status = 'active'",
+                              "SELECT t.shard, p.epoch, t.status FROM quiz.tenants t,"
+                              " quiz.placement p WHERE t.id = $1",
                               1, v);
     int rc = -1;
     if (!res) {
@@ -29,6 +30,7 @@ static int s_lookup(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *re
     } else {
         *shard = atoi(PQgetvalue(res, 0, 0));
         snprintf(epoch, 24, "%s", PQgetvalue(res, 0, 1));
+        *status = PQgetvalue(res, 0, 2)[0];
         rc = 0;
     }
     PQclear(res);
@@ -49,11 +51,14 @@ static void s_redirect(proto_reply_t *rep, int shard, const char *epoch)
 void wk_placement_redirect(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
 {
     int shard = -1;
-    char epoch[24];
+    char epoch[24], status = 0;
     proto_reply_clear(rep); /* keeps the request id */
-    int rc = s_lookup(ctx, req, rep, &shard, epoch);
-    if (rc == 1)
+    int rc = s_lookup(ctx, req, rep, &shard, &status, epoch);
+    /* A suspended or deleted tenant's role is granted to no shard: that is what refused it. */
+    if (rc == 1 || (rc == 0 && status == 'd'))
         wk_reply_error(rep, PROTO_STATUS_NOT_FOUND, "tenant not found");
+    else if (rc == 0 && status == 's')
+        wk_reply_error(rep, PROTO_STATUS_TENANT_SUSPENDED, "the tenant is suspended");
     else if (rc == 0 && shard == ctx->shard) { /* frozen for a move between clusters */
         wk_reply_error(rep, PROTO_STATUS_UNAVAILABLE, "tenant is moving; retry");
         proto_reply_header(rep, "Retry-After", "1");
@@ -64,8 +69,8 @@ void wk_placement_redirect(wk_ctx_t *ctx, const proto_request_t *req, proto_repl
 int wk_placement_check(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
 {
     int shard = -1;
-    char epoch[24];
-    int rc = s_lookup(ctx, req, rep, &shard, epoch);
+    char epoch[24], status = 0;
+    int rc = s_lookup(ctx, req, rep, &shard, &status, epoch);
     if (rc == 0 && shard == ctx->shard)
         return 0;
     if (rc == 1)

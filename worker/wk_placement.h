@@ -11,12 +11,14 @@
 #define WK_PLACEMENT_SHARD "Quiz-Shard"
 #define WK_PLACEMENT_EPOCH "Quiz-Epoch"
 
-/* Turns rep (MISROUTED) into the redirect to the tenant's shard, or into 404 when no active
- * tenant has that id, or into the failure of the lookup. */
+/* Turns rep (MISROUTED) into the redirect to the tenant's shard, into 404 when no tenant has
+ * that id or it is deleted, 403 (TENANT_SUSPENDED) when it is suspended, or into the failure
+ * of the lookup. */
 void wk_placement_redirect(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep);
 /* For operations whose transaction does not run as the tenant's role (provisioning), where
  * PostgreSQL cannot refuse a tenant of another shard: 0 when the registry places the tenant on
- * this shard, else -1 with rep set (redirect, 404 or failure). */
+ * this shard (in any status: the lifecycle's handlers check that), else -1 with rep set
+ * (redirect, 404 or failure). */
 int wk_placement_check(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep);
 
 #endif

@@ -365,6 +365,7 @@ static void s_ctx_open(wk_ctx_t *ctx, const server_t *s)
         .shard = cfg->shard,
         .shards = cfg->shards,
         .dedicated = cfg->dedicated,
+        .delete_grace_s = cfg->delete_grace_s,
     };
     bool remote = cfg->cluster != 0; /* the registry is on another cluster */
     ctx->registry = remote ? wk_db_new(cfg->clusters->dsn[0], cfg->dsn_user, false, true) : ctx->db;

@@ -38,7 +38,8 @@ typedef struct {
     int tenant_budget;          /* tenants a serving connection enters before it is renewed */
     const char *metrics_listen; /* ADDR:PORT of the /metrics endpoint (NULL: none) */
     int metrics_top;            /* tenants listed by name there */
-    int stall_ms; /* a thread this long on one request stops the watchdog and /healthz */
+    int stall_ms;       /* a thread this long on one request stops the watchdog and /healthz */
+    int delete_grace_s; /* a deleted tenant's data is kept this long for a restore */
     /* SIGHUP: re-reads what may change while serving (the access-token keys) and sets
      *password_share to the configured share; NULL: nothing reloads. */
     void (*reload)(void *arg, int *password_share);

@@ -41,7 +41,10 @@ typedef enum { ROUND_IDLE, ROUND_WORKED, ROUND_FAILED } round_t;
  * older workers must leave the newer spares alone. */
 static round_t s_prune_one(wk_spares_t *s, wk_tx_t *tx)
 {
-    const char *v[3] = {s->shard_text, s->shards_text, wk_migrate_tenant_version()};
+    char target[WK_MIGRATE_VERSION_LEN];
+    if (wk_migrate_target(tx, target) < 0)
+        return ROUND_FAILED;
+    const char *v[3] = {s->shard_text, s->shards_text, target};
     PGresult *res = wk_tx_exec(tx,
                                "DELETE FROM quiz.spare_schemas WHERE id = (SELECT id FROM"
                                " quiz.spare_schemas WHERE (shard = $1 OR shard >= $2) AND"
@@ -62,7 +65,10 @@ static round_t s_prune_one(wk_spares_t *s, wk_tx_t *tx)
 /* Builds one spare if the shard has fewer than the target. */
 static round_t s_build_one(wk_spares_t *s, wk_tx_t *tx)
 {
-    const char *v[4] = {NULL, s->shard_text, s->shards_text, wk_migrate_tenant_version()};
+    char target[WK_MIGRATE_VERSION_LEN], built[WK_MIGRATE_VERSION_LEN];
+    if (wk_migrate_target(tx, target) < 0)
+        return ROUND_FAILED;
+    const char *v[4] = {NULL, s->shard_text, s->shards_text, target};
     PGresult *res = wk_tx_exec(tx,
                                "SELECT count(*) FROM quiz.spare_schemas"
                                " WHERE shard = $1 AND shards = $2 AND version = $3",
@@ -81,9 +87,10 @@ static round_t s_build_one(wk_spares_t *s, wk_tx_t *tx)
     char text[IDENT_UUID_STR_LEN + 1];
     ident_uuid_format(id, text);
     v[0] = text;
-    if (wk_tx_schema(tx, id, WK_SCHEMA_CREATE, -1) < 0 || wk_migrate_tenant(tx) < 0 ||
+    if (wk_tx_schema(tx, id, WK_SCHEMA_CREATE, -1) < 0 || wk_migrate_tenant(tx, built) < 0 ||
         wk_tx_schema(tx, id, WK_SCHEMA_LEAVE, -1) < 0)
         return ROUND_FAILED;
+    v[3] = built; /* a migration registered meanwhile is in it */
     res = wk_tx_exec(tx,
                      "INSERT INTO quiz.spare_schemas (id, shard, shards, version)"
                      " VALUES ($1, $2, $3, $4)",
@@ -190,7 +197,10 @@ int wk_spares_take(wk_tx_t *tx, int shard, int shards, uint8_t id[16])
     char a[12], b[12];
     snprintf(a, sizeof a, "%d", shard);
     snprintf(b, sizeof b, "%d", shards);
-    const char *v[3] = {a, b, wk_migrate_tenant_version()};
+    char target[WK_MIGRATE_VERSION_LEN];
+    if (wk_migrate_target(tx, target) < 0)
+        return -1;
+    const char *v[3] = {a, b, target};
     PGresult *res = wk_tx_exec(tx,
                                "DELETE FROM quiz.spare_schemas WHERE id = (SELECT id FROM"
                                " quiz.spare_schemas WHERE shard = $1 AND shards = $2 AND"

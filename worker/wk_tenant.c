@@ -21,14 +21,9 @@
 #include "worker/wk_sample.h"
 #include "worker/wk_spare.h"
 
-/* A tenant with its placement; over quiz.tenants JOIN quiz.shards USING (shard). */
-#define TENANT_JSON                                                             \
-    "json_build_object('tenant_id', id, 'tenant_name', name, 'status', status," \
-    " 'shard', shard, 'cluster', cluster, 'created_at', created_at,"            \
-    " 'storage_bytes', storage_bytes)"
-#define TENANT_FROM " FROM quiz.tenants JOIN quiz.shards USING (shard)"
-
 #define TENANT_SEARCH_MAX 100 /* characters of ?q= */
+/* The tenant's status is parameter p; NULL: any but deleted (the listing index's predicate). */
+#define TENANT_STATUS(p) "(" p "::text IS NULL AND status <> 'deleted' OR status = " p ")"
 /* The tenant's name or id contains parameter p (NULL: any), any case: a substring, not a
  * pattern, so no character of it is special. */
 #define TENANT_MATCH(p)                                                                          \
@@ -41,19 +36,22 @@ static void s_tenant_text(const proto_request_t *req, char out[IDENT_UUID_STR_LE
     ident_uuid_format(req->tenant, out);
 }
 
-/* The tenant's registry row. 0 or -1 (tx->status). */
-static int s_register(wk_tx_t *tx, const char *tenant, const char *name, const char *shard)
+/* The tenant's registry row, with the schema version it is built at (at least). 0 or -1
+ * (tx->status). */
+static int s_register(wk_tx_t *tx, const char *tenant, const char *name, const char *shard,
+                      const char *version)
 {
-    const char *reg[3] = {tenant, name, shard};
-    PGresult *res =
-        wk_tx_exec(tx, "INSERT INTO quiz.tenants (id, name, shard) VALUES ($1, $2, $3)", 3, reg);
+    const char *reg[4] = {tenant, name, shard, version};
+    PGresult *res = wk_tx_exec(tx,
+                               "INSERT INTO quiz.tenants (id, name, shard, schema_version)"
+                               " VALUES ($1, $2, $3, $4)",
+                               4, reg);
     PQclear(res);
     return res ? 0 : -1;
 }
 
-/* Drops a committed schema and role that no active registry row names (a registration that
- * failed on the control cluster, or a deletion there), so nothing is left behind. Logged if
- * that fails too. */
+/* Drops a committed schema and role that no registry row names (a registration that failed on
+ * the control cluster), so nothing is left behind. Logged if that fails too. */
 static void s_drop_unregistered(wk_ctx_t *ctx, const proto_request_t *req, const uint8_t id[16])
 {
     wk_tx_t tx;
@@ -70,12 +68,14 @@ static void s_drop_unregistered(wk_ctx_t *ctx, const proto_request_t *req, const
     wk_tx_end(&tx);
 }
 
-/* Continues the transaction in the new tenant's schema: a spare's exists, else it is built. */
+/* Continues the transaction in the new tenant's schema: a spare's exists, else it is built
+ * (with the migrations registered by then: the version registered, or newer). */
 static int s_enter_new_schema(wk_tx_t *tx, const uint8_t id[16], bool spare)
 {
+    char built[WK_MIGRATE_VERSION_LEN];
     if (spare)
         return wk_tx_schema(tx, id, WK_SCHEMA_ENTER, -1);
-    return wk_tx_schema(tx, id, WK_SCHEMA_CREATE, -1) < 0 ? -1 : wk_migrate_tenant(tx);
+    return wk_tx_schema(tx, id, WK_SCHEMA_CREATE, -1) < 0 ? -1 : wk_migrate_tenant(tx, built);
 }
 
 void wk_tenant_create(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
@@ -118,7 +118,9 @@ void wk_tenant_create(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *
     if (spare < 0)
         goto fail;
     s_tenant_text(&created, tenant);
-    if (!split && s_register(&tx, tenant, name, shard) < 0)
+    char version[WK_MIGRATE_VERSION_LEN]; /* a spare's is the target too (wk_spares_take) */
+    if (wk_migrate_target(&tx, version) < 0 ||
+        (!split && s_register(&tx, tenant, name, shard, version) < 0))
         goto fail;
     /* From here on, the transaction runs as the new tenant's role in its schema. */
     if (s_enter_new_schema(&tx, created.tenant, spare) < 0)
@@ -135,7 +137,7 @@ void wk_tenant_create(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *
         goto fail;
     if (split &&
         (wk_tx_begin(&reg_tx, ctx->registry_admin, NULL, req->deadline_ms) < 0 ||
-         s_register(&reg_tx, tenant, name, shard) < 0 ||
+         s_register(&reg_tx, tenant, name, shard, version) < 0 ||
          wk_audit_platform(&reg_tx, &created, "tenant.create") < 0 || wk_tx_commit(&reg_tx) < 0)) {
         wk_reply_tx_error(rep, &reg_tx);
         wk_tx_end(&reg_tx);
@@ -169,13 +171,21 @@ void wk_tenant_list(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *re
     wk_page_t page;
     if (wk_page_parse(req, &page, rep) < 0)
         return;
-    const char *v[4];
+    const char *v[5];
     wk_page_params(&page, v);
     /* ?q=: tenants whose name or id contains it, any case (a plain substring, never a pattern). */
     v[3] = proto_request_query(req, "q");
     if (v[3] && strlen(v[3]) > TENANT_SEARCH_MAX) {
         wk_reply_error(rep, PROTO_STATUS_BAD_REQUEST, "q: at most %d characters",
                        TENANT_SEARCH_MAX);
+        return;
+    }
+    /* ?status=: tenants in that status; without it, all but the deleted. */
+    v[4] = proto_request_query(req, "status");
+    if (v[4] && strcmp(v[4], "active") != 0 && strcmp(v[4], "suspended") != 0 &&
+        strcmp(v[4], "deleted") != 0) {
+        wk_reply_error(rep, PROTO_STATUS_BAD_REQUEST,
+                       "status: \"active\", \"suspended\" or \"deleted\"");
         return;
     }
     /* ?order=storage: the largest tenants (as last sampled), one page only. */
@@ -189,21 +199,21 @@ void wk_tenant_list(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *re
     }
     /* clang-format off */
     if (by_storage) {
-        const char *w[2] = {v[2], v[3]};
+        const char *w[3] = {v[2], v[3], v[4]};
         wk_read_row(ctx, req, rep, NULL,
                     "SELECT json_build_object('items', coalesce(json_agg(j ORDER BY n), '[]'),"
                     " 'next_cursor', NULL) FROM (SELECT " TENANT_JSON " j, row_number() OVER"
                     " (ORDER BY storage_bytes DESC NULLS LAST, id) n" TENANT_FROM
-                    " WHERE status = 'active' AND " TENANT_MATCH("$2")
+                    " WHERE " TENANT_STATUS("$3") " AND " TENANT_MATCH("$2")
                     " ORDER BY storage_bytes DESC NULLS LAST, id LIMIT $1 - 1) t",
-                    2, w, "no tenants");
+                    3, w, "no tenants");
         return;
     }
     wk_read_page(ctx, req, rep, NULL,
                  "SELECT " TENANT_JSON "," WK_PAGE_KEYS("created_at", "id")
-                 TENANT_FROM " WHERE status = 'active' AND " TENANT_MATCH("$4") " AND"
+                 TENANT_FROM " WHERE " TENANT_STATUS("$5") " AND " TENANT_MATCH("$4") " AND"
                  WK_PAGE_AFTER("created_at", "id", "uuid") WK_PAGE_ORDER("created_at", "id"),
-                 4, v, &page);
+                 5, v, &page);
     /* clang-format on */
 }
 
@@ -212,41 +222,8 @@ void wk_tenant_get(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep
     char tenant[IDENT_UUID_STR_LEN + 1];
     s_tenant_text(req, tenant);
     const char *v[1] = {tenant};
-    wk_read_row(ctx, req, rep, NULL,
-                "SELECT " TENANT_JSON TENANT_FROM " WHERE id = $1 AND status = 'active'", 1, v,
+    wk_read_row(ctx, req, rep, NULL, "SELECT " TENANT_JSON TENANT_FROM " WHERE id = $1", 1, v,
                 "tenant not found");
-}
-
-void wk_tenant_delete(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
-{
-    char tenant[IDENT_UUID_STR_LEN + 1];
-    s_tenant_text(req, tenant);
-    const char *v[1] = {tenant};
-    /* One transaction when the registry is on this cluster. Otherwise the registry first: once
-       it says deleted, users get 404 whatever happens to the schema, which is dropped next (a
-       failure there leaves an orphan schema, logged, never a tenant without one). */
-    bool split = ctx->registry_admin != ctx->admin;
-    wk_tx_t tx;
-    if (wk_tx_begin(&tx, ctx->registry_admin, NULL, req->deadline_ms) < 0) {
-        wk_reply_tx_error(rep, &tx);
-        return;
-    }
-    PGresult *res = wk_tx_exec(&tx,
-                               "UPDATE quiz.tenants SET status = 'deleted', deleted_at = now()"
-                               " WHERE id = $1 AND status = 'active' RETURNING id",
-                               1, v);
-    if (res && PQntuples(res) == 0) {
-        wk_reply_error(rep, PROTO_STATUS_NOT_FOUND, "tenant not found");
-    } else if (res && (split || wk_tx_schema(&tx, req->tenant, WK_SCHEMA_DROP, -1) == 0) &&
-               wk_audit_platform(&tx, req, "tenant.delete") == 0 && wk_tx_commit(&tx) == 0) {
-        wk_reply_body(rep, PROTO_STATUS_NO_CONTENT, NULL);
-        if (split)
-            s_drop_unregistered(ctx, req, req->tenant);
-    } else {
-        wk_reply_tx_error(rep, &tx);
-    }
-    PQclear(res);
-    wk_tx_end(&tx);
 }
 
 void wk_tenant_stats(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)

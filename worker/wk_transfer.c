@@ -365,13 +365,14 @@ static int s_sequences(run_t *r)
     return ok ? 0 : -1;
 }
 
-/* Builds the target's empty schema at this binary's tenant version, granted to nobody yet. */
+/* Builds the target's empty schema at its cluster's tenant version, granted to nobody yet. */
 static int s_build_target(run_t *r)
 {
     wk_tx_t tx;
+    char version[WK_MIGRATE_VERSION_LEN];
     int rc = wk_tx_begin(&tx, r->t->target, NULL, 0) == 0 &&
                      wk_tx_schema(&tx, r->id, WK_SCHEMA_CREATE, -1) == 0 &&
-                     wk_migrate_tenant(&tx) == 0 &&
+                     wk_migrate_tenant(&tx, version) == 0 &&
                      wk_tx_schema(&tx, r->id, WK_SCHEMA_LEAVE, -1) == 0 && wk_tx_commit(&tx) == 0
                  ? 0
                  : -1;
@@ -427,10 +428,12 @@ static const char *s_copy(run_t *r)
     char sql[2048];
     snprintf(sql, sizeof sql, "SELECT max(version) FROM %s.schema_migrations", r->schema);
     char *version = s_value(t->source, sql);
-    bool current = version && strcmp(version, wk_migrate_tenant_version()) == 0;
+    char *target = s_value(t->target, "SELECT max(version) FROM quiz.tenant_migrations");
+    bool current = version && target && strcmp(version, target) == 0;
     free(version);
+    free(target);
     if (!current)
-        return "the source schema is not at this worker's version: migrate first";
+        return "the source schema is not at the target cluster's tenant version: migrate first";
     if (s_build_target(r) < 0)
         return "could not build the tenant's schema on the target cluster";
     r->tables = s_tables(r);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "common/ident.h"
@@ -15,7 +16,7 @@ const char db_orphans_sql[] =
     "WITH schemas AS (SELECT nspname::text AS n FROM pg_namespace WHERE nspname LIKE 'tenant\\_%'"
     "  UNION ALL SELECT rolname::text FROM pg_roles WHERE rolname LIKE 'tenant\\_%'),"
     " owners AS (SELECT 'tenant_' || replace(id::text, '-', '') AS n FROM quiz.tenants"
-    "  WHERE status = 'active' UNION ALL SELECT 'tenant_' || replace(id::text, '-', '')"
+    "  UNION ALL SELECT 'tenant_' || replace(id::text, '-', '')"
     "  FROM quiz.spare_schemas)"
     " SELECT (SELECT count(*) FROM (SELECT n FROM schemas EXCEPT SELECT n FROM owners) a)"
     /* each owner needs two entries: its schema and its role */
@@ -114,4 +115,58 @@ void db_wait_blocked(const char *app)
             return;
     }
     cr_assert_fail("the request never blocked on the lock");
+}
+
+char *db_at(const char *url, const char *sql)
+{
+    PGconn *c = PQconnectdb(url);
+    PGresult *r = PQexec(c, sql);
+    char *out = NULL;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK)
+        out = strdup(PQntuples(r) ? PQgetvalue(r, 0, 0) : "");
+    else if (PQresultStatus(r) == PGRES_COMMAND_OK)
+        out = strdup("");
+    else
+        fprintf(stderr, "db: %s", PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+    return out;
+}
+
+/* url with its database name replaced by name. */
+static void s_with_db(const char *url, const char *name, char *out, size_t len)
+{
+    const char *slash = strrchr(url, '/');
+    cr_assert(slash && slash > url + 10, "unexpected URL %s", url);
+    snprintf(out, len, "%.*s/%s", (int)(slash - url), url, name);
+}
+
+void db_create_database(const char *base, const char *name, char *out, size_t len)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+    char *ok = db_at(base, sql);
+    cr_assert_not_null(ok, "could not create database %s", name);
+    free(ok);
+    s_with_db(base, name, out, len);
+}
+
+char *db_tenant_roles(const char *url)
+{
+    return db_at(url, "SELECT string_agg(rolname, ' ') FROM pg_roles r WHERE rolname LIKE"
+                      " 'tenant\\_%' AND EXISTS (SELECT 1 FROM pg_namespace n WHERE"
+                      " n.nspname = r.rolname)");
+}
+
+void db_drop_database(const char *base, const char *name, char *roles)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", name);
+    free(db_at(base, sql));
+    for (char *save = NULL, *role = roles ? strtok_r(roles, " ", &save) : NULL; role;
+         role = strtok_r(NULL, " ", &save)) {
+        snprintf(sql, sizeof sql, "DROP ROLE IF EXISTS %s", role);
+        free(db_at(base, sql));
+    }
+    free(roles);
 }

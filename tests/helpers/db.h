@@ -20,6 +20,19 @@ int db_exec(const char *sql);
 int db_forced_failure_begin(const char *name);
 int db_forced_failure_end(void);
 
+/* Runs sql on the database at url: the first cell (caller frees), "" for no row, NULL on error
+ * (printed). */
+char *db_at(const char *url, const char *sql);
+/* Creates database `name` beside the one at base (a test's own, for a test that changes what
+ * every tenant of its database sees); its URL in out. Asserts on failure. */
+void db_create_database(const char *base, const char *name, char *out, size_t len);
+/* The tenant roles (space-separated; caller frees) whose schemas are in the database at url:
+ * roles belong to the cluster, so dropping the database leaves them. */
+char *db_tenant_roles(const char *url);
+/* Drops database `name` beside base (WITH (FORCE)), then the roles listed (db_tenant_roles);
+ * frees roles. */
+void db_drop_database(const char *base, const char *name, char *roles);
+
 /* Holds ACCESS EXCLUSIVE on a tenant's users table from a connection of the test's own, so a
  * request touching it blocks, until db_unlock. Asserts on failure. */
 PGconn *db_lock_users(const char *tenant);

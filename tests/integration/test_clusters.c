@@ -23,32 +23,7 @@ static qstack_t S;
 static char s_base[2][512]; /* the clusters' maintenance URLs */
 static char s_own[2][512];  /* this test's databases on them */
 static char s_name[64];
-static const char *const s_worker_args[] = {"--spare-schemas", "1", NULL};
-
-/* URL with its database name replaced by name. */
-static void s_with_db(const char *url, const char *name, char *out, size_t len)
-{
-    const char *slash = strrchr(url, '/');
-    cr_assert(slash && slash > url + 10, "unexpected URL %s", url);
-    snprintf(out, len, "%.*s/%s", (int)(slash - url), url, name);
-}
-
-/* Runs sql on the database at url; the first cell (caller frees), "" for no row, NULL on error. */
-static char *s_at(const char *url, const char *sql)
-{
-    PGconn *c = PQconnectdb(url);
-    PGresult *r = PQexec(c, sql);
-    char *out = NULL;
-    if (PQresultStatus(r) == PGRES_TUPLES_OK)
-        out = strdup(PQntuples(r) ? PQgetvalue(r, 0, 0) : "");
-    else if (PQresultStatus(r) == PGRES_COMMAND_OK)
-        out = strdup("");
-    else
-        fprintf(stderr, "db: %s", PQerrorMessage(c));
-    PQclear(r);
-    PQfinish(c);
-    return out;
-}
+static const char *const s_worker_args[] = {"--spare-schemas", "1", "--delete-grace", "2", NULL};
 
 static void setup(void)
 {
@@ -59,14 +34,8 @@ static void setup(void)
     snprintf(s_base[0], sizeof s_base[0], "%s", getenv("QUIZ_TEST_DATABASE_URL"));
     snprintf(s_base[1], sizeof s_base[1], "%s", second);
     snprintf(s_name, sizeof s_name, "quizc_%d", (int)getpid());
-    for (int c = 0; c < 2; c++) {
-        char sql[128];
-        snprintf(sql, sizeof sql, "CREATE DATABASE %s", s_name);
-        char *ok = s_at(s_base[c], sql);
-        cr_assert_not_null(ok);
-        free(ok);
-        s_with_db(s_base[c], s_name, s_own[c], sizeof s_own[c]);
-    }
+    for (int c = 0; c < 2; c++)
+        db_create_database(s_base[c], s_name, s_own[c], sizeof s_own[c]);
     setenv("QUIZ_TEST_DATABASE_URL", s_own[0], 1);
     setenv("QUIZ_TEST_CLUSTER_URLS", s_own[1], 1);
     cr_assert_eq(stack_migrate(2, NULL), 0);
@@ -76,25 +45,12 @@ static void setup(void)
 static void teardown(void)
 {
     stack_suite_fini(&S);
-    /* Roles belong to the clusters, not the databases: drop those of this test's tenants and
-       spares, so no other suite finds them orphaned. */
+    /* Both databases' tenant roles first: the clusters share them across databases. */
     char *roles[2];
     for (int c = 0; c < 2; c++)
-        roles[c] =
-            s_at(s_own[c], "SELECT string_agg(rolname, ' ') FROM pg_roles r WHERE rolname LIKE"
-                           " 'tenant\\_%' AND EXISTS (SELECT 1 FROM pg_namespace n WHERE"
-                           " n.nspname = r.rolname)");
-    for (int c = 0; c < 2; c++) {
-        char sql[4096];
-        snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", s_name);
-        free(s_at(s_base[c], sql));
-        for (char *save = NULL, *role = roles[c] ? strtok_r(roles[c], " ", &save) : NULL; role;
-             role = strtok_r(NULL, " ", &save)) {
-            snprintf(sql, sizeof sql, "DROP ROLE IF EXISTS %s", role);
-            free(s_at(s_base[c], sql));
-        }
-        free(roles[c]);
-    }
+        roles[c] = db_tenant_roles(s_own[c]);
+    for (int c = 0; c < 2; c++)
+        db_drop_database(s_base[c], s_name, roles[c]);
 }
 
 TestSuite(clusters, .init = setup, .fini = teardown, .timeout = 180);
@@ -107,7 +63,7 @@ static bool s_has_schema(int c, const char *id)
     cr_assert_eq(ident_uuid_parse(id, strlen(id), u), 0);
     ident_hex(u, 16, hex);
     snprintf(sql, sizeof sql, "SELECT count(*) FROM pg_namespace WHERE nspname = 'tenant_%s'", hex);
-    char *n = s_at(s_own[c], sql);
+    char *n = db_at(s_own[c], sql);
     bool has = n && strcmp(n, "1") == 0;
     free(n);
     return has;
@@ -126,8 +82,8 @@ static void s_tenant_on(int shard, api_tenant_t *t)
 
 Test(clusters, a_tenant_of_the_second_cluster_lives_there_and_is_served)
 {
-    char *where = s_at(s_own[0], "SELECT string_agg(shard || ':' || cluster, ',' ORDER BY shard)"
-                                 " FROM quiz.shards");
+    char *where = db_at(s_own[0], "SELECT string_agg(shard || ':' || cluster, ',' ORDER BY shard)"
+                                  " FROM quiz.shards");
     cr_assert_str_eq(where, "0:0,1:1");
     free(where);
     api_tenant_t a, b;
@@ -139,7 +95,7 @@ Test(clusters, a_tenant_of_the_second_cluster_lives_there_and_is_served)
     /* The registry is the control cluster's alone. */
     char sql[256];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM quiz.tenants WHERE id = '%s'", b.id);
-    char *n0 = s_at(s_own[0], sql), *n1 = s_at(s_own[1], sql);
+    char *n0 = db_at(s_own[0], sql), *n1 = db_at(s_own[1], sql);
     cr_expect_str_eq(n0, "1");
     cr_expect_str_eq(n1, "0");
     free(n0);
@@ -169,23 +125,48 @@ Test(clusters, a_tenant_of_the_second_cluster_lives_there_and_is_served)
     cr_expect_eq(api_status(&S, "GET", "/api/users/me", a.id, b.token, NULL), 403);
 }
 
-Test(clusters, deleting_a_tenant_of_the_second_cluster_removes_it_there)
+/* A lifecycle step of tenant id through the platform API: the status. */
+static long s_step(const char *method, const char *id, const char *verb)
 {
-    api_tenant_t b;
-    s_tenant_on(1, &b);
     char url[256];
     http_resp_t r;
     const char *headers[] = {S.auth, NULL};
-    http_url(url, sizeof url, S.url, "/api/tenants/%s", b.id);
-    cr_assert_eq(http_do(&r, "DELETE", url, NULL, headers), 204, "%s", r.body);
+    http_url(url, sizeof url, S.url, "/api/tenants/%s%s%s", id, *verb ? "/" : "", verb);
+    long st = http_do(&r, method, url, *verb ? "{}" : NULL, headers);
     http_resp_clear(&r);
-    cr_expect(!s_has_schema(1, b.id), "the schema is still on cluster 1");
+    return st;
+}
+
+/* The registry is on cluster 0, the schema and its role's grant on cluster 1: each step changes
+   both, the purge too. */
+Test(clusters, lifecycle_of_a_tenant_of_the_second_cluster_to_its_purge_there)
+{
+    api_tenant_t b;
+    s_tenant_on(1, &b);
+    cr_assert_eq(s_step("POST", b.id, "suspend"), 200);
+    cr_expect_eq(api_status(&S, "GET", "/api/users/me", b.id, b.token, NULL), 403);
+    cr_assert_eq(s_step("POST", b.id, "resume"), 200);
+    cr_expect_eq(api_status(&S, "GET", "/api/users/me", b.id, b.token, NULL), 200);
+    cr_assert_eq(s_step("DELETE", b.id, ""), 204);
     cr_expect_eq(api_status(&S, "GET", "/api/users/me", b.id, b.token, NULL), 404);
+    cr_expect(s_has_schema(1, b.id), "the schema went before its grace period");
+    cr_assert_eq(s_step("POST", b.id, "restore"), 200);
+    cr_expect_eq(api_status(&S, "GET", "/api/users/me", b.id, b.token, NULL), 200);
+
+    cr_assert_eq(s_step("DELETE", b.id, ""), 204);
     char sql[256];
-    snprintf(sql, sizeof sql, "SELECT status FROM quiz.tenants WHERE id = '%s'", b.id);
-    char *status = s_at(s_own[0], sql);
-    cr_expect_str_eq(status, "deleted");
-    free(status);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM quiz.tenants WHERE id = '%s'", b.id);
+    char *rows = NULL;
+    for (int i = 0; i < 100; i++, usleep(200 * 1000)) {
+        free(rows);
+        rows = db_at(s_own[0], sql);
+        if (rows && strcmp(rows, "0") == 0)
+            break;
+    }
+    cr_expect_str_eq(rows, "0", "not purged 20 s after a grace period of 2 s");
+    free(rows);
+    cr_expect(!s_has_schema(1, b.id), "the schema is still on cluster 1 after the purge");
+    cr_expect_eq(s_step("POST", b.id, "restore"), 404);
 }
 
 Test(clusters, spare_schemas_of_the_second_cluster_are_kept_and_taken_there)
@@ -194,14 +175,14 @@ Test(clusters, spare_schemas_of_the_second_cluster_are_kept_and_taken_there)
     char *n = NULL;
     for (int i = 0; i < 100; i++) {
         free(n);
-        n = s_at(s_own[1], "SELECT count(*) FROM quiz.spare_schemas WHERE shard = 1");
+        n = db_at(s_own[1], "SELECT count(*) FROM quiz.spare_schemas WHERE shard = 1");
         if (n && strcmp(n, "1") == 0)
             break;
         usleep(100 * 1000);
     }
     cr_assert_str_eq(n, "1", "no spare was built on cluster 1");
     free(n);
-    char *spare = s_at(s_own[1], "SELECT id::text FROM quiz.spare_schemas WHERE shard = 1");
+    char *spare = db_at(s_own[1], "SELECT id::text FROM quiz.spare_schemas WHERE shard = 1");
     api_tenant_t b;
     s_tenant_on(1, &b);
     cr_expect_str_eq(b.id, spare, "creation on shard 1 did not take its cluster's spare");
@@ -210,7 +191,8 @@ Test(clusters, spare_schemas_of_the_second_cluster_are_kept_and_taken_there)
 
 Test(clusters, a_creation_whose_registration_fails_leaves_nothing_behind)
 {
-    free(s_at(s_own[0], "ALTER TABLE quiz.tenants ADD CONSTRAINT doomed CHECK (name <> 'Doomed')"));
+    free(
+        db_at(s_own[0], "ALTER TABLE quiz.tenants ADD CONSTRAINT doomed CHECK (name <> 'Doomed')"));
     /* Ids are drawn at random: eight tries reach shard 1 (cluster 1, where the schema commits
        before the registry refuses) with a chance of 255 in 256, and shard 0 as well. */
     for (int i = 0; i < 8; i++) {
@@ -227,13 +209,13 @@ Test(clusters, a_creation_whose_registration_fails_leaves_nothing_behind)
     for (int c = 0; c < 2; c++) {
         /* Schemas that are neither a spare nor an active tenant's: none. */
         char *orphans =
-            s_at(s_own[c], "SELECT count(*) FROM pg_namespace n WHERE nspname LIKE 'tenant\\_%'"
-                           " AND NOT EXISTS (SELECT 1 FROM quiz.spare_schemas s WHERE n.nspname"
-                           " = 'tenant_' || replace(s.id::text, '-', ''))");
+            db_at(s_own[c], "SELECT count(*) FROM pg_namespace n WHERE nspname LIKE 'tenant\\_%'"
+                            " AND NOT EXISTS (SELECT 1 FROM quiz.spare_schemas s WHERE n.nspname"
+                            " = 'tenant_' || replace(s.id::text, '-', ''))");
         cr_expect_str_eq(orphans, "0", "a failed creation left a schema on cluster %d", c);
         free(orphans);
     }
-    char *registered = s_at(s_own[0], "SELECT count(*) FROM quiz.tenants WHERE name = 'Doomed'");
+    char *registered = db_at(s_own[0], "SELECT count(*) FROM quiz.tenants WHERE name = 'Doomed'");
     cr_expect_str_eq(registered, "0");
     free(registered);
 }
@@ -283,7 +265,7 @@ static char *s_leftovers(int c, const char *op)
              " pg_publication WHERE pubname = 'quizmove_%s'), (SELECT string_agg(slot_name, ',')"
              " FROM pg_replication_slots WHERE slot_name = 'quizmove_%s'))",
              hex, hex, hex);
-    return s_at(s_own[c], sql);
+    return db_at(s_own[c], sql);
 }
 
 /* A reader during a move: retitles one quiz and reads it back, and lists quizzes, counting
@@ -385,12 +367,12 @@ Test(clusters, a_move_between_clusters_keeps_every_acknowledged_write)
     ident_hex(u, 16, hex);
     snprintf(sql, sizeof sql,
              "SELECT count(*) || '/' || count(DISTINCT title) FROM tenant_%s.quizzes", hex);
-    char *n = s_at(s_own[1], sql), expect[32];
+    char *n = db_at(s_own[1], sql), expect[32];
     snprintf(expect, sizeof expect, "%d/%d", acked + 1, acked + 1); /* and the reader's quiz */
     cr_expect_str_eq(n, expect);
     free(n);
     snprintf(sql, sizeof sql, "SELECT shard FROM quiz.tenants WHERE id = '%s'", t.id);
-    n = s_at(s_own[0], sql);
+    n = db_at(s_own[0], sql);
     cr_expect_str_eq(n, "1");
     free(n);
     for (int c = 0; c < 2; c++) {
@@ -423,9 +405,9 @@ Test(clusters, a_mover_killed_mid_copy_leaves_the_tenant_serving_and_nothing_beh
              "SELECT claimed_by FROM quiz.operations WHERE id = '%s' AND state = 'copying'", op);
     pid_t victim = 0;
     for (int i = 0; i < 2000 && !victim; i++) {
-        char *sub = s_at(s_own[1], "SELECT count(*) FROM pg_subscription WHERE subname LIKE"
-                                   " 'quizmove\\_%'");
-        char *by = s_at(s_own[0], sql);
+        char *sub = db_at(s_own[1], "SELECT count(*) FROM pg_subscription WHERE subname LIKE"
+                                    " 'quizmove\\_%'");
+        char *by = db_at(s_own[0], sql);
         const char *colon = by ? strrchr(by, ':') : NULL;
         if (sub && strcmp(sub, "1") == 0 && colon)
             victim = (pid_t)atoi(colon + 1);
@@ -450,12 +432,12 @@ Test(clusters, a_mover_killed_mid_copy_leaves_the_tenant_serving_and_nothing_beh
     cr_expect_eq(api_status(&S, "POST", "/api/quizzes", t.id, t.token, "{\"title\":\"during\"}"),
                  201);
     snprintf(sql, sizeof sql, "SELECT shard FROM quiz.tenants WHERE id = '%s'", t.id);
-    char *shard = s_at(s_own[0], sql);
+    char *shard = db_at(s_own[0], sql);
     cr_expect_str_eq(shard, "0", "the registry moved a tenant whose copy was cut short");
     free(shard);
     /* Its lease would run out in 30 s; run it out now. Another mover starts over cleanly. */
     snprintf(sql, sizeof sql, "UPDATE quiz.operations SET lease_until = now() WHERE id = '%s'", op);
-    free(s_at(s_own[0], sql));
+    free(db_at(s_own[0], sql));
     json_t *done = ops_wait_json(&S, op);
     cr_expect_str_eq(json_string_value(json_object_get(done, "state")), "done", "error: %s",
                      json_string_value(json_object_get(done, "error")) ?: "");
@@ -471,7 +453,7 @@ Test(clusters, a_mover_killed_mid_copy_leaves_the_tenant_serving_and_nothing_beh
     cr_assert_eq(ident_uuid_parse(t.id, 36, u), 0);
     ident_hex(u, 16, hex);
     snprintf(sql, sizeof sql, "SELECT count(*) FROM tenant_%s.quizzes", hex);
-    char *n = s_at(s_own[1], sql);
+    char *n = db_at(s_own[1], sql);
     cr_expect_str_eq(n, "31", "quizzes lost or doubled by the restart");
     free(n);
     cr_expect_eq(api_status(&S, "GET", "/api/users/me", t.id, t.token, NULL), 200);

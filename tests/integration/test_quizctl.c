@@ -10,24 +10,9 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "tests/helpers/cmd.h"
 #include "tests/helpers/db.h"
 #include "tests/helpers/stack.h"
-
-/* Runs the shell command cmd: its exit status, its output in out; with doc, that output
- * parsed as JSON into *doc (caller decrefs). */
-static int s_run(const char *cmd, char *out, size_t len, json_t **doc)
-{
-    FILE *p = popen(cmd, "r");
-    cr_assert(p);
-    size_t n = fread(out, 1, len - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    if (doc) {
-        *doc = json_loads(out, 0, NULL);
-        cr_assert(*doc, "not JSON: %.2000s", out);
-    }
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 /* Runs `quizctl check --json` with the given database URLs. */
 static int s_check(const char *url, const char *more, json_t **doc, char *out, size_t len)
@@ -36,7 +21,7 @@ static int s_check(const char *url, const char *more, json_t **doc, char *out, s
     snprintf(cmd, sizeof cmd,
              "QUIZ_DATABASE_URL='%s' QUIZ_CLUSTER_URLS='%s' %s/quizctl check --json", url,
              more ? more : "", getenv("QUIZ_BIN_DIR"));
-    return s_run(cmd, out, len, doc);
+    return cmd_run(cmd, out, len, doc);
 }
 
 Test(quizctl, check_reports_a_ready_cluster_and_its_facts)
@@ -123,10 +108,10 @@ static int s_tenants(const char *token, const char *args, char *out, size_t len)
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "QUIZ_URL='%s' QUIZ_PLATFORM_TOKEN='%s' %s/quizctl tenants %s 2>&1",
              S.url, token, getenv("QUIZ_BIN_DIR"), args);
-    return s_run(cmd, out, len, NULL);
+    return cmd_run(cmd, out, len, NULL);
 }
 
-Test(quizctl_tenants, create_list_show_delete_as_the_api_does)
+Test(quizctl_tenants, create_list_show_suspend_resume_delete_restore_as_the_api_does)
 {
     char out[65536], args[512], name[64], id[37] = "";
     snprintf(name, sizeof name, "Ctl %08x", randombytes_random());
@@ -147,10 +132,27 @@ Test(quizctl_tenants, create_list_show_delete_as_the_api_does)
     snprintf(args, sizeof args, "show %s --json", id);
     cr_expect_eq(s_tenants(S.token, args, out, sizeof out), 0, "%s", out);
     cr_expect(strstr(out, name), "%s", out);
+    /* The lifecycle: each step as the registry then records it. */
+    static const char *const steps[][2] = {{"suspend", "suspended"},
+                                           {"resume", "active"},
+                                           {"delete", "deleted"},
+                                           {"restore", "active"}};
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        snprintf(args, sizeof args, "%s %s", steps[i][0], id);
+        cr_expect_eq(s_tenants(S.token, args, out, sizeof out), 0, "%s: %s", steps[i][0], out);
+        row = db_value("SELECT status FROM quiz.tenants WHERE id = $1", id, NULL);
+        cr_expect_str_eq(row, steps[i][1], "after %s", steps[i][0]);
+        free(row);
+    }
+    snprintf(args, sizeof args, "restore %s", id);
+    cr_expect_eq(s_tenants(S.token, args, out, sizeof out), 1, "restored twice: %s", out);
+    cr_expect(strstr(out, "HTTP 409") && strstr(out, "not deleted"), "%s", out);
     snprintf(args, sizeof args, "delete %s", id);
     cr_expect_eq(s_tenants(S.token, args, out, sizeof out), 0, "%s", out);
-    snprintf(args, sizeof args, "show %s", id);
-    cr_expect_eq(s_tenants(S.token, args, out, sizeof out), 1, "gone: %s", out);
+    cr_expect_eq(s_tenants(S.token, "list --status deleted", out, sizeof out), 0, "%s", out);
+    cr_expect(strstr(out, id), "%s", out);
+    snprintf(args, sizeof args, "delete %s", id);
+    cr_expect_eq(s_tenants(S.token, args, out, sizeof out), 1, "deleted twice: %s", out);
     cr_expect(strstr(out, "HTTP 404"), "%s", out);
 }
 
@@ -178,7 +180,7 @@ static int s_monitor(const char *args, json_t **doc, char *out, size_t len)
     snprintf(cmd, sizeof cmd,
              "QUIZ_DATABASE_URL='%s' QUIZ_CLUSTER_URLS= %s/quizctl monitor %s --json",
              getenv("QUIZ_TEST_DATABASE_URL"), getenv("QUIZ_BIN_DIR"), args);
-    return s_run(cmd, out, len, doc);
+    return cmd_run(cmd, out, len, doc);
 }
 
 Test(quizctl_tenants, monitor_names_drift_sizes_and_the_thresholds_passed)
