@@ -16,7 +16,7 @@ CFLAGS  := -std=c17 -D_GNU_SOURCE -g -O2 $(WARN) -I. $(shell pkg-config --cflags
 GW_LDLIBS := $(shell pkg-config --libs $(GW_LIBS) 2>/dev/null) -lcivetweb -lpthread
 WK_LDLIBS := $(shell pkg-config --libs $(WK_LIBS) 2>/dev/null) -lcivetweb -lpthread
 TLDLIBS := $(shell pkg-config --libs $(TLIBS) 2>/dev/null) -lcivetweb -lpthread
-CTL_LDLIBS := $(shell pkg-config --libs $(WK_LIBS) libcurl 2>/dev/null) -lcivetweb -lpthread
+CTL_LDLIBS := $(shell pkg-config --libs $(WK_LIBS) libcurl zlib 2>/dev/null) -lcivetweb -lpthread
 SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 COMMON_SRC  := $(wildcard common/*.c)

@@ -2,7 +2,8 @@
  * exits non-zero, naming what failed: `keygen` (the CurveZMQ keys of the worker link),
  * `check` (the database clusters, ctl_check.c), `monitor` (what the tenants do to the catalog,
  * ctl_monitor.c), `tenants` (the platform API, ctl_tenants.c), `migrate` (fleet migrations,
- * ctl_migrate.c). */
+ * ctl_migrate.c), `tenant export|import` (one tenant's archive, ctl_export.c, ctl_import.c),
+ * `backup` (every tenant's, ctl_backup.c). */
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -10,7 +11,10 @@
 #include <sys/stat.h>
 
 #include "common/curve.h"
+#include "ctl/ctl_backup.h"
 #include "ctl/ctl_check.h"
+#include "ctl/ctl_export.h"
+#include "ctl/ctl_import.h"
 #include "ctl/ctl_monitor.h"
 #include "ctl/ctl_migrate.h"
 #include "ctl/ctl_tenants.h"
@@ -75,6 +79,20 @@ static int s_keygen(int argc, char **argv)
     return 0;
 }
 
+/* quizctl tenant export|import: one tenant's archive out and back in. */
+static int s_tenant(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "export") == 0)
+        return ctl_export(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "import") == 0)
+        return ctl_import(argc - 1, argv + 1);
+    FILE *out = argc >= 2 && strcmp(argv[1], "--help") == 0 ? stdout : stderr;
+    fputs("usage: quizctl tenant export ID > FILE | quizctl tenant import FILE [--as NEW_ID]\n"
+          "(quizctl tenant export --help, quizctl tenant import --help for their options)\n",
+          out);
+    return out == stdout ? 0 : 2;
+}
+
 static const ctl_command_t s_commands[] = {
     {"keygen", s_keygen, "make a CurveZMQ keypair for a worker or gateway"},
     {"check", ctl_check, "check every database cluster: reachable, TLS, privileges, wal_level"},
@@ -82,6 +100,8 @@ static const ctl_command_t s_commands[] = {
     {"tenants", ctl_tenants,
      "list, show, create, delete, suspend, resume, restore, move, rebalance (platform API)"},
     {"migrate", ctl_migrate, "fleet migrations: every tenant schema to the newest version"},
+    {"tenant", s_tenant, "export one tenant to an archive, import one from it"},
+    {"backup", ctl_backup, "export every tenant to a directory, in parallel, resumable"},
 };
 
 static int s_usage(FILE *out, int rc)

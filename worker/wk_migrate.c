@@ -58,13 +58,18 @@ int wk_migrate_target(wk_tx_t *tx, char version[WK_MIGRATE_VERSION_LEN])
     return rc;
 }
 
-int wk_migrate_tenant(wk_tx_t *tx, char version[WK_MIGRATE_VERSION_LEN])
+int wk_migrate_tenant(wk_tx_t *tx, const char *after, const char *upto,
+                      char version[WK_MIGRATE_VERSION_LEN])
 {
-    /* Every registered migration (wk_fleet.h), whichever binary registered it, and their
-       bookkeeping, as one script in one round trip. Versions match ^[0-9]{3,}_[a-z0-9_]+$
+    /* The registered migrations in range (wk_fleet.h), whichever binary registered them, and
+       their bookkeeping, as one script in one round trip. Versions match ^[0-9]{3,}_[a-z0-9_]+$
        (the table's CHECK), so they quote as literals as they are. */
-    PGresult *res =
-        wk_tx_exec(tx, "SELECT version, sql FROM quiz.tenant_migrations ORDER BY version", 0, NULL);
+    const char *bounds[2] = {after, upto};
+    PGresult *res = wk_tx_exec(tx,
+                               "SELECT version, sql FROM quiz.tenant_migrations"
+                               " WHERE ($1::text IS NULL OR version > $1)"
+                               " AND ($2::text IS NULL OR version <= $2) ORDER BY version",
+                               2, bounds);
     if (!res)
         return -1;
     int n = PQntuples(res);
@@ -73,7 +78,7 @@ int wk_migrate_tenant(wk_tx_t *tx, char version[WK_MIGRATE_VERSION_LEN])
         len += strlen(PQgetvalue(res, i, 1)) + strlen(PQgetvalue(res, i, 0)) + 80;
     char *script = mem_alloc(len), *p = script;
     p += sprintf(p, "%s;\n", s_bookkeeping);
-    bool safe = n > 0;
+    bool safe = n > 0 || after; /* nothing newer than `after`: nothing to do */
     for (int i = 0; i < n; i++) {
         const char *v = PQgetvalue(res, i, 0);
         safe = safe && strspn(v, "0123456789abcdefghijklmnopqrstuvwxyz_") == strlen(v);

@@ -11,11 +11,13 @@
 
 #define WK_MIGRATE_VERSION_LEN 128
 
-/* Applies every registered tenant migration (quiz.tenant_migrations of the transaction's
- * cluster, see wk_fleet.h) to the new, empty schema the transaction is bound to, in one round
- * trip; the version it is then at in `version`. 0 or -1. */
-int wk_migrate_tenant(wk_tx_t *tx, char version[WK_MIGRATE_VERSION_LEN])
-    __attribute__((warn_unused_result));
+/* Applies the registered tenant migrations (quiz.tenant_migrations of the transaction's
+ * cluster, see wk_fleet.h) newer than `after` and up to `upto` (NULL: no bound) to the schema
+ * the transaction is bound to, in one round trip: all of them to a new, empty one; in two
+ * steps around loading data that is at an older version (an import). The version it is then at
+ * in `version` (unchanged when none applied). 0 or -1. */
+int wk_migrate_tenant(wk_tx_t *tx, const char *after, const char *upto,
+                      char version[WK_MIGRATE_VERSION_LEN]) __attribute__((warn_unused_result));
 /* The newest registered tenant migration of the transaction's cluster: the version a new
  * schema is at. 0 or -1 (none registered). */
 int wk_migrate_target(wk_tx_t *tx, char version[WK_MIGRATE_VERSION_LEN])

@@ -87,7 +87,8 @@ static round_t s_build_one(wk_spares_t *s, wk_tx_t *tx)
     char text[IDENT_UUID_STR_LEN + 1];
     ident_uuid_format(id, text);
     v[0] = text;
-    if (wk_tx_schema(tx, id, WK_SCHEMA_CREATE, -1) < 0 || wk_migrate_tenant(tx, built) < 0 ||
+    if (wk_tx_schema(tx, id, WK_SCHEMA_CREATE, -1) < 0 ||
+        wk_migrate_tenant(tx, NULL, NULL, built) < 0 ||
         wk_tx_schema(tx, id, WK_SCHEMA_LEAVE, -1) < 0)
         return ROUND_FAILED;
     v[3] = built; /* a migration registered meanwhile is in it */

@@ -75,7 +75,9 @@ static int s_enter_new_schema(wk_tx_t *tx, const uint8_t id[16], bool spare)
     char built[WK_MIGRATE_VERSION_LEN];
     if (spare)
         return wk_tx_schema(tx, id, WK_SCHEMA_ENTER, -1);
-    return wk_tx_schema(tx, id, WK_SCHEMA_CREATE, -1) < 0 ? -1 : wk_migrate_tenant(tx, built);
+    return wk_tx_schema(tx, id, WK_SCHEMA_CREATE, -1) < 0
+               ? -1
+               : wk_migrate_tenant(tx, NULL, NULL, built);
 }
 
 void wk_tenant_create(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)

@@ -372,7 +372,7 @@ static int s_build_target(run_t *r)
     char version[WK_MIGRATE_VERSION_LEN];
     int rc = wk_tx_begin(&tx, r->t->target, NULL, 0) == 0 &&
                      wk_tx_schema(&tx, r->id, WK_SCHEMA_CREATE, -1) == 0 &&
-                     wk_migrate_tenant(&tx, version) == 0 &&
+                     wk_migrate_tenant(&tx, NULL, NULL, version) == 0 &&
                      wk_tx_schema(&tx, r->id, WK_SCHEMA_LEAVE, -1) == 0 && wk_tx_commit(&tx) == 0
                  ? 0
                  : -1;
