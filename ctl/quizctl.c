@@ -1,9 +1,9 @@
 /* quizctl: the operator's tool. One table of subcommands; each parses its own options and
  * exits non-zero, naming what failed: `keygen` (the CurveZMQ keys of the worker link),
- * `check` (the database clusters, ctl_check.c), `monitor` (what the tenants do to the catalog,
- * ctl_monitor.c), `tenants` (the platform API, ctl_tenants.c), `migrate` (fleet migrations,
- * ctl_migrate.c), `tenant export|import` (one tenant's archive, ctl_export.c, ctl_import.c),
- * `backup` (every tenant's, ctl_backup.c). */
+ * `check` (the database clusters, ctl_check.c), `init` (a database made ready, ctl_init.c),
+ * `monitor` (what the tenants do to the catalog, ctl_monitor.c), `tenants` (the platform API,
+ * ctl_tenants.c), `migrate` (fleet migrations, ctl_migrate.c), `tenant export|import` (one tenant's
+ * archive, ctl_export.c, ctl_import.c), `backup` (every tenant's, ctl_backup.c). */
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -15,6 +15,7 @@
 #include "ctl/ctl_check.h"
 #include "ctl/ctl_export.h"
 #include "ctl/ctl_import.h"
+#include "ctl/ctl_init.h"
 #include "ctl/ctl_monitor.h"
 #include "ctl/ctl_migrate.h"
 #include "ctl/ctl_tenants.h"
@@ -96,6 +97,7 @@ static int s_tenant(int argc, char **argv)
 static const ctl_command_t s_commands[] = {
     {"keygen", s_keygen, "make a CurveZMQ keypair for a worker or gateway"},
     {"check", ctl_check, "check every database cluster: reachable, TLS, privileges, wal_level"},
+    {"init", ctl_init, "shared schema and roles, sample tenants, the isolation self-test"},
     {"monitor", ctl_monitor, "tenant schemas per cluster: drift, sizes, relations, catalog"},
     {"tenants", ctl_tenants,
      "list, show, create, delete, suspend, resume, restore, move, rebalance (platform API)"},

@@ -1,7 +1,8 @@
 /* quizctl check against real clusters: the test database (and the second cluster, when there
  * is one) reported ready with their facts; a URL that cannot connect, and a role without the
  * privileges --migrate needs, reported as problems with their fixes and a non-zero exit; no
- * password ever printed. */
+ * password ever printed. quizctl tenants through a real gateway; quizctl init on an empty
+ * database of its own. */
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <sodium.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "common/ident.h"
 #include "tests/helpers/cmd.h"
 #include "tests/helpers/db.h"
 #include "tests/helpers/stack.h"
@@ -231,4 +233,62 @@ Test(quizctl_tenants, monitor_names_drift_sizes_and_the_thresholds_passed)
         warned = warned || strstr(json_string_value(d), "over --warn-relations 10");
     cr_expect(warned, "%.2000s", out);
     json_decref(doc);
+}
+
+/* `quizctl init` on an empty database of its own: shared schema, roles and shard map made,
+ * sample tenants with their admins, the isolation self-test passed and its tenants gone again;
+ * a re-run adds nothing. */
+Test(quizctl, init_readies_an_empty_database_with_sample_tenants_and_proves_isolation)
+{
+    char base[512], own[512], name[64], cmd[2048], out[16384];
+    snprintf(base, sizeof base, "%s", getenv("QUIZ_TEST_DATABASE_URL"));
+    snprintf(name, sizeof name, "quizi_%d", (int)getpid());
+    db_create_database(base, name, own, sizeof own);
+    snprintf(cmd, sizeof cmd,
+             "QUIZ_DATABASE_URL='%s' %s/quizctl init --shards 3 --sample-tenants 2 --json"
+             " 2>/dev/null",
+             own, getenv("QUIZ_BIN_DIR"));
+    json_t *doc;
+    cr_expect_eq(cmd_run(cmd, out, sizeof out, &doc), 0, "%s", out);
+    cr_expect(json_is_true(json_object_get(doc, "ok")), "%s", out);
+    cr_expect_eq(json_integer_value(json_object_get(doc, "shards")), 3, "%s", out);
+    json_t *samples = json_object_get(doc, "sample_tenants");
+    cr_assert_eq(json_array_size(samples), 2, "%s", out);
+    const char *pw =
+        json_string_value(json_object_get(json_array_get(samples, 0), "temp_password"));
+    cr_expect(pw && strlen(pw) >= 16, "%s", out);
+    json_t *checks = json_object_get(json_object_get(doc, "isolation"), "checks");
+    cr_expect_eq(json_array_size(checks), 4, "%s", out);
+    size_t i;
+    json_t *c;
+    json_array_foreach (checks, i, c)
+        cr_expect(json_is_true(json_object_get(c, "ok")), "%s", out);
+    cr_expect_str_eq(json_string_value(json_object_get(json_array_get(checks, 1), "sqlstate")),
+                     "42501", "the database itself refuses: %s", out);
+    char *v = db_at(own, "SELECT (SELECT string_agg(name, ',' ORDER BY name) FROM quiz.tenants)"
+                         " || ' ' || (SELECT count(*) FROM quiz.shards) || ' ' || (SELECT count(*)"
+                         " FROM pg_namespace WHERE nspname LIKE 'tenant\\_%')");
+    cr_expect_str_eq(v, "Sample tenant 1,Sample tenant 2 3 2", "the self-test's tenants stay");
+    free(v);
+    /* The sample tenant's admin, as creation makes one. */
+    uint8_t u[16];
+    char schema[IDENT_SCHEMA_LEN + 1], sql[256];
+    const char *id = json_string_value(json_object_get(json_array_get(samples, 0), "tenant_id"));
+    cr_assert_eq(ident_uuid_parse(id, strlen(id), u), 0);
+    ident_schema_name(u, schema);
+    snprintf(sql, sizeof sql,
+             "SELECT email || ' ' || role || ' ' || must_change_password FROM %s.users", schema);
+    v = db_at(own, sql);
+    cr_expect_str_eq(v, "admin@sample-1.example admin true");
+    free(v);
+    json_decref(doc);
+    /* Again: nothing new. */
+    cr_expect_eq(cmd_run(cmd, out, sizeof out, &doc), 0, "%s", out);
+    samples = json_object_get(doc, "sample_tenants");
+    cr_expect(json_is_true(json_object_get(json_array_get(samples, 1), "existed")), "%s", out);
+    v = db_at(own, "SELECT count(*) FROM quiz.tenants");
+    cr_expect_str_eq(v, "2");
+    free(v);
+    json_decref(doc);
+    db_drop_database(base, name, db_tenant_roles(own));
 }
