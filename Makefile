@@ -3,7 +3,7 @@
 #   make run      install what is missing, start PostgreSQL under var/, run the stack
 #   make test     unit + integration tests, built with ASan/UBSan in build-asan/
 #   make bench    optimised stack under wrk (see bench/README.md); bench-tenants, bench-curve,
-#                 bench-move
+#                 bench-move, bench-fleet
 
 CC      ?= cc
 GW_LIBS := libzmq msgpack libsystemd jansson libsodium
@@ -39,7 +39,7 @@ WK_OBJ  = $(call objs,$(1),$(WK_SRC) $(PROTO_SRC) $(COMMON_SRC)) $(1)/sql_embedd
 CTL_OBJ = $(call objs,$(1),$(CTL_SRC) $(filter-out worker/wk_main.c,$(WK_SRC)) $(PROTO_SRC) \
           $(COMMON_SRC)) $(1)/sql_embedded.o
 
-.PHONY: all run test unit integration bench bench-tenants bench-curve bench-move deps clean format
+.PHONY: all run test unit integration bench bench-tenants bench-curve bench-move bench-fleet deps clean format
 all: build/quiz-gateway build/quiz-worker build/quizctl
 
 build/quiz-gateway: $(call GW_OBJ,build)
@@ -132,6 +132,9 @@ bench-curve: deps
 
 bench-move: deps
 	@bash bench/move.sh
+
+bench-fleet: deps
+	@bash bench/fleet.sh
 
 bench-tenants: deps
 	@$(MAKE) --no-print-directory all build/bench-argon2
