@@ -1,7 +1,9 @@
 # One non-recursive Makefile for the quiz backend.
 #   make          release binaries in build/ (quiz-gateway, quiz-worker, quizctl)
 #   make run      install what is missing, start PostgreSQL under var/, run the stack
-#   make test     unit + integration tests, built with ASan/UBSan in build-asan/
+#   make test     unit + integration tests, built with ASan/UBSan in build-asan/, and a short
+#                 pass of every libFuzzer target (build-fuzz/)
+#   make fuzz     each libFuzzer target for FUZZ_SECONDS (600)
 #   make bench    optimised stack under wrk (see bench/README.md); bench-tenants, bench-curve,
 #                 bench-move, bench-fleet
 
@@ -39,7 +41,7 @@ WK_OBJ  = $(call objs,$(1),$(WK_SRC) $(PROTO_SRC) $(COMMON_SRC)) $(1)/sql_embedd
 CTL_OBJ = $(call objs,$(1),$(CTL_SRC) $(filter-out worker/wk_main.c,$(WK_SRC)) $(PROTO_SRC) \
           $(COMMON_SRC)) $(1)/sql_embedded.o
 
-.PHONY: all run test unit integration bench bench-tenants bench-curve bench-move bench-fleet deps clean format
+.PHONY: all run test fuzz unit integration bench bench-tenants bench-curve bench-move bench-fleet deps clean format
 all: build/quiz-gateway build/quiz-worker build/quizctl
 
 build/quiz-gateway: $(call GW_OBJ,build)
@@ -110,6 +112,20 @@ INTEG_DEPS := $(call objs,build-asan,$(HELPER_SRC) $(COMMON_SRC) $(PROTO_SRC))
 build-asan/tests/integration/%: build-asan/tests/integration/%.o $(INTEG_DEPS)
 	@echo "LD $@"; $(CC) $(SAN) -o $@ $^ $(TLDLIBS)
 
+# libFuzzer targets (Debian's clang), each linked with the sources it exercises; tests/fuzz/run.sh.
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN   := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
+FUZZ_SAN   := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_fuzz_body      := worker/wk_json.c worker/wk_reply.c worker/wk_kind.c worker/wk_question_body.c
+FUZZ_fuzz_cursor    := worker/wk_page.c worker/wk_reply.c
+FUZZ_fuzz_route     := gateway/gw_route.c
+FUZZ_fuzz_forwarded := gateway/gw_proxy.c
+build-fuzz/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "CC $< (fuzz)"; clang $(CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+build-fuzz/fuzz_%: build-fuzz/tests/fuzz/fuzz_%.o $(call objs,build-fuzz,$(PROTO_SRC) $(COMMON_SRC)) $$(call objs,build-fuzz,$$(FUZZ_fuzz_$$*))
+	@echo "LD $@"; clang $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(WK_LDLIBS)
+
 UNIT_BIN  := $(patsubst %.c,build-asan/%,$(UNIT_SRC))
 INTEG_BIN := $(patsubst %.c,build-asan/%,$(INTEG_SRC))
 
@@ -121,8 +137,14 @@ run: deps
 	@exec bash deploy/dev/run.sh
 
 test: deps
-	@$(MAKE) --no-print-directory $(UNIT_BIN) $(INTEG_BIN) build-asan/quiz-gateway build-asan/quiz-worker build-asan/quizctl
-	@sh tests/run.sh $(UNIT_BIN) -- $(INTEG_BIN)
+	@$(MAKE) --no-print-directory $(UNIT_BIN) $(INTEG_BIN) $(FUZZ_BIN) build-asan/quiz-gateway build-asan/quiz-worker build-asan/quizctl
+	@QUIZ_FUZZ_BINS="$(FUZZ_BIN)" sh tests/run.sh $(UNIT_BIN) -- $(INTEG_BIN)
+
+# Each fuzz target for FUZZ_SECONDS (600), growing its corpus in build-fuzz/corpus/.
+FUZZ_SECONDS ?= 600
+fuzz: deps
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
+	@sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
 
 bench: deps
 	@bash bench/run.sh
@@ -144,10 +166,10 @@ build/bench-argon2: build/bench/argon2.o build/worker/wk_password.o
 	@echo "LD $@"; $(CC) -o $@ $^ $(shell pkg-config --libs libsodium 2>/dev/null)
 
 clean:
-	rm -rf build build-asan build-bench
+	rm -rf build build-asan build-bench build-fuzz
 
 format:
-	clang-format -i $(GW_SRC) $(WK_SRC) $(CTL_SRC) $(COMMON_SRC) $(PROTO_SRC) $(UNIT_SRC) $(INTEG_SRC) $(HELPER_SRC) */*.h tests/*/*.h
+	clang-format -i $(GW_SRC) $(WK_SRC) $(CTL_SRC) $(COMMON_SRC) $(PROTO_SRC) $(UNIT_SRC) $(INTEG_SRC) $(HELPER_SRC) $(FUZZ_SRC) */*.h tests/*/*.h
 
--include $(shell find build build-asan -name '*.d' 2>/dev/null)
+-include $(shell find build build-asan build-fuzz -name '*.d' 2>/dev/null)
 .SECONDARY:

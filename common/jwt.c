@@ -258,7 +258,10 @@ static jwt_result_t s_verify(const jwt_keyring_t *ring, const char *token, int64
         s_uuid_claim(claims, "tid", out->tenant) < 0 || !json_is_integer(exp) ||
         !json_is_integer(iat) || !role ||
         (strcmp(role, "admin") != 0 && strcmp(role, "member") != 0) ||
-        (pcr && !json_is_boolean(pcr)))
+        (pcr && !json_is_boolean(pcr)) ||
+        /* Issued after it expires, or later than clocks drift apart: not one of ours. */
+        json_integer_value(iat) > json_integer_value(exp) ||
+        json_integer_value(iat) > now + JWT_CLOCK_SKEW_S)
         r = JWT_BAD_CLAIMS;
     else if (json_integer_value(exp) <= now)
         r = JWT_EXPIRED;

@@ -12,6 +12,8 @@
 
 #define JWT_MAX_TOKEN 2048
 #define JWT_KID_MAX   32
+/* How far a token's iat may be ahead of the verifier's clock (servers' clocks drift). */
+#define JWT_CLOCK_SKEW_S 300
 
 typedef struct jwt_keyring jwt_keyring_t;
 

@@ -128,8 +128,8 @@ static void s_emit(log_level_t level, const char *message, fields_t *f)
     (void)ignored;
 }
 
-static void s_vwrite(log_level_t level, const char *prefix, const log_req_t *req, const char *fmt,
-                     va_list ap)
+__attribute__((format(printf, 4, 0))) static void
+s_vwrite(log_level_t level, const char *prefix, const log_req_t *req, const char *fmt, va_list ap)
 {
     if (level > s_max)
         return;

@@ -292,13 +292,12 @@ int ctl_import_tenant(const ctl_clusters_t *cl, const char *path, const char *as
                   s_register(&rtx, id, m, shard, final, rows) < 0 || wk_tx_commit(&rtx) < 0)) {
         snprintf(err, len, "registry (cluster 0): %s", TX_WHY(&rtx));
         /* No registry row names the schema: drop it, so nothing is left half done. */
-        wk_tx_end(&tx);
-        if (wk_tx_begin(&tx, data, NULL, 0) < 0 ||
-            wk_tx_schema(&tx, uuid, WK_SCHEMA_DROP, -1) < 0 || wk_tx_commit(&tx) < 0) {
+        char why[256];
+        if (wk_db_drop_schema(data, uuid, why, sizeof why) < 0) {
             size_t used = strlen(err);
             snprintf(err + used, len - used,
                      "; and schema %s on cluster %d could not be dropped: %s", schema, cluster,
-                     TX_WHY(&tx));
+                     why);
         }
         goto out;
     }

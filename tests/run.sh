@@ -124,6 +124,13 @@ PY
     fi
   fi
 fi
+# A short pass of every libFuzzer target from its seed corpus (tests/fuzz/run.sh; `make fuzz`
+# runs them for longer).
+for bin in ${QUIZ_FUZZ_BINS:-}; do
+  if sh tests/fuzz/run.sh "${QUIZ_FUZZ_SECONDS:-5}" "$bin"; then passed=$((passed + 1))
+  else failed=$((failed + 1)); status=1
+  fi
+done
 rm -f "$log"
 [ $failed -gt 0 ] && status=1
 echo "tests: $passed passed, $failed failed"

@@ -653,6 +653,19 @@ int wk_tx_schema(wk_tx_t *tx, const uint8_t tenant[16], wk_schema_action_t actio
     return rc;
 }
 
+int wk_db_drop_schema(wk_db_t *db, const uint8_t tenant[16], char *why, size_t len)
+{
+    wk_tx_t tx;
+    int rc = wk_tx_begin(&tx, db, NULL, 0) == 0 &&
+                     wk_tx_schema(&tx, tenant, WK_SCHEMA_DROP, -1) == 0 && wk_tx_commit(&tx) == 0
+                 ? 0
+                 : -1;
+    if (rc < 0)
+        snprintf(why, len, "%s", tx.server[0] ? tx.server : tx.detail);
+    wk_tx_end(&tx);
+    return rc;
+}
+
 int wk_tx_move_grant(wk_tx_t *tx, const uint8_t tenant[16], int from, int to)
 {
     char *q = s_provision_name(tx, tenant);

@@ -87,6 +87,11 @@ typedef enum {
  * used by LEAVE only. 0, or -1 with tx->status. */
 int wk_tx_schema(wk_tx_t *tx, const uint8_t tenant[16], wk_schema_action_t action, int shard)
     __attribute__((warn_unused_result));
+/* Drops the tenant's schema and role in a transaction of its own on provisioning connection db
+ * (a schema no registry row names any more, or never did). 0, or -1 with why (the server's
+ * message where there is one) in why. */
+int wk_db_drop_schema(wk_db_t *db, const uint8_t tenant[16], char *why, size_t len)
+    __attribute__((warn_unused_result));
 /* Moves a tenant between shards of one cluster: its role granted to shard `to`'s login and
  * revoked from shard `from`'s (either half skipped when its shard is < 0), so PostgreSQL itself
  * refuses the old shard from the next transaction on (provisioning connection). 0, or -1 with

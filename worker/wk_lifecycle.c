@@ -181,13 +181,11 @@ static int s_purge_one(wk_db_t *registry, wk_db_t *data, const char *shard)
     wk_tx_end(&tx);
     if (rc == 1 && data != registry) {
         /* The registry forgot it first: an orphan schema is logged, never a tenant without one. */
-        wk_tx_t drop;
-        if (wk_tx_begin(&drop, data, NULL, 0) < 0 ||
-            wk_tx_schema(&drop, id, WK_SCHEMA_DROP, -1) < 0 || wk_tx_commit(&drop) < 0)
+        char why[256];
+        if (wk_db_drop_schema(data, id, why, sizeof why) < 0)
             log_error("purged tenant %s from the registry, but its schema could not be dropped:"
                       " %s",
-                      text, drop.detail);
-        wk_tx_end(&drop);
+                      text, why);
     }
     if (rc == 1)
         log_info("purged tenant %s (its grace period was over)", text);

@@ -54,18 +54,16 @@ static int s_register(wk_tx_t *tx, const char *tenant, const char *name, const c
  * the control cluster), so nothing is left behind. Logged if that fails too. */
 static void s_drop_unregistered(wk_ctx_t *ctx, const proto_request_t *req, const uint8_t id[16])
 {
-    wk_tx_t tx;
-    if (wk_tx_begin(&tx, ctx->admin, NULL, 0) < 0 ||
-        wk_tx_schema(&tx, id, WK_SCHEMA_DROP, -1) < 0 || wk_tx_commit(&tx) < 0) {
+    char why[256];
+    if (wk_db_drop_schema(ctx->admin, id, why, sizeof why) < 0) {
         char text[IDENT_UUID_STR_LEN + 1];
         ident_uuid_format(id, text);
         log_req_t lr = {req->request_id, id, ctx->shard};
         log_req_error(&lr,
                       "no registry row names tenant %s, and its schema could not be dropped:"
                       " %s",
-                      text, tx.detail);
+                      text, why);
     }
-    wk_tx_end(&tx);
 }
 
 /* Continues the transaction in the new tenant's schema: a spare's exists, else it is built

@@ -3,7 +3,7 @@
 # missing, so a second run costs one dpkg query. Needs root (or sudo) the first time.
 set -eu
 PKGS="build-essential pkg-config libcivetweb-dev libzmq3-dev libmsgpack-dev libpq-dev
-libsystemd-dev libjansson-dev libsodium-dev zlib1g-dev libcriterion-dev libcurl4-openssl-dev
+libsystemd-dev libjansson-dev libsodium-dev zlib1g-dev clang libclang-rt-14-dev libcriterion-dev libcurl4-openssl-dev
 postgresql postgresql-contrib systemd wrk curl prometheus python3 python3-websocket python3-yaml chromium"
 missing=""
 for p in $PKGS; do

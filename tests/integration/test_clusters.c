@@ -14,6 +14,7 @@
 
 #include "common/ident.h"
 #include "tests/helpers/api.h"
+#include "tests/helpers/cmd.h"
 #include "tests/helpers/db.h"
 #include "tests/helpers/http.h"
 #include "tests/helpers/ops.h"
@@ -218,6 +219,58 @@ Test(clusters, a_creation_whose_registration_fails_leaves_nothing_behind)
     char *registered = db_at(s_own[0], "SELECT count(*) FROM quiz.tenants WHERE name = 'Doomed'");
     cr_expect_str_eq(registered, "0");
     free(registered);
+}
+
+/* `quizctl ARGS` on this test's databases; output (both streams) in out; the exit status. */
+static int s_quizctl(const char *args, char *out, size_t len)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "QUIZ_DATABASE_URL='%s' QUIZ_CLUSTER_URLS='%s' %s/quizctl 2>&1 %s",
+             s_own[0], s_own[1], getenv("QUIZ_BIN_DIR"), args);
+    return cmd_run(cmd, out, len, NULL);
+}
+
+/* A tenant of cluster 1 exported and imported there under new ids: its schema on cluster 1, its
+ * registry row on cluster 0; when the registration on cluster 0 fails, the schema already
+ * committed on cluster 1 is dropped again. */
+Test(clusters, export_and_import_of_a_tenant_of_the_second_cluster)
+{
+    api_tenant_t t;
+    s_tenant_on(1, &t);
+    http_resp_t r;
+    cr_assert_eq(
+        api_call(&S, &r, "POST", "/api/quizzes", t.id, t.token, "{\"title\":\"Far out\"}", NULL),
+        201, "%s", r.body);
+    http_resp_clear(&r);
+    char file[256], args[512], out[4096];
+    snprintf(file, sizeof file, "%s/far.tenant.gz", S.dir);
+    snprintf(args, sizeof args, "tenant export %s > '%s'", t.id, file);
+    cr_assert_eq(s_quizctl(args, out, sizeof out), 0, "%s", out);
+
+    const char *copy = "5a0d9e7c-3b1f-4e62-9c84-7f2e6d1a0b35";
+    snprintf(args, sizeof args, "tenant import --as %s --shard 1 '%s'", copy, file);
+    cr_assert_eq(s_quizctl(args, out, sizeof out), 0, "%s", out);
+    cr_expect(s_has_schema(1, copy) && !s_has_schema(0, copy), "the copy is not on cluster 1");
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT shard FROM quiz.tenants WHERE id = '%s'", copy);
+    char *shard = db_at(s_own[0], sql);
+    cr_expect_str_eq(shard, "1");
+    free(shard);
+    char token[1024];
+    cr_assert_eq(api_login(&S, copy, t.email, t.password, token, NULL, NULL), 200);
+    cr_expect_eq(api_call(&S, &r, "GET", "/api/quizzes", copy, token, NULL, NULL), 200);
+    cr_expect(strstr(r.body, "\"Far out\"") != NULL, "%s", r.body);
+    http_resp_clear(&r);
+
+    const char *doomed = "5a0d9e7c-3b1f-4e62-9c84-7f2e6d1a0b36";
+    snprintf(sql, sizeof sql,
+             "ALTER TABLE quiz.tenants ADD CONSTRAINT doomed_import CHECK (id <> '%s')", doomed);
+    free(db_at(s_own[0], sql));
+    snprintf(args, sizeof args, "tenant import --as %s --shard 1 '%s'", doomed, file);
+    cr_expect_eq(s_quizctl(args, out, sizeof out), 1, "%s", out);
+    cr_expect(strstr(out, "registry (cluster 0)"), "%s", out);
+    cr_expect(!s_has_schema(1, doomed), "a failed registration left the schema on cluster 1");
+    free(db_at(s_own[0], "ALTER TABLE quiz.tenants DROP CONSTRAINT doomed_import"));
 }
 
 /* A writer during a move: POSTs quizzes, retrying each with its Idempotency-Key through the

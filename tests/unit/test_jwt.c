@@ -61,6 +61,25 @@ Test(jwt, expired_is_refused)
     jwt_keyring_destroy(&ring);
 }
 
+/* Found by tests/fuzz/fuzz_token.c: an iat after exp, or far ahead of the clock, verified. */
+Test(jwt, issued_after_expiry_or_in_the_future_is_refused)
+{
+    jwt_keyring_t *ring = jwt_keyring_from_hex("k1", KEY_A);
+    jwt_claims_t in = s_claims(), out;
+    in.iat = in.exp + 1;
+    char *tok = jwt_sign(ring, &in);
+    cr_expect_eq(jwt_verify(ring, tok, NOW, &out), JWT_BAD_CLAIMS);
+    free(tok);
+    in = s_claims();
+    in.iat = NOW + JWT_CLOCK_SKEW_S + 1;
+    in.exp = in.iat + 900;
+    tok = jwt_sign(ring, &in);
+    cr_expect_eq(jwt_verify(ring, tok, NOW, &out), JWT_BAD_CLAIMS);
+    cr_expect_eq(jwt_verify(ring, tok, NOW + 2, &out), JWT_OK, "within the skew");
+    free(tok);
+    jwt_keyring_destroy(&ring);
+}
+
 Test(jwt, tampering_with_any_part_is_refused)
 {
     jwt_keyring_t *ring = jwt_keyring_from_hex("k1", KEY_A);
