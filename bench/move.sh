@@ -50,7 +50,7 @@ for k in 0 1 2; do
   pids+=($!)
   shard_args+=(--shard tcp://127.0.0.1:$((zmq + k)))
 done
-build/quiz-gateway --listen 127.0.0.1:$http_port --login-rate 0 --password-inflight 64 \
+build/quiz-gateway --listen 127.0.0.1:$http_port --login-rate 0 --tenant-rate 100000000 --password-inflight 64 \
   "${shard_args[@]}" --curve-secret "$WORK/curve/gateway.secret" \
   --worker-key "$WORK/curve/worker.pub" 2>>"$WORK/gateway.log" &
 pids+=($!)

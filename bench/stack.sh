@@ -59,9 +59,10 @@ bench_stack() {
       "${wk_link[@]}" ${BENCH_WORKER_ARGS:-} 2>>"$WORK/worker$k.log" &
     pids+=($!)
   done
-  # The benchmarks log in from one address far more than a person would, and with more
-  # connections than a quarter of the gateway's threads: lift both limits.
-  build/quiz-gateway --listen 127.0.0.1:$http_port --login-rate 0 --password-inflight 64 --shard tcp://127.0.0.1:$zmq \
+  # The benchmarks log in from one address far more than a person would, with more connections
+  # than a quarter of the gateway's threads, and drive a few tenants each far past the
+  # per-tenant rate: lift those limits (the tenant rate is still checked, never reached).
+  build/quiz-gateway --listen 127.0.0.1:$http_port --login-rate 0 --tenant-rate 100000000 --password-inflight 64 --shard tcp://127.0.0.1:$zmq \
     --shard tcp://127.0.0.1:$((zmq + 1)) "${gw_link[@]}" 2>>"$WORK/gateway.log" &
   pids+=($!)
   URL=http://127.0.0.1:$http_port

@@ -519,6 +519,19 @@ static int s_fill(struct mg_connection *conn, gw_http_t *http, const gw_match_t 
                              rid, hdr);
         }
     }
+    /* One tenant may not take its shard from the others: past its rate at this gateway, 429
+       until the second is over. Operators (platform scope) are not counted. */
+    if (req->has_tenant && req->role != PROTO_ROLE_PLATFORM) {
+        char key[IDENT_UUID_STR_LEN + 1];
+        ident_uuid_format(req->tenant, key);
+        int wait = gw_limit_hit(http->cfg.tenant_limit, key, (int64_t)(clock_now_us() / 1000000));
+        if (wait > 0) {
+            char hdr[40];
+            snprintf(hdr, sizeof hdr, "Retry-After: %d\r\n", wait);
+            return s_problem(conn, 429, "rate_limited",
+                             "this tenant's request rate is exceeded; retry after", rid, hdr);
+        }
+    }
     /* The only request headers that travel to the worker. */
     static const char *const forwarded[] = {"Idempotency-Key", "If-Match", "If-None-Match"};
     for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++) {

@@ -21,7 +21,8 @@ typedef struct {
     gw_shards_t *shards;     /* borrowed */
     gw_auth_t *auth;         /* borrowed */
     gw_limit_t *login_limit; /* borrowed: login attempts per client address */
-    gw_proxy_t *proxies;     /* borrowed: load balancers whose X-Forwarded-For we believe */
+    gw_limit_t *tenant_limit;  /* borrowed: requests per tenant and second */
+    gw_proxy_t *proxies;       /* borrowed: load balancers whose X-Forwarded-For we believe */
     gw_placement_t *placement; /* borrowed: where tenants live, as workers said */
 } gw_http_config_t;
 

@@ -21,7 +21,7 @@ static void s_usage(FILE *out)
         "usage: quiz-gateway --shard ENDPOINTS [--shard ENDPOINTS ...] [--listen ADDR:PORT]\n"
         "                    [--threads N] [--deadline-ms MS] [--keep-alive-ms MS]\n"
         "                    [--max-body BYTES] [--platform-token-file PATH] [--keys DIR]\n"
-        "                    [--login-rate N] [--password-inflight N]\n"
+        "                    [--login-rate N] [--tenant-rate N] [--password-inflight N]\n"
         "                    [--trusted-proxy CIDR ...] [--curve-secret FILE]\n"
         "                    [--worker-key FILE] [--insecure-no-curve] [--dedicated K ...]\n"
         "                    [--stall-ms MS] [--samples-ms MS] [--config FILE] [--verbose]\n"
@@ -32,6 +32,8 @@ static void s_usage(FILE *out)
         "The platform token is $QUIZ_PLATFORM_TOKEN, or the first line of the token file.\n"
         "--keys (or $QUIZ_KEYS_DIR) holds the <kid>.key files that verify access tokens.\n"
         "--login-rate: login attempts per client address and minute (default 30, 0 = off).\n"
+        "--tenant-rate: requests per tenant and second at this gateway (default 1000, 0 =\n"
+        "off); past it 429 with Retry-After, so one tenant cannot take its shard.\n"
         "--password-inflight: requests that hash a password (logins, password changes, user\n"
         "and tenant creation) in flight at once; beyond it they get 503 with Retry-After, so\n"
         "a login storm cannot hold every thread (default a quarter of --threads).\n"
@@ -41,7 +43,8 @@ static void s_usage(FILE *out)
         "its thread for good: the systemd watchdog is no longer fed, so systemd restarts us.\n"
         "--config: more options from FILE, one per line (\"login-rate 10\", \"shard tcp://...\");\n"
         "SIGHUP (systemctl reload) reads the command line and FILE again and applies the\n"
-        "access-token keys, shard endpoint lists, --login-rate, --password-inflight and\n"
+        "access-token keys, shard endpoint lists, --login-rate, --tenant-rate,\n"
+        "--password-inflight and\n"
         "--max-body without dropping a connection.\n"
         "--samples-ms: how often the dashboard's charts take a sample (default 10000: the\n"
         "90 kept cover 15 minutes).\n"
@@ -83,7 +86,7 @@ static int s_curve_keys(const char *secret, const char *worker_key, bool plainte
 typedef struct {
     gw_http_config_t http;
     const char *shard_eps[SHARD_MAX];
-    int nshards, max_body, login_rate, stall_ms, samples_ms;
+    int nshards, max_body, login_rate, tenant_rate, stall_ms, samples_ms;
     const char *token_file, *keys_dir, *curve_secret, *worker_key;
     bool plaintext, verbose;
     bool dedicated[SHARD_MAX];
@@ -117,6 +120,7 @@ static options_result_t s_parse_args(int argc, char **argv, gw_args_t *a)
                               .keep_alive_ms = 5000},
                      .max_body = 64 * 1024,
                      .login_rate = 30,
+                     .tenant_rate = 1000,
                      .stall_ms = 60000,
                      .samples_ms = 10000,
                      .keys_dir = getenv("QUIZ_KEYS_DIR"),
@@ -136,6 +140,7 @@ static options_result_t s_parse_args(int argc, char **argv, gw_args_t *a)
         OPT_TEXT("keys", &a->keys_dir),
         OPT_INT("password-inflight", &a->http.password_inflight, 1, 4096),
         OPT_INT("login-rate", &a->login_rate, 0, 1000000),
+        OPT_INT("tenant-rate", &a->tenant_rate, 0, 100000000),
         OPT_CALL("trusted-proxy", a->proxies, s_add_proxy),
         OPT_TEXT("curve-secret", &a->curve_secret),
         OPT_TEXT("worker-key", &a->worker_key),
@@ -209,7 +214,9 @@ static int s_open(gw_args_t *a)
         gw_auth_destroy(&a->http.auth);
         return 1;
     }
-    a->http.login_limit = gw_limit_new((unsigned)a->login_rate);
+    a->http.login_limit = gw_limit_new((unsigned)a->login_rate, 60, 4096);
+    /* Far more slots than tenants active in one second, so two rarely share a budget. */
+    a->http.tenant_limit = gw_limit_new((unsigned)a->tenant_rate, 1, 1 << 16);
     a->http.proxies = a->proxies;
     a->http.placement = gw_placement_new(a->nshards, a->dedicated);
     return 0;
@@ -220,6 +227,7 @@ static void s_close(gw_args_t *a)
     gw_shards_destroy(&a->http.shards);
     gw_auth_destroy(&a->http.auth);
     gw_limit_destroy(&a->http.login_limit);
+    gw_limit_destroy(&a->http.tenant_limit);
     gw_placement_destroy(&a->http.placement);
     gw_proxy_destroy(&a->proxies);
     options_file_free(&a->file);
@@ -244,13 +252,14 @@ static void s_reload(gw_args_t *a, gw_http_t *http, const char *status)
             for (int k = 0; k < r.nshards; k++)
                 gw_shards_set_endpoints(a->http.shards, k, r.shard_eps[k]);
         gw_limit_set_rate(a->http.login_limit, (unsigned)r.login_rate);
+        gw_limit_set_rate(a->http.tenant_limit, (unsigned)r.tenant_rate);
         gw_http_set_limits(http, r.http.password_inflight, (size_t)r.max_body);
         if (strcmp(r.http.listen, a->http.listen) != 0 || r.http.threads != a->http.threads ||
             r.http.deadline_ms != a->http.deadline_ms)
             log_warning("reload: --listen, --threads and --deadline-ms change only with a restart");
-        log_info("reloaded: keys, %d shard endpoint lists, login rate %d, password-inflight %d,"
-                 " max-body %d",
-                 r.nshards, r.login_rate, r.http.password_inflight, r.max_body);
+        log_info("reloaded: keys, %d shard endpoint lists, login rate %d, tenant rate %d,"
+                 " password-inflight %d, max-body %d",
+                 r.nshards, r.login_rate, r.tenant_rate, r.http.password_inflight, r.max_body);
     }
     gw_proxy_destroy(&r.proxies);
     options_file_free(&r.file);

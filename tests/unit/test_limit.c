@@ -11,7 +11,7 @@
 Test(limit, a_key_gets_its_budget_per_minute_then_the_wait)
 {
     cr_assert_geq(sodium_init(), 0);
-    gw_limit_t *l = gw_limit_new(3);
+    gw_limit_t *l = gw_limit_new(3, 60, 4096);
     for (int i = 0; i < 3; i++)
         cr_expect_eq(gw_limit_hit(l, "203.0.113.9", T0 + 10), 0, "attempt %d refused", i + 1);
     cr_expect_eq(gw_limit_hit(l, "203.0.113.9", T0 + 10), 50); /* 50 s to the next minute */
@@ -32,7 +32,7 @@ Test(limit, a_key_gets_its_budget_per_minute_then_the_wait)
 Test(limit, zero_disables)
 {
     cr_assert_geq(sodium_init(), 0);
-    gw_limit_t *l = gw_limit_new(0);
+    gw_limit_t *l = gw_limit_new(0, 60, 4096);
     for (int i = 0; i < 1000; i++)
         cr_assert_eq(gw_limit_hit(l, "203.0.113.9", T0), 0);
     gw_limit_destroy(&l);
@@ -52,7 +52,7 @@ static void *s_hammer(void *arg)
 Test(limit, racing_threads_share_one_budget_exactly)
 {
     cr_assert_geq(sodium_init(), 0);
-    s_shared = gw_limit_new(1000);
+    s_shared = gw_limit_new(1000, 60, 4096);
     pthread_t t[4];
     for (int i = 0; i < 4; i++)
         pthread_create(&t[i], NULL, s_hammer, NULL);
@@ -64,4 +64,18 @@ Test(limit, racing_threads_share_one_budget_exactly)
     }
     cr_expect_eq(total, 1000);
     gw_limit_destroy(&s_shared);
+}
+
+Test(limit, one_second_windows_for_tenant_rates)
+{
+    gw_limit_t *l = gw_limit_new(2, 1, 1 << 16);
+    cr_expect_eq(gw_limit_hit(l, "tenant-a", T0), 0);
+    cr_expect_eq(gw_limit_hit(l, "tenant-a", T0), 0);
+    cr_expect_eq(gw_limit_hit(l, "tenant-a", T0), 1, "the rest of this second");
+    cr_expect_eq(gw_limit_hit(l, "tenant-b", T0), 0, "another tenant has its own budget");
+    cr_expect_eq(gw_limit_hit(l, "tenant-a", T0 + 1), 0, "a new second, a new budget");
+    gw_limit_set_rate(l, 0);
+    for (int i = 0; i < 10; i++)
+        cr_expect_eq(gw_limit_hit(l, "tenant-a", T0 + 1), 0, "0 turns it off");
+    gw_limit_destroy(&l);
 }
