@@ -183,8 +183,11 @@ Test(reload_endpoints, a_shards_endpoint_list_changes_without_a_restart)
     /* Shard t.shard moves to a worker at a new endpoint: started, then the old one stopped. */
     cr_assert_eq(stack_start_replica_worker(&S, t.shard), 0);
     stack_kill_worker(&S, t.shard);
-    cr_expect_eq(api_status(&S, "GET", "/api/users/me", t.id, t.token, NULL), 503,
-                 "the gateway does not know the new endpoint yet");
+    /* 503 (no worker connected) or, when the dead peer is not noticed before the deadline on a
+       loaded machine, 504: either way not served. */
+    long gone = api_status(&S, "GET", "/api/users/me", t.id, t.token, NULL);
+    cr_expect(gone == 503 || gone == 504, "the gateway does not know the new endpoint yet: %ld",
+              gone);
     char other[200], moved[200], text[512];
     stack_endpoint(&S, 1 - t.shard, other, sizeof other);
     stack_replica_endpoint(&S, t.shard, moved, sizeof moved);
