@@ -221,12 +221,11 @@ ctl_archive_t *ctl_archive_open(const char *path, const json_t **manifest, char 
     size_t n;
     const char *line = ctl_archive_line(a, &n, err, len);
     if (!line || n != strlen(MAGIC) || memcmp(line, MAGIC, n) != 0) {
-        if (!line && err[0])
-            ; /* the read error says it */
-        else if (line && strncmp(line, "quiz-tenant-export ", 19) == 0)
+        /* A read error has said why already. */
+        if (line && strncmp(line, "quiz-tenant-export ", 19) == 0)
             snprintf(err, len, "archive format \"%.*s\": this quizctl reads format %d",
                      (int)(n > 40 ? 40 : n - 1), line + 19, CTL_ARCHIVE_FORMAT_VERSION);
-        else
+        else if (line || !err[0])
             snprintf(err, len, "not a tenant archive (quizctl tenant export writes them)");
         ctl_archive_close(a);
         return NULL;

@@ -33,8 +33,10 @@ typedef struct {
     json_t *failures;
 } backup_t;
 
-/* One tenant to dir/<id>.tenant.gz by way of dir/.<id>.partial. 0, 1 if it was there, -1. */
-static int s_one(backup_t *b, const char *id, long long *bytes, char *err, size_t len)
+/* One tenant to dir/<id>.tenant.gz by way of dir/.<id>.partial, over the job's connections. 0,
+ * 1 if it was there, -1. */
+static int s_one(backup_t *b, ctl_dbs_t *dbs, const char *id, long long *bytes, char *err,
+                 size_t len)
 {
     char *final = mem_printf("%s/%s" SUFFIX, b->dir, id);
     char *partial = mem_printf("%s/.%s.partial", b->dir, id);
@@ -49,7 +51,7 @@ static int s_one(backup_t *b, const char *id, long long *bytes, char *err, size_
         goto out;
     }
     json_t *summary = NULL;
-    if (ctl_export_tenant(b->cl, id, fd, &summary, err, len) == 0) {
+    if (ctl_export_tenant(dbs, id, fd, &summary, err, len) == 0) {
         *bytes = json_integer_value(json_object_get(summary, "bytes"));
         json_decref(summary);
         if (fsync(fd) == 0 && close(fd) == 0 && rename(partial, final) == 0)
@@ -71,11 +73,12 @@ out:
 static void *s_job(void *arg)
 {
     backup_t *b = arg;
+    ctl_dbs_t dbs = {.cl = b->cl}; /* this job's: one connection per cluster for all it does */
     for (int i; (i = atomic_fetch_add(&b->next, 1)) < b->n;) {
         const char *id = PQgetvalue(b->ids, i, 0);
         char err[1024];
         long long bytes = 0;
-        int rc = s_one(b, id, &bytes, err, sizeof err);
+        int rc = s_one(b, &dbs, id, &bytes, err, sizeof err);
         if (rc == 0) {
             atomic_fetch_add(&b->exported, 1);
             atomic_fetch_add(&b->bytes, bytes);
@@ -92,6 +95,7 @@ static void *s_job(void *arg)
         if (done % 100 == 0 || done == b->n)
             fprintf(stderr, "backup: %d/%d tenants\n", done, b->n);
     }
+    ctl_dbs_close(&dbs);
     return NULL;
 }
 
@@ -110,21 +114,6 @@ static void s_sweep(const char *dir)
         }
     }
     closedir(d);
-}
-
-/* The registry's tenant ids, or NULL with err. */
-static PGresult *s_tenant_ids(const ctl_clusters_t *cl, char *err, size_t len)
-{
-    wk_db_t *reg = wk_db_new(cl->url[0], NULL, false, false);
-    wk_tx_t tx;
-    PGresult *res = NULL;
-    if (wk_tx_begin(&tx, reg, NULL, 0) == 0)
-        res = wk_tx_exec(&tx, "SELECT id::text FROM quiz.tenants ORDER BY id", 0, NULL);
-    if (!res)
-        snprintf(err, len, "registry (cluster 0): %s", tx.server[0] ? tx.server : tx.detail);
-    wk_tx_end(&tx);
-    wk_db_destroy(&reg);
-    return res;
 }
 
 static int s_usage(FILE *out, int rc)
@@ -177,7 +166,11 @@ int ctl_backup(int argc, char **argv)
     backup_t b = {.cl = &cl, .dir = dir, .failures = json_array()};
     pthread_mutex_init(&b.lock, NULL);
     int rc = 1;
-    if (!(b.ids = s_tenant_ids(&cl, err, sizeof err))) {
+    ctl_dbs_t dbs = {.cl = &cl};
+    b.ids = ctl_query(ctl_db(&dbs, 0), "registry (cluster 0)",
+                      "SELECT id::text FROM quiz.tenants ORDER BY id", 0, NULL, err, sizeof err);
+    ctl_dbs_close(&dbs);
+    if (!b.ids) {
         fprintf(stderr, "quizctl backup: %s\n", err);
         goto out;
     }
@@ -200,9 +193,7 @@ int ctl_backup(int argc, char **argv)
         fprintf(stderr, "quizctl backup: cannot write %s\n", path);
     free(path);
     if (json) {
-        char *text = json_dumps(report, JSON_COMPACT);
-        puts(text);
-        free(text);
+        ctl_json_line(stdout, report);
     } else {
         printf("backup %s: %d tenants: %d exported (%lld bytes), %d already there, %zu failed\n",
                dir, b.n, atomic_load(&b.exported), (long long)atomic_load(&b.bytes),

@@ -42,6 +42,64 @@ PGconn *ctl_cluster_connect(const char *url)
     return PQconnectdbParams(keys, vals, 1);
 }
 
+wk_db_t *ctl_db(ctl_dbs_t *d, int c)
+{
+    if (c < 0 || c >= d->cl->count || c >= CTL_CLUSTERS_MAX)
+        return NULL;
+    if (!d->db[c])
+        d->db[c] = wk_db_new(d->cl->url[c], NULL, false, false);
+    return d->db[c];
+}
+
+void ctl_dbs_close(ctl_dbs_t *d)
+{
+    for (int c = 0; c < CTL_CLUSTERS_MAX; c++)
+        wk_db_destroy(&d->db[c]);
+}
+
+PGresult *ctl_query(wk_db_t *db, const char *what, const char *sql, int n, const char *const *v,
+                    char *err, size_t len)
+{
+    wk_tx_t tx;
+    PGresult *res = NULL;
+    if (wk_tx_begin(&tx, db, NULL, 0) == 0)
+        res = wk_tx_exec(&tx, sql, n, v);
+    if (!res)
+        snprintf(err, len, "%s: %s", what, wk_tx_why(&tx));
+    wk_tx_end(&tx);
+    return res;
+}
+
+int ctl_shard_map(wk_db_t *registry, ctl_shard_map_t *map, char *err, size_t len)
+{
+    memset(map, 0, sizeof *map);
+    PGresult *res = ctl_query(registry, "shard map",
+                              "SELECT shard, cluster, dedicated FROM quiz.shards ORDER BY shard", 0,
+                              NULL, err, len);
+    if (!res)
+        return -1;
+    int rc = 0;
+    for (int k = 0; k < PQntuples(res) && rc == 0; k++) {
+        if (k >= SHARD_MAX || atoi(PQgetvalue(res, k, 0)) != k) {
+            snprintf(err, len, "the shard map is not numbered 0..%d", PQntuples(res) - 1);
+            rc = -1;
+            break;
+        }
+        map->cluster_of[k] = atoi(PQgetvalue(res, k, 1));
+        map->dedicated[k] = strcmp(PQgetvalue(res, k, 2), "t") == 0;
+        map->shards = k + 1;
+    }
+    PQclear(res);
+    return rc;
+}
+
+void ctl_json_line(FILE *out, const json_t *doc)
+{
+    char *text = json_dumps(doc, JSON_COMPACT);
+    fprintf(out, "%s\n", text ? text : "null");
+    free(text);
+}
+
 int ctl_clusters_each(const char *prog, bool json, const ctl_cluster_job_t *job)
 {
     ctl_clusters_t cls;
@@ -59,9 +117,7 @@ int ctl_clusters_each(const char *prog, bool json, const ctl_cluster_job_t *job)
     ctl_clusters_clear(&cls);
     if (json) {
         json_t *doc = json_pack("{s:b, s:o}", "ok", ok, "clusters", clusters);
-        char *text = json_dumps(doc, JSON_COMPACT);
-        puts(text);
-        free(text);
+        ctl_json_line(stdout, doc);
         json_decref(doc);
     } else {
         json_decref(clusters);

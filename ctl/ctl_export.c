@@ -15,31 +15,22 @@
 #include "worker/wk_db.h"
 
 /* The tenant's registry row: its name, status, created_at and cluster. */
-static json_t *s_registry_row(const ctl_clusters_t *cl, const char *id, int *cluster, char *err,
-                              size_t len)
+static json_t *s_registry_row(ctl_dbs_t *d, const char *id, int *cluster, char *err, size_t len)
 {
-    wk_db_t *reg = wk_db_new(cl->url[0], NULL, false, false);
-    wk_tx_t tx;
     json_t *row = NULL;
-    PGresult *res = NULL;
     const char *v[1] = {id};
-    if (wk_tx_begin(&tx, reg, NULL, 0) == 0)
-        res = wk_tx_exec(&tx,
-                         "SELECT json_build_object('id', id, 'name', name, 'status', status,"
-                         " 'created_at', created_at), cluster"
-                         " FROM quiz.tenants JOIN quiz.shards USING (shard) WHERE id = $1",
-                         1, v);
-    if (!res)
-        snprintf(err, len, "registry (cluster 0): %s", tx.server[0] ? tx.server : tx.detail);
-    else if (PQntuples(res) == 0)
+    PGresult *res = ctl_query(ctl_db(d, 0), "registry (cluster 0)",
+                              "SELECT json_build_object('id', id, 'name', name, 'status', status,"
+                              " 'created_at', created_at), cluster"
+                              " FROM quiz.tenants JOIN quiz.shards USING (shard) WHERE id = $1",
+                              1, v, err, len);
+    if (res && PQntuples(res) == 0)
         snprintf(err, len, "no tenant %s", id);
-    else {
+    else if (res) {
         row = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
         *cluster = atoi(PQgetvalue(res, 0, 1));
     }
     PQclear(res);
-    wk_tx_end(&tx);
-    wk_db_destroy(&reg);
     return row;
 }
 
@@ -139,7 +130,7 @@ static json_t *s_manifest(wk_tx_t *tx, json_t *tenant, char *err, size_t len)
                                0, NULL);
     PGresult *tabs = res ? wk_tx_exec(tx, s_tables_sql, 0, NULL) : NULL;
     if (!tabs) {
-        snprintf(err, len, "read the schema: %s", tx->server[0] ? tx->server : tx->detail);
+        snprintf(err, len, "read the schema: %s", wk_tx_why(tx));
         PQclear(res);
         return NULL;
     }
@@ -153,8 +144,7 @@ static json_t *s_manifest(wk_tx_t *tx, json_t *tenant, char *err, size_t len)
         free(sql);
         free(name);
         if (!c) {
-            snprintf(err, len, "count table %s: %s", PQgetvalue(tabs, i, 0),
-                     tx->server[0] ? tx->server : tx->detail);
+            snprintf(err, len, "count table %s: %s", PQgetvalue(tabs, i, 0), wk_tx_why(tx));
             json_decref(t);
             json_decref(tables);
             PQclear(tabs);
@@ -175,8 +165,7 @@ static json_t *s_manifest(wk_tx_t *tx, json_t *tenant, char *err, size_t len)
     return m;
 }
 
-int ctl_export_tenant(const ctl_clusters_t *cl, const char *id, int fd, json_t **summary, char *err,
-                      size_t len)
+int ctl_export_tenant(ctl_dbs_t *d, const char *id, int fd, json_t **summary, char *err, size_t len)
 {
     uint8_t uuid[16];
     if (ident_uuid_parse(id, strlen(id), uuid) < 0) {
@@ -184,17 +173,17 @@ int ctl_export_tenant(const ctl_clusters_t *cl, const char *id, int fd, json_t *
         return -1;
     }
     int cluster = 0;
-    json_t *tenant = s_registry_row(cl, id, &cluster, err, len);
+    json_t *tenant = s_registry_row(d, id, &cluster, err, len);
     if (!tenant)
         return -1;
-    if (cluster >= cl->count) {
+    wk_db_t *db = ctl_db(d, cluster);
+    if (!db) {
         snprintf(err, len, "tenant %s is on cluster %d: set QUIZ_CLUSTER_URLS", id, cluster);
         json_decref(tenant);
         return -1;
     }
     /* One snapshot for every table; the tenant's role for the reads (entered as the provisioning
        transactions do, undone by the rollback at the end). */
-    wk_db_t *db = wk_db_new(cl->url[cluster], NULL, false, false);
     wk_tx_t tx;
     json_t *m = NULL;
     ctl_archive_t *a = NULL;
@@ -203,8 +192,7 @@ int ctl_export_tenant(const ctl_clusters_t *cl, const char *id, int fd, json_t *
         wk_tx_script(
             &tx, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; " CTL_ARCHIVE_SETTINGS) < 0 ||
         wk_tx_schema(&tx, uuid, WK_SCHEMA_ENTER, -1) < 0) {
-        snprintf(err, len, "tenant %s on cluster %d: %s", id, cluster,
-                 tx.server[0] ? tx.server : tx.detail);
+        snprintf(err, len, "tenant %s on cluster %d: %s", id, cluster, wk_tx_why(&tx));
         goto out;
     }
     if (!(m = s_manifest(&tx, tenant, err, len)))
@@ -238,7 +226,6 @@ out:
     json_decref(m);
     json_decref(tenant);
     wk_tx_end(&tx);
-    wk_db_destroy(&db);
     return rc;
 }
 
@@ -278,16 +265,16 @@ int ctl_export(int argc, char **argv)
         return 2;
     json_t *summary = NULL;
     char err[1024];
-    int rc = ctl_export_tenant(&cl, argv[optind], 1, &summary, err, sizeof err);
+    ctl_dbs_t dbs = {.cl = &cl};
+    int rc = ctl_export_tenant(&dbs, argv[optind], 1, &summary, err, sizeof err);
+    ctl_dbs_close(&dbs);
     ctl_clusters_clear(&cl);
     if (rc < 0) {
         fprintf(stderr, "quizctl tenant export: %s\n", err);
         return 1;
     }
     if (json) {
-        char *text = json_dumps(summary, JSON_COMPACT);
-        fprintf(stderr, "%s\n", text);
-        free(text);
+        ctl_json_line(stderr, summary);
     } else {
         fprintf(stderr, "exported tenant %s: %lld rows at schema version %s, %lld bytes\n",
                 argv[optind], (long long)json_integer_value(json_object_get(summary, "rows")),

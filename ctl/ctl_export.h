@@ -12,9 +12,10 @@
 
 #include "ctl/ctl_clusters.h"
 
-/* Writes the archive of tenant `id` (UUID text) to fd. 0 with a summary in *summary (tenant_id,
+/* Writes the archive of tenant `id` (UUID text) to fd, over d's connections (kept for the next
+ * tenant). 0 with a summary in *summary (tenant_id,
  * schema_version, rows, bytes; the caller decrefs), or -1 with why in err. */
-int ctl_export_tenant(const ctl_clusters_t *cl, const char *id, int fd, json_t **summary, char *err,
+int ctl_export_tenant(ctl_dbs_t *d, const char *id, int fd, json_t **summary, char *err,
                       size_t len);
 
 /* The quoted "schema"."table"; free it. NULL if quoting fails. */

@@ -15,55 +15,36 @@
 #include "worker/wk_db.h"
 #include "worker/wk_migrate.h"
 
-/* The tx failure as text: the server's message where there is one. */
-#define TX_WHY(tx) ((tx)->server[0] ? (tx)->server : (tx)->detail)
-
 /* Where the tenant goes: refuses an id the registry has; the shard (placed like a new tenant
  * when *shard < 0) and its cluster. 0 or -1 with err. */
 static int s_place(wk_db_t *reg, const char *id, const uint8_t uuid[16], int *shard, int *cluster,
                    char *err, size_t len)
 {
-    wk_tx_t tx;
     const char *v[1] = {id};
-    PGresult *have = NULL, *shards = NULL;
-    int rc = -1;
-    if (wk_tx_begin(&tx, reg, NULL, 0) == 0 &&
-        (have = wk_tx_exec(&tx, "SELECT status FROM quiz.tenants WHERE id = $1", 1, v)))
-        shards = wk_tx_exec(&tx, "SELECT shard, cluster, dedicated FROM quiz.shards ORDER BY shard",
-                            0, NULL);
-    if (!shards) {
-        snprintf(err, len, "registry (cluster 0): %s", TX_WHY(&tx));
-        goto out;
-    }
+    PGresult *have = ctl_query(reg, "registry (cluster 0)",
+                               "SELECT status FROM quiz.tenants WHERE id = $1", 1, v, err, len);
+    if (!have)
+        return -1;
     if (PQntuples(have)) {
         snprintf(err, len,
                  "tenant %s exists (%s): import it --as a new id, or delete it and let it be"
                  " purged first",
                  id, PQgetvalue(have, 0, 0));
-        goto out;
+        PQclear(have);
+        return -1;
     }
-    int total = PQntuples(shards);
-    bool dedicated[SHARD_MAX] = {0};
-    for (int k = 0; k < total && k < SHARD_MAX; k++) {
-        if (atoi(PQgetvalue(shards, k, 0)) != k) {
-            snprintf(err, len, "the shard map is not numbered 0..%d", total - 1);
-            goto out;
-        }
-        dedicated[k] = strcmp(PQgetvalue(shards, k, 2), "t") == 0;
-    }
-    if (*shard < 0)
-        *shard = shard_place(uuid, dedicated, total > SHARD_MAX ? SHARD_MAX : total);
-    if (*shard < 0 || *shard >= total) {
-        snprintf(err, len, "no shard %d to place it on (the shard map has %d)", *shard, total);
-        goto out;
-    }
-    *cluster = atoi(PQgetvalue(shards, *shard, 1));
-    rc = 0;
-out:
     PQclear(have);
-    PQclear(shards);
-    wk_tx_end(&tx);
-    return rc;
+    ctl_shard_map_t map;
+    if (ctl_shard_map(reg, &map, err, len) < 0)
+        return -1;
+    if (*shard < 0)
+        *shard = shard_place(uuid, map.dedicated, map.shards);
+    if (*shard < 0 || *shard >= map.shards) {
+        snprintf(err, len, "no shard %d to place it on (the shard map has %d)", *shard, map.shards);
+        return -1;
+    }
+    *cluster = map.cluster_of[*shard];
+    return 0;
 }
 
 /* Refuses an archive whose schema version this cluster does not have registered. */
@@ -75,7 +56,7 @@ static int s_check_version(wk_tx_t *tx, const char *version, int cluster, char *
         "SELECT max(version), coalesce(bool_or(version = $1), false) FROM quiz.tenant_migrations",
         1, v);
     if (!res) {
-        snprintf(err, len, "cluster %d: %s", cluster, TX_WHY(tx));
+        snprintf(err, len, "cluster %d: %s", cluster, wk_tx_why(tx));
         return -1;
     }
     int rc = 0;
@@ -141,7 +122,7 @@ static int s_sequences(wk_tx_t *tx, const char *schema, const json_t *seqs, char
         PGresult *res = wk_tx_exec(
             tx, "SELECT setval(format('%I.%I', $1::text, $2::text)::regclass, $3::bigint)", 3, v);
         if (!res) {
-            snprintf(err, len, "sequence %s: %s", name, TX_WHY(tx));
+            snprintf(err, len, "sequence %s: %s", name, wk_tx_why(tx));
             return -1;
         }
         PQclear(res);
@@ -191,7 +172,7 @@ static long long s_load(wk_tx_t *tx, const char *path, const char *schema, char 
     PQclear(res);
     if (!res ||
         (quizzes && !(res = wk_tx_exec(tx, "UPDATE quizzes SET version = version", 0, NULL)))) {
-        snprintf(err, len, "render the quizzes: %s", TX_WHY(tx));
+        snprintf(err, len, "render the quizzes: %s", wk_tx_why(tx));
         goto fail;
     }
     if (quizzes)
@@ -234,7 +215,7 @@ static int s_register(wk_tx_t *tx, const char *id, const json_t *m, int shard, c
     return res ? 0 : -1;
 }
 
-int ctl_import_tenant(const ctl_clusters_t *cl, const char *path, const char *as_id, int shard,
+int ctl_import_tenant(ctl_dbs_t *d, const char *path, const char *as_id, int shard,
                       json_t **summary, char *err, size_t len)
 {
     json_t *m = NULL;
@@ -245,7 +226,7 @@ int ctl_import_tenant(const ctl_clusters_t *cl, const char *path, const char *as
     const char *version = json_string_value(json_object_get(m, "schema_version"));
     uint8_t uuid[16];
     int cluster = 0, rc = -1;
-    wk_db_t *reg = wk_db_new(cl->url[0], NULL, false, false), *data = NULL;
+    wk_db_t *reg = ctl_db(d, 0), *data = NULL;
     wk_tx_t tx = {0}, rtx = {0};
     if (ident_uuid_parse(id, strlen(id), uuid) < 0) {
         snprintf(err, len, "\"%s\" is not a tenant id (a UUID)", id);
@@ -253,44 +234,43 @@ int ctl_import_tenant(const ctl_clusters_t *cl, const char *path, const char *as
     }
     if (s_place(reg, id, uuid, &shard, &cluster, err, len) < 0)
         goto out;
-    if (cluster >= cl->count) {
+    if (!(data = ctl_db(d, cluster))) {
         snprintf(err, len, "shard %d is on cluster %d: set QUIZ_CLUSTER_URLS", shard, cluster);
         goto out;
     }
     /* With the registry on the tenant's cluster, all of it is one transaction; otherwise the
        schema commits first and the registry row second, as tenant creation does. */
-    bool split = cluster != 0;
-    data = split ? wk_db_new(cl->url[cluster], NULL, false, false) : reg;
+    bool split = data != reg;
     char schema[IDENT_SCHEMA_LEN + 1], built[WK_MIGRATE_VERSION_LEN] = "",
                                        final[WK_MIGRATE_VERSION_LEN];
     ident_schema_name(uuid, schema);
     long long rows = -1;
     if (wk_tx_begin(&tx, data, NULL, 0) < 0 || wk_tx_script(&tx, CTL_ARCHIVE_SETTINGS) < 0) {
-        snprintf(err, len, "cluster %d: %s", cluster, TX_WHY(&tx));
+        snprintf(err, len, "cluster %d: %s", cluster, wk_tx_why(&tx));
         goto out;
     }
     if (s_check_version(&tx, version, cluster, err, len) < 0)
         goto out;
     if (wk_tx_schema(&tx, uuid, WK_SCHEMA_CREATE, -1) < 0 ||
         wk_migrate_tenant(&tx, NULL, version, built) < 0) {
-        snprintf(err, len, "build the schema at %s: %s", version, TX_WHY(&tx));
+        snprintf(err, len, "build the schema at %s: %s", version, wk_tx_why(&tx));
         goto out;
     }
     if ((rows = s_load(&tx, path, schema, err, len)) < 0)
         goto out;
     snprintf(final, sizeof final, "%s", built);
     if (wk_migrate_tenant(&tx, version, NULL, final) < 0) {
-        snprintf(err, len, "migrate from %s: %s", version, TX_WHY(&tx));
+        snprintf(err, len, "migrate from %s: %s", version, wk_tx_why(&tx));
         goto out;
     }
     if (wk_tx_schema(&tx, uuid, WK_SCHEMA_LEAVE, shard) < 0 ||
         (!split && s_register(&tx, id, m, shard, final, rows) < 0) || wk_tx_commit(&tx) < 0) {
-        snprintf(err, len, "%s", TX_WHY(&tx));
+        snprintf(err, len, "%s", wk_tx_why(&tx));
         goto out;
     }
     if (split && (wk_tx_begin(&rtx, reg, NULL, 0) < 0 ||
                   s_register(&rtx, id, m, shard, final, rows) < 0 || wk_tx_commit(&rtx) < 0)) {
-        snprintf(err, len, "registry (cluster 0): %s", TX_WHY(&rtx));
+        snprintf(err, len, "registry (cluster 0): %s", wk_tx_why(&rtx));
         /* No registry row names the schema: drop it, so nothing is left half done. */
         char why[256];
         if (wk_db_drop_schema(data, uuid, why, sizeof why) < 0) {
@@ -309,9 +289,6 @@ int ctl_import_tenant(const ctl_clusters_t *cl, const char *path, const char *as
 out:
     wk_tx_end(&rtx);
     wk_tx_end(&tx);
-    if (data != reg)
-        wk_db_destroy(&data);
-    wk_db_destroy(&reg);
     json_decref(m);
     return rc;
 }
@@ -362,16 +339,16 @@ int ctl_import(int argc, char **argv)
         return 2;
     json_t *summary = NULL;
     char err[1024];
-    int rc = ctl_import_tenant(&cl, argv[optind], as_id, shard, &summary, err, sizeof err);
+    ctl_dbs_t dbs = {.cl = &cl};
+    int rc = ctl_import_tenant(&dbs, argv[optind], as_id, shard, &summary, err, sizeof err);
+    ctl_dbs_close(&dbs);
     ctl_clusters_clear(&cl);
     if (rc < 0) {
         fprintf(stderr, "quizctl tenant import: %s: %s\n", argv[optind], err);
         return 1;
     }
     if (json) {
-        char *text = json_dumps(summary, JSON_COMPACT);
-        puts(text);
-        free(text);
+        ctl_json_line(stdout, summary);
     } else {
         printf("imported tenant %s: %lld rows, schema version %s, shard %d\n",
                json_string_value(json_object_get(summary, "tenant_id")),

@@ -15,9 +15,10 @@
 
 #include "ctl/ctl_clusters.h"
 
-/* as_id: the new tenant id (UUID text), NULL for the archive's own; shard < 0: placed like a
- * new tenant. 0 with a summary in *summary (the caller decrefs), or -1 with why in err. */
-int ctl_import_tenant(const ctl_clusters_t *cl, const char *path, const char *as_id, int shard,
+/* Over d's connections. as_id: the new tenant id (UUID text), NULL for the archive's own;
+ * shard < 0: placed like a new tenant. 0 with a summary in *summary (the caller decrefs), or -1
+ * with why in err. */
+int ctl_import_tenant(ctl_dbs_t *d, const char *path, const char *as_id, int shard,
                       json_t **summary, char *err, size_t len);
 
 /* quizctl tenant import. */

@@ -19,40 +19,24 @@
 #include "worker/wk_migrate.h"
 #include "worker/wk_tenant.h"
 
-#define TX_WHY(tx) ((tx)->server[0] ? (tx)->server : (tx)->detail)
-
 typedef struct {
-    wk_db_t *db[WK_CLUSTERS_MAX]; /* the owner's connection per cluster */
-    int nclusters;
-    int shards;
-    bool dedicated[SHARD_MAX];
-    int cluster_of[SHARD_MAX];
+    ctl_dbs_t dbs; /* the owner's connection per cluster */
+    ctl_shard_map_t map;
 } fleet_t;
 
-/* The shard map (after the migration made it). 0 or -1 with err. */
+/* The shard map (after the migration made it), each shard's cluster configured. 0 or -1 with
+ * err. */
 static int s_shard_map(fleet_t *f, char *err, size_t len)
 {
-    wk_tx_t tx;
-    PGresult *res = NULL;
-    if (wk_tx_begin(&tx, f->db[0], NULL, 0) == 0)
-        res = wk_tx_exec(&tx, "SELECT shard, cluster, dedicated FROM quiz.shards ORDER BY shard", 0,
-                         NULL);
-    int rc = res ? 0 : -1;
-    if (!res)
-        snprintf(err, len, "shard map: %s", TX_WHY(&tx));
-    for (int k = 0; res && k < PQntuples(res) && k < SHARD_MAX; k++) {
-        f->cluster_of[k] = atoi(PQgetvalue(res, k, 1));
-        f->dedicated[k] = strcmp(PQgetvalue(res, k, 2), "t") == 0;
-        f->shards = k + 1;
-        if (f->cluster_of[k] >= f->nclusters) {
+    if (ctl_shard_map(ctl_db(&f->dbs, 0), &f->map, err, len) < 0)
+        return -1;
+    for (int k = 0; k < f->map.shards; k++)
+        if (!ctl_db(&f->dbs, f->map.cluster_of[k])) {
             snprintf(err, len, "shard %d is on cluster %d: set QUIZ_CLUSTER_URLS", k,
-                     f->cluster_of[k]);
-            rc = -1;
+                     f->map.cluster_of[k]);
+            return -1;
         }
-    }
-    PQclear(res);
-    wk_tx_end(&tx);
-    return rc;
+    return 0;
 }
 
 /* Creates a tenant with the worker's own handler (POST /api/tenants as shard `shard`'s worker
@@ -67,7 +51,7 @@ static json_t *s_create(fleet_t *f, const char *name, const char *email, int sha
     ident_uuid_random(req.tenant);
     snprintf(req.client, sizeof req.client, "quizctl init");
     if (shard < 0)
-        shard = shard_place(req.tenant, f->dedicated, f->shards);
+        shard = shard_place(req.tenant, f->map.dedicated, f->map.shards);
     if (shard < 0) {
         snprintf(err, len, "every shard is dedicated: no shard takes a new tenant");
         return NULL;
@@ -76,11 +60,11 @@ static json_t *s_create(fleet_t *f, const char *name, const char *email, int sha
     req.body = json_dumps(body, JSON_COMPACT);
     req.body_len = strlen(req.body);
     json_decref(body);
-    wk_ctx_t ctx = {.admin = f->db[f->cluster_of[shard]],
-                    .registry_admin = f->db[0],
+    wk_ctx_t ctx = {.admin = ctl_db(&f->dbs, f->map.cluster_of[shard]),
+                    .registry_admin = ctl_db(&f->dbs, 0),
                     .shard = shard,
-                    .shards = f->shards,
-                    .dedicated = f->dedicated};
+                    .shards = f->map.shards,
+                    .dedicated = f->map.dedicated};
     ctx.db = ctx.admin;
     ctx.registry = ctx.registry_admin;
     proto_reply_t rep = {0};
@@ -104,18 +88,14 @@ static int s_samples(fleet_t *f, int n, json_t *out, char *err, size_t len)
         char name[64], email[96], *have;
         snprintf(name, sizeof name, "Sample tenant %d", i);
         snprintf(email, sizeof email, "admin@sample-%d.example", i);
-        wk_tx_t tx;
-        PGresult *res = NULL;
         const char *v[1] = {name};
-        if (wk_tx_begin(&tx, f->db[0], NULL, 0) == 0)
-            res = wk_tx_exec(&tx, "SELECT id::text FROM quiz.tenants WHERE name = $1", 1, v);
-        have = res && PQntuples(res) ? mem_strdup(PQgetvalue(res, 0, 0)) : NULL;
-        if (!res)
-            snprintf(err, len, "registry: %s", TX_WHY(&tx));
-        PQclear(res);
-        wk_tx_end(&tx);
+        PGresult *res =
+            ctl_query(ctl_db(&f->dbs, 0), "registry",
+                      "SELECT id::text FROM quiz.tenants WHERE name = $1", 1, v, err, len);
         if (!res)
             return -1;
+        have = PQntuples(res) ? mem_strdup(PQgetvalue(res, 0, 0)) : NULL;
+        PQclear(res);
         json_t *t = have ? json_pack("{s:s, s:s, s:b}", "tenant_id", have, "tenant_name", name,
                                      "existed", 1)
                          : s_create(f, name, email, -1, err, len);
@@ -155,7 +135,7 @@ static int s_drop(fleet_t *f, const uint8_t id[16], const char *id_text)
     wk_tx_t tx;
     const char *v[1] = {id_text};
     PGresult *res = NULL;
-    if (wk_tx_begin(&tx, f->db[0], NULL, 0) == 0 &&
+    if (wk_tx_begin(&tx, ctl_db(&f->dbs, 0), NULL, 0) == 0 &&
         (res = wk_tx_exec(&tx, "DELETE FROM quiz.tenants WHERE id = $1", 1, v)))
         PQclear(res);
     int rc =
@@ -167,7 +147,7 @@ static int s_drop(fleet_t *f, const uint8_t id[16], const char *id_text)
 /* The isolation self-test; its checks appended to checks. 0 when every one held. */
 static int s_isolation(fleet_t *f, json_t *checks, char *err, size_t len)
 {
-    if (f->cluster_of[0] != 0) {
+    if (f->map.cluster_of[0] != 0) {
         snprintf(err, len, "shard 0 is not on the control cluster");
         return -1;
     }
@@ -192,8 +172,8 @@ static int s_isolation(fleet_t *f, json_t *checks, char *err, size_t len)
     log_init("quizctl", LOG_LEVEL_ERROR); /* the refusals below are expected: not warnings */
     for (int i = 0; i < 2; i++) {
         char state[6];
-        long own = s_read_users(f->db[0], id[i], id[i], state);
-        long other = s_read_users(f->db[0], id[i], id[1 - i], state);
+        long own = s_read_users(ctl_db(&f->dbs, 0), id[i], id[i], state);
+        long other = s_read_users(ctl_db(&f->dbs, 0), id[i], id[1 - i], state);
         bool refused = other < 0 && strcmp(state, "42501") == 0;
         char what[96];
         snprintf(what, sizeof what, "tenant %c reads its own users", 'A' + i);
@@ -270,18 +250,16 @@ int ctl_init(int argc, char **argv)
     ctl_clusters_t cl;
     if (ctl_clusters_load(&cl, "quizctl init") < 0)
         return 2;
-    fleet_t f = {.nclusters = cl.count};
+    fleet_t f = {.dbs = {.cl = &cl}};
     wk_clusters_t clusters = {0};
-    for (int i = 0; i < cl.count && i < WK_CLUSTERS_MAX; i++) {
+    for (int i = 0; i < cl.count && i < WK_CLUSTERS_MAX; i++)
         clusters.dsn[clusters.count++] = (char *)cl.url[i];
-        f.db[i] = wk_db_new(cl.url[i], NULL, false, false);
-    }
     char err[1024] = "";
     const char *step = "shared schema and roles";
     json_t *tenants = json_array(), *checks = json_array();
     /* The shard count: the option, else the map's, else 2. */
     if (!shards && s_shard_map(&f, err, sizeof err) == 0)
-        shards = f.shards;
+        shards = f.map.shards;
     if (!shards)
         shards = 2;
     err[0] = '\0';
@@ -310,17 +288,15 @@ int ctl_init(int argc, char **argv)
 out:
     if (json) {
         json_t *doc = json_pack("{s:b, s:i, s:i, s:O, s:{s:b, s:O}}", "ok", rc == 0, "clusters",
-                                cl.count, "shards", f.shards, "sample_tenants", tenants,
+                                cl.count, "shards", f.map.shards, "sample_tenants", tenants,
                                 "isolation", "ok", rc == 0, "checks", checks);
         if (rc)
             json_object_set_new(doc, "error", json_sprintf("%s: %s", step, err));
-        char *text = json_dumps(doc, JSON_COMPACT);
-        puts(text);
-        free(text);
+        ctl_json_line(stdout, doc);
         json_decref(doc);
     } else {
         printf("shared schema and roles: up to date on %d cluster(s), %d shards\n", cl.count,
-               f.shards);
+               f.map.shards);
         size_t i;
         json_t *t;
         json_array_foreach (tenants, i, t) {
@@ -346,8 +322,7 @@ out:
     }
     json_decref(tenants);
     json_decref(checks);
-    for (int i = 0; i < WK_CLUSTERS_MAX; i++)
-        wk_db_destroy(&f.db[i]);
+    ctl_dbs_close(&f.dbs);
     ctl_clusters_clear(&cl);
     return rc;
 }

@@ -653,6 +653,11 @@ int wk_tx_schema(wk_tx_t *tx, const uint8_t tenant[16], wk_schema_action_t actio
     return rc;
 }
 
+const char *wk_tx_why(const wk_tx_t *tx)
+{
+    return tx->server[0] ? tx->server : tx->detail;
+}
+
 int wk_db_drop_schema(wk_db_t *db, const uint8_t tenant[16], char *why, size_t len)
 {
     wk_tx_t tx;
@@ -661,7 +666,7 @@ int wk_db_drop_schema(wk_db_t *db, const uint8_t tenant[16], char *why, size_t l
                  ? 0
                  : -1;
     if (rc < 0)
-        snprintf(why, len, "%s", tx.server[0] ? tx.server : tx.detail);
+        snprintf(why, len, "%s", wk_tx_why(&tx));
     wk_tx_end(&tx);
     return rc;
 }

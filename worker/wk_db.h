@@ -106,6 +106,9 @@ PGresult *wk_tx_exec(wk_tx_t *tx, const char *sql, int nparams, const char *cons
 PGresult *wk_tx_exec_last(wk_tx_t *tx, const char *sql, int nparams, const char *const *values);
 /* Runs a script of several statements without parameters (migrations only). 0 or -1. */
 int wk_tx_script(wk_tx_t *tx, const char *sql) __attribute__((warn_unused_result));
+/* A failure as operators' tools report it: the server's message where there is one, else the
+ * client-safe detail. */
+const char *wk_tx_why(const wk_tx_t *tx);
 /* Commits. 0, or -1 with tx->status set (the transaction is then gone). */
 int wk_tx_commit(wk_tx_t *tx) __attribute__((warn_unused_result));
 /* Rolls back if still open; safe after commit. */

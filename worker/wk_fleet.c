@@ -354,7 +354,7 @@ static int s_migrate_one(run_t *r, wk_db_t *db, const char *id_text, char *err, 
         PQclear(have);
         bool locked = strcmp(tx.sqlstate, "55P03") == 0;
         if (!ok)
-            snprintf(err, len, "%s: %s", failed_at, tx.server[0] ? tx.server : tx.detail);
+            snprintf(err, len, "%s: %s", failed_at, wk_tx_why(&tx));
         wk_tx_end(&tx);
         if (ok)
             return applied;

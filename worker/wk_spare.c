@@ -193,15 +193,12 @@ void wk_spares_stop(wk_spares_t **spares_p)
     *spares_p = NULL;
 }
 
-int wk_spares_take(wk_tx_t *tx, int shard, int shards, uint8_t id[16])
+int wk_spares_take(wk_tx_t *tx, int shard, int shards, const char *version, uint8_t id[16])
 {
     char a[12], b[12];
     snprintf(a, sizeof a, "%d", shard);
     snprintf(b, sizeof b, "%d", shards);
-    char target[WK_MIGRATE_VERSION_LEN];
-    if (wk_migrate_target(tx, target) < 0)
-        return -1;
-    const char *v[3] = {a, b, target};
+    const char *v[3] = {a, b, version};
     PGresult *res = wk_tx_exec(tx,
                                "DELETE FROM quiz.spare_schemas WHERE id = (SELECT id FROM"
                                " quiz.spare_schemas WHERE shard = $1 AND shards = $2 AND"

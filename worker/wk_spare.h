@@ -26,10 +26,10 @@ void wk_spares_nudge(wk_spares_t *spares);
 /* Stops the keeper (waits for a build in progress) and frees it. */
 void wk_spares_stop(wk_spares_t **spares_p);
 
-/* Inside a provisioning transaction: takes the oldest spare of this shard, which is gone once
- * the transaction commits and back if it rolls back. 1 with id set, 0 if none is ready, -1 on
- * error (tx->status set). */
-int wk_spares_take(wk_tx_t *tx, int shard, int shards, uint8_t id[16])
+/* Inside a provisioning transaction: takes the oldest spare of this shard built at `version`
+ * (the target, wk_migrate_target), which is gone once the transaction commits and back if it
+ * rolls back. 1 with id set, 0 if none is ready, -1 on error (tx->status set). */
+int wk_spares_take(wk_tx_t *tx, int shard, int shards, const char *version, uint8_t id[16])
     __attribute__((warn_unused_result));
 
 #endif

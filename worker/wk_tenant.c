@@ -113,14 +113,16 @@ void wk_tenant_create(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *
         goto fail;
     /* A ready spare schema makes the new tenant: its id (on this shard too) replaces the one
        the gateway drew, and its DDL is already done. Without one, the DDL runs here. */
-    proto_request_t created = *req; /* shallow: only the tenant id differs */
-    int spare = ctx->spares ? wk_spares_take(&tx, ctx->shard, ctx->shards, created.tenant) : 0;
+    proto_request_t created = *req;       /* shallow: only the tenant id differs */
+    char version[WK_MIGRATE_VERSION_LEN]; /* what a new schema is built at; a spare taken too */
+    if (wk_migrate_target(&tx, version) < 0)
+        goto fail;
+    int spare =
+        ctx->spares ? wk_spares_take(&tx, ctx->shard, ctx->shards, version, created.tenant) : 0;
     if (spare < 0)
         goto fail;
     s_tenant_text(&created, tenant);
-    char version[WK_MIGRATE_VERSION_LEN]; /* a spare's is the target too (wk_spares_take) */
-    if (wk_migrate_target(&tx, version) < 0 ||
-        (!split && s_register(&tx, tenant, name, shard, version) < 0))
+    if (!split && s_register(&tx, tenant, name, shard, version) < 0)
         goto fail;
     /* From here on, the transaction runs as the new tenant's role in its schema. */
     if (s_enter_new_schema(&tx, created.tenant, spare) < 0)
