@@ -1,8 +1,8 @@
 # Sourced by the bench scripts: their own throwaway stack. bench_stack NAME starts a PostgreSQL
 # cluster (fsync off), migrates it, starts 2 release workers (plus $BENCH_WORKER_ARGS) and a
 # gateway on free ports, waits until it is ready, and stops and removes all of it on exit
-# (BENCH_KEEP=1 keeps the work directory). It sets WORK, DSN, URL, QUIZ_PLATFORM_TOKEN and pids
-# (worker 0, worker 1, gateway).
+# (BENCH_KEEP=1 keeps the work directory; $BENCH_GATEWAY_ARGS go last on the gateway's command
+# line). It sets WORK, DSN, URL, QUIZ_PLATFORM_TOKEN and pids (worker 0, worker 1, gateway).
 
 # free_port BASE SPAN: a random port in [BASE, BASE+SPAN) that no one listens on now, so a
 # leftover cluster or a test run next door cannot collide with ours.
@@ -63,7 +63,7 @@ bench_stack() {
   # than a quarter of the gateway's threads, and drive a few tenants each far past the
   # per-tenant rate: lift those limits (the tenant rate is still checked, never reached).
   build/quiz-gateway --listen 127.0.0.1:$http_port --login-rate 0 --tenant-rate 100000000 --password-inflight 64 --shard tcp://127.0.0.1:$zmq \
-    --shard tcp://127.0.0.1:$((zmq + 1)) "${gw_link[@]}" 2>>"$WORK/gateway.log" &
+    --shard tcp://127.0.0.1:$((zmq + 1)) "${gw_link[@]}" ${BENCH_GATEWAY_ARGS:-} 2>>"$WORK/gateway.log" &
   pids+=($!)
   URL=http://127.0.0.1:$http_port
   for _ in $(seq 100); do curl -sf "$URL/readyz" >/dev/null && break; sleep 0.1; done

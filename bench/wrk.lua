@@ -11,6 +11,7 @@
 --   BENCH_AUTHOR=1  the same with the author's token
 --   BENCH_HEADER_TENANT=1  send X-Tenant-ID of the chosen line
 --   BENCH_RETRY_AFTER=1    a connection told Retry-After waits that long, as a client should
+--   BENCH_PAUSE_MS         each connection pauses this long between requests (a paced client)
 -- Each request picks a random line, so load spreads over tenants and shards like real traffic.
 -- done() prints one JSON line that bench/run.sh collects.
 local path = os.getenv("BENCH_PATH") or "/healthz"
@@ -68,9 +69,10 @@ function response(status, headers, resp_body)
   end
 end
 
-if retry_after then
+local pause_ms = tonumber(os.getenv("BENCH_PAUSE_MS") or "0") or 0
+if retry_after or pause_ms > 0 then
   function delay()
-    local ms = wait_ms
+    local ms = wait_ms + pause_ms
     wait_ms = 0
     return ms
   end

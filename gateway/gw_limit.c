@@ -1,4 +1,8 @@
-/* Fixed-window limiter over a table of atomic (window << 32 | count) words. */
+/* GCRA (the generic cell rate algorithm, a token bucket kept as one timestamp) over a table of
+ * atomic words, each the slot's theoretical arrival time in microseconds: an event conforms
+ * while that time is at most burst - 1 intervals ahead of now, and moves it one interval
+ * (window / per_window) on. So the burst may come at once, and past it events are let through
+ * evenly, one per interval, never in a burst at a window's edge. */
 #include "gateway/gw_limit.h"
 
 #include <sodium.h>
@@ -10,17 +14,19 @@
 
 struct gw_limit {
     atomic_uint per_window;                        /* allowed events per key and window */
-    unsigned window_s;                             /* the window's length */
+    int64_t window_us;                             /* the window's length */
+    unsigned burst_pct;                            /* of per_window, that may come at once */
     unsigned char seed[crypto_shorthash_KEYBYTES]; /* random: attackers cannot aim collisions */
     size_t nslots;
-    atomic_uint_fast64_t slots[]; /* (window << 32) | count */
+    atomic_int_fast64_t slots[]; /* theoretical arrival time (µs); 0: never seen */
 };
 
-gw_limit_t *gw_limit_new(unsigned per_window, unsigned window_s, size_t slots)
+gw_limit_t *gw_limit_new(unsigned per_window, unsigned window_s, unsigned burst_pct, size_t slots)
 {
     gw_limit_t *l = mem_zalloc(sizeof *l + slots * sizeof l->slots[0]);
     l->per_window = per_window;
-    l->window_s = window_s ? window_s : 1;
+    l->burst_pct = burst_pct;
+    l->window_us = (int64_t)(window_s ? window_s : 1) * 1000000;
     l->nslots = slots ? slots : 1;
     crypto_shorthash_keygen(l->seed);
     return l;
@@ -34,7 +40,7 @@ void gw_limit_destroy(gw_limit_t **limit_p)
     *limit_p = NULL;
 }
 
-int gw_limit_hit(gw_limit_t *l, const char *key, int64_t now)
+int64_t gw_limit_hit(gw_limit_t *l, const char *key, int64_t now_us)
 {
     unsigned per_window = atomic_load_explicit(&l->per_window, memory_order_relaxed);
     if (per_window == 0)
@@ -43,17 +49,29 @@ int gw_limit_hit(gw_limit_t *l, const char *key, int64_t now)
     crypto_shorthash(h, (const unsigned char *)key, strlen(key), l->seed);
     uint64_t idx;
     memcpy(&idx, h, sizeof idx);
-    atomic_uint_fast64_t *slot = &l->slots[idx % l->nslots];
-    uint64_t window = (uint64_t)(now / l->window_s) & 0xffffffffu;
-    uint64_t cur = atomic_load_explicit(slot, memory_order_relaxed), next;
+    atomic_int_fast64_t *slot = &l->slots[idx % l->nslots];
+    /* At least 1 µs: at a huge rate a zero interval would leave no tolerance at all, and
+       threads whose clocks read a microsecond apart would refuse each other. */
+    int64_t interval = l->window_us / per_window > 0 ? l->window_us / per_window : 1;
+    int64_t burst = (int64_t)per_window * l->burst_pct / 100,
+            least = per_window < 10 ? per_window : 10;
+    if (burst < least) /* a few requests in a row (a login, then a call) are no burst */
+        burst = least;
+    int64_t tolerance = (burst > 1 ? burst - 1 : 0) * interval;
+    int64_t tat = atomic_load_explicit(slot, memory_order_relaxed), next;
     do {
-        uint64_t count = (cur >> 32) == window ? (cur & 0xffffffffu) : 0;
-        if (count >= per_window)
-            return (int)(l->window_s - (uint64_t)now % l->window_s);
-        next = window << 32 | (count + 1);
-    } while (!atomic_compare_exchange_weak_explicit(slot, &cur, next, memory_order_relaxed,
+        int64_t from = tat > now_us ? tat : now_us;
+        if (from - now_us > tolerance)
+            return from - now_us - tolerance;
+        next = from + interval;
+    } while (!atomic_compare_exchange_weak_explicit(slot, &tat, next, memory_order_relaxed,
                                                     memory_order_relaxed));
     return 0;
+}
+
+int gw_limit_retry_after(int64_t wait_us)
+{
+    return (int)((wait_us + 999999) / 1000000);
 }
 
 void gw_limit_set_rate(gw_limit_t *l, unsigned per_window)

@@ -1,6 +1,7 @@
-/* A per-key event limiter with fixed windows: login attempts per client address per minute,
- * requests per tenant per second. Lock-free: a fixed table of atomic words, each packing
- * (window, count), updated by CAS, so civetweb threads never wait on each other. Keys hash
+/* A per-key event limiter, a token bucket per key: login attempts per client address per
+ * minute, requests per tenant per second. A key may spend its burst at once; then it gets one
+ * event per window / budget, evenly. Lock-free: a fixed table of atomic words (a
+ * timestamp each), updated by CAS, so civetweb threads never wait on each other. Keys hash
  * (keyed SipHash, a random key) into the table's slots; a rare collision makes two keys share a
  * budget, so the table is sized well above the keys active at once. Per process: each gateway
  * instance limits on its own. */
@@ -13,13 +14,16 @@
 typedef struct gw_limit gw_limit_t;
 
 /* A limiter allowing per_window events per key in each window of window_s seconds (0 events:
- * disabled), over `slots` slots of 8 bytes. Caller owns. */
-gw_limit_t *gw_limit_new(unsigned per_window, unsigned window_s, size_t slots);
+ * disabled), of which burst_pct % (at least 10, or all if fewer) may come at once, over `slots`
+ * slots of 8 bytes. Caller owns. */
+gw_limit_t *gw_limit_new(unsigned per_window, unsigned window_s, unsigned burst_pct, size_t slots);
 void gw_limit_destroy(gw_limit_t **limit_p);
 /* A new budget (reload), from the next event on. */
 void gw_limit_set_rate(gw_limit_t *limit, unsigned per_window);
-/* Counts one event for key at time now (seconds). 0 if allowed, else the seconds until the
- * window ends (for Retry-After). */
-int gw_limit_hit(gw_limit_t *limit, const char *key, int64_t now);
+/* Counts one event for key at time now (µs). 0 if allowed, else the microseconds until one
+ * would be (a refused event is not counted). */
+int64_t gw_limit_hit(gw_limit_t *limit, const char *key, int64_t now_us);
+/* Such a wait in whole seconds, rounded up, for Retry-After. */
+int gw_limit_retry_after(int64_t wait_us);
 
 #endif

@@ -214,9 +214,10 @@ static int s_open(gw_args_t *a)
         gw_auth_destroy(&a->http.auth);
         return 1;
     }
-    a->http.login_limit = gw_limit_new((unsigned)a->login_rate, 60, 4096);
-    /* Far more slots than tenants active in one second, so two rarely share a budget. */
-    a->http.tenant_limit = gw_limit_new((unsigned)a->tenant_rate, 1, 1 << 16);
+    a->http.login_limit = gw_limit_new((unsigned)a->login_rate, 60, 100, 4096);
+    /* Far more slots than tenants active in one second, so two rarely share a budget; a tenant
+       may send a tenth of a second's worth at once, then evenly. */
+    a->http.tenant_limit = gw_limit_new((unsigned)a->tenant_rate, 1, 10, 1 << 16);
     a->http.proxies = a->proxies;
     a->http.placement = gw_placement_new(a->nshards, a->dedicated);
     return 0;

@@ -491,7 +491,7 @@ static void s_clear_kvs(proto_kv_t *kvs, int *n)
     *n = 0;
 }
 
-int proto_request_peek(const void *buf, size_t len, uint8_t request_id[16])
+int proto_request_peek(const void *buf, size_t len, uint8_t request_id[16], uint8_t tenant[16])
 {
     /* Reads the request id and skips the fields before the operation with the allocation-free
        walker: the broker routes every request by this, so it must cost far less than a
@@ -506,9 +506,14 @@ int proto_request_peek(const void *buf, size_t len, uint8_t request_id[16])
         return -1;
     if (request_id)
         memcpy(request_id, p + off + 2, 16);
-    for (int field = 1; field < 6; field++)
+    if (tenant)
+        memset(tenant, 0, 16);
+    for (int field = 1; field < 6; field++) {
+        if (field == 3 && tenant && off + 18 <= len && p[off] == 0xc4 && p[off + 1] == 16)
+            memcpy(tenant, p + off + 2, 16);
         if (s_walk(p, len, &off) < 0)
             return -1;
+    }
     if (off >= len)
         return -1;
     uint8_t b = p[off];

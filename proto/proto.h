@@ -154,8 +154,9 @@ int proto_reply_decode(const void *buf, size_t len, proto_reply_t *out, const ch
  * ignored past PROTO_MAX_HEADERS. */
 void proto_reply_header(proto_reply_t *rep, const char *name, const char *value);
 /* The operation of an encoded request without decoding the rest (for routing inside a worker),
- * and its request id if request_id is not NULL; -1 if the frame is malformed. */
-int proto_request_peek(const void *buf, size_t len, uint8_t request_id[16]);
+ * its request id if request_id is not NULL and its tenant if tenant is not NULL (all zero when
+ * the request names none); -1 if the frame is malformed. */
+int proto_request_peek(const void *buf, size_t len, uint8_t request_id[16], uint8_t tenant[16]);
 /* Looks up a query value by key (borrowed), or NULL. */
 const char *proto_request_query(const proto_request_t *req, const char *key);
 /* Adds a forwarded header to a request (copies); ignored past PROTO_MAX_HEADERS. */

@@ -83,7 +83,40 @@ if [ $# -gt 0 ]; then
     export QUIZ_BIN_DIR=${QUIZ_BIN_DIR:-$PWD/build-asan}
     # Every answer the tests get is recorded and held against the OpenAPI document afterwards.
     QUIZ_TEST_TRAFFIC=$(mktemp /tmp/quiz-traffic.XXXXXX); export QUIZ_TEST_TRAFFIC
-    for bin in "$@"; do run "$bin" || status=1; done
+    for bin in "$@"; do
+      case "$bin" in */test_pooler) continue ;; esac # the pooler pass's own, below
+      run "$bin" || status=1
+    done
+    # The pooler pass, as on Neon: the workers of these suites connect through PgBouncer in
+    # transaction mode with a pool of 3 and TLS required (tests/pooler/pgbouncer.sh), and
+    # test_pooler forces two tenants through one server connection.
+    if command -v pgbouncer >/dev/null 2>&1; then
+      bouncer=$(mktemp -d /tmp/quiz-test-bouncer.XXXXXX); chmod 755 "$bouncer"
+      for try in 1 2 3 4 5; do
+        port=$(( ($$ + try * 211 + 500) % 2000 + 54000 ))
+        QUIZ_TEST_POOLER_URL=$(sh tests/pooler/pgbouncer.sh start "$bouncer/b$try" "$QUIZ_TEST_DATABASE_URL" "$port") && break
+        QUIZ_TEST_POOLER_URL=""
+      done
+      if [ -n "$QUIZ_TEST_POOLER_URL" ]; then
+        QUIZ_TEST_POOLER_CANARY_URL=$(echo "$QUIZ_TEST_POOLER_URL" | sed 's|/quiz?|/quiz_canary?|')
+        QUIZ_TEST_POOLER_ADMIN_URL=$(echo "$QUIZ_TEST_POOLER_URL" | sed 's|/quiz?|/pgbouncer?|')
+        export QUIZ_TEST_POOLER_URL QUIZ_TEST_POOLER_CANARY_URL QUIZ_TEST_POOLER_ADMIN_URL
+        echo "integration: the pooler pass through $QUIZ_TEST_POOLER_URL"
+        for bin in "$@"; do
+          case "$bin" in
+            */test_pooler|*/test_quiz|*/test_reads|*/test_tenants|*/test_lifecycle|*/test_spares)
+              run "$bin" || status=1 ;;
+          esac
+        done
+        for d in "$bouncer"/b*; do sh tests/pooler/pgbouncer.sh stop "$d"; done
+        unset QUIZ_TEST_POOLER_URL QUIZ_TEST_POOLER_CANARY_URL QUIZ_TEST_POOLER_ADMIN_URL
+      else
+        echo "[FAIL] integration: could not start PgBouncer"; failed=$((failed + 1)); status=1
+      fi
+      rm -rf "$bouncer"
+    elif [ "${CI:-}" = "true" ]; then
+      echo "[FAIL] integration: pgbouncer is not installed and CI=true"; failed=$((failed + 1)); status=1
+    fi
     if python3 tests/openapi_traffic.py "$QUIZ_TEST_TRAFFIC" proto/openapi.json; then
       echo "[PASS] openapi: every status and media type of the tests' traffic is documented"
       passed=$((passed + 1))

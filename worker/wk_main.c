@@ -22,6 +22,7 @@ static void s_usage(FILE *out)
 {
     fputs("usage: quiz-worker --shard K --shards S --endpoint ZMQ_ENDPOINT [--threads N]\n"
           "                   [--password-threads N] [--password-share PCT] [--drain-ms MS]\n"
+          "                   [--tenant-share PCT] [--canary-ms MS]\n"
           "                   [--keys DIR] [--spare-schemas N] [--no-set-role] [--verbose]\n"
           "                   [--curve-secret FILE] [--allowed-gateways DIR]\n"
           "                   [--platform-token-file PATH] [--insecure-no-curve]\n"
@@ -39,6 +40,11 @@ static void s_usage(FILE *out)
           "--threads: database threads (= connections) for ordinary requests (default 2).\n"
           "Keep the total over all workers near twice the database server's cores: beyond\n"
           "that, requests only queue inside PostgreSQL and its tail latency grows.\n"
+          "--tenant-share: while another tenant's request waits, one tenant may hold at most\n"
+          "this percentage of the threads (default 50, at least one); alone, it may use all.\n"
+          "--canary-ms: how often a connection of its own checks that the session it is given\n"
+          "(behind a pooler, one the requests use too) carries no setting another client left\n"
+          "(default 10000, 0 = off; quiz_worker_pool_canary_leaks_total must stay 0).\n"
           "--password-threads: threads for requests that hash passwords (default 1), run at\n"
           "low CPU priority so logins cannot starve reads.\n"
           "--password-share: while other requests are in flight, password requests may use\n"
@@ -131,6 +137,8 @@ static options_result_t s_parse_args(int argc, char **argv, wk_args_t *a)
 {
     *a = (wk_args_t){.cfg = {.shard = -1,
                              .threads = 2,
+                             .tenant_share = 50,
+                             .canary_ms = 10000,
                              .slow_threads = 1,
                              .password_share = 10,
                              .drain_ms = 10000,
@@ -150,6 +158,8 @@ static options_result_t s_parse_args(int argc, char **argv, wk_args_t *a)
         OPT_INT("shards", &cfg->shards, 1, SHARD_MAX),
         OPT_TEXT("endpoint", &cfg->endpoint),
         OPT_INT("threads", &cfg->threads, 1, 64),
+        OPT_INT("tenant-share", &cfg->tenant_share, 1, 100),
+        OPT_INT("canary-ms", &cfg->canary_ms, 0, 3600000),
         OPT_INT("drain-ms", &cfg->drain_ms, 0, 600000),
         OPT_FLAG("migrate", &a->migrate),
         OPT_FLAG("verbose", &a->verbose),

@@ -21,6 +21,8 @@ static atomic_ullong s_requests[PROTO_OP__COUNT][PROTO_STATUS__COUNT];
 static metrics_hist_t s_db_time, s_password_wait;
 static atomic_llong s_connections;
 static atomic_ullong s_reconnects;
+static atomic_ullong s_share_deferred;
+static atomic_ullong s_canary_checks, s_canary_leaks;
 static atomic_int s_queued[2], s_busy[2], s_threads[2];
 static atomic_long s_spares = -1;
 static topk_t *s_top;
@@ -69,6 +71,18 @@ void wk_metrics_db_opened(bool reconnect)
 void wk_metrics_db_closed(void)
 {
     atomic_fetch_sub_explicit(&s_connections, 1, memory_order_relaxed);
+}
+
+void wk_metrics_share_deferred(void)
+{
+    atomic_fetch_add_explicit(&s_share_deferred, 1, memory_order_relaxed);
+}
+
+void wk_metrics_canary(bool leak)
+{
+    atomic_fetch_add_explicit(&s_canary_checks, 1, memory_order_relaxed);
+    if (leak)
+        atomic_fetch_add_explicit(&s_canary_leaks, 1, memory_order_relaxed);
 }
 
 void wk_metrics_password_wait(uint64_t usec)
@@ -175,6 +189,19 @@ char *wk_metrics_render(long long registry_epoch)
                    "Database connections opened again after a loss or a renewal.");
     metrics_printf(&t, "quiz_worker_db_reconnects_total{%s} %llu\n", shard,
                    atomic_load_explicit(&s_reconnects, memory_order_relaxed));
+    metrics_family(&t, "quiz_worker_tenant_share_deferred_total", "counter",
+                   "Times a waiting request started ahead of older ones of a tenant at its "
+                   "share of the threads (--tenant-share).");
+    metrics_printf(&t, "quiz_worker_tenant_share_deferred_total{%s} %llu\n", shard,
+                   atomic_load_explicit(&s_share_deferred, memory_order_relaxed));
+    metrics_family(&t, "quiz_worker_pool_canary_checks_total", "counter",
+                   "Sessions the pool canary looked at (wk_canary.h).");
+    metrics_printf(&t, "quiz_worker_pool_canary_checks_total{%s} %llu\n", shard,
+                   atomic_load_explicit(&s_canary_checks, memory_order_relaxed));
+    metrics_family(&t, "quiz_worker_pool_canary_leaks_total", "counter",
+                   "Sessions that came with a setting left by another client: must stay 0.");
+    metrics_printf(&t, "quiz_worker_pool_canary_leaks_total{%s} %llu\n", shard,
+                   atomic_load_explicit(&s_canary_leaks, memory_order_relaxed));
     metrics_family(&t, "quiz_worker_password_wait_seconds", "histogram",
                    "Time password-hashing requests waited for their paced lane.");
     metrics_hist_render(&t, "quiz_worker_password_wait_seconds", shard, &s_password_wait);

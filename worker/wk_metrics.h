@@ -31,6 +31,10 @@ uint64_t wk_metrics_thread_db_us(void);
 /* A database connection opened (again: `reconnect`) or closed. */
 void wk_metrics_db_opened(bool reconnect);
 void wk_metrics_db_closed(void);
+/* A request started ahead of older ones whose tenant held its share of the threads. */
+void wk_metrics_share_deferred(void);
+/* The pool canary looked at a session, which had a setting left on it (leak) or not. */
+void wk_metrics_canary(bool leak);
 /* A password request waited usec for its lane. */
 void wk_metrics_password_wait(uint64_t usec);
 /* The lanes now (under the server's mutex): requests queued and threads busy, of each. */

@@ -43,6 +43,7 @@
 #include "common/lifecycle.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "worker/wk_canary.h"
 #include "worker/wk_handle.h"
 #include "worker/wk_metrics.h"
 #include "worker/wk_pace.h"
@@ -54,6 +55,7 @@
 #define SETTLE_MS   250  /* after draining, how long the frontend stays open */
 #define BATCH_MAX   64   /* requests read at one hold of the mutex; then the main thread goes on */
 #define THREADS_MAX 128  /* ordinary (up to 64) and password threads (up to 16) */
+#define SHARE_SCAN  64   /* queued requests looked at for one whose tenant is under its share */
 
 typedef struct server server_t;
 
@@ -69,6 +71,7 @@ typedef struct {
     clockid_t clock; /* its CPU clock (password threads' share is of CPU time) */
     uint64_t started_cpu_us; /* its CPU clock when it took its current request */
     uint64_t busy_since_ms;  /* clock_mono_us()/1000 when it took its request; 0 while idle */
+    uint8_t tenant[16];      /* the tenant of its request (all zero: none, or idle) */
 } wk_thread_t;
 
 /* A request waiting for a thread of its lane. */
@@ -76,12 +79,15 @@ typedef struct {
     zmq_msg_t id;
     zmq_msg_t body;
     uint64_t at_us; /* when it arrived (clock_mono_us) */
+    uint8_t tenant[16];
 } queued_t;
 
 typedef struct {
     wk_thread_t *idle[THREADS_MAX]; /* a stack */
     int nidle;
     int nthreads;
+    bool slow;
+    int share;       /* threads one tenant may hold while another tenant's request waits */
     queued_t *queue; /* FIFO ring of QUEUE_MAX */
     int head, count;
 } lane_t;
@@ -206,9 +212,11 @@ static void s_answer(server_t *s, zmq_msg_t *id, const uint8_t request_id[16], i
 }
 
 /* Gives a request to the lane's most recently idle thread. Under the mutex. */
-static void s_dispatch(lane_t *lane, zmq_msg_t *id, zmq_msg_t *body, uint64_t at_us, wakes_t *w)
+static void s_dispatch(lane_t *lane, zmq_msg_t *id, zmq_msg_t *body, uint64_t at_us,
+                       const uint8_t tenant[16], wakes_t *w)
 {
     wk_thread_t *t = lane->idle[--lane->nidle];
+    memcpy(t->tenant, tenant, 16);
     t->busy_since_ms = clock_mono_us() / 1000;
     if (t->slow) {
         t->started_cpu_us = clock_us(t->clock);
@@ -233,15 +241,49 @@ static uint64_t s_slow_wait_us(const server_t *s)
     return wk_pace_wait_us(&s->pace, clock_mono_us(), s_fast_busy(s));
 }
 
+/* Whether a request of this tenant may start while others wait: it holds fewer of the lane's
+ * threads than its share (a request about no tenant always may). */
+static bool s_under_share(const server_t *s, const lane_t *lane, const uint8_t tenant[16])
+{
+    static const uint8_t none[16];
+    if (memcmp(tenant, none, 16) == 0)
+        return true;
+    int held = 0;
+    for (int i = 0; i < s->nthreads; i++) {
+        const wk_thread_t *t = &s->threads[i];
+        if (t->slow == lane->slow && t->busy_since_ms && memcmp(t->tenant, tenant, 16) == 0 &&
+            ++held >= lane->share)
+            return false;
+    }
+    return true;
+}
+
+/* The queue position of the next request to start: the oldest whose tenant is under its share,
+ * else the oldest (no one else waits, so a busy tenant may use every thread). */
+static int s_next_queued(const server_t *s, const lane_t *lane)
+{
+    for (int i = 0; i < lane->count && i < SHARE_SCAN; i++)
+        if (s_under_share(s, lane, lane->queue[(lane->head + i) % QUEUE_MAX].tenant)) {
+            if (i > 0)
+                wk_metrics_share_deferred();
+            return i;
+        }
+    return 0;
+}
+
 /* Gives queued requests of a lane to its idle threads, as far as the lane may start them. */
 static void s_pump(server_t *s, lane_t *lane, wakes_t *w)
 {
     while (lane->count > 0 && lane->nidle > 0 &&
            (lane != &s->lanes[LANE_SLOW] || s_slow_wait_us(s) == 0)) {
-        queued_t *q = &lane->queue[lane->head];
+        int pick = s_next_queued(s, lane);
+        queued_t q = lane->queue[(lane->head + pick) % QUEUE_MAX];
+        for (int i = pick; i > 0; i--) /* the older ones passed over keep their order */
+            lane->queue[(lane->head + i) % QUEUE_MAX] =
+                lane->queue[(lane->head + i - 1) % QUEUE_MAX];
         lane->head = (lane->head + 1) % QUEUE_MAX;
         lane->count--;
-        s_dispatch(lane, &q->id, &q->body, q->at_us, w);
+        s_dispatch(lane, &q.id, &q.body, q.at_us, q.tenant, w);
     }
 }
 
@@ -257,8 +299,8 @@ static bool s_take_request(server_t *s, wakes_t *w)
         return true;
     }
     s_drain_frames(s->frontend);
-    uint8_t request_id[16];
-    int op = proto_request_peek(zmq_msg_data(&body), zmq_msg_size(&body), request_id);
+    uint8_t request_id[16], tenant[16];
+    int op = proto_request_peek(zmq_msg_data(&body), zmq_msg_size(&body), request_id, tenant);
     if (op < 0) { /* without a request id there is no one to answer */
         log_warning("dropped malformed request frame (%zu bytes)", zmq_msg_size(&body));
         zmq_msg_close(&id);
@@ -280,13 +322,14 @@ static bool s_take_request(server_t *s, wakes_t *w)
         return true;
     }
     if (lane->nidle > 0 && lane->count == 0 && (!slow || s_slow_wait_us(s) == 0)) {
-        s_dispatch(lane, &id, &body, clock_mono_us(), w);
+        s_dispatch(lane, &id, &body, clock_mono_us(), tenant, w);
         return true;
     }
     queued_t *q = &lane->queue[(lane->head + lane->count) % QUEUE_MAX];
     q->id = id;
     q->body = body;
     q->at_us = clock_mono_us();
+    memcpy(q->tenant, tenant, 16);
     lane->count++;
     return true;
 }
@@ -463,8 +506,14 @@ static int s_open(server_t *s, void *zctx, const wk_server_config_t *cfg, wk_zap
     wk_pace_init(&s->pace, cfg->password_share);
     snprintf(s->pong, sizeof s->pong, "{\"pong\":true,\"shard\":%d}", cfg->shard);
     pthread_mutex_init(&s->lock, NULL);
-    for (int l = 0; l < 2; l++)
-        s->lanes[l].queue = mem_zalloc(sizeof(queued_t) * QUEUE_MAX);
+    for (int l = 0; l < 2; l++) {
+        lane_t *lane = &s->lanes[l];
+        lane->queue = mem_zalloc(sizeof(queued_t) * QUEUE_MAX);
+        lane->slow = l == LANE_SLOW;
+        lane->share = lane->nthreads * cfg->tenant_share / 100;
+        if (lane->share < 1)
+            lane->share = 1;
+    }
     s->frontend = zmq_socket(zctx, ZMQ_ROUTER);
     s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     int linger = 1000;
@@ -694,6 +743,7 @@ int wk_server_run(const wk_server_config_t *cfg)
                                 cfg->dedicated, dedicated ? 0 : cfg->spare_schemas);
     s->mover = wk_mover_start(cfg->clusters, cfg->cluster, cfg->shard, cfg->provision_user);
     wk_metrics_init(cfg->shard, cfg->metrics_top);
+    wk_canary_t *canary = wk_canary_start(cfg->dsn, cfg->dsn_user, cfg->canary_ms);
     wk_metrics_threads(cfg->threads, cfg->slow_threads);
     wk_metrics_server_t *metrics = NULL;
     if (cfg->metrics_listen) {
@@ -715,6 +765,7 @@ int wk_server_run(const wk_server_config_t *cfg)
     log_info("%s", status);
     s_serve_until_drained(s, cfg);
     s_threads_stop(s);
+    wk_canary_stop(&canary);
     wk_metrics_stop(&metrics);
     s_close(s);
     zmq_ctx_shutdown(zctx);

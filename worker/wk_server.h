@@ -29,13 +29,15 @@ typedef struct {
     const char *allowed_dir;          /* *.pub keys of the gateways admitted (with curve) */
     int shard;                        /* this worker's shard */
     int shards;                       /* total shards, dedicated ones included */
-    const bool *dedicated;      /* [shards]: shards that take no hashed tenants (NULL: none) */
-    int threads;                /* database threads (= connections) for ordinary requests */
-    int slow_threads;           /* threads for requests that hash passwords (low CPU priority) */
-    int password_share;         /* their share of one core (%) while other requests run */
-    int drain_ms;               /* how long in-flight requests may take after SIGTERM */
-    int spare_schemas;          /* tenant schemas kept built ahead for this shard (0: none) */
-    int tenant_budget;          /* tenants a serving connection enters before it is renewed */
+    const bool *dedicated; /* [shards]: shards that take no hashed tenants (NULL: none) */
+    int threads;           /* database threads (= connections) for ordinary requests */
+    int tenant_share;   /* % of a lane's threads one tenant may hold while another tenant waits */
+    int canary_ms;      /* how often the pool canary looks at a session (0: never) */
+    int slow_threads;   /* threads for requests that hash passwords (low CPU priority) */
+    int password_share; /* their share of one core (%) while other requests run */
+    int drain_ms;       /* how long in-flight requests may take after SIGTERM */
+    int spare_schemas;  /* tenant schemas kept built ahead for this shard (0: none) */
+    int tenant_budget;  /* tenants a serving connection enters before it is renewed */
     const char *metrics_listen; /* ADDR:PORT of the /metrics endpoint (NULL: none) */
     int metrics_top;            /* tenants listed by name there */
     int stall_ms;       /* a thread this long on one request stops the watchdog and /healthz */

@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential pkg-config libcivetweb-dev libzmq3-dev libmsgpack-dev libpq-dev
 libsystemd-dev libjansson-dev libsodium-dev zlib1g-dev clang libclang-rt-14-dev libcriterion-dev libcurl4-openssl-dev
-postgresql postgresql-contrib systemd wrk curl prometheus python3 python3-websocket python3-yaml chromium"
+postgresql postgresql-contrib pgbouncer openssl systemd wrk curl prometheus python3 python3-websocket python3-yaml chromium"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

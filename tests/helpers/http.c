@@ -65,6 +65,24 @@ long http_get_unrecorded(http_resp_t *r, const char *url)
     return s_do(r, "GET", url, NULL, NULL, false);
 }
 
+double http_metric(int port, const char *series)
+{
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", port);
+    http_resp_t r;
+    double v = -1;
+    if (http_get_unrecorded(&r, url) == 200) {
+        size_t n = strlen(series);
+        for (const char *p = r.body; (p = strstr(p, series)); p += n)
+            if ((p == r.body || p[-1] == '\n') && p[n] == ' ') {
+                v = atof(p + n + 1);
+                break;
+            }
+    }
+    http_resp_clear(&r);
+    return v;
+}
+
 static long s_do(http_resp_t *r, const char *method, const char *url, const char *body,
                  const char *const *headers, bool record)
 {

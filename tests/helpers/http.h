@@ -20,6 +20,9 @@ long http_do(http_resp_t *r, const char *method, const char *url, const char *bo
              const char *const *headers);
 /* GET outside the gateway's API (a worker's metrics port): not recorded as API traffic. */
 long http_get_unrecorded(http_resp_t *r, const char *url);
+/* The value of one series (its full name and labels, e.g. `x_total{shard="0"}`) in a worker's
+ * /metrics on 127.0.0.1:port, or -1 if it is not there. */
+double http_metric(int port, const char *series);
 /* Formats a URL from base + printf-style path into a static per-call buffer of the caller. */
 void http_url(char *out, size_t len, const char *base, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -293,6 +293,11 @@ int stack_start_opts(qstack_t *s, int nshards, const char *const *gateway_args,
     s->deadline_ms = 5000;
     /* A name of our own lets a test find (and kill) exactly this stack's backends. */
     snprintf(s->app, sizeof s->app, "quizstack_%d_%ld", (int)getpid(), random() % 100000);
+    /* The workers' database: through a pooler when the run has one (tests/run.sh's second pass,
+       tests/pooler/pgbouncer.sh); tests reach the database itself directly. */
+    const char *pooled = getenv("QUIZ_TEST_POOLER_URL");
+    if (pooled && *pooled)
+        dsn = pooled;
     snprintf(s->dsn, sizeof s->dsn, "%s%sapplication_name=%s", dsn, strchr(dsn, '?') ? "&" : "?",
              s->app);
     snprintf(s->token, sizeof s->token, "test-platform-token-%d-%ld", (int)getpid(), random());

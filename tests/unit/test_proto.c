@@ -308,22 +308,32 @@ Test(proto, peek_finds_the_operation_and_id_without_decoding)
         in.op = (proto_op_t)op;
         size_t len;
         void *buf = proto_request_encode(&in, &len);
-        uint8_t id[16] = {0};
-        cr_expect_eq(proto_request_peek(buf, len, id), op);
+        uint8_t id[16] = {0}, tenant[16] = {0};
+        cr_expect_eq(proto_request_peek(buf, len, id, tenant), op);
         cr_expect_arr_eq(id, in.request_id, 16);
+        cr_expect_arr_eq(tenant, in.tenant, 16);
         /* Truncated anywhere before the operation: -1, never a read past the end. */
         for (size_t cut = 0; cut < 40 && cut < len; cut++) {
             char *part = mem_alloc(cut ? cut : 1);
             memcpy(part, buf, cut);
-            int got = proto_request_peek(part, cut, NULL);
+            int got = proto_request_peek(part, cut, NULL, NULL);
             cr_expect(got == -1 || got == op, "cut %zu gave %d", cut, got);
             free(part);
         }
         free(buf);
     }
+    /* A request about no tenant peeks as all zero. */
+    in.has_tenant = false;
+    size_t len;
+    void *buf = proto_request_encode(&in, &len);
+    uint8_t tenant[16], zero[16] = {0};
+    memset(tenant, 0xff, sizeof tenant);
+    cr_expect_eq(proto_request_peek(buf, len, NULL, tenant), (int)in.op);
+    cr_expect_arr_eq(tenant, zero, 16);
+    free(buf);
     proto_request_clear(&in);
-    cr_expect_eq(proto_request_peek("\x9d\xc1", 2, NULL), -1);
-    cr_expect_eq(proto_request_peek(NULL, 0, NULL), -1);
+    cr_expect_eq(proto_request_peek("\x9d\xc1", 2, NULL, NULL), -1);
+    cr_expect_eq(proto_request_peek(NULL, 0, NULL, NULL), -1);
 }
 
 Test(proto, overlong_credential_is_refused)
