@@ -58,6 +58,8 @@ if [ $# -gt 0 ]; then
     done
     [ -n "$QUIZ_TEST_DATABASE_URL" ] || { echo "integration: could not start PostgreSQL" >&2; status=1; rm -rf "$pgdir"; pgdir=""; }
     export QUIZ_TEST_DATABASE_URL
+    # Its data directory, for the test that restarts PostgreSQL under load (test_faults).
+    [ -n "$QUIZ_TEST_DATABASE_URL" ] && export QUIZ_TEST_PGDATA="$pgdir/data"
     # A second cluster, for the tests of tenants on several clusters (tests/integration/
     # test_clusters.c makes databases of its own on both).
     QUIZ_TEST_SECOND_CLUSTER_URL=""

@@ -7,7 +7,7 @@
  * which also guards the lanes. Whoever holds it reads every request that is ready and gives
  * each to an idle thread of its lane (the most recently idle first: its connection and caches
  * are warm) by a slot and a semaphore; while every thread of a lane is busy, requests wait in
- * that lane's queue (up to QUEUE_MAX, then "unavailable") rather than behind a slow query, and
+ * that lane's queue (up to --queue-max, then "unavailable") rather than behind a slow query, and
  * the other lane keeps serving. A thread sends its reply itself, takes the oldest request
  * queued for its lane, and reads what has arrived meanwhile. The main thread sleeps in poll(2)
  * on the frontend's ZMQ_FD (edge-triggered: whoever touches the socket drains what is ready
@@ -51,11 +51,10 @@
 
 #define LANE_FAST   0
 #define LANE_SLOW   1
-#define QUEUE_MAX   1024 /* per lane; beyond it the worker answers "busy" */
-#define SETTLE_MS   250  /* after draining, how long the frontend stays open */
-#define BATCH_MAX   64   /* requests read at one hold of the mutex; then the main thread goes on */
-#define THREADS_MAX 128  /* ordinary (up to 64) and password threads (up to 16) */
-#define SHARE_SCAN  64   /* queued requests looked at for one whose tenant is under its share */
+#define SETTLE_MS   250 /* after draining, how long the frontend stays open */
+#define BATCH_MAX   64  /* requests read at one hold of the mutex; then the main thread goes on */
+#define THREADS_MAX 128 /* ordinary (up to 64) and password threads (up to 16) */
+#define SHARE_SCAN  64  /* queued requests looked at for one whose tenant is under its share */
 
 typedef struct server server_t;
 
@@ -88,7 +87,8 @@ typedef struct {
     int nthreads;
     bool slow;
     int share;       /* threads one tenant may hold while another tenant's request waits */
-    queued_t *queue; /* FIFO ring of QUEUE_MAX */
+    queued_t *queue; /* FIFO ring of cap (--queue-max); beyond it the worker answers "busy" */
+    int cap;
     int head, count;
 } lane_t;
 
@@ -263,7 +263,7 @@ static bool s_under_share(const server_t *s, const lane_t *lane, const uint8_t t
 static int s_next_queued(const server_t *s, const lane_t *lane)
 {
     for (int i = 0; i < lane->count && i < SHARE_SCAN; i++)
-        if (s_under_share(s, lane, lane->queue[(lane->head + i) % QUEUE_MAX].tenant)) {
+        if (s_under_share(s, lane, lane->queue[(lane->head + i) % lane->cap].tenant)) {
             if (i > 0)
                 wk_metrics_share_deferred();
             return i;
@@ -277,11 +277,11 @@ static void s_pump(server_t *s, lane_t *lane, wakes_t *w)
     while (lane->count > 0 && lane->nidle > 0 &&
            (lane != &s->lanes[LANE_SLOW] || s_slow_wait_us(s) == 0)) {
         int pick = s_next_queued(s, lane);
-        queued_t q = lane->queue[(lane->head + pick) % QUEUE_MAX];
+        queued_t q = lane->queue[(lane->head + pick) % lane->cap];
         for (int i = pick; i > 0; i--) /* the older ones passed over keep their order */
-            lane->queue[(lane->head + i) % QUEUE_MAX] =
-                lane->queue[(lane->head + i - 1) % QUEUE_MAX];
-        lane->head = (lane->head + 1) % QUEUE_MAX;
+            lane->queue[(lane->head + i) % lane->cap] =
+                lane->queue[(lane->head + i - 1) % lane->cap];
+        lane->head = (lane->head + 1) % lane->cap;
         lane->count--;
         s_dispatch(lane, &q.id, &q.body, q.at_us, q.tenant, w);
     }
@@ -315,7 +315,7 @@ static bool s_take_request(server_t *s, wakes_t *w)
     }
     bool slow = proto_op_hashes_password((proto_op_t)op) && s->lanes[LANE_SLOW].nthreads > 0;
     lane_t *lane = &s->lanes[slow ? LANE_SLOW : LANE_FAST];
-    if (s->draining || lane->count == QUEUE_MAX) {
+    if (s->draining || lane->count == lane->cap) {
         s_answer(s, &id, request_id, PROTO_STATUS_UNAVAILABLE,
                  s->draining ? "worker is shutting down" : "worker is busy", NULL);
         zmq_msg_close(&body);
@@ -325,7 +325,7 @@ static bool s_take_request(server_t *s, wakes_t *w)
         s_dispatch(lane, &id, &body, clock_mono_us(), tenant, w);
         return true;
     }
-    queued_t *q = &lane->queue[(lane->head + lane->count) % QUEUE_MAX];
+    queued_t *q = &lane->queue[(lane->head + lane->count) % lane->cap];
     q->id = id;
     q->body = body;
     q->at_us = clock_mono_us();
@@ -508,7 +508,8 @@ static int s_open(server_t *s, void *zctx, const wk_server_config_t *cfg, wk_zap
     pthread_mutex_init(&s->lock, NULL);
     for (int l = 0; l < 2; l++) {
         lane_t *lane = &s->lanes[l];
-        lane->queue = mem_zalloc(sizeof(queued_t) * QUEUE_MAX);
+        lane->cap = cfg->queue_max;
+        lane->queue = mem_zalloc(sizeof(queued_t) * (size_t)lane->cap);
         lane->slow = l == LANE_SLOW;
         lane->share = lane->nthreads * cfg->tenant_share / 100;
         if (lane->share < 1)
@@ -539,7 +540,7 @@ static void s_close(server_t *s)
 {
     for (int l = 0; l < 2; l++) {
         lane_t *lane = &s->lanes[l];
-        for (; lane->count > 0; lane->count--, lane->head = (lane->head + 1) % QUEUE_MAX) {
+        for (; lane->count > 0; lane->count--, lane->head = (lane->head + 1) % lane->cap) {
             zmq_msg_close(&lane->queue[lane->head].id);
             zmq_msg_close(&lane->queue[lane->head].body);
         }

@@ -353,11 +353,24 @@ static int s_start_gateway(qstack_t *s, int which)
     char secret[200], worker_key[200];
     snprintf(secret, sizeof secret, "%s/gateway.secret", s->curve);
     snprintf(worker_key, sizeof worker_key, "%s/worker.pub", s->curve);
-    char *argv[40] = {bin,       "--listen",       "127.0.0.1:0", "--threads",
-                      "16",      "--deadline-ms",  deadline,      "--max-body",
-                      "16384",   "--curve-secret", secret,        "--worker-key",
-                      worker_key};
-    int argc = 13;
+    /* The tests hammer single tenants: the per-tenant rate is lifted but where a test sets it
+       (test_fairness); later options win. */
+    char *argv[40] = {bin,
+                      "--listen",
+                      "127.0.0.1:0",
+                      "--threads",
+                      "16",
+                      "--deadline-ms",
+                      deadline,
+                      "--max-body",
+                      "16384",
+                      "--curve-secret",
+                      secret,
+                      "--worker-key",
+                      worker_key,
+                      "--tenant-rate",
+                      "0"};
+    int argc = 15;
     FILE *config = s->gateway_config ? fopen(s->gateway_config, "w") : NULL;
     for (int i = 0; i < s->nshards; i++) {
         stack_endpoint(s, i, eps[i], sizeof eps[i]);
@@ -467,6 +480,13 @@ int stack_stop_gateway(qstack_t *s)
 {
     int rc = s_stop(s->gateway);
     s->gateway = 0;
+    return rc;
+}
+
+int stack_stop_second_gateway(qstack_t *s)
+{
+    int rc = s_stop(s->gateway2);
+    s->gateway2 = 0;
     return rc;
 }
 

@@ -62,6 +62,8 @@ int stack_start_gateway(qstack_t *s);
 /* Starts a second gateway with the same options (s->gateway2, s->url2), as behind a load
  * balancer. 0 or -1. */
 int stack_start_second_gateway(qstack_t *s);
+/* Stops the second gateway (SIGTERM, wait); 0 if it exited with status 0. */
+int stack_stop_second_gateway(qstack_t *s);
 /* Stops the gateway (SIGTERM, wait); 0 if it exited with status 0. */
 int stack_stop_gateway(qstack_t *s);
 /* Starts a second worker for a shard (as on a second host) and restarts the gateway with both

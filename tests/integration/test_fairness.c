@@ -232,7 +232,7 @@ Test(neighbour, a_flooding_tenant_leaves_its_neighbour_its_share)
     cr_expect_geq(ratio, 0.10, "B kept %.0f%% of its solo throughput", 100 * ratio);
 
     stack_suite_fini(&N);
-    static const char *const defaults[] = {"--threads", "128", NULL};
+    static const char *const defaults[] = {"--threads", "128", "--tenant-rate", "1000", NULL};
     cr_assert_eq(stack_start_with(&N, 1, defaults), 0, "stack did not start");
     s_neighbour(&N, 2, 4, &solo, &beside, &flood);
     /* A is answered 429, slowly, past its rate: its 64 connections get at most 1,000 + 64 × 4
