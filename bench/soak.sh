@@ -1,0 +1,53 @@
+#!/bin/bash
+# `make soak`: mixed load for SOAK_SECONDS (1800) on a stack of its own (release build, the
+# service's default per-tenant rate lifted as in the other benchmarks): SOAK_TENANTS (10)
+# tenants' members read quizzes and submit attempts (wrk, BENCH_MIX: 9 reads to 1 attempt, 16
+# connections), their authors create quizzes (4 connections, paced). Every SOAK_SAMPLE seconds
+# (30) it prints the resident memory (VmRSS) of the gateway and of each worker; at the end the
+# curve goes to bench/results/soak-<time>.json and the verdict compares the last sample with the
+# one after warm-up (a quarter of the run): flat is growth under 10%.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. bench/stack.sh
+. bench/seed.sh
+make --no-print-directory all >/dev/null
+SECS=${SOAK_SECONDS:-1800} EVERY=${SOAK_SAMPLE:-30} TENANTS=${SOAK_TENANTS:-10}
+bench_stack soak
+AUTH="Bearer $QUIZ_PLATFORM_TOKEN"
+PSQL=(psql -X -q -At "$DSN")
+for i in $(seq "$TENANTS"); do seed_tenant "$i"; done > "$WORK/tenants"
+rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; } # kB
+BENCH_IDS=$WORK/tenants BENCH_USER=1 BENCH_MIX=1 BENCH_PATH='/api/quizzes/{quiz}' \
+  wrk -t2 -c16 -d"${SECS}s" --timeout 10s -s bench/wrk.lua "$URL" | sed -n 's/^BENCH //p' > "$WORK/reads" &
+reads=$!
+BENCH_IDS=$WORK/tenants BENCH_AUTHOR=1 BENCH_METHOD=POST BENCH_PATH=/api/quizzes \
+  BENCH_BODY='{"title":"soak"}' BENCH_PAUSE_MS=20 \
+  wrk -t1 -c4 -d"${SECS}s" --timeout 10s -s bench/wrk.lua "$URL" | sed -n 's/^BENCH //p' > "$WORK/writes" &
+writes=$!
+echo "t_s gateway_kB worker0_kB worker1_kB" | tee "$WORK/rss"
+start=$(date +%s)
+while kill -0 "$reads" 2>/dev/null; do
+  echo "$(( $(date +%s) - start )) $(rss "${pids[2]}") $(rss "${pids[0]}") $(rss "${pids[1]}")" | tee -a "$WORK/rss"
+  for _ in $(seq "$EVERY"); do kill -0 "$reads" 2>/dev/null || break; sleep 1; done
+done
+wait "$reads" "$writes"
+mkdir -p bench/results
+out=bench/results/soak-$(date -u +%Y%m%dT%H%M%SZ).json
+python3 - "$WORK/rss" "$(cat "$WORK/reads")" "$(cat "$WORK/writes")" "$out" <<'PY'
+import json, sys
+rows = [list(map(int, l.split())) for l in open(sys.argv[1]).read().splitlines()[1:] if l.strip()]
+reads, writes = json.loads(sys.argv[2]), json.loads(sys.argv[3])
+names = ["gateway", "worker0", "worker1"]
+warm = rows[len(rows) // 4] if len(rows) >= 4 else rows[0]
+last = rows[-1]
+growth = {n: (last[i + 1] - warm[i + 1]) / warm[i + 1] if warm[i + 1] else 0 for i, n in enumerate(names)}
+json.dump({"curve_kB": rows, "reads": reads, "writes": writes, "growth_after_warmup": growth},
+          open(sys.argv[4], "w"), indent=1)
+print(f"soak: {rows[-1][0]} s; reads+attempts {reads['rps']:.0f} req/s ({reads['errors']} errors), "
+      f"quiz creations {writes['rps']:.0f} req/s ({writes['errors']} errors)")
+for n in names:
+    verdict = "flat" if growth[n] < 0.10 else "GROWING"
+    print(f"soak: {n}: {warm[names.index(n) + 1] / 1024:.1f} MiB after warm-up (t={warm[0]} s), "
+          f"{last[names.index(n) + 1] / 1024:.1f} MiB at the end: {100 * growth[n]:+.1f}% {verdict}")
+print(f"written {sys.argv[4]}")
+PY
