@@ -501,7 +501,9 @@ static int s_admit(struct mg_connection *conn, gw_http_t *http, const gw_match_t
     return 0;
 }
 
-#define TARPIT_MS 250 /* how long a tenant past its rate waits for its 429 */
+#define TARPIT_MS   250     /* how long a tenant past its rate waits for its 429 */
+#define HEAD_MAX    16384   /* request line and headers; past it 431 */
+#define HEAD_BUFFER "65536" /* civetweb's buffer for them (max_request_size) */
 
 /* The rest of the envelope: client address (and its login budget), the forwarded headers,
  * body, query and path ids. 0 to go on, else the status answered. */
@@ -593,10 +595,27 @@ static int s_call(struct mg_connection *conn, gw_http_t *http, proto_request_t *
 
 /* One request, stage by stage; each stage answers the request itself when it stops it.
  * *slot: what /metrics counts it as (gw_metrics.h). */
+/* About the bytes of the request line and headers as sent (civetweb keeps them parsed). */
+static size_t s_head_size(const struct mg_request_info *ri)
+{
+    size_t n = strlen(ri->request_method) + strlen(ri->request_uri ? ri->request_uri : "") +
+               (ri->query_string ? strlen(ri->query_string) + 1 : 0) + 12;
+    for (int i = 0; i < ri->num_headers; i++)
+        n += strlen(ri->http_headers[i].name) + strlen(ri->http_headers[i].value) + 4;
+    return n;
+}
+
 static int s_dispatch(struct mg_connection *conn, gw_http_t *http, const char *rid,
                       proto_request_t *req, int *slot)
 {
     const struct mg_request_info *ri = mg_get_request_info(conn);
+    /* civetweb reads up to HEAD_BUFFER and calls anything past it malformed (400), and keeps
+       only the first MG_MAX_HEADERS fields (dropping the rest unseen): the limits are ours,
+       below those, so a client is told what it did (431). */
+    if (s_head_size(ri) > HEAD_MAX || ri->num_headers >= MG_MAX_HEADERS)
+        return s_problem(conn, 431, "headers_too_large",
+                         "the request line and headers are over 16 KiB, or over 63 fields", rid,
+                         "Connection: close\r\n");
     const char *path = ri->local_uri ? ri->local_uri : "/";
     bool get = strcmp(ri->request_method, "GET") == 0;
     for (int i = 0; i < LOCAL_COUNT && get; i++)
@@ -676,7 +695,7 @@ static void s_exit_thread(const struct mg_context *ctx, int thread_type, void *p
 }
 
 /* An error civetweb answers itself (a request it cannot parse: bad syntax, or headers over
- * max_request_size, which it reports alike): answered as ours are, a problem with a request
+ * max_request_size, 64 KiB, which it reports alike): answered as ours are, a problem with a request
  * id, and counted. */
 static int s_http_error(struct mg_connection *conn, int status, const char *errmsg)
 {
@@ -688,7 +707,7 @@ static int s_http_error(struct mg_connection *conn, int status, const char *errm
     log_req_warning(&lr, "HTTP %d from the server library: %s", status, errmsg ? errmsg : "");
     uint64_t start = clock_now_us();
     s_problem(conn, status, status == 400 ? "bad_request" : "http_error",
-              status == 400 ? "malformed request, or its line and headers are over 16 KiB"
+              status == 400 ? "malformed request, or its line and headers are over 64 KiB"
                             : (errmsg ? errmsg : ""),
               rid, "Connection: close\r\n");
     gw_metrics_request(GW_METRICS_UNMATCHED, "other", status, clock_now_us() - start);
@@ -743,6 +762,8 @@ gw_http_t *gw_http_start(const gw_http_config_t *cfg)
                              "1",
                              "listen_backlog",
                              "1024",
+                             "max_request_size",
+                             HEAD_BUFFER,
                              NULL};
     struct mg_callbacks cb = {0};
     cb.init_thread = s_init_thread;
@@ -763,7 +784,9 @@ gw_http_t *gw_http_start(const gw_http_config_t *cfg)
 void gw_http_set_limits(gw_http_t *http, int password_inflight, size_t max_body)
 {
     if (password_inflight < 1) /* the default: a quarter of the threads */
-        password_inflight = http->cfg.threads >= 8 ? http->cfg.threads / 4 : 1;
+        password_inflight = http->cfg.threads >= 64  ? 16
+                            : http->cfg.threads >= 8 ? http->cfg.threads / 4
+                                                     : 1;
     atomic_store(&http->password_inflight, password_inflight);
     atomic_store(&http->max_body, max_body);
 }

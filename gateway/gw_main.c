@@ -36,7 +36,10 @@ static void s_usage(FILE *out)
         "off); past it 429 with Retry-After, so one tenant cannot take its shard.\n"
         "--password-inflight: requests that hash a password (logins, password changes, user\n"
         "and tenant creation) in flight at once; beyond it they get 503 with Retry-After, so\n"
-        "a login storm cannot hold every thread (default a quarter of --threads).\n"
+        "a login storm cannot hold every thread (default a quarter of --threads, at most 16).\n"
+        "--threads: connection threads (default 512). civetweb gives every connection a thread\n"
+        "of its own, idle ones and ones still sending their headers too (each for at most\n"
+        "--deadline-ms + 5 s): many threads keep slow or idle clients from starving a fresh one.\n"
         "--trusted-proxy: a load balancer whose X-Forwarded-For and X-Request-ID are\n"
         "believed (repeatable).\n"
         "--stall-ms: a request in progress this long past its deadline (default 60000) holds\n"
@@ -115,7 +118,7 @@ static int s_add_proxy(void *target, const char *arg)
 static options_result_t s_parse_args(int argc, char **argv, gw_args_t *a)
 {
     *a = (gw_args_t){.http = {.listen = "127.0.0.1:8000",
-                              .threads = 64,
+                              .threads = 512,
                               .deadline_ms = 5000,
                               .keep_alive_ms = 5000},
                      .max_body = 64 * 1024,
