@@ -5,7 +5,7 @@
 #                 pass of every libFuzzer target (build-fuzz/)
 #   make fuzz     each libFuzzer target for FUZZ_SECONDS (600)
 #   make bench    optimised stack under wrk (see bench/README.md); bench-tenants, bench-curve,
-#                 bench-move, bench-fleet, bench-neighbour; make soak (memory under load)
+#                 bench-move, bench-fleet, bench-neighbour, bench-pooler; make soak (memory)
 
 CC      ?= cc
 GW_LIBS := libzmq msgpack libsystemd jansson libsodium
@@ -41,7 +41,7 @@ WK_OBJ  = $(call objs,$(1),$(WK_SRC) $(PROTO_SRC) $(COMMON_SRC)) $(1)/sql_embedd
 CTL_OBJ = $(call objs,$(1),$(CTL_SRC) $(filter-out worker/wk_main.c,$(WK_SRC)) $(PROTO_SRC) \
           $(COMMON_SRC)) $(1)/sql_embedded.o
 
-.PHONY: all run test fuzz unit integration bench bench-tenants bench-curve bench-move bench-fleet bench-neighbour soak deps clean format
+.PHONY: all run test fuzz unit integration bench bench-tenants bench-curve bench-move bench-fleet bench-neighbour bench-pooler soak deps clean format
 all: build/quiz-gateway build/quiz-worker build/quizctl
 
 build/quiz-gateway: $(call GW_OBJ,build)
@@ -163,6 +163,9 @@ bench-neighbour: deps
 
 soak: deps
 	@bash bench/soak.sh
+
+bench-pooler: deps
+	@bash bench/pooler.sh
 
 bench-tenants: deps
 	@$(MAKE) --no-print-directory all build/bench-argon2

@@ -22,6 +22,21 @@ bench_stack_cleanup() {
   if [ -n "${BENCH_KEEP:-}" ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
 }
 
+# bench_workers URL: (re)starts the stack's two workers on the database at URL (bench/pooler.sh
+# points them at a pooler), as pids[0] and pids[1].
+bench_workers() {
+  local k
+  for k in 0 1; do
+    if [ "${pids[$k]:-0}" != 0 ]; then kill -TERM "${pids[$k]}" 2>/dev/null || true; wait "${pids[$k]}" 2>/dev/null || true; fi
+  done
+  for k in 0 1; do
+    # shellcheck disable=SC2086
+    QUIZ_DATABASE_URL=$1 build/quiz-worker --shard $k --shards 2 --endpoint tcp://127.0.0.1:$((BENCH_ZMQ + k)) \
+      "${wk_link[@]}" ${BENCH_WORKER_ARGS:-} 2>>"$WORK/worker$k.log" &
+    pids[k]=$!
+  done
+}
+
 bench_stack() {
   WORK=$(mktemp -d "/tmp/quiz-$1.XXXXXX")
   chmod 755 "$WORK"
@@ -30,6 +45,7 @@ bench_stack() {
   local pg_port http_port zmq
   http_port=$(free_port 17000 1900)
   zmq=$(free_port 19000 999)
+  BENCH_ZMQ=$zmq
   # A port can be taken between the check and the start (a test cluster stopping or starting
   # next door): try a few.
   for try in 1 2 3 4 5; do
@@ -43,7 +59,8 @@ bench_stack() {
   od -An -N32 -tx1 /dev/urandom | tr -d ' \n' > "$QUIZ_KEYS_DIR/bench.key"
   build/quiz-worker --migrate --shards 2 2>/dev/null
   # The worker link as deployed (CurveZMQ), unless BENCH_CURVE=0 measures it in plaintext.
-  local wk_link=() gw_link=()
+  local gw_link=()
+  wk_link=()
   if [ "${BENCH_CURVE:-1}" = 0 ]; then
     wk_link=(--insecure-no-curve) gw_link=(--insecure-no-curve)
   else
@@ -53,12 +70,8 @@ bench_stack() {
     wk_link=(--curve-secret "$WORK/curve/worker.secret" --allowed-gateways "$WORK/curve/allowed")
     gw_link=(--curve-secret "$WORK/curve/gateway.secret" --worker-key "$WORK/curve/worker.pub")
   fi
-  for k in 0 1; do
-    # shellcheck disable=SC2086
-    build/quiz-worker --shard $k --shards 2 --endpoint tcp://127.0.0.1:$((zmq + k)) \
-      "${wk_link[@]}" ${BENCH_WORKER_ARGS:-} 2>>"$WORK/worker$k.log" &
-    pids+=($!)
-  done
+  pids=(0 0)
+  bench_workers "$DSN"
   # The benchmarks log in from one address far more than a person would, with more connections
   # than a quarter of the gateway's threads, and drive a few tenants each far past the
   # per-tenant rate: lift those limits (the tenant rate is still checked, never reached).
