@@ -21,6 +21,7 @@ static int s_usage(FILE *out, int rc)
           "       quizctl tenants create --name NAME --owner-email EMAIL [--json]\n"
           "       quizctl tenants delete|suspend|resume|restore ID [--json]\n"
           "       quizctl tenants move ID --shard K [--json]\n"
+          "       quizctl tenants rate ID N|default [--json]\n"
           "       quizctl tenants rebalance [--json]\n"
           "Calls the platform API of the gateway at $QUIZ_URL (default http://127.0.0.1:8000)\n"
           "with the platform token ($QUIZ_PLATFORM_TOKEN, or the first line of the file\n"
@@ -28,7 +29,8 @@ static int s_usage(FILE *out, int rc)
           "--q: name or id containing TEXT; --status: active, suspended or deleted (default:\n"
           "all but deleted). delete keeps the data for the workers' grace period (restore\n"
           "brings it back whole); suspend refuses the tenant's users until resume.\n"
-          "create prints the owner's temporary password once.\n"
+          "create prints the owner's temporary password once. rate: the tenant's own requests\n"
+          "a second at each gateway (0: unlimited; default: the gateways' --tenant-rate).\n"
           "move and rebalance queue an operation and print it (GET /api/operations/ID follows\n"
           "it). Exits 1 naming the API's answer when it refuses, 2 on bad usage.\n",
           out);
@@ -274,11 +276,19 @@ int ctl_tenants(int argc, char **argv)
         return s_usage(stderr, 2);
     const char *verb = argv[optind++];
     const char *id = optind < argc ? argv[optind++] : NULL;
+    const char *value = strcmp(verb, "rate") == 0 && optind < argc ? argv[optind++] : NULL;
     uint8_t uuid[16];
     bool lifecycle =
         strcmp(verb, "suspend") == 0 || strcmp(verb, "resume") == 0 || strcmp(verb, "restore") == 0;
     bool needs_id = lifecycle || strcmp(verb, "show") == 0 || strcmp(verb, "delete") == 0 ||
-                    strcmp(verb, "move") == 0;
+                    strcmp(verb, "move") == 0 || strcmp(verb, "rate") == 0;
+    char *rate_end = NULL;
+    long rate = value && strcmp(value, "default") != 0 ? strtol(value, &rate_end, 10) : -1;
+    if (strcmp(verb, "rate") == 0 &&
+        (!value || (rate_end && (*rate_end || rate_end == value || rate < 0 || rate > 1000000)))) {
+        fprintf(stderr, "quizctl tenants rate: give requests a second (0..1000000) or default\n");
+        return s_usage(stderr, 2);
+    }
     if (optind != argc || (needs_id && (!id || ident_uuid_parse(id, strlen(id), uuid) < 0)) ||
         (!needs_id && id)) {
         if (needs_id && id)
@@ -317,6 +327,15 @@ int ctl_tenants(int argc, char **argv)
         st = s_call("POST", path, req, &body);
         if (!(rc = s_check(st, body, "move")))
             s_output(body, json, s_print_operation);
+    } else if (strcmp(verb, "rate") == 0) {
+        snprintf(path, sizeof path, "/api/tenants/%s/rate", id);
+        req = s_dump(rate < 0 ? json_pack("{s:n}", "requests_per_second")
+                              : json_pack("{s:I}", "requests_per_second", (json_int_t)rate));
+        st = s_call("PUT", path, req, &body);
+        if (!(rc = s_check(st, body, "rate")) && !json)
+            printf("%s: %s\n", id, rate < 0 ? "the gateways' default rate" : value);
+        else if (!rc)
+            printf("%s\n", body);
     } else if (strcmp(verb, "rebalance") == 0) {
         st = s_call("POST", "/api/shards/rebalance", "{}", &body);
         if (!(rc = s_check(st, body, "rebalance")))

@@ -276,6 +276,26 @@ static int s_redirect(gw_http_t *http, const proto_request_t *req, const proto_r
     return (int)shard;
 }
 
+/* A tenant's own rate, as its worker names it in answers to the tenant's callers (worker/
+ * wk_rate.h): the limiter holds the tenant to it from the next request; without it, to the
+ * default. */
+static void s_learn_rate(gw_http_t *http, const proto_request_t *req, const proto_reply_t *rep)
+{
+    if (!req->has_tenant || req->role == PROTO_ROLE_PLATFORM || req->op == PROTO_OP_TENANT_CREATE)
+        return;
+    long rate = -1;
+    for (int i = 0; i < rep->nheaders; i++)
+        if (strcmp(rep->headers[i].key, "Quiz-Tenant-Rate") == 0) {
+            char *end;
+            rate = strtol(rep->headers[i].value, &end, 10);
+            if (*end || rate < 0 || rate > 1000000)
+                rate = -1;
+        }
+    char key[IDENT_UUID_STR_LEN + 1];
+    ident_uuid_format(req->tenant, key);
+    gw_limit_set_key_rate(http->cfg.tenant_limit, key, rate);
+}
+
 /* Sends one request to a shard, following redirects to the tenant's owner, and answers the
  * client with the worker's reply. `slot` (or NULL), a count of requests in flight, is given back
  * as soon as the worker has answered: before the client reads the answer, so its next request
@@ -317,6 +337,8 @@ static int s_forward(struct mg_connection *conn, gw_http_t *http, proto_request_
                          "");
     }
     int status = s_http_status[rep.status];
+    if (status < 400)
+        s_learn_rate(http, req, &rep);
     if (status == 200 && (flags & GW_ROUTE_SHARD_HEALTH))
         s_add_shard_health(conn, http, &rep);
     char extra[512];

@@ -18,6 +18,7 @@ struct gw_limit {
     unsigned burst_pct;                            /* of per_window, that may come at once */
     unsigned char seed[crypto_shorthash_KEYBYTES]; /* random: attackers cannot aim collisions */
     size_t nslots;
+    _Atomic uint32_t *rates;     /* per slot: a key's own per_window + 1; 0: the default */
     atomic_int_fast64_t slots[]; /* theoretical arrival time (µs); 0: never seen */
 };
 
@@ -28,6 +29,7 @@ gw_limit_t *gw_limit_new(unsigned per_window, unsigned window_s, unsigned burst_
     l->burst_pct = burst_pct;
     l->window_us = (int64_t)(window_s ? window_s : 1) * 1000000;
     l->nslots = slots ? slots : 1;
+    l->rates = mem_zalloc(l->nslots * sizeof *l->rates);
     crypto_shorthash_keygen(l->seed);
     return l;
 }
@@ -36,20 +38,41 @@ void gw_limit_destroy(gw_limit_t **limit_p)
 {
     if (!limit_p || !*limit_p)
         return;
+    free((void *)(*limit_p)->rates);
     free(*limit_p);
     *limit_p = NULL;
 }
 
-int64_t gw_limit_hit(gw_limit_t *l, const char *key, int64_t now_us)
+static size_t s_slot(const gw_limit_t *l, const char *key)
 {
-    unsigned per_window = atomic_load_explicit(&l->per_window, memory_order_relaxed);
-    if (per_window == 0)
-        return 0;
     unsigned char h[crypto_shorthash_BYTES];
     crypto_shorthash(h, (const unsigned char *)key, strlen(key), l->seed);
     uint64_t idx;
     memcpy(&idx, h, sizeof idx);
-    atomic_int_fast64_t *slot = &l->slots[idx % l->nslots];
+    return (size_t)(idx % l->nslots);
+}
+
+void gw_limit_set_key_rate(gw_limit_t *l, const char *key, long per_window)
+{
+    size_t i = s_slot(l, key);
+    uint32_t v = per_window < 0 ? 0 : (uint32_t)per_window + 1;
+    if (atomic_load_explicit(&l->rates[i], memory_order_relaxed) != v) { /* mostly unchanged */
+        atomic_store_explicit(&l->rates[i], v, memory_order_relaxed);
+        /* A new rate starts with a full bucket: the old one's debt, counted in its intervals,
+           would otherwise hold a raised tenant back for up to a window. */
+        atomic_store_explicit(&l->slots[i], 0, memory_order_relaxed);
+    }
+}
+
+int64_t gw_limit_hit(gw_limit_t *l, const char *key, int64_t now_us)
+{
+    size_t i = s_slot(l, key);
+    uint32_t own = atomic_load_explicit(&l->rates[i], memory_order_relaxed);
+    unsigned per_window =
+        own ? own - 1 : atomic_load_explicit(&l->per_window, memory_order_relaxed);
+    if (per_window == 0)
+        return 0;
+    atomic_int_fast64_t *slot = &l->slots[i];
     /* At least 1 µs: at a huge rate a zero interval would leave no tolerance at all, and
        threads whose clocks read a microsecond apart would refuse each other. */
     int64_t interval = l->window_us / per_window > 0 ? l->window_us / per_window : 1;

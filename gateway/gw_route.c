@@ -22,6 +22,8 @@ const gw_route_t gw_route_table[] = {
      0},
     {"POST", "/api/tenants/{}/restore", PROTO_OP_TENANT_RESTORE, GW_SCOPE_PLATFORM, GW_TENANT_PARAM,
      0},
+    {"PUT", "/api/tenants/{}/rate", PROTO_OP_TENANT_RATE_SET, GW_SCOPE_PLATFORM, GW_TENANT_PARAM,
+     0},
     {"GET", "/api/operations", PROTO_OP_OPERATION_LIST, GW_SCOPE_PLATFORM, GW_TENANT_NONE, 0},
     {"GET", "/api/operations/{}", PROTO_OP_OPERATION_GET, GW_SCOPE_PLATFORM, GW_TENANT_NONE, 0},
     {"GET", "/api/shards", PROTO_OP_SHARD_LIST, GW_SCOPE_PLATFORM, GW_TENANT_NONE,

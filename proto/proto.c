@@ -50,6 +50,7 @@ static const char *const s_op_names[PROTO_OP__COUNT] = {
     [PROTO_OP_SHARD_LIST] = "shard_list",
     [PROTO_OP_SHARD_REBALANCE] = "shard_rebalance",
     [PROTO_OP_TENANT_SUSPEND] = "tenant_suspend",
+    [PROTO_OP_TENANT_RATE_SET] = "tenant_rate_set",
     [PROTO_OP_TENANT_RESUME] = "tenant_resume",
     [PROTO_OP_TENANT_RESTORE] = "tenant_restore",
 };

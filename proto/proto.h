@@ -62,6 +62,7 @@ typedef enum {
     PROTO_OP_TENANT_SUSPEND = 36,
     PROTO_OP_TENANT_RESUME = 37,
     PROTO_OP_TENANT_RESTORE = 38,
+    PROTO_OP_TENANT_RATE_SET = 39,
     PROTO_OP__COUNT
 } proto_op_t;
 

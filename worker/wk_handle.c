@@ -3,6 +3,7 @@
 #include "worker/wk_handle.h"
 
 #include "worker/wk_lifecycle.h"
+#include "worker/wk_rate.h"
 #include <string.h>
 #include <time.h>
 
@@ -48,6 +49,7 @@ static const wk_route_t s_routes[PROTO_OP__COUNT] = {
     [PROTO_OP_TENANT_GET] = {wk_tenant_get, NEEDS_PLATFORM, TENANT_ANY},
     [PROTO_OP_TENANT_DELETE] = {wk_tenant_delete, NEEDS_PLATFORM, TENANT_REGISTRY},
     [PROTO_OP_TENANT_SUSPEND] = {wk_tenant_suspend, NEEDS_PLATFORM, TENANT_REGISTRY},
+    [PROTO_OP_TENANT_RATE_SET] = {wk_tenant_rate_set, NEEDS_PLATFORM, TENANT_ANY},
     [PROTO_OP_TENANT_RESUME] = {wk_tenant_resume, NEEDS_PLATFORM, TENANT_REGISTRY},
     [PROTO_OP_TENANT_RESTORE] = {wk_tenant_restore, NEEDS_PLATFORM, TENANT_REGISTRY},
     [PROTO_OP_TENANT_STATS] = {wk_tenant_stats, NEEDS_PLATFORM, TENANT_OWNED},
@@ -151,6 +153,16 @@ static void s_handle(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *r
         wk_placement_redirect(ctx, req, rep);
         log_debug("%s redirected: %s", proto_op_str(req->op), rep->detail);
         return;
+    }
+    /* The tenant's own rate, for the gateway's limiter (wk_rate.h): only in answers to the
+       tenant's own callers, whom the gateway has checked. */
+    long rate = route->tenant == TENANT_OWNED && req->role != PROTO_ROLE_PLATFORM
+                    ? wk_rates_get(req->tenant)
+                    : -1;
+    if (rate >= 0) {
+        char text[24];
+        snprintf(text, sizeof text, "%ld", rate);
+        proto_reply_header(rep, WK_RATE_HEADER, text);
     }
     log_debug("%s -> %s", proto_op_str(req->op), proto_status_str(rep->status));
 }

@@ -23,6 +23,7 @@ static void s_usage(FILE *out)
     fputs("usage: quiz-worker --shard K --shards S --endpoint ZMQ_ENDPOINT [--threads N]\n"
           "                   [--password-threads N] [--password-share PCT] [--drain-ms MS]\n"
           "                   [--tenant-share PCT] [--canary-ms MS] [--queue-max N]\n"
+          "                   [--rates-ms MS]\n"
           "                   [--keys DIR] [--spare-schemas N] [--no-set-role] [--verbose]\n"
           "                   [--curve-secret FILE] [--allowed-gateways DIR]\n"
           "                   [--platform-token-file PATH] [--insecure-no-curve]\n"
@@ -44,6 +45,8 @@ static void s_usage(FILE *out)
           "this percentage of the threads (default 50, at least one); alone, it may use all.\n"
           "--queue-max: requests of each lane that wait for a thread (default 1024); beyond\n"
           "that the worker answers 503 with Retry-After at once.\n"
+          "--rates-ms: how often the tenants' own request rates are read from the registry\n"
+          "(default 5000) to be named in their answers, for the gateways' limiters.\n"
           "--canary-ms: how often a connection of its own checks that the session it is given\n"
           "(behind a pooler, one the requests use too) carries no setting another client left\n"
           "(default 10000, 0 = off; quiz_worker_pool_canary_leaks_total must stay 0).\n"
@@ -142,6 +145,7 @@ static options_result_t s_parse_args(int argc, char **argv, wk_args_t *a)
                              .tenant_share = 50,
                              .canary_ms = 10000,
                              .queue_max = 1024,
+                             .rates_ms = 5000,
                              .slow_threads = 1,
                              .password_share = 10,
                              .drain_ms = 10000,
@@ -164,6 +168,7 @@ static options_result_t s_parse_args(int argc, char **argv, wk_args_t *a)
         OPT_INT("tenant-share", &cfg->tenant_share, 1, 100),
         OPT_INT("canary-ms", &cfg->canary_ms, 0, 3600000),
         OPT_INT("queue-max", &cfg->queue_max, 1, 65536),
+        OPT_INT("rates-ms", &cfg->rates_ms, 0, 3600000),
         OPT_INT("drain-ms", &cfg->drain_ms, 0, 600000),
         OPT_FLAG("migrate", &a->migrate),
         OPT_FLAG("verbose", &a->verbose),

@@ -47,6 +47,7 @@
 #include "worker/wk_handle.h"
 #include "worker/wk_metrics.h"
 #include "worker/wk_pace.h"
+#include "worker/wk_rate.h"
 #include "worker/wk_zap.h"
 
 #define LANE_FAST   0
@@ -745,13 +746,13 @@ int wk_server_run(const wk_server_config_t *cfg)
     s->mover = wk_mover_start(cfg->clusters, cfg->cluster, cfg->shard, cfg->provision_user);
     wk_metrics_init(cfg->shard, cfg->metrics_top);
     wk_canary_t *canary = wk_canary_start(cfg->dsn, cfg->dsn_user, cfg->canary_ms);
+    /* The registry is on the control cluster, read as this shard's login. */
+    const char *registry = cfg->cluster != 0 ? cfg->clusters->dsn[0] : cfg->dsn;
+    wk_rates_start(registry, cfg->dsn_user, cfg->rates_ms);
     wk_metrics_threads(cfg->threads, cfg->slow_threads);
     wk_metrics_server_t *metrics = NULL;
     if (cfg->metrics_listen) {
-        /* The registry's epoch is read on the control cluster, as this shard's login. */
-        bool remote = cfg->cluster != 0;
-        metrics = wk_metrics_serve(cfg->metrics_listen, remote ? cfg->clusters->dsn[0] : cfg->dsn,
-                                   cfg->dsn_user);
+        metrics = wk_metrics_serve(cfg->metrics_listen, registry, cfg->dsn_user);
     }
     s_threads_start(s);
     s_wait_threads_idle(s);
@@ -767,6 +768,7 @@ int wk_server_run(const wk_server_config_t *cfg)
     s_serve_until_drained(s, cfg);
     s_threads_stop(s);
     wk_canary_stop(&canary);
+    wk_rates_stop();
     wk_metrics_stop(&metrics);
     s_close(s);
     zmq_ctx_shutdown(zctx);

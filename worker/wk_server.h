@@ -34,6 +34,7 @@ typedef struct {
     int tenant_share;   /* % of a lane's threads one tenant may hold while another tenant waits */
     int canary_ms;      /* how often the pool canary looks at a session (0: never) */
     int queue_max;      /* requests a lane holds waiting for a thread; beyond, "unavailable" */
+    int rates_ms;       /* how often the per-tenant rates are read from the registry (0: never) */
     int slow_threads;   /* threads for requests that hash passwords (low CPU priority) */
     int password_share; /* their share of one core (%) while other requests run */
     int drain_ms;       /* how long in-flight requests may take after SIGTERM */
