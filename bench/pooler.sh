@@ -22,12 +22,15 @@ quiz_get() { # -> BENCH JSON
   BENCH_IDS=$WORK/tenants BENCH_USER=1 BENCH_PATH='/api/quizzes/{quiz}' \
     wrk -t2 -c16 -d"${SECS}s" --latency -s bench/wrk.lua "$URL" | sed -n 's/^BENCH //p'
 }
-ready() { # until a read through the gateway is answered
-  local line
-  line=$(head -n 1 "$WORK/tenants")
+ready() { # until a read of every tenant (so of both shards) through the gateway is answered
+  local line ok
   for _ in $(seq 100); do
-    curl -sf "$URL/api/quizzes/$(echo "$line" | cut -f5 | cut -d, -f1)" -H "X-Tenant-ID: $(echo "$line" | cut -f1)" \
-      -H "Authorization: Bearer $(echo "$line" | cut -f2)" >/dev/null && return 0
+    ok=1
+    while IFS= read -r line; do
+      curl -sf "$URL/api/quizzes/$(echo "$line" | cut -f5 | cut -d, -f1)" -H "X-Tenant-ID: $(echo "$line" | cut -f1)" \
+        -H "Authorization: Bearer $(echo "$line" | cut -f2)" >/dev/null || { ok=0; break; }
+    done < "$WORK/tenants"
+    [ "$ok" = 1 ] && return 0
     sleep 0.1
   done
   echo "the workers did not come back" >&2; return 1
