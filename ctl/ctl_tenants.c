@@ -13,6 +13,7 @@
 
 #include "common/ident.h"
 #include "common/mem.h"
+#include "proto/proto.h"
 
 static int s_usage(FILE *out, int rc)
 {
@@ -285,7 +286,8 @@ int ctl_tenants(int argc, char **argv)
     char *rate_end = NULL;
     long rate = value && strcmp(value, "default") != 0 ? strtol(value, &rate_end, 10) : -1;
     if (strcmp(verb, "rate") == 0 &&
-        (!value || (rate_end && (*rate_end || rate_end == value || rate < 0 || rate > 1000000)))) {
+        (!value || (rate_end && (*rate_end || rate_end == value || rate < 0 ||
+                                 rate > PROTO_TENANT_RATE_MAX)))) {
         fprintf(stderr, "quizctl tenants rate: give requests a second (0..1000000) or default\n");
         return s_usage(stderr, 2);
     }

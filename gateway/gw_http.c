@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <sodium.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,7 +78,8 @@ static _Thread_local struct {
     const char *method;
     uint64_t start_us, took_us;
     bool answered;
-    int shard; /* the shard that answered it (-1: none), for its log line */
+    int shard;        /* the shard that answered it (-1: none), for its log line */
+    size_t rate_slot; /* its tenant's in the tenant limiter, SIZE_MAX: not counted */
 } s_current;
 
 static _Thread_local int s_thread_slot = -1;
@@ -281,19 +283,17 @@ static int s_redirect(gw_http_t *http, const proto_request_t *req, const proto_r
  * default. */
 static void s_learn_rate(gw_http_t *http, const proto_request_t *req, const proto_reply_t *rep)
 {
-    if (!req->has_tenant || req->role == PROTO_ROLE_PLATFORM || req->op == PROTO_OP_TENANT_CREATE)
+    if (s_current.rate_slot == SIZE_MAX || req->op == PROTO_OP_TENANT_CREATE)
         return;
     long rate = -1;
     for (int i = 0; i < rep->nheaders; i++)
-        if (strcmp(rep->headers[i].key, "Quiz-Tenant-Rate") == 0) {
+        if (strcmp(rep->headers[i].key, PROTO_TENANT_RATE_HEADER) == 0) {
             char *end;
             rate = strtol(rep->headers[i].value, &end, 10);
-            if (*end || rate < 0 || rate > 1000000)
+            if (*end || rate < 0 || rate > PROTO_TENANT_RATE_MAX)
                 rate = -1;
         }
-    char key[IDENT_UUID_STR_LEN + 1];
-    ident_uuid_format(req->tenant, key);
-    gw_limit_set_key_rate(http->cfg.tenant_limit, key, rate);
+    gw_limit_set_slot_rate(http->cfg.tenant_limit, s_current.rate_slot, rate);
 }
 
 /* Sends one request to a shard, following redirects to the tenant's owner, and answers the
@@ -550,7 +550,9 @@ static int s_fill(struct mg_connection *conn, gw_http_t *http, const gw_match_t 
     if (req->has_tenant && req->role != PROTO_ROLE_PLATFORM) {
         char key[IDENT_UUID_STR_LEN + 1];
         ident_uuid_format(req->tenant, key);
-        int64_t wait = gw_limit_hit(http->cfg.tenant_limit, key, (int64_t)clock_mono_us());
+        s_current.rate_slot = gw_limit_slot(http->cfg.tenant_limit, key);
+        int64_t wait = gw_limit_hit_slot(http->cfg.tenant_limit, s_current.rate_slot,
+                                         (int64_t)clock_mono_us());
         if (wait > 0) {
             /* The 429 itself is held TARPIT_MS: a client that retries at once then spends its
                connections' time asleep, not the CPU its neighbours share (measured: 64
@@ -690,6 +692,7 @@ static int s_on_request(struct mg_connection *conn, void *cbdata)
     s_current.start_us = start;
     s_current.answered = false;
     s_current.shard = -1;
+    s_current.rate_slot = SIZE_MAX;
     int status = s_dispatch(conn, http, rid, &req, &s_current.slot);
     s_answered(status); /* if nothing was sent */
     char code[8];

@@ -43,7 +43,7 @@ void gw_limit_destroy(gw_limit_t **limit_p)
     *limit_p = NULL;
 }
 
-static size_t s_slot(const gw_limit_t *l, const char *key)
+size_t gw_limit_slot(const gw_limit_t *l, const char *key)
 {
     unsigned char h[crypto_shorthash_BYTES];
     crypto_shorthash(h, (const unsigned char *)key, strlen(key), l->seed);
@@ -52,9 +52,8 @@ static size_t s_slot(const gw_limit_t *l, const char *key)
     return (size_t)(idx % l->nslots);
 }
 
-void gw_limit_set_key_rate(gw_limit_t *l, const char *key, long per_window)
+void gw_limit_set_slot_rate(gw_limit_t *l, size_t i, long per_window)
 {
-    size_t i = s_slot(l, key);
     uint32_t v = per_window < 0 ? 0 : (uint32_t)per_window + 1;
     if (atomic_load_explicit(&l->rates[i], memory_order_relaxed) != v) { /* mostly unchanged */
         atomic_store_explicit(&l->rates[i], v, memory_order_relaxed);
@@ -66,7 +65,11 @@ void gw_limit_set_key_rate(gw_limit_t *l, const char *key, long per_window)
 
 int64_t gw_limit_hit(gw_limit_t *l, const char *key, int64_t now_us)
 {
-    size_t i = s_slot(l, key);
+    return gw_limit_hit_slot(l, gw_limit_slot(l, key), now_us);
+}
+
+int64_t gw_limit_hit_slot(gw_limit_t *l, size_t i, int64_t now_us)
+{
     uint32_t own = atomic_load_explicit(&l->rates[i], memory_order_relaxed);
     unsigned per_window =
         own ? own - 1 : atomic_load_explicit(&l->per_window, memory_order_relaxed);

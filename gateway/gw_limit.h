@@ -18,14 +18,17 @@ typedef struct gw_limit gw_limit_t;
  * slots of 8 bytes. Caller owns. */
 gw_limit_t *gw_limit_new(unsigned per_window, unsigned window_s, unsigned burst_pct, size_t slots);
 void gw_limit_destroy(gw_limit_t **limit_p);
-/* A key's own budget per window (0: unlimited), or -1: the limiter's again; a change starts the
- * key afresh. Keys that share a slot share it, as they share their events. */
-void gw_limit_set_key_rate(gw_limit_t *limit, const char *key, long per_window);
+/* The slot a key counts in (hash once, then use the _slot calls below). */
+size_t gw_limit_slot(const gw_limit_t *limit, const char *key);
+/* A slot's own budget per window (0: unlimited), or -1: the limiter's again; a change starts the
+ * slot afresh. Keys that share a slot share it, as they share their events. */
+void gw_limit_set_slot_rate(gw_limit_t *limit, size_t slot, long per_window);
 /* A new budget (reload), from the next event on. */
 void gw_limit_set_rate(gw_limit_t *limit, unsigned per_window);
 /* Counts one event for key at time now (µs). 0 if allowed, else the microseconds until one
  * would be (a refused event is not counted). */
 int64_t gw_limit_hit(gw_limit_t *limit, const char *key, int64_t now_us);
+int64_t gw_limit_hit_slot(gw_limit_t *limit, size_t slot, int64_t now_us);
 /* Such a wait in whole seconds, rounded up, for Retry-After. */
 int gw_limit_retry_after(int64_t wait_us);
 

@@ -20,6 +20,11 @@
 #define PROTO_MAX_CREDENTIAL 2048       /* bytes of the forwarded bearer token */
 #define PROTO_MAX_FRAME      (PROTO_MAX_BODY + 64 * 1024)
 
+/* A tenant's own request rate, named by its worker in replies to the gateway (PROTOCOL.md);
+ * also the registry's and the API's bound on it (sql/shared/013_tenant_rate.sql). */
+#define PROTO_TENANT_RATE_HEADER "Quiz-Tenant-Rate"
+#define PROTO_TENANT_RATE_MAX    1000000
+
 /* Operations: one per route; the gateway's route table and the worker's handler table are both
  * indexed by this enum. Values are on the wire: append, never renumber. */
 typedef enum {

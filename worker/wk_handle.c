@@ -162,7 +162,7 @@ static void s_handle(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *r
     if (rate >= 0) {
         char text[24];
         snprintf(text, sizeof text, "%ld", rate);
-        proto_reply_header(rep, WK_RATE_HEADER, text);
+        proto_reply_header(rep, PROTO_TENANT_RATE_HEADER, text);
     }
     log_debug("%s -> %s", proto_op_str(req->op), proto_status_str(rep->status));
 }

@@ -23,7 +23,7 @@ void wk_tenant_rate_set(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t
     json_t *v = json_object_get(body, "requests_per_second");
     char rate[16] = "";
     if (!v || (!json_is_null(v) && (!json_is_integer(v) || json_integer_value(v) < 0 ||
-                                    json_integer_value(v) > 1000000))) {
+                                    json_integer_value(v) > PROTO_TENANT_RATE_MAX))) {
         json_decref(body);
         wk_reply_error(rep, PROTO_STATUS_BAD_REQUEST,
                        "requests_per_second: an integer 0..1000000 (0: unlimited), or null for "

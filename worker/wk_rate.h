@@ -12,8 +12,6 @@
 
 #include "worker/wk_handle.h"
 
-#define WK_RATE_HEADER "Quiz-Tenant-Rate"
-
 void wk_tenant_rate_set(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep);
 
 /* Starts the refresh thread (registry at dsn as user; interval_ms 0: none). */

@@ -123,17 +123,19 @@ Test(limit, a_key_can_have_its_own_rate)
 {
     cr_assert_geq(sodium_init(), 0);
     gw_limit_t *l = gw_limit_new(1000, 1, 10, 1 << 16);
-    gw_limit_set_key_rate(l, "tenant-a", 2); /* a burst of 2, then one each 500 ms */
+    size_t a = gw_limit_slot(l, "tenant-a");
+    cr_assert_eq(a, gw_limit_slot(l, "tenant-a"), "a key hashes to one slot");
+    gw_limit_set_slot_rate(l, a, 2); /* a burst of 2, then one each 500 ms */
     cr_expect_eq(gw_limit_hit(l, "tenant-a", T0), 0);
     cr_expect_eq(gw_limit_hit(l, "tenant-a", T0), 0);
     cr_expect_eq(gw_limit_hit(l, "tenant-a", T0), S / 2, "held to its own 2/s");
     for (int i = 0; i < 50; i++)
         cr_expect_eq(gw_limit_hit(l, "tenant-b", T0), 0, "a neighbour held to it");
-    gw_limit_set_key_rate(l, "tenant-a", -1); /* the default again, from a full bucket */
+    gw_limit_set_slot_rate(l, a, -1); /* the default again, from a full bucket */
     for (int i = 0; i < 100; i++)
         cr_expect_eq(gw_limit_hit(l, "tenant-a", T0), 0, "request %d after the reset", i);
-    gw_limit_set_key_rate(l, "tenant-a", 0);
+    gw_limit_set_slot_rate(l, a, 0);
     for (int i = 0; i < 5000; i++)
-        cr_expect_eq(gw_limit_hit(l, "tenant-a", T0), 0, "0 is unlimited");
+        cr_expect_eq(gw_limit_hit_slot(l, a, T0), 0, "0 is unlimited");
     gw_limit_destroy(&l);
 }
