@@ -32,6 +32,11 @@ for i in $(seq 20); do
   first[$shard]=$line
 done
 [ -s "$WORK/b" ] || { echo "no two tenants on one shard" >&2; exit 1; }
+if [ -n "${BENCH_A_RATE:-}" ]; then # A's own rate in the registry (PUT /api/tenants/{id}/rate)
+  curl -sf -X PUT "$URL/api/tenants/$(cut -f1 "$WORK/a")/rate" -H "Authorization: $AUTH" \
+    -H 'Content-Type: application/json' -d "{\"requests_per_second\": $BENCH_A_RATE}" >/dev/null
+  sleep 6 # the workers read rates again every 5 s
+fi
 b_run() { # -> BENCH JSON of B's reads
   BENCH_IDS=$WORK/b BENCH_USER=1 BENCH_PATH='/api/quizzes/{quiz}' BENCH_PAUSE_MS=$B_PAUSE \
     wrk -t1 -c"$B_CONNS" -d"${SECS}s" --latency -s bench/wrk.lua "$URL" | sed -n 's/^BENCH //p'

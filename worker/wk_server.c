@@ -56,6 +56,7 @@
 #define BATCH_MAX   64  /* requests read at one hold of the mutex; then the main thread goes on */
 #define THREADS_MAX 128 /* ordinary (up to 64) and password threads (up to 16) */
 #define SHARE_SCAN  64  /* queued requests looked at for one whose tenant is under its share */
+#define ACTIVE_MS   100 /* a tenant that asked this recently is active: the others leave it room */
 
 typedef struct server server_t;
 
@@ -87,7 +88,9 @@ typedef struct {
     int nidle;
     int nthreads;
     bool slow;
-    int share;       /* threads one tenant may hold while another tenant's request waits */
+    int share;       /* threads one tenant may hold while another tenant is active */
+    uint8_t recent[2][16]; /* the two tenants that asked last, most recent first */
+    uint64_t recent_us[2]; /* when they did (clock_mono_us; 0: no one yet) */
     queued_t *queue; /* FIFO ring of cap (--queue-max); beyond it the worker answers "busy" */
     int cap;
     int head, count;
@@ -259,17 +262,46 @@ static bool s_under_share(const server_t *s, const lane_t *lane, const uint8_t t
     return true;
 }
 
-/* The queue position of the next request to start: the oldest whose tenant is under its share,
- * else the oldest (no one else waits, so a busy tenant may use every thread). */
+/* Keeps the two tenants that asked last: enough to know, for any tenant, when another one last
+ * did (the first of them that is not it). */
+static void s_note_tenant(lane_t *lane, const uint8_t tenant[16], uint64_t now_us)
+{
+    if (memcmp(lane->recent[0], tenant, 16) != 0) {
+        memcpy(lane->recent[1], lane->recent[0], 16);
+        lane->recent_us[1] = lane->recent_us[0];
+        memcpy(lane->recent[0], tenant, 16);
+    }
+    lane->recent_us[0] = now_us;
+}
+
+/* Whether a tenant other than this one asked within ACTIVE_MS. */
+static bool s_other_active(const lane_t *lane, const uint8_t tenant[16], uint64_t now_us)
+{
+    int other = memcmp(lane->recent[0], tenant, 16) == 0 ? 1 : 0;
+    return lane->recent_us[other] && now_us - lane->recent_us[other] <= ACTIVE_MS * 1000;
+}
+
+/* Whether a request of this tenant may start now: under its share, or no one else is active
+ * (alone, a busy tenant may use every thread). Otherwise it waits, though a thread be idle: that
+ * thread is the room an active neighbour finds at once, instead of behind the flood's queries. */
+static bool s_may_start(const server_t *s, const lane_t *lane, const uint8_t tenant[16],
+                        uint64_t now_us)
+{
+    return s_under_share(s, lane, tenant) || !s_other_active(lane, tenant, now_us);
+}
+
+/* The queue position of the next request to start: the oldest that may (above), or -1. One of a
+ * tenant held back starts when one of its running requests ends, or once it is alone. */
 static int s_next_queued(const server_t *s, const lane_t *lane)
 {
+    uint64_t now = clock_mono_us();
     for (int i = 0; i < lane->count && i < SHARE_SCAN; i++)
-        if (s_under_share(s, lane, lane->queue[(lane->head + i) % lane->cap].tenant)) {
+        if (s_may_start(s, lane, lane->queue[(lane->head + i) % lane->cap].tenant, now)) {
             if (i > 0)
                 wk_metrics_share_deferred();
             return i;
         }
-    return 0;
+    return -1;
 }
 
 /* Gives queued requests of a lane to its idle threads, as far as the lane may start them. */
@@ -278,6 +310,8 @@ static void s_pump(server_t *s, lane_t *lane, wakes_t *w)
     while (lane->count > 0 && lane->nidle > 0 &&
            (lane != &s->lanes[LANE_SLOW] || s_slow_wait_us(s) == 0)) {
         int pick = s_next_queued(s, lane);
+        if (pick < 0)
+            break;
         queued_t q = lane->queue[(lane->head + pick) % lane->cap];
         for (int i = pick; i > 0; i--) /* the older ones passed over keep their order */
             lane->queue[(lane->head + i) % lane->cap] =
@@ -322,16 +356,23 @@ static bool s_take_request(server_t *s, wakes_t *w)
         zmq_msg_close(&body);
         return true;
     }
-    if (lane->nidle > 0 && lane->count == 0 && (!slow || s_slow_wait_us(s) == 0)) {
-        s_dispatch(lane, &id, &body, clock_mono_us(), tenant, w);
+    uint64_t now = clock_mono_us();
+    static const uint8_t none[16];
+    if (memcmp(tenant, none, 16) != 0)
+        s_note_tenant(lane, tenant, now);
+    if (lane->nidle > 0 && lane->count == 0 && (!slow || s_slow_wait_us(s) == 0) &&
+        s_may_start(s, lane, tenant, now)) {
+        s_dispatch(lane, &id, &body, now, tenant, w);
         return true;
     }
     queued_t *q = &lane->queue[(lane->head + lane->count) % lane->cap];
     q->id = id;
     q->body = body;
-    q->at_us = clock_mono_us();
+    q->at_us = now;
     memcpy(q->tenant, tenant, 16);
     lane->count++;
+    if (lane->nidle > 0) /* idle threads beside a held-back tenant: this one may go first */
+        s_pump(s, lane, w);
     return true;
 }
 
