@@ -18,6 +18,12 @@
  * connected the non-blocking send fails at once and the caller answers 503 instead of waiting
  * out the deadline. With several workers per shard, ZeroMQ round-robins among those connected.
  *
+ * A monitor counts the socket's connections to workers: when the last one drops (its worker died
+ * or was stopped), the calls in flight on the shard can no longer be answered, and are failed at
+ * once as unavailable (503, Retry-After) instead of waiting out their deadline. Lost are the
+ * calls that worker had; with another still connected, the shard's calls wait as before (which
+ * worker has a call, ZeroMQ does not say).
+ *
  * Every socket is a CurveZMQ client (unless the operator turned it off): traffic is encrypted and
  * workers admit only gateway keys they know. */
 #include "gateway/gw_shard.h"
@@ -28,6 +34,7 @@
 #include <semaphore.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -39,6 +46,7 @@
 #include "common/curve.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/monitor.h"
 #include "common/shard.h"
 
 /* How long a fresh socket may take to connect before its shard counts as unavailable. */
@@ -49,6 +57,7 @@ typedef struct waiter {
     uint8_t request_id[16];
     proto_reply_t *rep;
     bool done;
+    bool lost; /* done without a reply: every worker of the shard went away */
     sem_t wake;
     int owed;                   /* posts to wake promised under the mutex, not yet taken */
     struct waiter *prev, *next; /* in the shard's calls in flight, while not done */
@@ -70,6 +79,9 @@ typedef struct {
     void *sock;           /* DEALER to the shard's workers */
     int sock_fd;          /* its ZMQ_FD: readable when its state may have changed */
     int wake_fd;          /* eventfd: wakes the reader from poll */
+    void *monitor;        /* PAIR: sock's connection events */
+    int monitor_fd;       /* its ZMQ_FD */
+    int connected;        /* sessions with workers open, by those events */
     waiter_t *reader;     /* the thread sleeping in poll, or NULL */
     waiter_t *waiting;    /* calls in flight (doubly linked) */
     bool used;            /* a send has succeeded */
@@ -141,11 +153,25 @@ static int s_mux_init(mux_t *m, void *zctx, int shard, const char *endpoints,
         log_error("could not set the CURVE keys of shard %d: %s", shard, zmq_strerror(errno));
         return -1;
     }
+    /* Watched before it connects, so no connection is missed. */
+    char mon[48];
+    snprintf(mon, sizeof mon, "inproc://gw-shard-%d-monitor", shard);
+    m->monitor = zmq_socket(zctx, ZMQ_PAIR);
+    zmq_setsockopt(m->monitor, ZMQ_LINGER, &zero, sizeof zero);
+    if (zmq_socket_monitor(m->sock, mon, ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) < 0 ||
+        zmq_connect(m->monitor, mon) < 0) {
+        log_error("could not watch shard %d's connections: %s", shard, zmq_strerror(errno));
+        return -1;
+    }
     s_connect_new(m, "", endpoints);
     m->endpoints = mem_strdup(endpoints);
-    size_t len = sizeof m->sock_fd;
+    size_t len = sizeof m->sock_fd, mlen = sizeof m->monitor_fd;
     m->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    return zmq_getsockopt(m->sock, ZMQ_FD, &m->sock_fd, &len) == 0 && m->wake_fd >= 0 ? 0 : -1;
+    return zmq_getsockopt(m->sock, ZMQ_FD, &m->sock_fd, &len) == 0 &&
+                   zmq_getsockopt(m->monitor, ZMQ_FD, &m->monitor_fd, &mlen) == 0 &&
+                   m->wake_fd >= 0
+               ? 0
+               : -1;
 }
 
 gw_shards_t *gw_shards_new(int nshards, const char *const *endpoints, const curve_keypair_t *self,
@@ -173,6 +199,8 @@ void gw_shards_destroy(gw_shards_t **shards_p)
     gw_shards_t *s = *shards_p;
     for (int i = 0; i < s->count; i++) {
         mux_t *m = &s->muxes[i];
+        zmq_socket_monitor(m->sock, NULL, 0);
+        zmq_close(m->monitor);
         zmq_close(m->sock);
         if (m->wake_fd >= 0)
             close(m->wake_fd);
@@ -272,12 +300,37 @@ static void s_unlock(mux_t *m, wakes_t *wk)
     }
 }
 
+/* Under the lock: counts the connections opened and closed since last time; when none is left,
+ * fails every call in flight. */
+static void s_watch(mux_t *m, wakes_t *wk)
+{
+    uint16_t event;
+    uint32_t value;
+    bool dropped = false;
+    while (monitor_recv(m->monitor, ZMQ_DONTWAIT, &event, &value) == 0) {
+        if (event == ZMQ_EVENT_CONNECTED) {
+            m->connected++;
+        } else if (event == ZMQ_EVENT_DISCONNECTED && m->connected > 0) {
+            m->connected--;
+            dropped = true;
+        }
+    }
+    if (!dropped || m->connected > 0 || !m->waiting)
+        return;
+    log_warning("shard %d: its last worker went away; failing its calls in flight", m->shard);
+    while (m->waiting) {
+        m->waiting->lost = true;
+        s_deliver(m, m->waiting, wk);
+    }
+}
+
 /* Under the lock: reads every reply that is ready and gives each to its caller. Run after any
  * use of the socket, which may consume the edge of ZMQ_FD that announced those replies. A
  * receive that finds nothing has processed the socket's pending commands, as ZMQ_EVENTS would,
  * so the loop needs no ZMQ_EVENTS check (each of which costs a poll(2) of its own). */
 static void s_drain(mux_t *m, wakes_t *wk)
 {
+    s_watch(m, wk);
     for (;;) {
         zmq_msg_t msg;
         zmq_msg_init(&msg);
@@ -346,8 +399,9 @@ static void s_read_wait(mux_t *m, uint64_t deadline_ms, wakes_t *wk)
     m->reader = wk->self;
     s_unlock(m, wk);
     uint64_t now = clock_now_ms();
-    struct pollfd fds[2] = {{m->sock_fd, POLLIN, 0}, {m->wake_fd, POLLIN, 0}};
-    if (poll(fds, 2, now < deadline_ms ? (int)(deadline_ms - now) : 0) > 0 &&
+    struct pollfd fds[3] = {
+        {m->sock_fd, POLLIN, 0}, {m->wake_fd, POLLIN, 0}, {m->monitor_fd, POLLIN, 0}};
+    if (poll(fds, 3, now < deadline_ms ? (int)(deadline_ms - now) : 0) > 0 &&
         (fds[1].revents & POLLIN)) {
         uint64_t count;
         if (read(m->wake_fd, &count, sizeof count) < 0 && errno != EAGAIN)
@@ -384,6 +438,7 @@ gw_call_t gw_shard_call(gw_shard_link_t *link, int shard, const proto_request_t 
     memcpy(w->request_id, req->request_id, 16);
     w->rep = rep;
     w->done = false;
+    w->lost = false;
     w->prev = NULL;
     w->next = m->waiting;
     if (m->waiting)
@@ -398,7 +453,7 @@ gw_call_t gw_shard_call(gw_shard_link_t *link, int shard, const proto_request_t 
             s_follow_wait(m, req->deadline_ms, &wk);
         }
     }
-    bool done = w->done;
+    bool done = w->done, lost = w->lost;
     if (!done)
         s_unlink(m, w);
     /* Leaving with nobody reading while others wait would leave their replies unread: pass the
@@ -413,5 +468,5 @@ gw_call_t gw_shard_call(gw_shard_link_t *link, int shard, const proto_request_t 
     while (owed > 0)
         if (sem_wait(&w->wake) == 0)
             owed--;
-    return done ? GW_CALL_OK : GW_CALL_TIMEOUT;
+    return lost ? GW_CALL_UNAVAILABLE : done ? GW_CALL_OK : GW_CALL_TIMEOUT;
 }

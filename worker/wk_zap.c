@@ -19,6 +19,7 @@
 #include "common/curve.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/monitor.h"
 
 #define ZAP_ENDPOINT  "inproc://zeromq.zap.01"
 #define MON_ENDPOINT  "inproc://wk-frontend-monitor"
@@ -175,21 +176,10 @@ static void s_peer(int fd, char out[ADDR_LEN])
  * DISCONNECTED event that follows the failure names. */
 static void s_on_monitor(wk_zap_t *z)
 {
-    zmq_msg_t ev, ep;
-    zmq_msg_init(&ev);
-    zmq_msg_init(&ep);
-    if (zmq_msg_recv(&ev, z->mon, 0) < 0 || zmq_msg_recv(&ep, z->mon, 0) < 0 ||
-        zmq_msg_size(&ev) < 6) {
-        zmq_msg_close(&ev);
-        zmq_msg_close(&ep);
-        return;
-    }
     uint16_t event;
     uint32_t value;
-    memcpy(&event, zmq_msg_data(&ev), 2);
-    memcpy(&value, (const char *)zmq_msg_data(&ev) + 2, 4);
-    zmq_msg_close(&ev);
-    zmq_msg_close(&ep);
+    if (monitor_recv(z->mon, 0, &event, &value) < 0)
+        return;
     int fd = (int)value;
     if (event == ZMQ_EVENT_ACCEPTED) {
         conn_t *slot = &z->conns[fd % ACCEPTED_MAX];
