@@ -41,7 +41,7 @@ static void s_usage(FILE *out)
           "--threads: database threads (= connections) for ordinary requests (default 2).\n"
           "Keep the total over all workers near twice the database server's cores: beyond\n"
           "that, requests only queue inside PostgreSQL and its tail latency grows.\n"
-          "--tenant-share: while another tenant is active (asked in the last 100 ms), one\n"
+          "--tenant-share: while another tenant is active (asked in the last 20 ms), one\n"
           "tenant may hold at most this percentage of the threads (default 50, at least one),\n"
           "the rest kept for the others; alone, it may use all.\n"
           "--queue-max: requests of each lane that wait for a thread (default 1024); beyond\n"

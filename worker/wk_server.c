@@ -56,7 +56,7 @@
 #define BATCH_MAX   64  /* requests read at one hold of the mutex; then the main thread goes on */
 #define THREADS_MAX 128 /* ordinary (up to 64) and password threads (up to 16) */
 #define SHARE_SCAN  64  /* queued requests looked at for one whose tenant is under its share */
-#define ACTIVE_MS   100 /* a tenant that asked this recently is active: the others leave it room */
+#define ACTIVE_MS   20 /* a tenant that asked this recently is active: the others leave it room */
 
 typedef struct server server_t;
 
@@ -274,7 +274,9 @@ static void s_note_tenant(lane_t *lane, const uint8_t tenant[16], uint64_t now_u
     lane->recent_us[0] = now_us;
 }
 
-/* Whether a tenant other than this one asked within ACTIVE_MS. */
+/* Whether a tenant other than this one asked within ACTIVE_MS. Short, so that a neighbour's
+ * trickle (a request every 100 ms, say) costs a busy tenant a fifth of its extra threads at most,
+ * not all of them; a busy neighbour, the one whose latency a flood hurts, is always active. */
 static bool s_other_active(const lane_t *lane, const uint8_t tenant[16], uint64_t now_us)
 {
     int other = memcmp(lane->recent[0], tenant, 16) == 0 ? 1 : 0;
