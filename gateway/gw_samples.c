@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "common/clock.h"
+#include "common/mem.h"
 #include "common/ident.h"
 #include "common/metrics.h"
 #include "common/shard.h"
@@ -25,7 +26,6 @@ typedef struct {
     int64_t t; /* Unix seconds at the end of the interval */
     uint64_t requests, errors;
     long long in_flight;
-    shard_sample_t shards[SHARD_MAX];
 } sample_t;
 
 /* The running totals a sample is the difference of. */
@@ -37,6 +37,9 @@ typedef struct {
 
 static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
 static sample_t s_ring[GW_SAMPLES_KEPT];
+/* Row i holds the s_nshards shard samples of s_ring[i]. (Rows of SHARD_MAX, in s_ring, made it
+   2 MiB, touched page by page over its first 15 minutes: the gateway seemed to grow.) */
+static shard_sample_t *s_ring_shards;
 static int s_head, s_count, s_nshards;
 static totals_t s_last;
 static uint64_t s_last_ms, s_every_ms = 10000;
@@ -54,6 +57,7 @@ void gw_samples_init(int nshards, int every_ms)
     s_every_ms = (uint64_t)every_ms;
     s_nshards = nshards < SHARD_MAX ? nshards : SHARD_MAX;
     s_top = topk_new(TOP_TENANTS);
+    s_ring_shards = mem_zalloc(sizeof *s_ring_shards * GW_SAMPLES_KEPT * (size_t)(s_nshards + 1));
     long long in_flight;
     s_read_totals(&s_last, &in_flight);
     s_last_ms = clock_mono_us() / 1000;
@@ -62,6 +66,8 @@ void gw_samples_init(int nshards, int every_ms)
 void gw_samples_fini(void)
 {
     topk_destroy(&s_top);
+    free(s_ring_shards);
+    s_ring_shards = NULL;
 }
 
 void gw_samples_tenant(const uint8_t tenant[16])
@@ -102,19 +108,21 @@ void gw_samples_tick(void)
     s_read_totals(&cur, &smp.in_flight);
     smp.requests = cur.requests - s_last.requests;
     smp.errors = cur.errors - s_last.errors;
+    pthread_mutex_lock(&s_lock);
+    int slot = (s_head + s_count) % GW_SAMPLES_KEPT;
+    s_ring[slot] = smp;
+    shard_sample_t *shards = &s_ring_shards[(size_t)slot * (size_t)s_nshards];
     for (int k = 0; k < s_nshards; k++) {
         uint64_t delta[METRICS_BUCKETS + 1];
         for (int b = 0; b <= METRICS_BUCKETS; b++)
             delta[b] = cur.buckets[k][b] - s_last.buckets[k][b];
         uint64_t ok = cur.calls[k][0] - s_last.calls[k][0];
-        smp.shards[k].failed =
+        shards[k].failed =
             cur.calls[k][1] - s_last.calls[k][1] + cur.calls[k][2] - s_last.calls[k][2];
-        smp.shards[k].calls = ok + smp.shards[k].failed;
-        smp.shards[k].p99_ms = s_p99(delta);
+        shards[k].calls = ok + shards[k].failed;
+        shards[k].p99_ms = s_p99(delta);
     }
     s_last = cur;
-    pthread_mutex_lock(&s_lock);
-    s_ring[(s_head + s_count) % GW_SAMPLES_KEPT] = smp;
     if (s_count < GW_SAMPLES_KEPT)
         s_count++;
     else
@@ -127,10 +135,11 @@ char *gw_samples_json(void)
     json_t *samples = json_array();
     pthread_mutex_lock(&s_lock);
     for (int i = 0; i < s_count; i++) {
-        const sample_t *smp = &s_ring[(s_head + i) % GW_SAMPLES_KEPT];
+        int slot = (s_head + i) % GW_SAMPLES_KEPT;
+        const sample_t *smp = &s_ring[slot];
         json_t *shards = json_array();
         for (int k = 0; k < s_nshards; k++) {
-            const shard_sample_t *sh = &smp->shards[k];
+            const shard_sample_t *sh = &s_ring_shards[(size_t)slot * (size_t)s_nshards + k];
             json_array_append_new(
                 shards, json_pack("{s:i, s:I, s:I, s:o}", "shard", k, "calls",
                                   (json_int_t)sh->calls, "failed", (json_int_t)sh->failed, "p99_ms",
