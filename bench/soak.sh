@@ -7,8 +7,11 @@
 # curve goes to bench/results/soak-<time>.json and the verdict compares the last sample with the
 # one after warm-up (a quarter of the run): flat is growth under 10%. The load runs in rounds of
 # SOAK_ROUND seconds (300), everyone logging in again between them: access tokens live 15 min.
-# (The gateway's dashboard ring, 90 samples of 10 s in its BSS, is touched page by page over its
-# first 15 minutes: about 2 MiB of growth that then stops.)
+# Warm-up first: civetweb hands each new connection to the next of its --threads threads in turn,
+# and a thread's first request costs it about 18 KiB for good (the pages of its stack and of its
+# request buffer it touches), so the gateway grows with the threads it has used, up to all of them (29.5 MiB at 512);
+# the soak opens three connections per thread before its curve starts, or that growth would
+# spread over the run (the load opens a few dozen connections every round).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/stack.sh
@@ -20,6 +23,9 @@ bench_stack soak
 AUTH="Bearer $QUIZ_PLATFORM_TOKEN"
 PSQL=(psql -X -q -At "$DSN")
 for i in $(seq "$TENANTS"); do seed_tenant "$i"; done > "$WORK/tenants"
+threads=$(ls "/proc/${pids[2]}/task" | wc -l)
+seq $((3 * threads)) | xargs -P 4 -I{} curl -s -o /dev/null "$URL/api/ping" -H "Authorization: $AUTH"
+echo "soak: the gateway's $threads threads warmed up: $(awk '/^VmRSS/ {print $2}' "/proc/${pids[2]}/status") kB"
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; } # kB
 relogin() { # fresh member and author tokens in the tenants file
   local id member email pw quizzes author i=0
