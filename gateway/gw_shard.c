@@ -163,13 +163,18 @@ static int s_mux_init(mux_t *m, void *zctx, int shard, const char *endpoints,
         log_error("could not watch shard %d's connections: %s", shard, zmq_strerror(errno));
         return -1;
     }
+    /* A first read, which finds nothing yet, arms its fd: ZeroMQ signals a reader only once it
+       has found its pipe empty. */
+    uint16_t event;
+    uint32_t value;
+    while (monitor_recv(m->monitor, ZMQ_DONTWAIT, &event, &value) == 0)
+        ;
     s_connect_new(m, "", endpoints);
     m->endpoints = mem_strdup(endpoints);
     size_t len = sizeof m->sock_fd, mlen = sizeof m->monitor_fd;
     m->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     return zmq_getsockopt(m->sock, ZMQ_FD, &m->sock_fd, &len) == 0 &&
-                   zmq_getsockopt(m->monitor, ZMQ_FD, &m->monitor_fd, &mlen) == 0 &&
-                   m->wake_fd >= 0
+                   zmq_getsockopt(m->monitor, ZMQ_FD, &m->monitor_fd, &mlen) == 0 && m->wake_fd >= 0
                ? 0
                : -1;
 }
@@ -330,7 +335,6 @@ static void s_watch(mux_t *m, wakes_t *wk)
  * so the loop needs no ZMQ_EVENTS check (each of which costs a poll(2) of its own). */
 static void s_drain(mux_t *m, wakes_t *wk)
 {
-    s_watch(m, wk);
     for (;;) {
         zmq_msg_t msg;
         zmq_msg_init(&msg);
@@ -401,14 +405,18 @@ static void s_read_wait(mux_t *m, uint64_t deadline_ms, wakes_t *wk)
     uint64_t now = clock_now_ms();
     struct pollfd fds[3] = {
         {m->sock_fd, POLLIN, 0}, {m->wake_fd, POLLIN, 0}, {m->monitor_fd, POLLIN, 0}};
-    if (poll(fds, 3, now < deadline_ms ? (int)(deadline_ms - now) : 0) > 0 &&
-        (fds[1].revents & POLLIN)) {
+    int ready = poll(fds, 3, now < deadline_ms ? (int)(deadline_ms - now) : 0);
+    if (ready > 0 && (fds[1].revents & POLLIN)) {
         uint64_t count;
         if (read(m->wake_fd, &count, sizeof count) < 0 && errno != EAGAIN)
             log_warning("could not read the wake-up of shard %d", m->shard);
     }
     pthread_mutex_lock(&m->lock);
     m->reader = NULL;
+    /* Only the reader reads the monitor, and only when told: its fd stays readable until then
+       (no one else touches that socket), so a call in flight always has a reader to see it. */
+    if (ready > 0 && (fds[2].revents & POLLIN))
+        s_watch(m, wk);
 }
 
 /* Sleeps on the caller's semaphore until posted or the deadline. Lock held, as above. */

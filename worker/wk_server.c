@@ -56,7 +56,7 @@
 #define BATCH_MAX   64  /* requests read at one hold of the mutex; then the main thread goes on */
 #define THREADS_MAX 128 /* ordinary (up to 64) and password threads (up to 16) */
 #define SHARE_SCAN  64  /* queued requests looked at for one whose tenant is under its share */
-#define ACTIVE_MS   20 /* a tenant that asked this recently is active: the others leave it room */
+#define ACTIVE_MS   20  /* a tenant that asked this recently is active: the others leave it room */
 
 typedef struct server server_t;
 
@@ -88,10 +88,10 @@ typedef struct {
     int nidle;
     int nthreads;
     bool slow;
-    int share;       /* threads one tenant may hold while another tenant is active */
+    int share;             /* threads one tenant may hold while another tenant is active */
     uint8_t recent[2][16]; /* the two tenants that asked last, most recent first */
     uint64_t recent_us[2]; /* when they did (clock_mono_us; 0: no one yet) */
-    queued_t *queue; /* FIFO ring of cap (--queue-max); beyond it the worker answers "busy" */
+    queued_t *queue;       /* FIFO ring of cap (--queue-max); beyond it the worker answers "busy" */
     int cap;
     int head, count;
 } lane_t;
