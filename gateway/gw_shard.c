@@ -22,7 +22,9 @@
  * or was stopped), the calls in flight on the shard can no longer be answered, and are failed at
  * once as unavailable (503, Retry-After) instead of waiting out their deadline. Lost are the
  * calls that worker had; with another still connected, the shard's calls wait as before (which
- * worker has a call, ZeroMQ does not say).
+ * worker has a call, ZeroMQ does not say). The monitor's pipe holds 1000 events: a gateway with no
+ * calls for long beside a worker that flaps that often would lose count (a fast-fail missed, or
+ * one call failed that might have been answered).
  *
  * Every socket is a CurveZMQ client (unless the operator turned it off): traffic is encrypted and
  * workers admit only gateway keys they know. */
