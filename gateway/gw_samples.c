@@ -45,6 +45,12 @@ static totals_t s_last;
 static uint64_t s_last_ms, s_every_ms = 10000;
 static topk_t *s_top;
 
+/* The shard samples of s_ring[slot]. */
+static shard_sample_t *s_shards_of(int slot)
+{
+    return &s_ring_shards[(size_t)slot * (size_t)s_nshards];
+}
+
 static void s_read_totals(totals_t *t, long long *in_flight)
 {
     gw_metrics_totals(&t->requests, &t->errors, in_flight);
@@ -57,7 +63,7 @@ void gw_samples_init(int nshards, int every_ms)
     s_every_ms = (uint64_t)every_ms;
     s_nshards = nshards < SHARD_MAX ? nshards : SHARD_MAX;
     s_top = topk_new(TOP_TENANTS);
-    s_ring_shards = mem_zalloc(sizeof *s_ring_shards * GW_SAMPLES_KEPT * (size_t)(s_nshards + 1));
+    s_ring_shards = mem_zalloc(sizeof *s_ring_shards * GW_SAMPLES_KEPT * (size_t)s_nshards);
     long long in_flight;
     s_read_totals(&s_last, &in_flight);
     s_last_ms = clock_mono_us() / 1000;
@@ -111,7 +117,7 @@ void gw_samples_tick(void)
     pthread_mutex_lock(&s_lock);
     int slot = (s_head + s_count) % GW_SAMPLES_KEPT;
     s_ring[slot] = smp;
-    shard_sample_t *shards = &s_ring_shards[(size_t)slot * (size_t)s_nshards];
+    shard_sample_t *shards = s_shards_of(slot);
     for (int k = 0; k < s_nshards; k++) {
         uint64_t delta[METRICS_BUCKETS + 1];
         for (int b = 0; b <= METRICS_BUCKETS; b++)
@@ -137,9 +143,10 @@ char *gw_samples_json(void)
     for (int i = 0; i < s_count; i++) {
         int slot = (s_head + i) % GW_SAMPLES_KEPT;
         const sample_t *smp = &s_ring[slot];
+        const shard_sample_t *row = s_shards_of(slot);
         json_t *shards = json_array();
         for (int k = 0; k < s_nshards; k++) {
-            const shard_sample_t *sh = &s_ring_shards[(size_t)slot * (size_t)s_nshards + k];
+            const shard_sample_t *sh = &row[k];
             json_array_append_new(
                 shards, json_pack("{s:i, s:I, s:I, s:o}", "shard", k, "calls",
                                   (json_int_t)sh->calls, "failed", (json_int_t)sh->failed, "p99_ms",
