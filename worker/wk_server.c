@@ -245,12 +245,18 @@ static uint64_t s_slow_wait_us(const server_t *s)
     return wk_pace_wait_us(&s->pace, clock_mono_us(), s_fast_busy(s));
 }
 
+/* A request about no tenant (all zero): never held to a share, never a neighbour. */
+static bool s_no_tenant(const uint8_t tenant[16])
+{
+    static const uint8_t none[16];
+    return memcmp(tenant, none, 16) == 0;
+}
+
 /* Whether a request of this tenant may start while others wait: it holds fewer of the lane's
  * threads than its share (a request about no tenant always may). */
 static bool s_under_share(const server_t *s, const lane_t *lane, const uint8_t tenant[16])
 {
-    static const uint8_t none[16];
-    if (memcmp(tenant, none, 16) == 0)
+    if (s_no_tenant(tenant))
         return true;
     int held = 0;
     for (int i = 0; i < s->nthreads; i++) {
@@ -359,8 +365,7 @@ static bool s_take_request(server_t *s, wakes_t *w)
         return true;
     }
     uint64_t now = clock_mono_us();
-    static const uint8_t none[16];
-    if (memcmp(tenant, none, 16) != 0)
+    if (!s_no_tenant(tenant))
         s_note_tenant(lane, tenant, now);
     if (lane->nidle > 0 && lane->count == 0 && (!slow || s_slow_wait_us(s) == 0) &&
         s_may_start(s, lane, tenant, now)) {
