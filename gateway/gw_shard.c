@@ -139,6 +139,8 @@ static void s_connect_new(mux_t *m, const char *before, const char *now)
     free(list);
 }
 
+static void s_watch(mux_t *m, wakes_t *wk);
+
 static int s_mux_init(mux_t *m, void *zctx, int shard, const char *endpoints,
                       const curve_keypair_t *self, const char *server_key)
 {
@@ -167,10 +169,7 @@ static int s_mux_init(mux_t *m, void *zctx, int shard, const char *endpoints,
     }
     /* A first read, which finds nothing yet, arms its fd: ZeroMQ signals a reader only once it
        has found its pipe empty. */
-    uint16_t event;
-    uint32_t value;
-    while (monitor_recv(m->monitor, ZMQ_DONTWAIT, &event, &value) == 0)
-        ;
+    s_watch(m, &(wakes_t){.nposts = 0});
     s_connect_new(m, "", endpoints);
     m->endpoints = mem_strdup(endpoints);
     size_t len = sizeof m->sock_fd, mlen = sizeof m->monitor_fd;
@@ -307,8 +306,8 @@ static void s_unlock(mux_t *m, wakes_t *wk)
     }
 }
 
-/* Under the lock: counts the connections opened and closed since last time; when none is left,
- * fails every call in flight. */
+/* Under the lock (or before anyone else has the socket): counts the connections opened and
+ * closed since last time; when none is left, fails every call in flight. */
 static void s_watch(mux_t *m, wakes_t *wk)
 {
     uint16_t event;
