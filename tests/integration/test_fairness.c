@@ -141,7 +141,9 @@ static void s_wrk(const qstack_t *s, const api_tenant_t *t, const char *quiz, in
         req--;
     w->requests = atol(req);
     w->rps = s_wrk_figure(out, "Requests/sec:");
-    w->p99_ms = s_wrk_figure(out, "99%");
+    /* The distribution's line, "     99%   13.15ms": with its space, never a "+/- Stdev" column
+       such as "94.99%" (printed with two decimals), which "99%" alone matched. */
+    w->p99_ms = s_wrk_figure(out, " 99%");
     double non2xx = s_wrk_figure(out, "Non-2xx or 3xx responses:");
     w->bad = non2xx > 0 ? (long)non2xx : 0;
     if (strstr(out, "Socket errors"))
