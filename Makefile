@@ -100,6 +100,7 @@ UNIT_test_proxy   := gateway/gw_proxy.c
 UNIT_test_limit   := gateway/gw_limit.c
 UNIT_test_auth    := gateway/gw_auth.c
 UNIT_test_pace    := worker/wk_pace.c
+UNIT_test_cache   := worker/wk_cache.c
 UNIT_test_kind    := worker/wk_kind.c worker/wk_json.c worker/wk_reply.c
 UNIT_test_question_body := worker/wk_question_body.c $(UNIT_test_kind)
 UNIT_test_json    := worker/wk_json.c worker/wk_reply.c

@@ -35,6 +35,7 @@ struct wk_db {
     size_t cap;             /* slots of seen: a power of two, at least twice the budget */
     uint8_t (*seen)[16];    /* open addressing; all-zero = empty (no tenant id is nil) */
     unsigned long recycled; /* connections closed for the budget */
+    unsigned long connects; /* connections opened */
 };
 
 void wk_db_set_tenant_budget(wk_db_t *db, int tenants)
@@ -52,6 +53,11 @@ void wk_db_set_tenant_budget(wk_db_t *db, int tenants)
 unsigned long wk_db_recycled(const wk_db_t *db)
 {
     return db->recycled;
+}
+
+unsigned long wk_db_connects(const wk_db_t *db)
+{
+    return db->connects;
 }
 
 /* Counts a tenant this connection enters, once. */
@@ -81,6 +87,11 @@ static void s_close(wk_db_t *db)
     PQfinish(db->conn);
     db->conn = NULL;
     wk_metrics_db_closed();
+}
+
+void wk_db_close(wk_db_t *db)
+{
+    s_close(db);
 }
 
 /* Between transactions: a connection that entered more tenants than its budget is closed, so
@@ -150,6 +161,7 @@ PGconn *wk_db_conn(wk_db_t *db)
         return NULL;
     }
     db->last_attempt_ms = 0;
+    db->connects++;
     wk_metrics_db_opened(db->opened_before);
     db->opened_before = true;
     PQsetNoticeProcessor(db->conn, s_notice, NULL);

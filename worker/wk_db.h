@@ -34,6 +34,10 @@ void wk_db_destroy(wk_db_t **db_p);
 void wk_db_set_tenant_budget(wk_db_t *db, int tenants);
 /* Connections closed for the budget so far. */
 unsigned long wk_db_recycled(const wk_db_t *db);
+/* Connections opened so far: a change means the server may be another one. */
+unsigned long wk_db_connects(const wk_db_t *db);
+/* Closes the connection (one that did not answer in time); the next use opens another. */
+void wk_db_close(wk_db_t *db);
 /* Opens (or reopens after a failure) the connection. Borrowed PGconn, or NULL when PostgreSQL is
  * unreachable; reconnects are attempted at most every 500 ms so a dead database costs little. */
 PGconn *wk_db_conn(wk_db_t *db);

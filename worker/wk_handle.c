@@ -174,6 +174,10 @@ void wk_handle_request(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t 
     log_req_begin(&lr);
     uint64_t start = clock_mono_us(), db_before = wk_metrics_thread_db_us();
     s_handle(ctx, req, rep);
+    if (ctx->missed) { /* a database thread handles it, and counts it */
+        log_req_end();
+        return;
+    }
     uint64_t db_us = wk_metrics_thread_db_us() - db_before;
     wk_metrics_request(req->op, rep->status, req->has_tenant ? req->tenant : NULL, db_us);
     log_req_end();

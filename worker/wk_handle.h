@@ -12,6 +12,7 @@
 #include "common/jwt.h"
 #include "common/platform.h"
 #include "proto/proto.h"
+#include "worker/wk_cache.h"
 #include "worker/wk_db.h"
 #include "worker/wk_mover.h"
 #include "worker/wk_spare.h"
@@ -32,6 +33,13 @@ typedef struct {
     int shards;            /* total, dedicated ones included */
     const bool *dedicated; /* [shards]: takes no hashed tenants (NULL: none does) */
     int delete_grace_s;    /* how long a deleted tenant can be restored */
+    /* The quiz cache (NULL: none). The server's cache thread handles quiz reads with
+       cache_only, and no database: the round's answer about the request's tenant in checked;
+       a read the cache does not hold sets missed, and goes to a database thread. */
+    wk_cache_t *cache;
+    bool cache_only;
+    bool missed;
+    const struct wk_coherence_tenant *checked;
 } wk_ctx_t;
 
 typedef void (*wk_handler_fn)(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep);

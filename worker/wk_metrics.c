@@ -23,6 +23,8 @@ static atomic_llong s_connections;
 static atomic_ullong s_reconnects;
 static atomic_ullong s_share_deferred;
 static atomic_ullong s_canary_checks, s_canary_leaks;
+static atomic_ullong s_cache_rounds, s_cache_failed, s_cache_reads, s_cache_hits;
+static atomic_ullong s_cache_entries, s_cache_bytes;
 static atomic_int s_queued[2], s_busy[2], s_threads[2];
 static atomic_long s_spares = -1;
 static topk_t *s_top;
@@ -76,6 +78,17 @@ void wk_metrics_db_closed(void)
 void wk_metrics_share_deferred(void)
 {
     atomic_fetch_add_explicit(&s_share_deferred, 1, memory_order_relaxed);
+}
+
+void wk_metrics_cache_round(bool ok, int reads, int hits, size_t entries, size_t bytes)
+{
+    atomic_fetch_add_explicit(&s_cache_rounds, 1, memory_order_relaxed);
+    if (!ok)
+        atomic_fetch_add_explicit(&s_cache_failed, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s_cache_reads, (unsigned long long)reads, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s_cache_hits, (unsigned long long)hits, memory_order_relaxed);
+    atomic_store_explicit(&s_cache_entries, entries, memory_order_relaxed);
+    atomic_store_explicit(&s_cache_bytes, bytes, memory_order_relaxed);
 }
 
 void wk_metrics_canary(bool leak)
@@ -202,6 +215,28 @@ char *wk_metrics_render(long long registry_epoch)
                    "Sessions that came with a setting left by another client: must stay 0.");
     metrics_printf(&t, "quiz_worker_pool_canary_leaks_total{%s} %llu\n", shard,
                    atomic_load_explicit(&s_canary_leaks, memory_order_relaxed));
+    static const struct {
+        const char *name, *type, *help;
+        atomic_ullong *value;
+    } cache[] = {
+        {"quiz_worker_cache_rounds_total", "counter",
+         "Validation rounds of the quiz cache (wk_coherence.h).", &s_cache_rounds},
+        {"quiz_worker_cache_rounds_failed_total", "counter",
+         "Rounds that failed: their reads went to the database.", &s_cache_failed},
+        {"quiz_worker_cache_reads_total", "counter", "Quiz reads that waited for a round.",
+         &s_cache_reads},
+        {"quiz_worker_cache_hits_total", "counter", "Of those, answered from the cache.",
+         &s_cache_hits},
+        {"quiz_worker_cache_entries", "gauge", "Quizzes held, after the last round.",
+         &s_cache_entries},
+        {"quiz_worker_cache_bytes", "gauge", "Bytes held (--cache-mb), after the last round.",
+         &s_cache_bytes},
+    };
+    for (size_t i = 0; i < sizeof cache / sizeof cache[0]; i++) {
+        metrics_family(&t, cache[i].name, cache[i].type, cache[i].help);
+        metrics_printf(&t, "%s{%s} %llu\n", cache[i].name, shard,
+                       atomic_load_explicit(cache[i].value, memory_order_relaxed));
+    }
     metrics_family(&t, "quiz_worker_password_wait_seconds", "histogram",
                    "Time password-hashing requests waited for their paced lane.");
     metrics_hist_render(&t, "quiz_worker_password_wait_seconds", shard, &s_password_wait);

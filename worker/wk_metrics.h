@@ -10,6 +10,7 @@
 #define WORKER_WK_METRICS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "proto/proto.h"
@@ -35,6 +36,9 @@ void wk_metrics_db_closed(void);
 void wk_metrics_share_deferred(void);
 /* The pool canary looked at a session, which had a setting left on it (leak) or not. */
 void wk_metrics_canary(bool leak);
+/* A validation round of the quiz cache: whether it worked, the reads it answered and how many
+ * from the cache, and what the cache holds after it. */
+void wk_metrics_cache_round(bool ok, int reads, int hits, size_t entries, size_t bytes);
 /* A password request waited usec for its lane. */
 void wk_metrics_password_wait(uint64_t usec);
 /* The lanes now (under the server's mutex): requests queued and threads busy, of each. */

@@ -133,8 +133,10 @@ static int s_shard_roles(wk_tx_t *tx, int shards, const bool *dedicated, int clu
             " THEN CREATE ROLE quiz_shard_%d LOGIN; END IF; END $$;"
             " GRANT USAGE ON SCHEMA quiz TO quiz_shard_%d;"
             " GRANT SELECT ON quiz.tenants, quiz.shards, quiz.placement, quiz.operations"
-            " TO quiz_shard_%d;",
-            k, k, k, k);
+            " TO quiz_shard_%d;"
+            /* its quiz cache follows the change log, and prunes it (wk_coherence.c) */
+            " GRANT SELECT, DELETE ON quiz.quiz_changes TO quiz_shard_%d;",
+            k, k, k, k, k);
         /* The shard map is the control cluster's alone; a new shard goes on cluster k mod C
            (an existing one stays where it is: changing that is a move). */
         if (clusters > 0)

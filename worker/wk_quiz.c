@@ -6,10 +6,12 @@
 #include "worker/wk_quiz.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/ident.h"
 #include "common/mem.h"
+#include "worker/wk_coherence.h"
 #include "worker/wk_idem.h"
 #include "worker/wk_json.h"
 #include "worker/wk_page.h"
@@ -113,15 +115,40 @@ int wk_quiz_touch(wk_tx_t *tx, const proto_request_t *req, proto_reply_t *rep)
     return 0;
 }
 
-int wk_quiz_reply_full(wk_tx_t *tx, const proto_request_t *req, proto_reply_t *rep,
-                       proto_status_t status, bool last)
+/* Keeps the view just read in the cache, if the tenant's schema logs its changes (the trigger
+ * of sql/tenant/006_quiz_changes.sql: a tenant not yet migrated to it is never cached). */
+static void s_fill(wk_cache_t *cache, uint64_t epoch, const proto_request_t *req,
+                   const PGresult *res)
+{
+    uint8_t author[16];
+    bool has_author =
+        !PQgetisnull(res, 0, 3) &&
+        ident_uuid_parse(PQgetvalue(res, 0, 3), strlen(PQgetvalue(res, 0, 3)), author) == 0;
+    if (PQgetisnull(res, 0, 4) || PQgetvalue(res, 0, 5)[0] != 't')
+        return;
+    wk_cache_put(cache, epoch,
+                 &(wk_cache_fill_t){.tenant = req->tenant,
+                                    .quiz = req->params[0],
+                                    .author = has_author ? author : NULL,
+                                    .role_oid = (uint32_t)strtoul(PQgetvalue(res, 0, 4), NULL, 10),
+                                    .version = strtoll(PQgetvalue(res, 0, 1), NULL, 10),
+                                    .full = PQgetvalue(res, 0, 2)[0] == 't',
+                                    .doc = PQgetvalue(res, 0, 0),
+                                    .len = (size_t)PQgetlength(res, 0, 0)});
+}
+
+/* The quiz as the caller may see it; kept in cache (if not NULL) as of epoch. */
+static int s_reply_view(wk_tx_t *tx, const proto_request_t *req, proto_reply_t *rep,
+                        proto_status_t status, bool last, wk_cache_t *cache, uint64_t epoch)
 {
     caller_t c;
     s_caller(req, &c);
     const char *v[3] = {c.quiz, c.admin, c.user};
     PGresult *res = (last ? wk_tx_exec_last : wk_tx_exec)(
         tx,
-        "SELECT CASE WHEN f.author_view THEN doc_full ELSE doc_member END, version, f.author_view "
+        "SELECT CASE WHEN f.author_view THEN doc_full ELSE doc_member END, version, f.author_view,"
+        " author_id, to_regrole(current_schema())::oid, EXISTS (SELECT FROM pg_trigger"
+        "  WHERE tgrelid = 'quizzes'::regclass AND tgname = 'quizzes_changed_truncate') "
         "FROM quizzes,"
         " LATERAL (SELECT $2::boolean OR coalesce(author_id = $3::uuid, false) AS author_view) f"
         " WHERE id = $1",
@@ -129,10 +156,37 @@ int wk_quiz_reply_full(wk_tx_t *tx, const proto_request_t *req, proto_reply_t *r
     if (!res)
         return -1;
     wk_reply_row(rep, status, res, "quiz not found");
-    if (PQntuples(res) == 1)
+    if (PQntuples(res) == 1) {
         s_etag(rep, PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2)[0] == 't');
+        if (cache && req->nparams > 0)
+            s_fill(cache, epoch, req, res);
+    }
     PQclear(res);
     return 0;
+}
+
+int wk_quiz_reply_full(wk_tx_t *tx, const proto_request_t *req, proto_reply_t *rep,
+                       proto_status_t status, bool last)
+{
+    return s_reply_view(tx, req, rep, status, last, NULL, 0);
+}
+
+/* The quiz from the cache, as of the validation round this request waited for (ctx->checked):
+ * only while this shard's login may still enter the tenant's role, the same role it was read
+ * under. False: not held, ask the database. */
+static bool s_cached(const wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
+{
+    const wk_coherence_tenant_t *t = ctx->checked;
+    wk_cache_hit_t hit;
+    if (!t || !t->member || !t->role_oid || req->nparams < 1 ||
+        !wk_cache_get(ctx->cache, req->tenant, req->params[0], req->user_id,
+                      req->role == PROTO_ROLE_ADMIN, t->role_oid, &hit))
+        return false;
+    wk_reply_body(rep, PROTO_STATUS_OK, hit.doc);
+    char version[24];
+    snprintf(version, sizeof version, "%lld", hit.version);
+    s_etag(rep, version, hit.full);
+    return true;
 }
 
 /* A GET whose If-None-Match names the current ETag: 304, and no body to send. */
@@ -153,9 +207,18 @@ static void s_not_modified(const proto_request_t *req, proto_reply_t *rep)
 
 void wk_quiz_get(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
 {
+    if (ctx->cache_only) {
+        if (s_cached(ctx, req, rep))
+            s_not_modified(req, rep);
+        else
+            ctx->missed = true;
+        return;
+    }
+    /* The epoch before the query: a drop after it may concern what the query reads. */
+    uint64_t epoch = ctx->cache ? wk_cache_epoch(ctx->cache) : 0;
     wk_tx_t tx;
     if (wk_tx_begin(&tx, ctx->db, req->tenant, req->deadline_ms) < 0 ||
-        wk_quiz_reply_full(&tx, req, rep, PROTO_STATUS_OK, true) < 0)
+        s_reply_view(&tx, req, rep, PROTO_STATUS_OK, true, ctx->cache, epoch) < 0)
         wk_reply_tx_error(rep, &tx);
     wk_tx_end(&tx);
     s_not_modified(req, rep);

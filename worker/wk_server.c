@@ -43,20 +43,24 @@
 #include "common/lifecycle.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "worker/wk_cache.h"
 #include "worker/wk_canary.h"
+#include "worker/wk_coherence.h"
 #include "worker/wk_handle.h"
 #include "worker/wk_metrics.h"
 #include "worker/wk_pace.h"
 #include "worker/wk_rate.h"
 #include "worker/wk_zap.h"
 
-#define LANE_FAST   0
-#define LANE_SLOW   1
-#define SETTLE_MS   250 /* after draining, how long the frontend stays open */
-#define BATCH_MAX   64  /* requests read at one hold of the mutex; then the main thread goes on */
-#define THREADS_MAX 128 /* ordinary (up to 64) and password threads (up to 16) */
-#define SHARE_SCAN  64  /* queued requests looked at for one whose tenant is under its share */
-#define ACTIVE_MS   20  /* a tenant that asked this recently is active: the others leave it room */
+#define LANE_FAST        0
+#define LANE_SLOW        1
+#define SETTLE_MS        250 /* after draining, how long the frontend stays open */
+#define BATCH_MAX        64 /* requests read at one hold of the mutex; then the main thread goes on */
+#define THREADS_MAX      128 /* ordinary (up to 64) and password threads (up to 16) */
+#define SHARE_SCAN       64  /* queued requests looked at for one whose tenant is under its share */
+#define ACTIVE_MS        20 /* a tenant that asked this recently is active: the others leave it room */
+#define CACHE_TENANT_MAX 16 /* a tenant's reads in one validation round (and enough to start one) \
+                             */
 
 typedef struct server server_t;
 
@@ -113,6 +117,15 @@ struct server {
     wk_mover_t *mover;
     wk_thread_t threads[THREADS_MAX];
     int nthreads;
+    /* Quiz reads for the cache (NULL: none), parked until a validation round that begins after
+       they arrived; the cache thread takes them all at the start of each round. */
+    wk_cache_t *cache;
+    queued_t *parked; /* up to cfg->queue_max */
+    int nparked;
+    bool cache_asleep; /* the cache thread waits on cache_wake */
+    bool cache_busy;   /* it holds a batch */
+    sem_t cache_wake;
+    pthread_t cache_tid;
 };
 
 /* Threads to post, and whether to wake the main thread, once the mutex is released: a woken
@@ -121,12 +134,15 @@ typedef struct {
     wk_thread_t *posts[THREADS_MAX];
     int nposts;
     bool main;
+    bool cache;
 } wakes_t;
 
 static void s_post_all(server_t *s, wakes_t *w)
 {
     for (int i = 0; i < w->nposts; i++)
         sem_post(&w->posts[i]->wake);
+    if (w->cache)
+        sem_post(&s->cache_wake);
     if (w->main) {
         uint64_t one = 1;
         if (write(s->wake_fd, &one, sizeof one) < 0 && errno != EAGAIN)
@@ -330,8 +346,41 @@ static void s_pump(server_t *s, lane_t *lane, wakes_t *w)
     }
 }
 
-/* Takes one request from the frontend: to an idle thread of its lane, or its lane's queue, or
- * refuses it (draining, or the queue is full). Under the mutex; false if there was none. */
+/* A request to an idle thread of its lane, or its lane's queue, or refused (draining, unless
+ * it was accepted before, or the queue is full). Under the mutex. */
+static void s_admit(server_t *s, int op, zmq_msg_t *idp, zmq_msg_t *bodyp,
+                    const uint8_t request_id[16], const uint8_t tenant[16], bool accepted,
+                    wakes_t *w)
+{
+    zmq_msg_t id = *idp, body = *bodyp;
+    bool slow = proto_op_hashes_password((proto_op_t)op) && s->lanes[LANE_SLOW].nthreads > 0;
+    lane_t *lane = &s->lanes[slow ? LANE_SLOW : LANE_FAST];
+    if ((s->draining && !accepted) || lane->count == lane->cap) {
+        s_answer(s, &id, request_id, PROTO_STATUS_UNAVAILABLE,
+                 s->draining ? "worker is shutting down" : "worker is busy", NULL);
+        zmq_msg_close(&body);
+        return;
+    }
+    uint64_t now = clock_mono_us();
+    if (!s_no_tenant(tenant))
+        s_note_tenant(lane, tenant, now);
+    if (lane->nidle > 0 && lane->count == 0 && (!slow || s_slow_wait_us(s) == 0) &&
+        s_may_start(s, lane, tenant, now)) {
+        s_dispatch(lane, &id, &body, now, tenant, w);
+        return;
+    }
+    queued_t *q = &lane->queue[(lane->head + lane->count) % lane->cap];
+    q->id = id;
+    q->body = body;
+    q->at_us = now;
+    memcpy(q->tenant, tenant, 16);
+    lane->count++;
+    if (lane->nidle > 0) /* idle threads beside a held-back tenant: this one may go first */
+        s_pump(s, lane, w);
+}
+
+/* Takes one request from the frontend: a ping answered, a quiz read parked for the cache, any
+ * other admitted to its lane (s_admit). Under the mutex; false if there was none. */
 static bool s_take_request(server_t *s, wakes_t *w)
 {
     zmq_msg_t id, body;
@@ -356,30 +405,15 @@ static bool s_take_request(server_t *s, wakes_t *w)
         zmq_msg_close(&body);
         return true;
     }
-    bool slow = proto_op_hashes_password((proto_op_t)op) && s->lanes[LANE_SLOW].nthreads > 0;
-    lane_t *lane = &s->lanes[slow ? LANE_SLOW : LANE_FAST];
-    if (s->draining || lane->count == lane->cap) {
-        s_answer(s, &id, request_id, PROTO_STATUS_UNAVAILABLE,
-                 s->draining ? "worker is shutting down" : "worker is busy", NULL);
-        zmq_msg_close(&body);
+    if (op == PROTO_OP_QUIZ_GET && s->cache && !s->draining && s->nparked < s->cfg->queue_max) {
+        queued_t *q = &s->parked[s->nparked++];
+        *q = (queued_t){.id = id, .body = body, .at_us = clock_mono_us()};
+        memcpy(q->tenant, tenant, 16);
+        w->cache = w->cache || s->cache_asleep;
+        s->cache_asleep = false;
         return true;
     }
-    uint64_t now = clock_mono_us();
-    if (!s_no_tenant(tenant))
-        s_note_tenant(lane, tenant, now);
-    if (lane->nidle > 0 && lane->count == 0 && (!slow || s_slow_wait_us(s) == 0) &&
-        s_may_start(s, lane, tenant, now)) {
-        s_dispatch(lane, &id, &body, now, tenant, w);
-        return true;
-    }
-    queued_t *q = &lane->queue[(lane->head + lane->count) % lane->cap];
-    q->id = id;
-    q->body = body;
-    q->at_us = now;
-    memcpy(q->tenant, tenant, 16);
-    lane->count++;
-    if (lane->nidle > 0) /* idle threads beside a held-back tenant: this one may go first */
-        s_pump(s, lane, w);
+    s_admit(s, op, &id, &body, request_id, tenant, false, w);
     return true;
 }
 
@@ -431,6 +465,8 @@ static void s_thread_done(server_t *s, wk_thread_t *t, bool replied, wakes_t *w)
 
 static bool s_all_idle(const server_t *s)
 {
+    if (s->nparked > 0 || s->cache_busy)
+        return false;
     for (int l = 0; l < 2; l++)
         if (s->lanes[l].nidle < s->lanes[l].nthreads || s->lanes[l].count > 0)
             return false;
@@ -458,6 +494,7 @@ static void s_ctx_open(wk_ctx_t *ctx, const server_t *s)
         .shards = cfg->shards,
         .dedicated = cfg->dedicated,
         .delete_grace_s = cfg->delete_grace_s,
+        .cache = s->cache,
     };
     bool remote = cfg->cluster != 0; /* the registry is on another cluster */
     ctx->registry = remote ? wk_db_new(cfg->clusters->dsn[0], cfg->dsn_user, false, true) : ctx->db;
@@ -536,6 +573,178 @@ static void *s_thread_main(void *arg)
     return NULL;
 }
 
+/* One parked read, answered from the cache or, missed, a database thread's. */
+typedef struct {
+    void *reply; /* NULL: missed (or dropped, with dropped) */
+    size_t len;
+    bool dropped; /* malformed: no one to answer */
+} cached_t;
+
+/* Takes the parked reads for a round, at most CACHE_TENANT_MAX of each tenant: the rest wait
+ * for the next, so a tenant's flood of reads makes a neighbour's wait one short round, not a
+ * batch of the flood. Under the mutex; how many into batch. */
+static int s_take_parked(server_t *s, queued_t *batch)
+{
+    uint8_t(*seen)[16] = mem_alloc(sizeof *seen * (size_t)s->nparked);
+    int *taken = mem_alloc(sizeof *taken * (size_t)s->nparked);
+    int nseen = 0, n = 0, kept = 0;
+    for (int i = 0; i < s->nparked; i++) {
+        queued_t *q = &s->parked[i];
+        int j = 0;
+        while (j < nseen && memcmp(seen[j], q->tenant, 16) != 0)
+            j++;
+        if (j == nseen) {
+            memcpy(seen[nseen], q->tenant, 16);
+            taken[nseen++] = 0;
+        }
+        if (taken[j] < CACHE_TENANT_MAX) {
+            taken[j]++;
+            if (kept > 0)
+                wk_metrics_share_deferred(); /* ahead of a flood's older reads */
+            batch[n++] = *q;
+        } else {
+            s->parked[kept++] = *q;
+        }
+    }
+    s->nparked = kept;
+    free(seen);
+    free(taken);
+    return n;
+}
+
+/* The tenants of a batch, each once. */
+static int s_batch_tenants(const queued_t *batch, int n, wk_coherence_tenant_t *tenants)
+{
+    int nt = 0;
+    for (int i = 0; i < n; i++) {
+        int j = 0;
+        while (j < nt && memcmp(tenants[j].tenant, batch[i].tenant, 16) != 0)
+            j++;
+        if (j == nt)
+            memcpy(tenants[nt++].tenant, batch[i].tenant, 16);
+    }
+    return nt;
+}
+
+/* Answers a batch after its round (validated: the round succeeded) outside the mutex. */
+static void s_answer_batch(wk_ctx_t *ctx, const queued_t *batch, int n,
+                           const wk_coherence_tenant_t *tenants, int nt, bool validated,
+                           cached_t *out)
+{
+    for (int i = 0; i < n; i++) {
+        out[i] = (cached_t){0};
+        if (!validated)
+            continue;
+        ctx->checked = NULL;
+        for (int j = 0; j < nt && !ctx->checked; j++)
+            if (memcmp(tenants[j].tenant, batch[i].tenant, 16) == 0)
+                ctx->checked = &tenants[j];
+        ctx->missed = false;
+        out[i].reply = s_serve(ctx, zmq_msg_data((zmq_msg_t *)&batch[i].body),
+                               zmq_msg_size((zmq_msg_t *)&batch[i].body), &out[i].len);
+        if (ctx->missed) {
+            free(out[i].reply);
+            out[i].reply = NULL;
+        } else if (!out[i].reply) {
+            out[i].dropped = true;
+        }
+    }
+}
+
+/* The cache thread: takes every parked read, runs a validation round (wk_coherence.h), answers
+ * from the cache what it holds and gives the rest to the database threads. Reads that arrive
+ * meanwhile wait for the next round, which begins as soon as this one is answered. */
+static void *s_cache_main(void *arg)
+{
+    server_t *s = arg;
+    const wk_server_config_t *cfg = s->cfg;
+    wk_ctx_t ctx = {.ring = cfg->ring,
+                    .platform = cfg->platform,
+                    .shard = cfg->shard,
+                    .shards = cfg->shards,
+                    .dedicated = cfg->dedicated,
+                    .cache = s->cache,
+                    .cache_only = true};
+    wk_coherence_t *co = wk_coherence_new(cfg->dsn, cfg->dsn_user, s->cache);
+    queued_t *batch = mem_alloc(sizeof *batch * (size_t)cfg->queue_max);
+    cached_t *out = mem_alloc(sizeof *out * (size_t)cfg->queue_max);
+    wk_coherence_tenant_t *tenants = mem_alloc(sizeof *tenants * (size_t)cfg->queue_max);
+    unsigned long long rounds = 0, reads = 0, hit_total = 0;
+    uint64_t last_round_us = 0;
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        while (s->nparked == 0 && !s->stop) {
+            s->cache_asleep = true;
+            pthread_mutex_unlock(&s->lock);
+            wk_coherence_prune(co);
+            while (sem_wait(&s->cache_wake) < 0 && errno == EINTR)
+                ;
+            pthread_mutex_lock(&s->lock);
+        }
+        if (s->stop && s->nparked == 0)
+            break;
+        /* Rounds at most every cache_round_us unless a batch is already large: under load a
+           round then answers many reads, and costs the database little per read. */
+        uint64_t since = clock_mono_us() - last_round_us;
+        if (s->nparked < CACHE_TENANT_MAX && since < (uint64_t)cfg->cache_round_us && !s->stop) {
+            pthread_mutex_unlock(&s->lock);
+            usleep((useconds_t)((uint64_t)cfg->cache_round_us - since));
+            pthread_mutex_lock(&s->lock);
+        }
+        last_round_us = clock_mono_us();
+        int n = s_take_parked(s, batch);
+        s->cache_busy = true;
+        pthread_mutex_unlock(&s->lock);
+
+        int nt = s_batch_tenants(batch, n, tenants);
+        bool validated = wk_coherence_round(co, tenants, nt) == 0;
+        s_answer_batch(&ctx, batch, n, tenants, nt, validated, out);
+
+        wakes_t w = {.nposts = 0};
+        pthread_mutex_lock(&s->lock);
+        for (int i = 0; i < n; i++) {
+            if (out[i].reply) {
+                zmq_msg_t msg;
+                zmq_msg_init_data(&msg, out[i].reply, out[i].len, s_free_buf, NULL);
+                zmq_msg_send(&batch[i].id, s->frontend, ZMQ_SNDMORE);
+                zmq_msg_send(&msg, s->frontend, 0);
+                zmq_msg_close(&batch[i].body);
+            } else if (out[i].dropped) {
+                zmq_msg_close(&batch[i].id);
+                zmq_msg_close(&batch[i].body);
+            } else {
+                uint8_t request_id[16], tenant[16];
+                int op = proto_request_peek(zmq_msg_data(&batch[i].body),
+                                            zmq_msg_size(&batch[i].body), request_id, tenant);
+                s_admit(s, op, &batch[i].id, &batch[i].body, request_id, tenant, true, &w);
+            }
+        }
+        s->cache_busy = false;
+        s_thread_take_ready(s, &w);
+        pthread_mutex_unlock(&s->lock);
+        int hits = 0;
+        for (int i = 0; i < n; i++)
+            hits += out[i].reply != NULL;
+        size_t entries, bytes;
+        wk_cache_size(s->cache, &entries, &bytes);
+        wk_metrics_cache_round(validated, n, hits, entries, bytes);
+        rounds++;
+        reads += (unsigned long long)n;
+        hit_total += (unsigned long long)hits;
+        s_post_all(s, &w);
+        wk_coherence_prune(co);
+        pthread_mutex_lock(&s->lock);
+    }
+    pthread_mutex_unlock(&s->lock);
+    log_info("quiz cache: %llu reads in %llu validation rounds, %llu answered from memory", reads,
+             rounds, hit_total);
+    free(batch);
+    free(out);
+    free(tenants);
+    wk_coherence_destroy(&co);
+    return NULL;
+}
+
 /* Makes the frontend a CurveZMQ server whose door is the ZAP handler: encrypted, and only the
  * allowed gateways' keys get in. The handler must exist before the socket binds. */
 static int s_curve_server(server_t *s, void *zctx, const wk_server_config_t *cfg, wk_zap_t **zap)
@@ -544,6 +753,20 @@ static int s_curve_server(server_t *s, void *zctx, const wk_server_config_t *cfg
     if (!*zap || curve_socket_server(s->frontend, cfg->curve) < 0)
         return -1;
     return zmq_setsockopt(s->frontend, ZMQ_ZAP_DOMAIN, "quiz", 4);
+}
+
+/* The cache and the reads still parked for it (none once drained); its thread is gone. */
+static void s_cache_free(server_t *s)
+{
+    if (!s->cache)
+        return;
+    for (int i = 0; i < s->nparked; i++) {
+        zmq_msg_close(&s->parked[i].id);
+        zmq_msg_close(&s->parked[i].body);
+    }
+    free(s->parked);
+    sem_destroy(&s->cache_wake);
+    wk_cache_destroy(&s->cache);
 }
 
 /* The lanes and the frontend, bound: 0, or -1 (logged, all freed). */
@@ -564,6 +787,11 @@ static int s_open(server_t *s, void *zctx, const wk_server_config_t *cfg, wk_zap
         if (lane->share < 1)
             lane->share = 1;
     }
+    if (cfg->cache_mb > 0) {
+        s->cache = wk_cache_new((size_t)cfg->cache_mb << 20);
+        s->parked = mem_zalloc(sizeof(queued_t) * (size_t)cfg->queue_max);
+        sem_init(&s->cache_wake, 0, 0);
+    }
     s->frontend = zmq_socket(zctx, ZMQ_ROUTER);
     s->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     int linger = 1000;
@@ -578,6 +806,7 @@ static int s_open(server_t *s, void *zctx, const wk_server_config_t *cfg, wk_zap
             close(s->wake_fd);
         for (int l = 0; l < 2; l++)
             free(s->lanes[l].queue);
+        s_cache_free(s);
         pthread_mutex_destroy(&s->lock);
         return -1;
     }
@@ -595,6 +824,7 @@ static void s_close(server_t *s)
         }
         free(lane->queue);
     }
+    s_cache_free(s);
     zmq_close(s->frontend);
     close(s->wake_fd);
     pthread_mutex_destroy(&s->lock);
@@ -622,6 +852,10 @@ static void s_threads_start(server_t *s)
             abort(); /* out of threads at start-up: systemd restarts us */
         }
     }
+    if (s->cache && pthread_create(&s->cache_tid, NULL, s_cache_main, s) != 0) {
+        log_error("could not start the cache thread");
+        abort();
+    }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
@@ -636,12 +870,15 @@ static void s_threads_stop(server_t *s)
         while (lane->nidle > 0)
             w.posts[w.nposts++] = lane->idle[--lane->nidle];
     }
+    w.cache = s->cache != NULL;
     pthread_mutex_unlock(&s->lock);
     s_post_all(s, &w); /* has_work is false: each idle thread exits */
     for (int i = 0; i < s->nthreads; i++) {
         pthread_join(s->threads[i].tid, NULL);
         sem_destroy(&s->threads[i].wake);
     }
+    if (s->cache)
+        pthread_join(s->cache_tid, NULL);
 }
 
 /* Sleeps until the frontend or the eventfd is readable (at most timeout ms). */

@@ -40,6 +40,8 @@ typedef struct {
     int drain_ms;       /* how long in-flight requests may take after SIGTERM */
     int spare_schemas;  /* tenant schemas kept built ahead for this shard (0: none) */
     int tenant_budget;  /* tenants a serving connection enters before it is renewed */
+    int cache_mb;       /* the quiz cache's budget in MiB (0: no cache) */
+    int cache_round_us; /* the least time between the starts of two validation rounds */
     const char *metrics_listen; /* ADDR:PORT of the /metrics endpoint (NULL: none) */
     int metrics_top;            /* tenants listed by name there */
     int stall_ms;       /* a thread this long on one request stops the watchdog and /healthz */

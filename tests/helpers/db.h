@@ -36,6 +36,9 @@ void db_drop_database(const char *base, const char *name, char *roles);
 /* Holds ACCESS EXCLUSIVE on a tenant's users table from a connection of the test's own, so a
  * request touching it blocks, until db_unlock. Asserts on failure. */
 PGconn *db_lock_users(const char *tenant);
+/* Runs sql in a transaction of a connection of the test's own, left open until db_unlock
+ * commits it. Asserts on failure. */
+PGconn *db_begin(const char *sql);
 void db_unlock(PGconn *c);
 /* Waits until a backend of application_name app waits on a lock; asserts if none does. */
 void db_wait_blocked(const char *app);

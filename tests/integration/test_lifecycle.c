@@ -121,6 +121,9 @@ Test(lifecycle, suspend_refuses_users_in_worker_and_database_and_resume_brings_t
     char quiz[37], status[32], type[128];
     s_quiz(&t, quiz);
     cr_assert(s_granted(&t));
+    /* Read twice: the worker holds it in memory, which must not outlive the suspension. */
+    cr_assert_eq(s_read_quiz(&t, quiz, NULL, 0), 200);
+    cr_assert_eq(s_read_quiz(&t, quiz, NULL, 0), 200);
 
     cr_assert_eq(s_step(&t, "suspend", status, sizeof status), 200);
     cr_expect_str_eq(status, "suspended");

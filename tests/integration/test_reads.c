@@ -1,7 +1,8 @@
 /* Quiz reads come from documents stored with the quiz and rendered in the transaction of every
- * change: never stale, whichever worker of the shard serves the read; a member never sees the
- * answers of another author's quiz; a GET naming the current ETag is 304 until the quiz
- * changes. */
+ * change, and from the workers' memory after a validation round: never stale, whichever worker
+ * of the shard serves the read, however the change was made (the API, SQL, a transaction that
+ * commits late, a move away and back); a member never sees the answers of another author's
+ * quiz; a GET naming the current ETag is 304 until the quiz changes. */
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <sodium.h>
@@ -14,7 +15,9 @@
 #include "common/ident.h"
 #include "proto/proto.h"
 #include "tests/helpers/api.h"
+#include "tests/helpers/db.h"
 #include "tests/helpers/http.h"
+#include "tests/helpers/ops.h"
 #include "tests/helpers/stack.h"
 
 static qstack_t S;
@@ -299,4 +302,129 @@ Test(reads, the_document_follows_its_author_and_its_questions_order)
     cr_expect(json_is_null(json_object_get(doc, "author_id")), "%s", r.body);
     json_decref(doc);
     http_resp_clear(&r);
+}
+
+/* The title one worker gives the member now (asserts a 200). */
+static char *s_title_from(void *sock, const caller_t *c, const char *quiz)
+{
+    proto_status_t st;
+    json_t *doc = s_get_from(sock, c, quiz, &st);
+    cr_assert_eq(st, PROTO_STATUS_OK, "status %d", st);
+    char *title = strdup(json_string_value(json_object_get(doc, "title")));
+    json_decref(doc);
+    return title;
+}
+
+static void s_expect_title(void *sock, const caller_t *c, const char *quiz, const char *want,
+                           const char *when)
+{
+    char *title = s_title_from(sock, c, quiz);
+    cr_expect_str_eq(title, want, "%s", when);
+    free(title);
+}
+
+/* The tenant's quizzes table, schema-qualified (from its id). */
+static void s_table(const api_tenant_t *t, char out[IDENT_SCHEMA_LEN + 16])
+{
+    uint8_t u[16];
+    char schema[IDENT_SCHEMA_LEN + 1];
+    cr_assert_eq(ident_uuid_parse(t->id, strlen(t->id), u), 0);
+    ident_schema_name(u, schema);
+    snprintf(out, IDENT_SCHEMA_LEN + 16, "%s.quizzes", schema);
+}
+
+Test(reads, memory_answers_a_read_but_never_outlives_a_change_however_it_was_made)
+{
+    api_tenant_t t;
+    api_tenant(&S, &t);
+    char member_id[37], member_token[1024], a[37], b[37], sql[400], table[IDENT_SCHEMA_LEN + 16];
+    api_user(&S, &t, "cached@org.example", "member", member_id, member_token);
+    s_new_quiz(&t, t.token, a);
+    s_new_quiz(&t, t.token, b);
+    s_add_question(&t, a, NULL);
+    char key[300];
+    snprintf(key, sizeof key, "%s/gateway.secret", S.curve);
+    void *ctx = zmq_ctx_new();
+    void *w = stack_dealer(&S, ctx, t.shard, key);
+    caller_t member = s_caller(&t, member_id, PROTO_ROLE_MEMBER, member_token);
+    s_expect_title(w, &member, a, "Q", "first read");
+    s_table(&t, table);
+
+    /* Held in memory: answered while the quizzes table is locked against every reader. */
+    snprintf(sql, sizeof sql, "LOCK TABLE %s IN ACCESS EXCLUSIVE MODE", table);
+    PGconn *lock = db_begin(sql);
+    s_expect_title(w, &member, a, "Q", "read from memory");
+    db_unlock(lock);
+
+    /* Changed behind the service's back, in SQL: the next read has it. */
+    snprintf(sql, sizeof sql,
+             "UPDATE %s SET title = 'direct', version = version + 1 WHERE id = '%s'", table, a);
+    cr_assert_eq(db_exec(sql), 0);
+    s_expect_title(w, &member, a, "direct", "after a change made in SQL");
+
+    /* A change whose transaction began first but commits last: its row in the change log is
+       older than one already read, and still counts once it commits. */
+    snprintf(sql, sizeof sql, "UPDATE %s SET title = 'late', version = version + 1 WHERE id = '%s'",
+             table, a);
+    PGconn *late = db_begin(sql);
+    snprintf(sql, sizeof sql,
+             "UPDATE %s SET title = 'early', version = version + 1 WHERE id = '%s'", table, b);
+    cr_assert_eq(db_exec(sql), 0);
+    for (int i = 0; i < 5; i++) {
+        s_expect_title(w, &member, b, "early", "after the early commit");
+        s_expect_title(w, &member, a, "direct", "before the late commit");
+    }
+    db_unlock(late);
+    s_expect_title(w, &member, a, "late", "after the late commit");
+
+    /* Deleted in SQL: gone from memory too. */
+    snprintf(sql, sizeof sql, "DELETE FROM %s WHERE id = '%s'", table, b);
+    cr_assert_eq(db_exec(sql), 0);
+    proto_status_t st;
+    json_t *doc = s_get_from(w, &member, b, &st);
+    cr_expect_eq(st, PROTO_STATUS_NOT_FOUND, "a deleted quiz read back (status %d)", st);
+    json_decref(doc);
+    zmq_close(w);
+    zmq_ctx_term(ctx);
+}
+
+Test(reads, a_tenant_moved_away_is_not_served_by_the_old_shards_memory)
+{
+    api_tenant_t t;
+    api_tenant(&S, &t);
+    char member_id[37], member_token[1024], quiz[37], op[37], body[32];
+    api_user(&S, &t, "mover@org.example", "member", member_id, member_token);
+    s_new_quiz(&t, t.token, quiz);
+    char key[300];
+    snprintf(key, sizeof key, "%s/gateway.secret", S.curve);
+    void *ctx = zmq_ctx_new();
+    void *old = stack_dealer(&S, ctx, t.shard, key);
+    caller_t member = s_caller(&t, member_id, PROTO_ROLE_MEMBER, member_token);
+    s_expect_title(old, &member, quiz, "Q", "before the move");
+    s_expect_title(old, &member, quiz, "Q", "from memory");
+
+    int from = t.shard, to = 1 - t.shard;
+    char path[128];
+    snprintf(path, sizeof path, "/api/tenants/%s/move", t.id);
+    snprintf(body, sizeof body, "{\"shard\":%d}", to);
+    cr_assert_eq(ops_start(&S, path, body, op), 202);
+    char *state = ops_wait(&S, op);
+    cr_assert_str_eq(state, "done");
+    free(state);
+    /* A gateway that still routes to the old shard is sent on, not answered from memory. */
+    proto_status_t st;
+    json_t *doc = s_get_from(old, &member, quiz, &st);
+    cr_expect_neq(st, PROTO_STATUS_OK, "the old shard served a tenant it no longer holds");
+    json_decref(doc);
+
+    /* Changed on the new shard, moved back: the old shard's memory has the change. */
+    s_retitle(&t, quiz, "while away");
+    snprintf(body, sizeof body, "{\"shard\":%d}", from);
+    cr_assert_eq(ops_start(&S, path, body, op), 202);
+    state = ops_wait(&S, op);
+    cr_assert_str_eq(state, "done");
+    free(state);
+    s_expect_title(old, &member, quiz, "while away", "back on the old shard");
+    zmq_close(old);
+    zmq_ctx_term(ctx);
 }

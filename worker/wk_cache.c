@@ -1,0 +1,228 @@
+/* The quiz document cache: a chained hash table of quizzes keyed by tenant and quiz id, and a
+ * list in order of filling from which the oldest are evicted past the byte budget. One mutex:
+ * every operation is a lookup and a copy of a few kilobytes at most. */
+#include "worker/wk_cache.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/mem.h"
+
+typedef struct entry {
+    uint8_t key[32]; /* tenant, quiz */
+    uint8_t author[16];
+    bool has_author;
+    uint32_t role_oid;
+    long long version;
+    char *doc[2]; /* [0] the member's view, [1] the author's; NULL: not held */
+    size_t len[2];
+    struct entry *chain;         /* next in the bucket */
+    struct entry *older, *newer; /* the filling order */
+} entry_t;
+
+struct wk_cache {
+    pthread_mutex_t lock;
+    size_t budget, bytes, entries;
+    uint64_t epoch; /* drops so far */
+    entry_t **buckets;
+    size_t nbuckets; /* a power of two */
+    entry_t *oldest, *newest;
+};
+
+/* FNV-1a over the key: ids are random, any mix will do. */
+static size_t s_hash(const uint8_t key[32])
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (int i = 0; i < 32; i++)
+        h = (h ^ key[i]) * 1099511628211ULL;
+    return (size_t)h;
+}
+
+static size_t s_entry_bytes(const entry_t *e)
+{
+    return sizeof *e + e->len[0] + e->len[1];
+}
+
+wk_cache_t *wk_cache_new(size_t budget)
+{
+    wk_cache_t *c = mem_zalloc(sizeof *c);
+    pthread_mutex_init(&c->lock, NULL);
+    c->budget = budget;
+    c->nbuckets = 1024;
+    c->buckets = mem_zalloc(c->nbuckets * sizeof *c->buckets);
+    return c;
+}
+
+static entry_t **s_slot(wk_cache_t *c, const uint8_t key[32])
+{
+    entry_t **p = &c->buckets[s_hash(key) & (c->nbuckets - 1)];
+    while (*p && memcmp((*p)->key, key, 32) != 0)
+        p = &(*p)->chain;
+    return p;
+}
+
+static void s_unlink_age(wk_cache_t *c, entry_t *e)
+{
+    *(e->older ? &e->older->newer : &c->oldest) = e->newer;
+    *(e->newer ? &e->newer->older : &c->newest) = e->older;
+    e->older = e->newer = NULL;
+}
+
+static void s_link_newest(wk_cache_t *c, entry_t *e)
+{
+    e->older = c->newest;
+    *(c->newest ? &c->newest->newer : &c->oldest) = e;
+    c->newest = e;
+}
+
+static void s_remove(wk_cache_t *c, entry_t *e)
+{
+    entry_t **p = s_slot(c, e->key);
+    *p = e->chain;
+    s_unlink_age(c, e);
+    c->bytes -= s_entry_bytes(e);
+    c->entries--;
+    free(e->doc[0]);
+    free(e->doc[1]);
+    free(e);
+}
+
+/* Twice the buckets once there are more entries than buckets: chains stay short. */
+static void s_grow(wk_cache_t *c)
+{
+    size_t n = c->nbuckets * 2;
+    entry_t **b = mem_zalloc(n * sizeof *b);
+    for (size_t i = 0; i < c->nbuckets; i++)
+        for (entry_t *e = c->buckets[i], *next; e; e = next) {
+            next = e->chain;
+            size_t h = s_hash(e->key) & (n - 1);
+            e->chain = b[h];
+            b[h] = e;
+        }
+    free(c->buckets);
+    c->buckets = b;
+    c->nbuckets = n;
+}
+
+void wk_cache_destroy(wk_cache_t **cache_p)
+{
+    wk_cache_t *c = *cache_p;
+    if (!c)
+        return;
+    while (c->oldest)
+        s_remove(c, c->oldest);
+    free(c->buckets);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+    *cache_p = NULL;
+}
+
+uint64_t wk_cache_epoch(wk_cache_t *c)
+{
+    pthread_mutex_lock(&c->lock);
+    uint64_t e = c->epoch;
+    pthread_mutex_unlock(&c->lock);
+    return e;
+}
+
+void wk_cache_put(wk_cache_t *c, uint64_t epoch, const wk_cache_fill_t *f)
+{
+    uint8_t key[32];
+    memcpy(key, f->tenant, 16);
+    memcpy(key + 16, f->quiz, 16);
+    int view = f->full ? 1 : 0;
+    if (sizeof(entry_t) + f->len > c->budget)
+        return;
+    char *doc = mem_strndup(f->doc, f->len);
+    pthread_mutex_lock(&c->lock);
+    if (c->epoch != epoch) {
+        pthread_mutex_unlock(&c->lock);
+        free(doc);
+        return;
+    }
+    entry_t **p = s_slot(c, key), *e = *p;
+    if (e && (e->version != f->version || e->role_oid != f->role_oid)) {
+        s_remove(c, e); /* another version: its other view is of no use */
+        e = NULL;
+    }
+    if (!e) {
+        if (c->entries >= c->nbuckets)
+            s_grow(c);
+        e = mem_zalloc(sizeof *e);
+        memcpy(e->key, key, 32);
+        e->version = f->version;
+        e->role_oid = f->role_oid;
+        e->has_author = f->author != NULL;
+        if (f->author)
+            memcpy(e->author, f->author, 16);
+        p = &c->buckets[s_hash(key) & (c->nbuckets - 1)];
+        e->chain = *p;
+        *p = e;
+        c->entries++;
+        c->bytes += sizeof *e;
+    } else {
+        s_unlink_age(c, e);
+    }
+    c->bytes -= e->len[view];
+    free(e->doc[view]);
+    e->doc[view] = doc;
+    e->len[view] = f->len;
+    c->bytes += f->len;
+    s_link_newest(c, e);
+    while (c->bytes > c->budget && c->oldest)
+        s_remove(c, c->oldest);
+    pthread_mutex_unlock(&c->lock);
+}
+
+bool wk_cache_get(wk_cache_t *c, const uint8_t tenant[16], const uint8_t quiz[16],
+                  const uint8_t user[16], bool admin, uint32_t role_oid, wk_cache_hit_t *hit)
+{
+    uint8_t key[32];
+    memcpy(key, tenant, 16);
+    memcpy(key + 16, quiz, 16);
+    bool found = false;
+    pthread_mutex_lock(&c->lock);
+    entry_t *e = *s_slot(c, key);
+    if (e && e->role_oid == role_oid) {
+        int view = admin || (e->has_author && memcmp(e->author, user, 16) == 0) ? 1 : 0;
+        if (e->doc[view]) {
+            hit->doc = mem_strndup(e->doc[view], e->len[view]);
+            hit->len = e->len[view];
+            hit->version = e->version;
+            hit->full = view == 1;
+            found = true;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    return found;
+}
+
+void wk_cache_drop(wk_cache_t *c, const uint8_t *tenant, const uint8_t *quiz)
+{
+    pthread_mutex_lock(&c->lock);
+    c->epoch++;
+    if (tenant && quiz) {
+        uint8_t key[32];
+        memcpy(key, tenant, 16);
+        memcpy(key + 16, quiz, 16);
+        entry_t *e = *s_slot(c, key);
+        if (e)
+            s_remove(c, e);
+    } else {
+        for (entry_t *e = c->oldest, *next; e; e = next) {
+            next = e->newer;
+            if (!tenant || memcmp(e->key, tenant, 16) == 0)
+                s_remove(c, e);
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+void wk_cache_size(wk_cache_t *c, size_t *entries, size_t *bytes)
+{
+    pthread_mutex_lock(&c->lock);
+    *entries = c->entries;
+    *bytes = c->bytes;
+    pthread_mutex_unlock(&c->lock);
+}
