@@ -9,8 +9,13 @@
 
 #include "common/mem.h"
 
+#define KEY_LEN      33 /* tenant, quiz id or list key, kind */
+#define KIND_QUIZ    0
+#define KIND_LIST    1
+#define MARK_BUCKETS 4096
+
 typedef struct entry {
-    uint8_t key[32]; /* tenant, quiz */
+    uint8_t key[KEY_LEN];
     uint8_t author[16];
     bool has_author;
     uint32_t role_oid;
@@ -21,8 +26,16 @@ typedef struct entry {
     struct entry *older, *newer; /* the filling order */
 } entry_t;
 
+/* A tenant's last drop of a quiz: its lists read before are void. */
+typedef struct mark {
+    uint8_t tenant[16];
+    uint64_t epoch;
+    struct mark *chain;
+} mark_t;
+
 struct wk_cache {
     pthread_mutex_t lock;
+    mark_t *marks[MARK_BUCKETS]; /* one per tenant that had a quiz dropped */
     size_t budget, bytes, entries;
     uint64_t epoch; /* drops so far */
     entry_t **buckets;
@@ -31,12 +44,20 @@ struct wk_cache {
 };
 
 /* FNV-1a over the key: ids are random, any mix will do. */
-static size_t s_hash(const uint8_t key[32])
+static size_t s_hash(const uint8_t key[KEY_LEN])
 {
     uint64_t h = 1469598103934665603ULL;
-    for (int i = 0; i < 32; i++)
+    for (int i = 0; i < KEY_LEN; i++)
         h = (h ^ key[i]) * 1099511628211ULL;
     return (size_t)h;
+}
+
+static size_t s_hash_tenant(const uint8_t tenant[16])
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (int i = 0; i < 16; i++)
+        h = (h ^ tenant[i]) * 1099511628211ULL;
+    return (size_t)h & (MARK_BUCKETS - 1);
 }
 
 static size_t s_entry_bytes(const entry_t *e)
@@ -54,10 +75,10 @@ wk_cache_t *wk_cache_new(size_t budget)
     return c;
 }
 
-static entry_t **s_slot(wk_cache_t *c, const uint8_t key[32])
+static entry_t **s_slot(wk_cache_t *c, const uint8_t key[KEY_LEN])
 {
     entry_t **p = &c->buckets[s_hash(key) & (c->nbuckets - 1)];
-    while (*p && memcmp((*p)->key, key, 32) != 0)
+    while (*p && memcmp((*p)->key, key, KEY_LEN) != 0)
         p = &(*p)->chain;
     return p;
 }
@@ -105,6 +126,16 @@ static void s_grow(wk_cache_t *c)
     c->nbuckets = n;
 }
 
+static void s_clear_marks(wk_cache_t *c)
+{
+    for (size_t i = 0; i < MARK_BUCKETS; i++)
+        for (mark_t *m = c->marks[i], *next; m; m = next) {
+            next = m->chain;
+            free(m);
+        }
+    memset(c->marks, 0, sizeof c->marks);
+}
+
 void wk_cache_destroy(wk_cache_t **cache_p)
 {
     wk_cache_t *c = *cache_p;
@@ -112,6 +143,7 @@ void wk_cache_destroy(wk_cache_t **cache_p)
         return;
     while (c->oldest)
         s_remove(c, c->oldest);
+    s_clear_marks(c);
     free(c->buckets);
     pthread_mutex_destroy(&c->lock);
     free(c);
@@ -126,15 +158,43 @@ uint64_t wk_cache_epoch(wk_cache_t *c)
     return e;
 }
 
-void wk_cache_put(wk_cache_t *c, uint64_t epoch, const wk_cache_fill_t *f)
+/* The key of a quiz or a list of a tenant. */
+static void s_key(uint8_t key[KEY_LEN], const uint8_t tenant[16], const uint8_t item[16], int kind)
 {
-    uint8_t key[32];
-    memcpy(key, f->tenant, 16);
-    memcpy(key + 16, f->quiz, 16);
-    int view = f->full ? 1 : 0;
-    if (sizeof(entry_t) + f->len > c->budget)
-        return;
-    char *doc = mem_strndup(f->doc, f->len);
+    memcpy(key, tenant, 16);
+    memcpy(key + 16, item, 16);
+    key[32] = (uint8_t)kind;
+}
+
+/* The epoch of the tenant's last drop (0: none since everything was). */
+static uint64_t s_mark(const wk_cache_t *c, const uint8_t tenant[16])
+{
+    for (const mark_t *m = c->marks[s_hash_tenant(tenant)]; m; m = m->chain)
+        if (memcmp(m->tenant, tenant, 16) == 0)
+            return m->epoch;
+    return 0;
+}
+
+static void s_set_mark(wk_cache_t *c, const uint8_t tenant[16])
+{
+    mark_t **p = &c->marks[s_hash_tenant(tenant)];
+    for (mark_t *m = *p; m; m = m->chain)
+        if (memcmp(m->tenant, tenant, 16) == 0) {
+            m->epoch = c->epoch;
+            return;
+        }
+    mark_t *m = mem_alloc(sizeof *m);
+    memcpy(m->tenant, tenant, 16);
+    m->epoch = c->epoch;
+    m->chain = *p;
+    *p = m;
+}
+
+/* Keeps a document under key (view 0 or 1 of it) unless a drop happened since epoch; an entry of
+ * another version or role goes first. Takes doc. */
+static void s_store(wk_cache_t *c, uint64_t epoch, const uint8_t key[KEY_LEN], int view,
+                    const wk_cache_fill_t *f, char *doc)
+{
     pthread_mutex_lock(&c->lock);
     if (c->epoch != epoch) {
         pthread_mutex_unlock(&c->lock);
@@ -150,7 +210,7 @@ void wk_cache_put(wk_cache_t *c, uint64_t epoch, const wk_cache_fill_t *f)
         if (c->entries >= c->nbuckets)
             s_grow(c);
         e = mem_zalloc(sizeof *e);
-        memcpy(e->key, key, 32);
+        memcpy(e->key, key, KEY_LEN);
         e->version = f->version;
         e->role_oid = f->role_oid;
         e->has_author = f->author != NULL;
@@ -175,12 +235,32 @@ void wk_cache_put(wk_cache_t *c, uint64_t epoch, const wk_cache_fill_t *f)
     pthread_mutex_unlock(&c->lock);
 }
 
+void wk_cache_put(wk_cache_t *c, uint64_t epoch, const wk_cache_fill_t *f)
+{
+    if (sizeof(entry_t) + f->len > c->budget)
+        return;
+    uint8_t key[KEY_LEN];
+    s_key(key, f->tenant, f->quiz, KIND_QUIZ);
+    s_store(c, epoch, key, f->full ? 1 : 0, f, mem_strndup(f->doc, f->len));
+}
+
+void wk_cache_put_list(wk_cache_t *c, uint64_t epoch, const uint8_t tenant[16],
+                       const uint8_t list[16], uint32_t role_oid, const char *doc, size_t len)
+{
+    if (sizeof(entry_t) + len > c->budget)
+        return;
+    uint8_t key[KEY_LEN];
+    s_key(key, tenant, list, KIND_LIST);
+    /* A list's version is the epoch it was read in: it holds until the tenant's next drop. */
+    wk_cache_fill_t f = {.role_oid = role_oid, .version = (long long)epoch, .len = len};
+    s_store(c, epoch, key, 0, &f, mem_strndup(doc, len));
+}
+
 bool wk_cache_get(wk_cache_t *c, const uint8_t tenant[16], const uint8_t quiz[16],
                   const uint8_t user[16], bool admin, uint32_t role_oid, wk_cache_hit_t *hit)
 {
-    uint8_t key[32];
-    memcpy(key, tenant, 16);
-    memcpy(key + 16, quiz, 16);
+    uint8_t key[KEY_LEN];
+    s_key(key, tenant, quiz, KIND_QUIZ);
     bool found = false;
     pthread_mutex_lock(&c->lock);
     entry_t *e = *s_slot(c, key);
@@ -198,23 +278,39 @@ bool wk_cache_get(wk_cache_t *c, const uint8_t tenant[16], const uint8_t quiz[16
     return found;
 }
 
+char *wk_cache_get_list(wk_cache_t *c, const uint8_t tenant[16], const uint8_t list[16],
+                        uint32_t role_oid)
+{
+    uint8_t key[KEY_LEN];
+    s_key(key, tenant, list, KIND_LIST);
+    char *doc = NULL;
+    pthread_mutex_lock(&c->lock);
+    entry_t *e = *s_slot(c, key);
+    if (e && e->role_oid == role_oid && e->doc[0] && (uint64_t)e->version >= s_mark(c, tenant))
+        doc = mem_strndup(e->doc[0], e->len[0]);
+    pthread_mutex_unlock(&c->lock);
+    return doc;
+}
+
 void wk_cache_drop(wk_cache_t *c, const uint8_t *tenant, const uint8_t *quiz)
 {
     pthread_mutex_lock(&c->lock);
     c->epoch++;
     if (tenant && quiz) {
-        uint8_t key[32];
-        memcpy(key, tenant, 16);
-        memcpy(key + 16, quiz, 16);
+        uint8_t key[KEY_LEN];
+        s_key(key, tenant, quiz, KIND_QUIZ);
         entry_t *e = *s_slot(c, key);
         if (e)
             s_remove(c, e);
+        s_set_mark(c, tenant); /* its lists may name the quiz: none read before holds */
     } else {
         for (entry_t *e = c->oldest, *next; e; e = next) {
             next = e->newer;
             if (!tenant || memcmp(e->key, tenant, 16) == 0)
                 s_remove(c, e);
         }
+        if (!tenant)
+            s_clear_marks(c); /* nothing older is left */
     }
     pthread_mutex_unlock(&c->lock);
 }

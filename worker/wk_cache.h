@@ -1,8 +1,8 @@
 /* A worker's cache of quiz documents: each quiz's stored views (the member's, the author's) as
  * its last read found them, with the version, the author and the tenant role's oid they were
- * read under. Bounded in bytes (the oldest go first). It knows nothing of coherence: the
- * validation rounds (wk_coherence.h) drop what changed, and a read is answered from here only
- * after a round that began after it arrived (wk_server.c).
+ * read under; and pages of tenants' quiz lists. Bounded in bytes (the oldest go first). It knows
+ * nothing of coherence: the validation rounds (wk_coherence.h) drop what changed, and a read is
+ * answered from here only after a round that began after it arrived (wk_server.c).
  *
  * A fill races with the rounds: it read the database before a round that may have dropped the
  * quiz meanwhile. So a fill names the epoch it began in (wk_cache_epoch, taken before its query)
@@ -52,7 +52,16 @@ typedef struct {
 bool wk_cache_get(wk_cache_t *cache, const uint8_t tenant[16], const uint8_t quiz[16],
                   const uint8_t user[16], bool admin, uint32_t role_oid, wk_cache_hit_t *hit);
 
-/* Drops one quiz, a whole tenant (quiz NULL), or everything (tenant NULL). */
+/* Keeps a page of the tenant's quiz list (list: a key of its parameters), read in epoch under
+ * role_oid. Any later drop of one of the tenant's quizzes voids it. */
+void wk_cache_put_list(wk_cache_t *cache, uint64_t epoch, const uint8_t tenant[16],
+                       const uint8_t list[16], uint32_t role_oid, const char *doc, size_t len);
+/* That page (caller frees), if held, read under role_oid and not voided since; else NULL. */
+char *wk_cache_get_list(wk_cache_t *cache, const uint8_t tenant[16], const uint8_t list[16],
+                        uint32_t role_oid);
+
+/* Drops one quiz (and voids its tenant's lists), a whole tenant (quiz NULL), or everything
+ * (tenant NULL). */
 void wk_cache_drop(wk_cache_t *cache, const uint8_t *tenant, const uint8_t *quiz);
 
 /* Entries and bytes held, for /metrics. */

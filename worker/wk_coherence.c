@@ -18,10 +18,7 @@
 #include "worker/wk_db.h"
 
 #define ROUND_TIMEOUT_MS 1000
-#define RETAIN_S         300 /* the log keeps a row this long after its transaction ended */
-#define STALE_S          240 /* a cache not validated this long is forgotten (< RETAIN_S) */
-#define PRUNE_EVERY_S    30
-#define HISTORY          (RETAIN_S / PRUNE_EVERY_S + 2)
+#define HISTORY          12 /* xmins kept, a tenth of the retention apart */
 
 typedef struct {
     uint64_t at_ms;
@@ -38,15 +35,20 @@ struct wk_coherence {
     uint64_t last_ok_ms; /* when the last successful round began (0: none yet) */
     long long *seen;     /* ids of the log rows the last round read, ascending */
     int nseen;
-    /* xmins observed PRUNE_EVERY_S apart: a row older than the oldest kept may go */
+    /* The log keeps a row retain_ms after its transaction ended; a cache not validated for
+       stale_ms (less) is forgotten; xmins are noted a tenth of retain_ms apart. */
+    uint64_t retain_ms, stale_ms, prune_every_ms;
     seen_xmin_t history[HISTORY];
     int nhistory;
     uint64_t last_prune_ms;
 };
 
-wk_coherence_t *wk_coherence_new(const char *dsn, const char *user, wk_cache_t *cache)
+wk_coherence_t *wk_coherence_new(const char *dsn, const char *user, wk_cache_t *cache, int retain_s)
 {
     wk_coherence_t *co = mem_zalloc(sizeof *co);
+    co->retain_ms = (uint64_t)retain_s * 1000;
+    co->stale_ms = co->retain_ms * 4 / 5;
+    co->prune_every_ms = co->retain_ms / 10;
     co->db = wk_db_new(dsn, user, false, false);
     co->cache = cache;
     return co;
@@ -185,7 +187,7 @@ int wk_coherence_round(wk_coherence_t *co, wk_coherence_tenant_t *tenants, int n
         tenants[i].member = false;
     }
     uint64_t now = clock_mono_us() / 1000;
-    if (co->last_ok_ms && now - co->last_ok_ms > STALE_S * 1000ULL) {
+    if (co->last_ok_ms && now - co->last_ok_ms > co->stale_ms) {
         /* the log may have been pruned past what this cache has not read */
         wk_cache_drop(co->cache, NULL, NULL);
         co->have_xmin = false;
@@ -216,7 +218,7 @@ int wk_coherence_round(wk_coherence_t *co, wk_coherence_tenant_t *tenants, int n
 void wk_coherence_prune(wk_coherence_t *co)
 {
     uint64_t now = clock_mono_us() / 1000;
-    if (!co->have_xmin || now - co->last_prune_ms < PRUNE_EVERY_S * 1000ULL)
+    if (!co->have_xmin || now - co->last_prune_ms < co->prune_every_ms)
         return;
     co->last_prune_ms = now;
     if (co->nhistory == HISTORY) {
@@ -226,10 +228,10 @@ void wk_coherence_prune(wk_coherence_t *co)
     co->history[co->nhistory].at_ms = now;
     snprintf(co->history[co->nhistory].xmin, sizeof co->history[0].xmin, "%s", co->xmin);
     co->nhistory++;
-    /* The newest xmin seen at least RETAIN_S ago: every transaction below it had ended then. */
+    /* The newest xmin seen at least retain_ms ago: every transaction below it had ended then. */
     const char *horizon = NULL;
     for (int i = 0; i < co->nhistory; i++)
-        if (now - co->history[i].at_ms >= RETAIN_S * 1000ULL)
+        if (now - co->history[i].at_ms >= co->retain_ms)
             horizon = co->history[i].xmin;
     if (!horizon)
         return;

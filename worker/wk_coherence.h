@@ -8,7 +8,7 @@
  * arrived, whichever worker or process made it.
  *
  * Whatever could break the chain of rounds empties the cache: a new connection (a failover, a
- * restore), an xmin that went back, or no round for longer than the log is kept (RETAIN_S).
+ * restore), an xmin that went back, or no round for four fifths of the time the log is kept.
  * One thread calls these (the server's cache thread). */
 #ifndef WORKER_WK_COHERENCE_H
 #define WORKER_WK_COHERENCE_H
@@ -20,8 +20,11 @@
 
 typedef struct wk_coherence wk_coherence_t;
 
-/* Rounds on a connection to dsn as user (NULL: the DSN's), dropping from cache. Caller owns. */
-wk_coherence_t *wk_coherence_new(const char *dsn, const char *user, wk_cache_t *cache);
+/* Rounds on a connection to dsn as user (NULL: the DSN's), dropping from cache; the log's rows
+ * are kept retain_s after their transaction ended, which must be the same for every worker of
+ * the cluster (one that forgets later than another prunes would miss rows). Caller owns. */
+wk_coherence_t *wk_coherence_new(const char *dsn, const char *user, wk_cache_t *cache,
+                                 int retain_s);
 void wk_coherence_destroy(wk_coherence_t **co_p);
 
 /* A tenant asked about in a round, and what the round found. */
@@ -35,8 +38,8 @@ typedef struct wk_coherence_tenant {
  * cache on the strength of it. */
 int wk_coherence_round(wk_coherence_t *co, wk_coherence_tenant_t *tenants, int n);
 
-/* Every 30 s or so, deletes the log rows every worker has had time to read (older than
- * RETAIN_S). Cheap otherwise; call it when idle. */
+/* Every tenth of retain_s, deletes the log rows every worker has had time to read (those of
+ * transactions that ended retain_s ago or more). Cheap otherwise: call it often. */
 void wk_coherence_prune(wk_coherence_t *co);
 
 #endif

@@ -29,7 +29,7 @@ static void s_usage(FILE *out)
         "                   [--curve-secret FILE] [--allowed-gateways DIR]\n"
         "                   [--platform-token-file PATH] [--insecure-no-curve]\n"
         "                   [--dedicated K ...] [--tenant-budget N] [--cache-mb N]\n"
-        "                   [--cache-round-us N]\n"
+        "                   [--cache-round-us N] [--cache-log-retain-s S]\n"
         "                   [--metrics-listen ADDR:PORT] [--metrics-top K] [--stall-ms MS]\n"
         "                   [--delete-grace S] [--config FILE]\n"
         "       quiz-worker --migrate --shards S [--dedicated K ...]\n"
@@ -68,6 +68,8 @@ static void s_usage(FILE *out)
         "answered from them only after the database said nothing changed (worker/wk_coherence.h).\n"
         "--cache-round-us: the least time between two such checks (default 1000): longer\n"
         "costs the database less per read under load, and each read up to that long.\n"
+        "--cache-log-retain-s: how long the quiz change log keeps a row (default 300); the\n"
+        "same on every worker of a cluster. A cache not checked for 4/5 of it starts afresh.\n"
         "--shards: every shard, dedicated ones included; --dedicated K (repeatable): shard K\n"
         "takes no hashed tenants, only those moved onto it. Give every process the same.\n"
         "--metrics-listen: serve GET /metrics (Prometheus text format) on ADDR:PORT, e.g.\n"
@@ -160,6 +162,7 @@ static options_result_t s_parse_args(int argc, char **argv, wk_args_t *a)
                              .tenant_budget = 1000,
                              .cache_mb = 64,
                              .cache_round_us = 1000,
+                             .cache_retain_s = 300,
                              .metrics_top = 20,
                              .stall_ms = 60000,
                              .delete_grace_s = 7 * 24 * 3600,
@@ -194,6 +197,7 @@ static options_result_t s_parse_args(int argc, char **argv, wk_args_t *a)
         OPT_INT("tenant-budget", &cfg->tenant_budget, 0, 1000000),
         OPT_INT("cache-mb", &cfg->cache_mb, 0, 65536),
         OPT_INT("cache-round-us", &cfg->cache_round_us, 0, 100000),
+        OPT_INT("cache-log-retain-s", &cfg->cache_retain_s, 2, 86400),
         OPT_TEXT("metrics-listen", &cfg->metrics_listen),
         OPT_INT("metrics-top", &cfg->metrics_top, 1, TOPK_MAX),
         OPT_INT("stall-ms", &cfg->stall_ms, 100, 3600000),

@@ -5,6 +5,7 @@
  * and a GET naming the current one in If-None-Match is answered 304 without a body. */
 #include "worker/wk_quiz.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,13 @@
 #include "worker/wk_page.h"
 #include "worker/wk_read.h"
 #include "worker/wk_reply.h"
+
+/* Columns a read the cache may keep adds: the tenant role's oid and whether the tenant's quizzes
+ * log their changes (the trigger of sql/tenant/006_quiz_changes.sql: a tenant not yet migrated
+ * to it is never cached). */
+#define CACHE_CHECK_COLUMNS                                              \
+    " to_regrole(current_schema())::oid, EXISTS (SELECT FROM pg_trigger" \
+    "  WHERE tgrelid = 'quizzes'::regclass AND tgname = 'quizzes_changed_truncate')"
 
 /* Text forms of the caller for query parameters: user id and "true"/"false" for admin. */
 typedef struct {
@@ -147,9 +155,7 @@ static int s_reply_view(wk_tx_t *tx, const proto_request_t *req, proto_reply_t *
     PGresult *res = (last ? wk_tx_exec_last : wk_tx_exec)(
         tx,
         "SELECT CASE WHEN f.author_view THEN doc_full ELSE doc_member END, version, f.author_view,"
-        " author_id, to_regrole(current_schema())::oid, EXISTS (SELECT FROM pg_trigger"
-        "  WHERE tgrelid = 'quizzes'::regclass AND tgname = 'quizzes_changed_truncate') "
-        "FROM quizzes,"
+        " author_id," CACHE_CHECK_COLUMNS " FROM quizzes,"
         " LATERAL (SELECT $2::boolean OR coalesce(author_id = $3::uuid, false) AS author_view) f"
         " WHERE id = $1",
         3, v);
@@ -171,16 +177,23 @@ int wk_quiz_reply_full(wk_tx_t *tx, const proto_request_t *req, proto_reply_t *r
     return s_reply_view(tx, req, rep, status, last, NULL, 0);
 }
 
-/* The quiz from the cache, as of the validation round this request waited for (ctx->checked):
- * only while this shard's login may still enter the tenant's role, the same role it was read
- * under. False: not held, ask the database. */
-static bool s_cached(const wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
+/* The tenant role's oid as the validation round this request waited for found it
+ * (ctx->checked), if this shard's login may still enter it; else 0: nothing may come from the
+ * cache. A cached document is served only if read under the same role. */
+static uint32_t s_checked_oid(const wk_ctx_t *ctx)
 {
     const wk_coherence_tenant_t *t = ctx->checked;
+    return t && t->member ? t->role_oid : 0;
+}
+
+/* The quiz from the cache. False: not held, ask the database. */
+static bool s_cached(const wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
+{
+    uint32_t oid = s_checked_oid(ctx);
     wk_cache_hit_t hit;
-    if (!t || !t->member || !t->role_oid || req->nparams < 1 ||
+    if (!oid || req->nparams < 1 ||
         !wk_cache_get(ctx->cache, req->tenant, req->params[0], req->user_id,
-                      req->role == PROTO_ROLE_ADMIN, t->role_oid, &hit))
+                      req->role == PROTO_ROLE_ADMIN, oid, &hit))
         return false;
     wk_reply_body(rep, PROTO_STATUS_OK, hit.doc);
     char version[24];
@@ -297,19 +310,47 @@ void wk_quiz_list(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
     wk_page_params(&page, v);
     v[3] = author ? author_text : NULL;
     v[4] = q && *q ? q : NULL;
+    /* The page's key in the cache: what selects it (q last, the only free text). */
+    uint8_t key[16];
+    char *what = mem_printf("%d|%s|%s|%s|%s", page.limit, v[0] ? v[0] : "", v[1] ? v[1] : "",
+                            v[3] ? v[3] : "", v[4] ? v[4] : "");
+    crypto_generichash(key, sizeof key, (const unsigned char *)what, strlen(what), NULL, 0);
+    free(what);
+    if (ctx->cache_only) {
+        uint32_t oid = s_checked_oid(ctx);
+        char *doc = oid ? wk_cache_get_list(ctx->cache, req->tenant, key, oid) : NULL;
+        if (doc)
+            wk_reply_body(rep, PROTO_STATUS_OK, doc);
+        else
+            ctx->missed = true;
+        return;
+    }
+    uint64_t epoch = ctx->cache ? wk_cache_epoch(ctx->cache) : 0;
     /* Keyset on (created_at, id) DESC: quizzes_listing_idx, or quizzes_author_idx with an
-       author; title words use quizzes_title_search_idx. */
+       author; title words use quizzes_title_search_idx. Columns 3 and 4 as for a quiz
+       (s_fill): whether the page may be kept. */
+    wk_tx_t tx;
     /* clang-format off */
-    wk_read_page(ctx, req, rep, req->tenant,
+    PGresult *res = wk_read_run(ctx, req, rep, req->tenant,
                  "SELECT q.doc_summary,"
-                 WK_PAGE_KEYS("q.created_at", "q.id")
+                 WK_PAGE_KEYS("q.created_at", "q.id") "," CACHE_CHECK_COLUMNS
                  " FROM quizzes q WHERE ($4::uuid IS NULL OR q.author_id = $4::uuid)"
                  " AND ($5::text IS NULL OR"
                  "  to_tsvector('simple', q.title) @@ plainto_tsquery('simple', $5))"
                  " AND" WK_PAGE_AFTER("q.created_at", "q.id", "uuid")
                  WK_PAGE_ORDER("q.created_at", "q.id"),
-                 5, v, &page);
+                 5, v, &tx);
     /* clang-format on */
+    if (res) {
+        wk_reply_body(rep, PROTO_STATUS_OK, wk_page_json(res, &page));
+        if (ctx->cache && PQntuples(res) > 0 && !PQgetisnull(res, 0, 3) &&
+            PQgetvalue(res, 0, 4)[0] == 't')
+            wk_cache_put_list(ctx->cache, epoch, req->tenant, key,
+                              (uint32_t)strtoul(PQgetvalue(res, 0, 3), NULL, 10), rep->body,
+                              rep->body_len);
+    }
+    PQclear(res);
+    wk_tx_end(&tx);
 }
 
 void wk_quiz_update(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)

@@ -3,10 +3,9 @@
 
 #include "worker/wk_reply.h"
 
-/* Runs the statement as the transaction's last; NULL with rep set on failure. */
-static PGresult *s_run(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep,
-                       const uint8_t *tenant, const char *sql, int n, const char *const *values,
-                       wk_tx_t *tx)
+PGresult *wk_read_run(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep,
+                      const uint8_t *tenant, const char *sql, int n, const char *const *values,
+                      wk_tx_t *tx)
 {
     PGresult *res = NULL;
     /* Shared-schema reads are registry reads: the control cluster's. */
@@ -22,7 +21,7 @@ void wk_read_row(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep,
                  const char *not_found)
 {
     wk_tx_t tx;
-    PGresult *res = s_run(ctx, req, rep, tenant, sql, n, values, &tx);
+    PGresult *res = wk_read_run(ctx, req, rep, tenant, sql, n, values, &tx);
     if (res)
         wk_reply_row(rep, PROTO_STATUS_OK, res, not_found);
     PQclear(res);
@@ -34,7 +33,7 @@ void wk_read_page(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep,
                   const wk_page_t *page)
 {
     wk_tx_t tx;
-    PGresult *res = s_run(ctx, req, rep, tenant, sql, n, values, &tx);
+    PGresult *res = wk_read_run(ctx, req, rep, tenant, sql, n, values, &tx);
     if (res)
         wk_reply_body(rep, PROTO_STATUS_OK, wk_page_json(res, page));
     PQclear(res);

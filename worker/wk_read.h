@@ -6,6 +6,11 @@
 #include "worker/wk_handle.h"
 #include "worker/wk_page.h"
 
+/* Runs the statement as a transaction's last (tenant NULL: the registry's); the result (caller
+ * clears, then ends tx), or NULL with rep set. */
+PGresult *wk_read_run(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep,
+                      const uint8_t *tenant, const char *sql, int n, const char *const *values,
+                      wk_tx_t *tx);
 /* Runs sql (column 0: a JSON object) and answers 200 with it, or 404 with not_found.
  * tenant NULL: the shared schema, on the registry's connection. */
 void wk_read_row(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep,

@@ -52,15 +52,16 @@
 #include "worker/wk_rate.h"
 #include "worker/wk_zap.h"
 
-#define LANE_FAST        0
-#define LANE_SLOW        1
-#define SETTLE_MS        250 /* after draining, how long the frontend stays open */
-#define BATCH_MAX        64 /* requests read at one hold of the mutex; then the main thread goes on */
-#define THREADS_MAX      128 /* ordinary (up to 64) and password threads (up to 16) */
-#define SHARE_SCAN       64  /* queued requests looked at for one whose tenant is under its share */
-#define ACTIVE_MS        20 /* a tenant that asked this recently is active: the others leave it room */
-#define CACHE_TENANT_MAX 16 /* a tenant's reads in one validation round (and enough to start one) \
-                             */
+#define LANE_FAST   0
+#define LANE_SLOW   1
+#define SETTLE_MS   250 /* after draining, how long the frontend stays open */
+#define BATCH_MAX   64  /* requests read at one hold of the mutex; then the main thread goes on */
+#define THREADS_MAX 128 /* ordinary (up to 64) and password threads (up to 16) */
+#define SHARE_SCAN  64  /* queued requests looked at for one whose tenant is under its share */
+#define ACTIVE_MS   20  /* a tenant that asked this recently is active: the others leave it room */
+#define CACHE_TENANT_MAX                                                     \
+    16 /* a tenant's reads in one validation round (and enough to start one) \
+        */
 
 typedef struct server server_t;
 
@@ -405,7 +406,8 @@ static bool s_take_request(server_t *s, wakes_t *w)
         zmq_msg_close(&body);
         return true;
     }
-    if (op == PROTO_OP_QUIZ_GET && s->cache && !s->draining && s->nparked < s->cfg->queue_max) {
+    if ((op == PROTO_OP_QUIZ_GET || op == PROTO_OP_QUIZ_LIST) && s->cache && !s->draining &&
+        s->nparked < s->cfg->queue_max) {
         queued_t *q = &s->parked[s->nparked++];
         *q = (queued_t){.id = id, .body = body, .at_us = clock_mono_us()};
         memcpy(q->tenant, tenant, 16);
@@ -665,7 +667,7 @@ static void *s_cache_main(void *arg)
                     .dedicated = cfg->dedicated,
                     .cache = s->cache,
                     .cache_only = true};
-    wk_coherence_t *co = wk_coherence_new(cfg->dsn, cfg->dsn_user, s->cache);
+    wk_coherence_t *co = wk_coherence_new(cfg->dsn, cfg->dsn_user, s->cache, cfg->cache_retain_s);
     queued_t *batch = mem_alloc(sizeof *batch * (size_t)cfg->queue_max);
     cached_t *out = mem_alloc(sizeof *out * (size_t)cfg->queue_max);
     wk_coherence_tenant_t *tenants = mem_alloc(sizeof *tenants * (size_t)cfg->queue_max);

@@ -42,6 +42,7 @@ typedef struct {
     int tenant_budget;  /* tenants a serving connection enters before it is renewed */
     int cache_mb;       /* the quiz cache's budget in MiB (0: no cache) */
     int cache_round_us; /* the least time between the starts of two validation rounds */
+    int cache_retain_s; /* how long the change log keeps a row (the same on every worker) */
     const char *metrics_listen; /* ADDR:PORT of the /metrics endpoint (NULL: none) */
     int metrics_top;            /* tenants listed by name there */
     int stall_ms;       /* a thread this long on one request stops the watchdog and /healthz */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "common/clock.h"
@@ -18,6 +19,7 @@
 #include "tests/helpers/db.h"
 #include "tests/helpers/http.h"
 #include "tests/helpers/ops.h"
+#include "tests/helpers/reads.h"
 #include "tests/helpers/stack.h"
 
 static qstack_t S;
@@ -36,55 +38,6 @@ TestSuite(reads, .init = setup, .fini = teardown, .timeout = 180);
 #define QUESTION                                                                               \
     "{\"kind\":\"single_choice\",\"prompt\":\"Pick\",\"choices\":[\"a\",\"b\"],\"correct\":1," \
     "\"explanation\":\"because\"}"
-
-/* A user of a tenant as the worker sees the caller: ids and the access token. */
-typedef struct {
-    uint8_t tenant[16], user[16];
-    proto_role_t role;
-    const char *token;
-} caller_t;
-
-static caller_t s_caller(const api_tenant_t *t, const char *user_id, proto_role_t role,
-                         const char *token)
-{
-    caller_t c = {.role = role, .token = token};
-    cr_assert_eq(ident_uuid_parse(t->id, strlen(t->id), c.tenant), 0);
-    cr_assert_eq(ident_uuid_parse(user_id, strlen(user_id), c.user), 0);
-    return c;
-}
-
-/* GET of the quiz straight from one worker process (sock), as the gateway would send it. The
- * parsed body, or NULL if the status was not OK. */
-static json_t *s_get_from(void *sock, const caller_t *c, const char *quiz, proto_status_t *st)
-{
-    proto_request_t req = {.op = PROTO_OP_QUIZ_GET,
-                           .role = c->role,
-                           .has_tenant = true,
-                           .has_user = true,
-                           .credential = (char *)c->token,
-                           .nparams = 1,
-                           .deadline_ms = clock_now_ms() + 5000};
-    randombytes_buf(req.request_id, 16);
-    memcpy(req.tenant, c->tenant, 16);
-    memcpy(req.user_id, c->user, 16);
-    cr_assert_eq(ident_uuid_parse(quiz, strlen(quiz), req.params[0]), 0);
-    size_t len;
-    void *frame = proto_request_encode(&req, &len);
-    cr_assert_eq(zmq_send(sock, frame, len, 0), (int)len);
-    free(frame);
-    int timeout = 5000;
-    zmq_setsockopt(sock, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
-    static char buf[1 << 20];
-    int n = zmq_recv(sock, buf, sizeof buf, 0);
-    cr_assert_gt(n, 0, "the worker did not answer");
-    proto_reply_t rep;
-    const char *why;
-    cr_assert_eq(proto_reply_decode(buf, (size_t)n, &rep, &why), 0, "%s", why);
-    *st = rep.status;
-    json_t *doc = rep.status == PROTO_STATUS_OK ? json_loads(rep.body, 0, NULL) : NULL;
-    proto_reply_clear(&rep);
-    return doc;
-}
 
 /* Whether any question of the document carries key. */
 static bool s_any_question_has(const json_t *doc, const char *key)
@@ -158,8 +111,8 @@ Test(reads, a_change_through_either_worker_is_read_back_by_both_every_time)
     void *ctx = zmq_ctx_new();
     void *workers[2] = {stack_dealer(&S, ctx, t.shard, key),
                         stack_dealer_replica(&S, ctx, t.shard, key)};
-    caller_t member = s_caller(&t, member_id, PROTO_ROLE_MEMBER, member_token);
-    caller_t admin = s_caller(&t, admin_id, PROTO_ROLE_ADMIN, t.token);
+    reads_caller_t member = reads_caller(&t, member_id, PROTO_ROLE_MEMBER, member_token);
+    reads_caller_t admin = reads_caller(&t, admin_id, PROTO_ROLE_ADMIN, t.token);
     for (int i = 0; i < 40; i++) {
         char title[32];
         snprintf(title, sizeof title, "title %d", i);
@@ -169,7 +122,7 @@ Test(reads, a_change_through_either_worker_is_read_back_by_both_every_time)
         long questions = 1 + (i + 1) / 10;
         for (int w = 0; w < 2; w++) {
             proto_status_t st;
-            json_t *doc = s_get_from(workers[w], &member, quiz, &st);
+            json_t *doc = reads_get(workers[w], &member, quiz, &st);
             cr_assert_eq(st, PROTO_STATUS_OK, "worker %d: status %d", w, st);
             cr_expect_str_eq(json_string_value(json_object_get(doc, "title")), title,
                              "worker %d served a stale title after change %d", w, i);
@@ -179,7 +132,7 @@ Test(reads, a_change_through_either_worker_is_read_back_by_both_every_time)
             cr_expect_not(s_any_question_has(doc, "correct"), "a member read an answer");
             cr_expect_not(s_any_question_has(doc, "explanation"), "a member read an explanation");
             json_decref(doc);
-            doc = s_get_from(workers[w], &admin, quiz, &st);
+            doc = reads_get(workers[w], &admin, quiz, &st);
             cr_assert_eq(st, PROTO_STATUS_OK);
             cr_expect_str_eq(json_string_value(json_object_get(doc, "title")), title);
             cr_expect(s_any_question_has(doc, "correct"), "the admin's view lacks the answers");
@@ -304,33 +257,22 @@ Test(reads, the_document_follows_its_author_and_its_questions_order)
     http_resp_clear(&r);
 }
 
-/* The title one worker gives the member now (asserts a 200). */
-static char *s_title_from(void *sock, const caller_t *c, const char *quiz)
+/* Expects the first page of the tenant's quiz list from worker w to hold n quizzes, the newest
+ * titled first and the next second (NULL: any). */
+static void s_expect_list(void *w, const reads_caller_t *c, size_t n, const char *first,
+                          const char *second, const char *when)
 {
     proto_status_t st;
-    json_t *doc = s_get_from(sock, c, quiz, &st);
-    cr_assert_eq(st, PROTO_STATUS_OK, "status %d", st);
-    char *title = strdup(json_string_value(json_object_get(doc, "title")));
-    json_decref(doc);
-    return title;
-}
-
-static void s_expect_title(void *sock, const caller_t *c, const char *quiz, const char *want,
-                           const char *when)
-{
-    char *title = s_title_from(sock, c, quiz);
-    cr_expect_str_eq(title, want, "%s", when);
-    free(title);
-}
-
-/* The tenant's quizzes table, schema-qualified (from its id). */
-static void s_table(const api_tenant_t *t, char out[IDENT_SCHEMA_LEN + 16])
-{
-    uint8_t u[16];
-    char schema[IDENT_SCHEMA_LEN + 1];
-    cr_assert_eq(ident_uuid_parse(t->id, strlen(t->id), u), 0);
-    ident_schema_name(u, schema);
-    snprintf(out, IDENT_SCHEMA_LEN + 16, "%s.quizzes", schema);
+    json_t *list = reads_list(w, c, &st);
+    cr_assert_eq(st, PROTO_STATUS_OK, "%s: status %d", when, st);
+    json_t *items = json_object_get(list, "items");
+    cr_expect_eq(json_array_size(items), n, "%s: %zu quizzes", when, json_array_size(items));
+    const char *title = json_string_value(json_object_get(json_array_get(items, 0), "title"));
+    cr_expect(title && strcmp(title, first) == 0, "%s: first %s", when, title ? title : "-");
+    title = json_string_value(json_object_get(json_array_get(items, 1), "title"));
+    cr_expect(!second || (title && strcmp(title, second) == 0), "%s: second %s", when,
+              title ? title : "-");
+    json_decref(list);
 }
 
 Test(reads, memory_answers_a_read_but_never_outlives_a_change_however_it_was_made)
@@ -342,25 +284,32 @@ Test(reads, memory_answers_a_read_but_never_outlives_a_change_however_it_was_mad
     s_new_quiz(&t, t.token, a);
     s_new_quiz(&t, t.token, b);
     s_add_question(&t, a, NULL);
-    char key[300];
-    snprintf(key, sizeof key, "%s/gateway.secret", S.curve);
     void *ctx = zmq_ctx_new();
-    void *w = stack_dealer(&S, ctx, t.shard, key);
-    caller_t member = s_caller(&t, member_id, PROTO_ROLE_MEMBER, member_token);
-    s_expect_title(w, &member, a, "Q", "first read");
-    s_table(&t, table);
+    void *w = reads_worker(&S, ctx, t.shard);
+    reads_caller_t member = reads_caller(&t, member_id, PROTO_ROLE_MEMBER, member_token);
+    reads_expect_title(w, &member, a, "Q", "first read");
+    reads_table(&t, table);
+
+    s_expect_list(w, &member, 2, "Q", "Q", "first list");
 
     /* Held in memory: answered while the quizzes table is locked against every reader. */
     snprintf(sql, sizeof sql, "LOCK TABLE %s IN ACCESS EXCLUSIVE MODE", table);
     PGconn *lock = db_begin(sql);
-    s_expect_title(w, &member, a, "Q", "read from memory");
+    reads_expect_title(w, &member, a, "Q", "read from memory");
+    s_expect_list(w, &member, 2, "Q", "Q", "list from memory");
     db_unlock(lock);
 
     /* Changed behind the service's back, in SQL: the next read has it. */
     snprintf(sql, sizeof sql,
              "UPDATE %s SET title = 'direct', version = version + 1 WHERE id = '%s'", table, a);
     cr_assert_eq(db_exec(sql), 0);
-    s_expect_title(w, &member, a, "direct", "after a change made in SQL");
+    reads_expect_title(w, &member, a, "direct", "after a change made in SQL");
+    /* The list is newest first: b, then a. */
+    s_expect_list(w, &member, 2, "Q", "direct", "list after a change made in SQL");
+    snprintf(sql, sizeof sql, "INSERT INTO %s (title, description) VALUES ('%s', '')", table,
+             "inserted");
+    cr_assert_eq(db_exec(sql), 0);
+    s_expect_list(w, &member, 3, "inserted", "Q", "list after a quiz inserted in SQL");
 
     /* A change whose transaction began first but commits last: its row in the change log is
        older than one already read, and still counts once it commits. */
@@ -371,60 +320,60 @@ Test(reads, memory_answers_a_read_but_never_outlives_a_change_however_it_was_mad
              "UPDATE %s SET title = 'early', version = version + 1 WHERE id = '%s'", table, b);
     cr_assert_eq(db_exec(sql), 0);
     for (int i = 0; i < 5; i++) {
-        s_expect_title(w, &member, b, "early", "after the early commit");
-        s_expect_title(w, &member, a, "direct", "before the late commit");
+        reads_expect_title(w, &member, b, "early", "after the early commit");
+        reads_expect_title(w, &member, a, "direct", "before the late commit");
     }
     db_unlock(late);
-    s_expect_title(w, &member, a, "late", "after the late commit");
+    reads_expect_title(w, &member, a, "late", "after the late commit");
 
     /* Deleted in SQL: gone from memory too. */
     snprintf(sql, sizeof sql, "DELETE FROM %s WHERE id = '%s'", table, b);
     cr_assert_eq(db_exec(sql), 0);
     proto_status_t st;
-    json_t *doc = s_get_from(w, &member, b, &st);
+    json_t *doc = reads_get(w, &member, b, &st);
     cr_expect_eq(st, PROTO_STATUS_NOT_FOUND, "a deleted quiz read back (status %d)", st);
     json_decref(doc);
+    s_expect_list(w, &member, 2, "inserted", "late", "list after a delete in SQL");
     zmq_close(w);
     zmq_ctx_term(ctx);
+}
+
+/* Moves the tenant to shard `to` and waits until it is done. */
+static void s_move(const api_tenant_t *t, int to)
+{
+    char path[128], body[32], op[37];
+    snprintf(path, sizeof path, "/api/tenants/%s/move", t->id);
+    snprintf(body, sizeof body, "{\"shard\":%d}", to);
+    cr_assert_eq(ops_start(&S, path, body, op), 202);
+    char *state = ops_wait(&S, op);
+    cr_assert_str_eq(state, "done");
+    free(state);
 }
 
 Test(reads, a_tenant_moved_away_is_not_served_by_the_old_shards_memory)
 {
     api_tenant_t t;
     api_tenant(&S, &t);
-    char member_id[37], member_token[1024], quiz[37], op[37], body[32];
+    char member_id[37], member_token[1024], quiz[37];
     api_user(&S, &t, "mover@org.example", "member", member_id, member_token);
     s_new_quiz(&t, t.token, quiz);
-    char key[300];
-    snprintf(key, sizeof key, "%s/gateway.secret", S.curve);
     void *ctx = zmq_ctx_new();
-    void *old = stack_dealer(&S, ctx, t.shard, key);
-    caller_t member = s_caller(&t, member_id, PROTO_ROLE_MEMBER, member_token);
-    s_expect_title(old, &member, quiz, "Q", "before the move");
-    s_expect_title(old, &member, quiz, "Q", "from memory");
+    void *old = reads_worker(&S, ctx, t.shard);
+    reads_caller_t member = reads_caller(&t, member_id, PROTO_ROLE_MEMBER, member_token);
+    reads_expect_title(old, &member, quiz, "Q", "before the move");
+    reads_expect_title(old, &member, quiz, "Q", "from memory");
 
-    int from = t.shard, to = 1 - t.shard;
-    char path[128];
-    snprintf(path, sizeof path, "/api/tenants/%s/move", t.id);
-    snprintf(body, sizeof body, "{\"shard\":%d}", to);
-    cr_assert_eq(ops_start(&S, path, body, op), 202);
-    char *state = ops_wait(&S, op);
-    cr_assert_str_eq(state, "done");
-    free(state);
+    s_move(&t, 1 - t.shard);
     /* A gateway that still routes to the old shard is sent on, not answered from memory. */
     proto_status_t st;
-    json_t *doc = s_get_from(old, &member, quiz, &st);
+    json_t *doc = reads_get(old, &member, quiz, &st);
     cr_expect_neq(st, PROTO_STATUS_OK, "the old shard served a tenant it no longer holds");
     json_decref(doc);
 
     /* Changed on the new shard, moved back: the old shard's memory has the change. */
     s_retitle(&t, quiz, "while away");
-    snprintf(body, sizeof body, "{\"shard\":%d}", from);
-    cr_assert_eq(ops_start(&S, path, body, op), 202);
-    state = ops_wait(&S, op);
-    cr_assert_str_eq(state, "done");
-    free(state);
-    s_expect_title(old, &member, quiz, "while away", "back on the old shard");
+    s_move(&t, t.shard);
+    reads_expect_title(old, &member, quiz, "while away", "back on the old shard");
     zmq_close(old);
     zmq_ctx_term(ctx);
 }

@@ -142,3 +142,27 @@ Test(cache, the_budget_evicts_the_oldest_and_holds_many)
     s_expect(none, T1, Q1, MEMBER, false, NULL);
     wk_cache_destroy(&none);
 }
+
+Test(cache, a_list_holds_until_a_quiz_of_its_tenant_is_dropped)
+{
+    wk_cache_t *c = wk_cache_new(1 << 20);
+    static const uint8_t page[16] = {7};
+    wk_cache_put_list(c, wk_cache_epoch(c), T1, page, 42, "page", 4);
+    wk_cache_put_list(c, wk_cache_epoch(c), T2, page, 42, "other", 5);
+    char *got = wk_cache_get_list(c, T1, page, 42);
+    cr_assert(got && strcmp(got, "page") == 0);
+    free(got);
+    cr_expect_null(wk_cache_get_list(c, T1, page, 43), "read under another role");
+    wk_cache_drop(c, T1, Q2); /* a quiz the cache did not even hold */
+    cr_expect_null(wk_cache_get_list(c, T1, page, 42), "a list outlived a change of its tenant");
+    got = wk_cache_get_list(c, T2, page, 42);
+    cr_expect(got && strcmp(got, "other") == 0, "another tenant's list was voided");
+    free(got);
+    wk_cache_put_list(c, wk_cache_epoch(c), T1, page, 42, "again", 5); /* read after the drop */
+    got = wk_cache_get_list(c, T1, page, 42);
+    cr_expect(got && strcmp(got, "again") == 0);
+    free(got);
+    wk_cache_drop(c, NULL, NULL);
+    cr_expect_null(wk_cache_get_list(c, T1, page, 42));
+    wk_cache_destroy(&c);
+}
