@@ -29,7 +29,8 @@ typedef struct entry {
 /* A tenant's last drop of a quiz: its lists read before are void. */
 typedef struct mark {
     uint8_t tenant[16];
-    uint64_t epoch;
+    uint64_t epoch; /* of its last drop (0: none) */
+    bool logs;      /* its schema was seen logging its changes */
     struct mark *chain;
 } mark_t;
 
@@ -166,28 +167,53 @@ static void s_key(uint8_t key[KEY_LEN], const uint8_t tenant[16], const uint8_t 
     key[32] = (uint8_t)kind;
 }
 
+static mark_t *s_find_mark(const wk_cache_t *c, const uint8_t tenant[16])
+{
+    for (mark_t *m = c->marks[s_hash_tenant(tenant)]; m; m = m->chain)
+        if (memcmp(m->tenant, tenant, 16) == 0)
+            return m;
+    return NULL;
+}
+
 /* The epoch of the tenant's last drop (0: none since everything was). */
 static uint64_t s_mark(const wk_cache_t *c, const uint8_t tenant[16])
 {
-    for (const mark_t *m = c->marks[s_hash_tenant(tenant)]; m; m = m->chain)
-        if (memcmp(m->tenant, tenant, 16) == 0)
-            return m->epoch;
-    return 0;
+    const mark_t *m = s_find_mark(c, tenant);
+    return m ? m->epoch : 0;
+}
+
+static mark_t *s_mark_of(wk_cache_t *c, const uint8_t tenant[16])
+{
+    mark_t *m = s_find_mark(c, tenant);
+    if (m)
+        return m;
+    mark_t **p = &c->marks[s_hash_tenant(tenant)];
+    m = mem_zalloc(sizeof *m);
+    memcpy(m->tenant, tenant, 16);
+    m->chain = *p;
+    *p = m;
+    return m;
 }
 
 static void s_set_mark(wk_cache_t *c, const uint8_t tenant[16])
 {
-    mark_t **p = &c->marks[s_hash_tenant(tenant)];
-    for (mark_t *m = *p; m; m = m->chain)
-        if (memcmp(m->tenant, tenant, 16) == 0) {
-            m->epoch = c->epoch;
-            return;
-        }
-    mark_t *m = mem_alloc(sizeof *m);
-    memcpy(m->tenant, tenant, 16);
-    m->epoch = c->epoch;
-    m->chain = *p;
-    *p = m;
+    s_mark_of(c, tenant)->epoch = c->epoch;
+}
+
+bool wk_cache_tenant_logs(wk_cache_t *c, const uint8_t tenant[16])
+{
+    pthread_mutex_lock(&c->lock);
+    const mark_t *m = s_find_mark(c, tenant);
+    bool logs = m && m->logs;
+    pthread_mutex_unlock(&c->lock);
+    return logs;
+}
+
+void wk_cache_note_logs(wk_cache_t *c, const uint8_t tenant[16])
+{
+    pthread_mutex_lock(&c->lock);
+    s_mark_of(c, tenant)->logs = true;
+    pthread_mutex_unlock(&c->lock);
 }
 
 /* Keeps a document under key (view 0 or 1 of it) unless a drop happened since epoch; an entry of

@@ -60,6 +60,11 @@ void wk_cache_put_list(wk_cache_t *cache, uint64_t epoch, const uint8_t tenant[1
 char *wk_cache_get_list(wk_cache_t *cache, const uint8_t tenant[16], const uint8_t list[16],
                         uint32_t role_oid);
 
+/* Whether the tenant's schema was seen logging its changes (the trigger of
+ * sql/tenant/006_quiz_changes.sql, which no migration takes away): a fill then need not look. */
+bool wk_cache_tenant_logs(wk_cache_t *cache, const uint8_t tenant[16]);
+void wk_cache_note_logs(wk_cache_t *cache, const uint8_t tenant[16]);
+
 /* Drops one quiz (and voids its tenant's lists), a whole tenant (quiz NULL), or everything
  * (tenant NULL). */
 void wk_cache_drop(wk_cache_t *cache, const uint8_t *tenant, const uint8_t *quiz);

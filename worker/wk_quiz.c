@@ -22,9 +22,34 @@
 /* Columns a read the cache may keep adds: the tenant role's oid and whether the tenant's quizzes
  * log their changes (the trigger of sql/tenant/006_quiz_changes.sql: a tenant not yet migrated
  * to it is never cached). */
-#define CACHE_CHECK_COLUMNS                                              \
-    " to_regrole(current_schema())::oid, EXISTS (SELECT FROM pg_trigger" \
-    "  WHERE tgrelid = 'quizzes'::regclass AND tgname = 'quizzes_changed_truncate')"
+#define CACHE_CHECK_COLUMNS(logs) " to_regrole(current_schema())::oid, " logs
+#define LOGS_LOOK                                                            \
+    "EXISTS (SELECT FROM pg_trigger WHERE tgrelid = 'quizzes'::regclass AND" \
+    " tgname = 'quizzes_changed_truncate')"
+#define LOGS_KNOWN "true" /* seen before (wk_cache_tenant_logs), or no cache to keep it */
+
+/* The quiz as the caller may see it ($1 quiz, $2 admin, $3 user), with the columns above. */
+/* clang-format off */
+#define QUIZ_VIEW_SQL(logs)                                                                     \
+    "SELECT CASE WHEN f.author_view THEN doc_full ELSE doc_member END, version, f.author_view," \
+    " author_id," CACHE_CHECK_COLUMNS(logs) " FROM quizzes,"                                    \
+    " LATERAL (SELECT $2::boolean OR coalesce(author_id = $3::uuid, false) AS author_view) f"   \
+    " WHERE id = $1"
+/* clang-format on */
+
+/* A page of the quiz list ($1-$3 the page, $4 author, $5 title words), with the columns above
+ * as 3 and 4. Keyset on (created_at, id) DESC: quizzes_listing_idx, or quizzes_author_idx with
+ * an author; title words use quizzes_title_search_idx. */
+/* clang-format off */
+#define QUIZ_LIST_SQL(logs)                                                       \
+    "SELECT q.doc_summary," WK_PAGE_KEYS("q.created_at", "q.id") ","              \
+    CACHE_CHECK_COLUMNS(logs)                                                     \
+    " FROM quizzes q WHERE ($4::uuid IS NULL OR q.author_id = $4::uuid)"          \
+    " AND ($5::text IS NULL OR"                                                   \
+    "  to_tsvector('simple', q.title) @@ plainto_tsquery('simple', $5))"          \
+    " AND" WK_PAGE_AFTER("q.created_at", "q.id", "uuid")                          \
+    WK_PAGE_ORDER("q.created_at", "q.id")
+/* clang-format on */
 
 /* Text forms of the caller for query parameters: user id and "true"/"false" for admin. */
 typedef struct {
@@ -134,6 +159,7 @@ static void s_fill(wk_cache_t *cache, uint64_t epoch, const proto_request_t *req
         ident_uuid_parse(PQgetvalue(res, 0, 3), strlen(PQgetvalue(res, 0, 3)), author) == 0;
     if (PQgetisnull(res, 0, 4) || PQgetvalue(res, 0, 5)[0] != 't')
         return;
+    wk_cache_note_logs(cache, req->tenant);
     wk_cache_put(cache, epoch,
                  &(wk_cache_fill_t){.tenant = req->tenant,
                                     .quiz = req->params[0],
@@ -152,13 +178,9 @@ static int s_reply_view(wk_tx_t *tx, const proto_request_t *req, proto_reply_t *
     caller_t c;
     s_caller(req, &c);
     const char *v[3] = {c.quiz, c.admin, c.user};
+    bool look = cache && !wk_cache_tenant_logs(cache, req->tenant);
     PGresult *res = (last ? wk_tx_exec_last : wk_tx_exec)(
-        tx,
-        "SELECT CASE WHEN f.author_view THEN doc_full ELSE doc_member END, version, f.author_view,"
-        " author_id," CACHE_CHECK_COLUMNS " FROM quizzes,"
-        " LATERAL (SELECT $2::boolean OR coalesce(author_id = $3::uuid, false) AS author_view) f"
-        " WHERE id = $1",
-        3, v);
+        tx, look ? QUIZ_VIEW_SQL(LOGS_LOOK) : QUIZ_VIEW_SQL(LOGS_KNOWN), 3, v);
     if (!res)
         return -1;
     wk_reply_row(rep, status, res, "quiz not found");
@@ -326,28 +348,20 @@ void wk_quiz_list(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
         return;
     }
     uint64_t epoch = ctx->cache ? wk_cache_epoch(ctx->cache) : 0;
-    /* Keyset on (created_at, id) DESC: quizzes_listing_idx, or quizzes_author_idx with an
-       author; title words use quizzes_title_search_idx. Columns 3 and 4 as for a quiz
-       (s_fill): whether the page may be kept. */
+    bool look = ctx->cache && !wk_cache_tenant_logs(ctx->cache, req->tenant);
     wk_tx_t tx;
-    /* clang-format off */
-    PGresult *res = wk_read_run(ctx, req, rep, req->tenant,
-                 "SELECT q.doc_summary,"
-                 WK_PAGE_KEYS("q.created_at", "q.id") "," CACHE_CHECK_COLUMNS
-                 " FROM quizzes q WHERE ($4::uuid IS NULL OR q.author_id = $4::uuid)"
-                 " AND ($5::text IS NULL OR"
-                 "  to_tsvector('simple', q.title) @@ plainto_tsquery('simple', $5))"
-                 " AND" WK_PAGE_AFTER("q.created_at", "q.id", "uuid")
-                 WK_PAGE_ORDER("q.created_at", "q.id"),
-                 5, v, &tx);
-    /* clang-format on */
+    PGresult *res =
+        wk_read_run(ctx, req, rep, req->tenant,
+                    look ? QUIZ_LIST_SQL(LOGS_LOOK) : QUIZ_LIST_SQL(LOGS_KNOWN), 5, v, &tx);
     if (res) {
         wk_reply_body(rep, PROTO_STATUS_OK, wk_page_json(res, &page));
         if (ctx->cache && PQntuples(res) > 0 && !PQgetisnull(res, 0, 3) &&
-            PQgetvalue(res, 0, 4)[0] == 't')
+            PQgetvalue(res, 0, 4)[0] == 't') {
+            wk_cache_note_logs(ctx->cache, req->tenant);
             wk_cache_put_list(ctx->cache, epoch, req->tenant, key,
                               (uint32_t)strtoul(PQgetvalue(res, 0, 3), NULL, 10), rep->body,
                               rep->body_len);
+        }
     }
     PQclear(res);
     wk_tx_end(&tx);

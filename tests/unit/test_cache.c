@@ -166,3 +166,16 @@ Test(cache, a_list_holds_until_a_quiz_of_its_tenant_is_dropped)
     cr_expect_null(wk_cache_get_list(c, T1, page, 42));
     wk_cache_destroy(&c);
 }
+
+Test(cache, a_tenant_seen_logging_is_remembered_until_everything_is_dropped)
+{
+    wk_cache_t *c = wk_cache_new(1 << 20);
+    cr_expect_not(wk_cache_tenant_logs(c, T1));
+    wk_cache_note_logs(c, T1);
+    wk_cache_drop(c, T1, Q1); /* a drop's mark keeps it */
+    cr_expect(wk_cache_tenant_logs(c, T1));
+    cr_expect_not(wk_cache_tenant_logs(c, T2));
+    wk_cache_drop(c, NULL, NULL); /* a new connection, perhaps another server: look again */
+    cr_expect_not(wk_cache_tenant_logs(c, T1));
+    wk_cache_destroy(&c);
+}
