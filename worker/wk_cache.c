@@ -10,8 +10,7 @@
 #include "common/mem.h"
 
 #define KEY_LEN      33 /* tenant, quiz id or list key, kind */
-#define KIND_QUIZ    0
-#define KIND_LIST    1
+#define KIND_QUIZ    0  /* the others are wk_cache_kind_t */
 #define MARK_BUCKETS 4096
 
 typedef struct entry {
@@ -30,7 +29,7 @@ typedef struct entry {
 typedef struct mark {
     uint8_t tenant[16];
     uint64_t epoch; /* of its last drop (0: none) */
-    bool logs;      /* its schema was seen logging its changes */
+    unsigned logs;  /* the tables seen logging their changes (WK_LOGS_*) */
     struct mark *chain;
 } mark_t;
 
@@ -200,19 +199,19 @@ static void s_set_mark(wk_cache_t *c, const uint8_t tenant[16])
     s_mark_of(c, tenant)->epoch = c->epoch;
 }
 
-bool wk_cache_tenant_logs(wk_cache_t *c, const uint8_t tenant[16])
+bool wk_cache_tenant_logs(wk_cache_t *c, const uint8_t tenant[16], unsigned tables)
 {
     pthread_mutex_lock(&c->lock);
     const mark_t *m = s_find_mark(c, tenant);
-    bool logs = m && m->logs;
+    bool logs = m && (m->logs & tables) == tables;
     pthread_mutex_unlock(&c->lock);
     return logs;
 }
 
-void wk_cache_note_logs(wk_cache_t *c, const uint8_t tenant[16])
+void wk_cache_note_logs(wk_cache_t *c, const uint8_t tenant[16], unsigned tables)
 {
     pthread_mutex_lock(&c->lock);
-    s_mark_of(c, tenant)->logs = true;
+    s_mark_of(c, tenant)->logs |= tables;
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -270,14 +269,14 @@ void wk_cache_put(wk_cache_t *c, uint64_t epoch, const wk_cache_fill_t *f)
     s_store(c, epoch, key, f->full ? 1 : 0, f, mem_strndup(f->doc, f->len));
 }
 
-void wk_cache_put_list(wk_cache_t *c, uint64_t epoch, const uint8_t tenant[16],
-                       const uint8_t list[16], uint32_t role_oid, const char *doc, size_t len)
+void wk_cache_put_doc(wk_cache_t *c, uint64_t epoch, wk_cache_kind_t kind, const uint8_t tenant[16],
+                      const uint8_t id[16], uint32_t role_oid, const char *doc, size_t len)
 {
     if (sizeof(entry_t) + len > c->budget)
         return;
     uint8_t key[KEY_LEN];
-    s_key(key, tenant, list, KIND_LIST);
-    /* A list's version is the epoch it was read in: it holds until the tenant's next drop. */
+    s_key(key, tenant, id, kind);
+    /* Its version is the epoch it was read in: a list holds until the tenant's next drop. */
     wk_cache_fill_t f = {.role_oid = role_oid, .version = (long long)epoch, .len = len};
     s_store(c, epoch, key, 0, &f, mem_strndup(doc, len));
 }
@@ -304,15 +303,16 @@ bool wk_cache_get(wk_cache_t *c, const uint8_t tenant[16], const uint8_t quiz[16
     return found;
 }
 
-char *wk_cache_get_list(wk_cache_t *c, const uint8_t tenant[16], const uint8_t list[16],
-                        uint32_t role_oid)
+char *wk_cache_get_doc(wk_cache_t *c, wk_cache_kind_t kind, const uint8_t tenant[16],
+                       const uint8_t id[16], uint32_t role_oid)
 {
     uint8_t key[KEY_LEN];
-    s_key(key, tenant, list, KIND_LIST);
+    s_key(key, tenant, id, kind);
     char *doc = NULL;
     pthread_mutex_lock(&c->lock);
     entry_t *e = *s_slot(c, key);
-    if (e && e->role_oid == role_oid && e->doc[0] && (uint64_t)e->version >= s_mark(c, tenant))
+    if (e && e->role_oid == role_oid && e->doc[0] &&
+        (kind != WK_CACHE_LIST || (uint64_t)e->version >= s_mark(c, tenant)))
         doc = mem_strndup(e->doc[0], e->len[0]);
     pthread_mutex_unlock(&c->lock);
     return doc;
@@ -323,11 +323,14 @@ void wk_cache_drop(wk_cache_t *c, const uint8_t *tenant, const uint8_t *quiz)
     pthread_mutex_lock(&c->lock);
     c->epoch++;
     if (tenant && quiz) {
-        uint8_t key[KEY_LEN];
-        s_key(key, tenant, quiz, KIND_QUIZ);
-        entry_t *e = *s_slot(c, key);
-        if (e)
-            s_remove(c, e);
+        static const int kinds[] = {KIND_QUIZ, WK_CACHE_USER}; /* the log's row ids */
+        for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+            uint8_t key[KEY_LEN];
+            s_key(key, tenant, quiz, kinds[i]);
+            entry_t *e = *s_slot(c, key);
+            if (e)
+                s_remove(c, e);
+        }
         s_set_mark(c, tenant); /* its lists may name the quiz: none read before holds */
     } else {
         for (entry_t *e = c->oldest, *next; e; e = next) {

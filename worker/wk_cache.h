@@ -52,21 +52,27 @@ typedef struct {
 bool wk_cache_get(wk_cache_t *cache, const uint8_t tenant[16], const uint8_t quiz[16],
                   const uint8_t user[16], bool admin, uint32_t role_oid, wk_cache_hit_t *hit);
 
-/* Keeps a page of the tenant's quiz list (list: a key of its parameters), read in epoch under
- * role_oid. Any later drop of one of the tenant's quizzes voids it. */
-void wk_cache_put_list(wk_cache_t *cache, uint64_t epoch, const uint8_t tenant[16],
-                       const uint8_t list[16], uint32_t role_oid, const char *doc, size_t len);
-/* That page (caller frees), if held, read under role_oid and not voided since; else NULL. */
-char *wk_cache_get_list(wk_cache_t *cache, const uint8_t tenant[16], const uint8_t list[16],
-                        uint32_t role_oid);
+/* Other documents: a page of a tenant's quiz list (id: a key of its parameters), void once any
+ * row of its tenant is dropped; a user (id: the user's), dropped with its id. */
+typedef enum { WK_CACHE_LIST = 1, WK_CACHE_USER = 2 } wk_cache_kind_t;
+/* Keeps one, read in epoch under role_oid (unless a drop happened since). */
+void wk_cache_put_doc(wk_cache_t *cache, uint64_t epoch, wk_cache_kind_t kind,
+                      const uint8_t tenant[16], const uint8_t id[16], uint32_t role_oid,
+                      const char *doc, size_t len);
+/* That document (caller frees), if held, read under role_oid and not void; else NULL. */
+char *wk_cache_get_doc(wk_cache_t *cache, wk_cache_kind_t kind, const uint8_t tenant[16],
+                       const uint8_t id[16], uint32_t role_oid);
 
-/* Whether the tenant's schema was seen logging its changes (the trigger of
- * sql/tenant/006_quiz_changes.sql, which no migration takes away): a fill then need not look. */
-bool wk_cache_tenant_logs(wk_cache_t *cache, const uint8_t tenant[16]);
-void wk_cache_note_logs(wk_cache_t *cache, const uint8_t tenant[16]);
+/* Whether the tenant's tables were seen logging their changes (the triggers of
+ * sql/tenant/006_quiz_changes.sql and 007_user_changes.sql, which no migration takes away): a
+ * fill then need not look. */
+#define WK_LOGS_QUIZZES 1u
+#define WK_LOGS_USERS   2u
+bool wk_cache_tenant_logs(wk_cache_t *cache, const uint8_t tenant[16], unsigned tables);
+void wk_cache_note_logs(wk_cache_t *cache, const uint8_t tenant[16], unsigned tables);
 
-/* Drops one quiz (and voids its tenant's lists), a whole tenant (quiz NULL), or everything
- * (tenant NULL). */
+/* Drops the quiz or user of that id (and voids its tenant's lists), a whole tenant (quiz NULL),
+ * or everything (tenant NULL). */
 void wk_cache_drop(wk_cache_t *cache, const uint8_t *tenant, const uint8_t *quiz);
 
 /* Entries and bytes held, for /metrics. */

@@ -34,6 +34,13 @@ typedef struct wk_coherence_tenant {
     bool member;       /* this shard's login may enter the role */
 } wk_coherence_tenant_t;
 
+/* The role oid a cached document of this tenant must have been read under, if the round found
+ * this shard's login still a member; 0: nothing of the tenant may come from the cache. */
+static inline uint32_t wk_coherence_oid(const wk_coherence_tenant_t *t)
+{
+    return t && t->member ? t->role_oid : 0;
+}
+
 /* Runs one round for these tenants. 0, or -1 when it failed: nothing may be answered from the
  * cache on the strength of it. */
 int wk_coherence_round(wk_coherence_t *co, wk_coherence_tenant_t *tenants, int n);

@@ -159,7 +159,7 @@ static void s_fill(wk_cache_t *cache, uint64_t epoch, const proto_request_t *req
         ident_uuid_parse(PQgetvalue(res, 0, 3), strlen(PQgetvalue(res, 0, 3)), author) == 0;
     if (PQgetisnull(res, 0, 4) || PQgetvalue(res, 0, 5)[0] != 't')
         return;
-    wk_cache_note_logs(cache, req->tenant);
+    wk_cache_note_logs(cache, req->tenant, WK_LOGS_QUIZZES);
     wk_cache_put(cache, epoch,
                  &(wk_cache_fill_t){.tenant = req->tenant,
                                     .quiz = req->params[0],
@@ -178,7 +178,7 @@ static int s_reply_view(wk_tx_t *tx, const proto_request_t *req, proto_reply_t *
     caller_t c;
     s_caller(req, &c);
     const char *v[3] = {c.quiz, c.admin, c.user};
-    bool look = cache && !wk_cache_tenant_logs(cache, req->tenant);
+    bool look = cache && !wk_cache_tenant_logs(cache, req->tenant, WK_LOGS_QUIZZES);
     PGresult *res = (last ? wk_tx_exec_last : wk_tx_exec)(
         tx, look ? QUIZ_VIEW_SQL(LOGS_LOOK) : QUIZ_VIEW_SQL(LOGS_KNOWN), 3, v);
     if (!res)
@@ -199,19 +199,10 @@ int wk_quiz_reply_full(wk_tx_t *tx, const proto_request_t *req, proto_reply_t *r
     return s_reply_view(tx, req, rep, status, last, NULL, 0);
 }
 
-/* The tenant role's oid as the validation round this request waited for found it
- * (ctx->checked), if this shard's login may still enter it; else 0: nothing may come from the
- * cache. A cached document is served only if read under the same role. */
-static uint32_t s_checked_oid(const wk_ctx_t *ctx)
-{
-    const wk_coherence_tenant_t *t = ctx->checked;
-    return t && t->member ? t->role_oid : 0;
-}
-
 /* The quiz from the cache. False: not held, ask the database. */
 static bool s_cached(const wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
 {
-    uint32_t oid = s_checked_oid(ctx);
+    uint32_t oid = wk_coherence_oid(ctx->checked);
     wk_cache_hit_t hit;
     if (!oid || req->nparams < 1 ||
         !wk_cache_get(ctx->cache, req->tenant, req->params[0], req->user_id,
@@ -339,8 +330,8 @@ void wk_quiz_list(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
     crypto_generichash(key, sizeof key, (const unsigned char *)what, strlen(what), NULL, 0);
     free(what);
     if (ctx->cache_only) {
-        uint32_t oid = s_checked_oid(ctx);
-        char *doc = oid ? wk_cache_get_list(ctx->cache, req->tenant, key, oid) : NULL;
+        uint32_t oid = wk_coherence_oid(ctx->checked);
+        char *doc = oid ? wk_cache_get_doc(ctx->cache, WK_CACHE_LIST, req->tenant, key, oid) : NULL;
         if (doc)
             wk_reply_body(rep, PROTO_STATUS_OK, doc);
         else
@@ -348,7 +339,7 @@ void wk_quiz_list(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
         return;
     }
     uint64_t epoch = ctx->cache ? wk_cache_epoch(ctx->cache) : 0;
-    bool look = ctx->cache && !wk_cache_tenant_logs(ctx->cache, req->tenant);
+    bool look = ctx->cache && !wk_cache_tenant_logs(ctx->cache, req->tenant, WK_LOGS_QUIZZES);
     wk_tx_t tx;
     PGresult *res =
         wk_read_run(ctx, req, rep, req->tenant,
@@ -357,10 +348,10 @@ void wk_quiz_list(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
         wk_reply_body(rep, PROTO_STATUS_OK, wk_page_json(res, &page));
         if (ctx->cache && PQntuples(res) > 0 && !PQgetisnull(res, 0, 3) &&
             PQgetvalue(res, 0, 4)[0] == 't') {
-            wk_cache_note_logs(ctx->cache, req->tenant);
-            wk_cache_put_list(ctx->cache, epoch, req->tenant, key,
-                              (uint32_t)strtoul(PQgetvalue(res, 0, 3), NULL, 10), rep->body,
-                              rep->body_len);
+            wk_cache_note_logs(ctx->cache, req->tenant, WK_LOGS_QUIZZES);
+            wk_cache_put_doc(ctx->cache, epoch, WK_CACHE_LIST, req->tenant, key,
+                             (uint32_t)strtoul(PQgetvalue(res, 0, 3), NULL, 10), rep->body,
+                             rep->body_len);
         }
     }
     PQclear(res);

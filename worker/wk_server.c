@@ -406,8 +406,8 @@ static bool s_take_request(server_t *s, wakes_t *w)
         zmq_msg_close(&body);
         return true;
     }
-    if ((op == PROTO_OP_QUIZ_GET || op == PROTO_OP_QUIZ_LIST) && s->cache && !s->draining &&
-        s->nparked < s->cfg->queue_max) {
+    if ((op == PROTO_OP_QUIZ_GET || op == PROTO_OP_QUIZ_LIST || op == PROTO_OP_USER_ME) &&
+        s->cache && !s->draining && s->nparked < s->cfg->queue_max) {
         queued_t *q = &s->parked[s->nparked++];
         *q = (queued_t){.id = id, .body = body, .at_us = clock_mono_us()};
         memcpy(q->tenant, tenant, 16);

@@ -70,6 +70,11 @@ json_t *reads_list(void *sock, const reads_caller_t *c, proto_status_t *st)
     return s_call(sock, c, PROTO_OP_QUIZ_LIST, NULL, st);
 }
 
+json_t *reads_me(void *sock, const reads_caller_t *c, proto_status_t *st)
+{
+    return s_call(sock, c, PROTO_OP_USER_ME, NULL, st);
+}
+
 void reads_expect_title(void *sock, const reads_caller_t *c, const char *quiz, const char *want,
                         const char *when)
 {

@@ -27,6 +27,8 @@ void *reads_worker(const qstack_t *s, void *zctx, int shard);
 json_t *reads_get(void *sock, const reads_caller_t *c, const char *quiz, proto_status_t *st);
 /* GET of the tenant's quiz list (first page) from that worker, the same way. */
 json_t *reads_list(void *sock, const reads_caller_t *c, proto_status_t *st);
+/* GET /api/users/me from that worker, the same way. */
+json_t *reads_me(void *sock, const reads_caller_t *c, proto_status_t *st);
 /* Expects the quiz's title from that worker to be want (asserts a 200); when says which step. */
 void reads_expect_title(void *sock, const reads_caller_t *c, const char *quiz, const char *want,
                         const char *when);

@@ -377,3 +377,53 @@ Test(reads, a_tenant_moved_away_is_not_served_by_the_old_shards_memory)
     zmq_close(old);
     zmq_ctx_term(ctx);
 }
+
+/* The caller's username as GET /api/users/me from worker w gives it (asserts a 200). */
+static void s_expect_username(void *w, const reads_caller_t *c, const char *want, const char *when)
+{
+    proto_status_t st;
+    json_t *me = reads_me(w, c, &st);
+    cr_assert_eq(st, PROTO_STATUS_OK, "%s: status %d", when, st);
+    const char *name = json_string_value(json_object_get(me, "username"));
+    cr_expect(name && strcmp(name, want) == 0, "%s: username %s, want %s", when,
+              name ? name : "(none)", want);
+    json_decref(me);
+}
+
+Test(reads, the_callers_own_user_comes_from_memory_until_it_changes)
+{
+    api_tenant_t t;
+    api_tenant(&S, &t);
+    char member_id[37], member_token[1024], sql[300];
+    api_user(&S, &t, "me@org.example", "member", member_id, member_token);
+    void *ctx = zmq_ctx_new();
+    void *w = reads_worker(&S, ctx, t.shard);
+    reads_caller_t member = reads_caller(&t, member_id, PROTO_ROLE_MEMBER, member_token);
+    proto_status_t st;
+    json_t *me = reads_me(w, &member, &st);
+    cr_assert_eq(st, PROTO_STATUS_OK);
+    char name[64];
+    snprintf(name, sizeof name, "%s", json_string_value(json_object_get(me, "username")));
+    cr_expect_str_eq(json_string_value(json_object_get(me, "id")), member_id);
+    json_decref(me);
+
+    PGconn *lock = db_lock_users(t.id); /* no reader of users gets past this */
+    s_expect_username(w, &member, name, "from memory");
+    db_unlock(lock);
+
+    uint8_t u[16];
+    char schema[IDENT_SCHEMA_LEN + 1];
+    cr_assert_eq(ident_uuid_parse(t.id, strlen(t.id), u), 0);
+    ident_schema_name(u, schema);
+    snprintf(sql, sizeof sql, "UPDATE %s.users SET username = 'renamed' WHERE id = '%s'", schema,
+             member_id);
+    cr_assert_eq(db_exec(sql), 0);
+    s_expect_username(w, &member, "renamed", "after a change made in SQL");
+    /* Through the API, on either worker's side of it: the same. */
+    char path[128];
+    snprintf(path, sizeof path, "/api/users/%s", member_id);
+    cr_assert_eq(api_status(&S, "PATCH", path, t.id, t.token, "{\"username\":\"again\"}"), 200);
+    s_expect_username(w, &member, "again", "after a change through the API");
+    zmq_close(w);
+    zmq_ctx_term(ctx);
+}

@@ -147,35 +147,37 @@ Test(cache, a_list_holds_until_a_quiz_of_its_tenant_is_dropped)
 {
     wk_cache_t *c = wk_cache_new(1 << 20);
     static const uint8_t page[16] = {7};
-    wk_cache_put_list(c, wk_cache_epoch(c), T1, page, 42, "page", 4);
-    wk_cache_put_list(c, wk_cache_epoch(c), T2, page, 42, "other", 5);
-    char *got = wk_cache_get_list(c, T1, page, 42);
+    wk_cache_put_doc(c, wk_cache_epoch(c), WK_CACHE_LIST, T1, page, 42, "page", 4);
+    wk_cache_put_doc(c, wk_cache_epoch(c), WK_CACHE_LIST, T2, page, 42, "other", 5);
+    char *got = wk_cache_get_doc(c, WK_CACHE_LIST, T1, page, 42);
     cr_assert(got && strcmp(got, "page") == 0);
     free(got);
-    cr_expect_null(wk_cache_get_list(c, T1, page, 43), "read under another role");
+    cr_expect_null(wk_cache_get_doc(c, WK_CACHE_LIST, T1, page, 43), "read under another role");
     wk_cache_drop(c, T1, Q2); /* a quiz the cache did not even hold */
-    cr_expect_null(wk_cache_get_list(c, T1, page, 42), "a list outlived a change of its tenant");
-    got = wk_cache_get_list(c, T2, page, 42);
+    cr_expect_null(wk_cache_get_doc(c, WK_CACHE_LIST, T1, page, 42),
+                   "a list outlived a change of its tenant");
+    got = wk_cache_get_doc(c, WK_CACHE_LIST, T2, page, 42);
     cr_expect(got && strcmp(got, "other") == 0, "another tenant's list was voided");
     free(got);
-    wk_cache_put_list(c, wk_cache_epoch(c), T1, page, 42, "again", 5); /* read after the drop */
-    got = wk_cache_get_list(c, T1, page, 42);
+    wk_cache_put_doc(c, wk_cache_epoch(c), WK_CACHE_LIST, T1, page, 42, "again",
+                     5); /* read after the drop */
+    got = wk_cache_get_doc(c, WK_CACHE_LIST, T1, page, 42);
     cr_expect(got && strcmp(got, "again") == 0);
     free(got);
     wk_cache_drop(c, NULL, NULL);
-    cr_expect_null(wk_cache_get_list(c, T1, page, 42));
+    cr_expect_null(wk_cache_get_doc(c, WK_CACHE_LIST, T1, page, 42));
     wk_cache_destroy(&c);
 }
 
 Test(cache, a_tenant_seen_logging_is_remembered_until_everything_is_dropped)
 {
     wk_cache_t *c = wk_cache_new(1 << 20);
-    cr_expect_not(wk_cache_tenant_logs(c, T1));
-    wk_cache_note_logs(c, T1);
+    cr_expect_not(wk_cache_tenant_logs(c, T1, WK_LOGS_QUIZZES));
+    wk_cache_note_logs(c, T1, WK_LOGS_QUIZZES);
     wk_cache_drop(c, T1, Q1); /* a drop's mark keeps it */
-    cr_expect(wk_cache_tenant_logs(c, T1));
-    cr_expect_not(wk_cache_tenant_logs(c, T2));
+    cr_expect(wk_cache_tenant_logs(c, T1, WK_LOGS_QUIZZES));
+    cr_expect_not(wk_cache_tenant_logs(c, T2, WK_LOGS_QUIZZES));
     wk_cache_drop(c, NULL, NULL); /* a new connection, perhaps another server: look again */
-    cr_expect_not(wk_cache_tenant_logs(c, T1));
+    cr_expect_not(wk_cache_tenant_logs(c, T1, WK_LOGS_QUIZZES));
     wk_cache_destroy(&c);
 }
