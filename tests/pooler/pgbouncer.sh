@@ -51,6 +51,13 @@ INI
     (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
     sleep 0.1
   done
+  # Something else may answer on the port (the daemon then could not bind it and exited): only
+  # a running PgBouncer that says it listens counts, else the caller tries another port.
+  sleep 0.2
+  if ! { [ -f "$dir/pgbouncer.pid" ] && kill -0 "$(cat "$dir/pgbouncer.pid")" 2>/dev/null &&
+         grep -q "listening on 127.0.0.1:$port" "$dir/pgbouncer.log"; }; then
+    cat "$dir/pgbouncer.log" >&2; exit 1
+  fi
   echo "postgresql://quiz@127.0.0.1:$port/quiz?sslmode=require"
   ;;
 stop)
