@@ -59,9 +59,8 @@
 #define THREADS_MAX 128 /* ordinary (up to 64) and password threads (up to 16) */
 #define SHARE_SCAN  64  /* queued requests looked at for one whose tenant is under its share */
 #define ACTIVE_MS   20  /* a tenant that asked this recently is active: the others leave it room */
-#define CACHE_TENANT_MAX                                                     \
-    16 /* a tenant's reads in one validation round (and enough to start one) \
-        */
+/* A tenant's reads in one validation round, and as many waiting start one at once. */
+#define CACHE_TENANT_MAX 16
 
 typedef struct server server_t;
 
