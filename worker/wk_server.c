@@ -122,8 +122,9 @@ struct server {
     wk_cache_t *cache;
     queued_t *parked; /* up to cfg->queue_max */
     int nparked;
-    bool cache_asleep; /* the cache thread waits on cache_wake */
-    bool cache_busy;   /* it holds a batch */
+    bool cache_asleep;       /* the cache thread waits on cache_wake */
+    bool cache_busy;         /* it holds a batch */
+    uint64_t cache_since_ms; /* clock_mono_us()/1000 when it took that batch */
     sem_t cache_wake;
     pthread_t cache_tid;
 };
@@ -695,6 +696,7 @@ static void *s_cache_main(void *arg)
         last_round_us = clock_mono_us();
         int n = s_take_parked(s, batch);
         s->cache_busy = true;
+        s->cache_since_ms = clock_mono_us() / 1000;
         pthread_mutex_unlock(&s->lock);
 
         int nt = s_batch_tenants(batch, n, tenants);
@@ -895,9 +897,11 @@ static int s_sleep(server_t *s, long timeout)
     return ready;
 }
 
-/* Whether a database thread has been on one request for longer than stall_ms: a query can take
- * no longer than its deadline (statement_timeout), so such a thread waits on something that
- * will not answer (a hung connection, a wedged lock). Logged once per episode. Under the mutex. */
+/* Whether a database thread has been on one request, or the cache thread on one round, for
+ * longer than stall_ms: a query can take no longer than its deadline (statement_timeout; a
+ * round, 1 s), so such a thread waits on something that will not answer (a hung connection, a
+ * wedged lock, a connect to a host that never answers). Logged once per episode. Under the
+ * mutex. */
 static bool s_check_stalled(server_t *s)
 {
     uint64_t now = clock_mono_us() / 1000, oldest = 0;
@@ -909,8 +913,13 @@ static bool s_check_stalled(server_t *s)
             which = i;
         }
     }
-    bool stalled = which >= 0 && oldest > (uint64_t)s->cfg->stall_ms;
-    if (stalled && !s->stalled)
+    bool cache_stalled = s->cache_busy && now - s->cache_since_ms > (uint64_t)s->cfg->stall_ms;
+    bool stalled = cache_stalled || (which >= 0 && oldest > (uint64_t)s->cfg->stall_ms);
+    if (stalled && !s->stalled && cache_stalled)
+        log_error("the cache thread has been on one validation round for %llu ms: stalled; the"
+                  " watchdog is no longer fed and /healthz answers 503",
+                  (unsigned long long)(now - s->cache_since_ms));
+    else if (stalled && !s->stalled)
         log_error("database thread %d has been on one request for %llu ms: stalled; the watchdog"
                   " is no longer fed and /healthz answers 503",
                   which, (unsigned long long)oldest);

@@ -83,3 +83,38 @@ Test(change_log, is_pruned_and_a_cache_left_unchecked_longer_starts_afresh)
     zmq_close(w);
     zmq_ctx_term(ctx);
 }
+
+Test(change_log, a_round_that_cannot_read_the_log_leaves_reads_to_the_database)
+{
+    api_tenant_t t;
+    api_tenant(&S, &t);
+    char member_id[37], member_token[1024], quiz[37];
+    api_user(&S, &t, "locked@org.example", "member", member_id, member_token);
+    http_resp_t r;
+    cr_assert_eq(api_call(&S, &r, "POST", "/api/quizzes", t.id, t.token, "{\"title\":\"Q\"}", NULL),
+                 201);
+    api_field(&r, "id", quiz, sizeof quiz);
+    http_resp_clear(&r);
+    void *ctx = zmq_ctx_new();
+    void *w = reads_worker(&S, ctx, t.shard);
+    reads_caller_t member = reads_caller(&t, member_id, PROTO_ROLE_MEMBER, member_token);
+    reads_expect_title(w, &member, quiz, "Q", "cached");
+    /* No round can read the log while this lock is held: each gives up after a second and the
+       reads go to the database, answered all the same. */
+    PGconn *lock = db_begin("LOCK TABLE quiz.quiz_changes IN ACCESS EXCLUSIVE MODE");
+    uint64_t start = clock_now_ms();
+    reads_expect_title(w, &member, quiz, "Q", "while the log is locked");
+    uint64_t took = clock_now_ms() - start;
+    cr_expect_geq(took, 900, "answered in %llu ms: the round did not wait for the log",
+                  (unsigned long long)took);
+    cr_expect_lt(took, 4000, "answered in %llu ms", (unsigned long long)took);
+    db_unlock(lock);
+    /* The round's connection was closed: the cache starts afresh, and still never stale. */
+    char path[128];
+    snprintf(path, sizeof path, "/api/quizzes/%s", quiz);
+    cr_assert_eq(api_status(&S, "PATCH", path, t.id, t.token, "{\"title\":\"after\"}"), 200);
+    reads_expect_title(w, &member, quiz, "after", "after the lock");
+    reads_expect_title(w, &member, quiz, "after", "from memory again");
+    zmq_close(w);
+    zmq_ctx_term(ctx);
+}
