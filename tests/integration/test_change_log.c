@@ -40,6 +40,16 @@ static long s_log_rows(const api_tenant_t *t)
     return n;
 }
 
+/* A new quiz of tenant t titled "Q"; its id into id. */
+static void s_quiz(const api_tenant_t *t, char id[37])
+{
+    http_resp_t r;
+    cr_assert_eq(
+        api_call(&S, &r, "POST", "/api/quizzes", t->id, t->token, "{\"title\":\"Q\"}", NULL), 201);
+    api_field(&r, "id", id, 37);
+    http_resp_clear(&r);
+}
+
 Test(change_log, is_pruned_and_a_cache_left_unchecked_longer_starts_afresh)
 {
     api_tenant_t t;
@@ -47,11 +57,7 @@ Test(change_log, is_pruned_and_a_cache_left_unchecked_longer_starts_afresh)
     char member_id[37], member_token[1024], quiz[37], sql[400], table[IDENT_SCHEMA_LEN + 16],
         path[128];
     api_user(&S, &t, "pruned@org.example", "member", member_id, member_token);
-    http_resp_t r;
-    cr_assert_eq(api_call(&S, &r, "POST", "/api/quizzes", t.id, t.token, "{\"title\":\"Q\"}", NULL),
-                 201);
-    api_field(&r, "id", quiz, sizeof quiz);
-    http_resp_clear(&r);
+    s_quiz(&t, quiz);
     snprintf(path, sizeof path, "/api/quizzes/%s", quiz);
     for (int i = 0; i < 3; i++)
         cr_assert_eq(api_status(&S, "PATCH", path, t.id, t.token, "{\"title\":\"changed\"}"), 200);
@@ -90,11 +96,7 @@ Test(change_log, a_round_that_cannot_read_the_log_leaves_reads_to_the_database)
     api_tenant(&S, &t);
     char member_id[37], member_token[1024], quiz[37];
     api_user(&S, &t, "locked@org.example", "member", member_id, member_token);
-    http_resp_t r;
-    cr_assert_eq(api_call(&S, &r, "POST", "/api/quizzes", t.id, t.token, "{\"title\":\"Q\"}", NULL),
-                 201);
-    api_field(&r, "id", quiz, sizeof quiz);
-    http_resp_clear(&r);
+    s_quiz(&t, quiz);
     void *ctx = zmq_ctx_new();
     void *w = reads_worker(&S, ctx, t.shard);
     reads_caller_t member = reads_caller(&t, member_id, PROTO_ROLE_MEMBER, member_token);
