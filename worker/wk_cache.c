@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/mem.h"
+#include "common/shard.h"
 
 #define KEY_LEN      33 /* tenant, quiz id or list key, kind */
 #define KIND_QUIZ    0  /* the others are wk_cache_kind_t */
@@ -43,21 +44,15 @@ struct wk_cache {
     entry_t *oldest, *newest;
 };
 
-/* FNV-1a over the key: ids are random, any mix will do. */
+/* The placement hash of the tenant and of the item id, and the kind. */
 static size_t s_hash(const uint8_t key[KEY_LEN])
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (int i = 0; i < KEY_LEN; i++)
-        h = (h ^ key[i]) * 1099511628211ULL;
-    return (size_t)h;
+    return (size_t)(shard_hash(key) ^ (shard_hash(key + 16) + key[32]));
 }
 
 static size_t s_hash_tenant(const uint8_t tenant[16])
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (int i = 0; i < 16; i++)
-        h = (h ^ tenant[i]) * 1099511628211ULL;
-    return (size_t)h & (MARK_BUCKETS - 1);
+    return (size_t)shard_hash(tenant) & (MARK_BUCKETS - 1);
 }
 
 static size_t s_entry_bytes(const entry_t *e)
