@@ -163,15 +163,12 @@ static void s_apply(wk_coherence_t *co, PGresult *res, wk_coherence_tenant_t *te
                 ident_uuid_parse(PQgetvalue(res, r, 3), strlen(PQgetvalue(res, r, 3)), quiz) == 0;
             wk_cache_drop(co->cache, tenant, one ? quiz : NULL);
         } else if (kind[0] == 't') {
-            char name[IDENT_SCHEMA_LEN + 1];
-            for (int i = 0; i < n; i++) {
-                ident_schema_name(tenants[i].tenant, name);
-                if (strcmp(name, a) != 0)
-                    continue;
-                tenants[i].role_oid =
-                    PQgetisnull(res, r, 2) ? 0 : (uint32_t)strtoul(PQgetvalue(res, r, 2), NULL, 10);
-                tenants[i].member = PQgetvalue(res, r, 3)[0] == 't';
-            }
+            long i = strtol(a, NULL, 10) - 1; /* its place in the roles asked about */
+            if (i < 0 || i >= n)
+                continue;
+            tenants[i].role_oid =
+                PQgetisnull(res, r, 2) ? 0 : (uint32_t)strtoul(PQgetvalue(res, r, 2), NULL, 10);
+            tenants[i].member = PQgetvalue(res, r, 3)[0] == 't';
         }
     }
     qsort(ids, (size_t)nids, sizeof *ids, s_cmp_id);

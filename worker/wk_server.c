@@ -79,12 +79,14 @@ typedef struct {
     uint8_t tenant[16];      /* the tenant of its request (all zero: none, or idle) */
 } wk_thread_t;
 
-/* A request waiting for a thread of its lane. */
+/* A request waiting for a thread of its lane, or parked for the cache. */
 typedef struct {
     zmq_msg_t id;
     zmq_msg_t body;
     uint64_t at_us; /* when it arrived (clock_mono_us) */
     uint8_t tenant[16];
+    uint8_t request_id[16]; /* parked only: what a miss is admitted with (s_admit) */
+    int op;
 } queued_t;
 
 typedef struct {
@@ -123,8 +125,7 @@ struct server {
     queued_t *parked; /* up to cfg->queue_max */
     int nparked;
     bool cache_asleep;       /* the cache thread waits on cache_wake */
-    bool cache_busy;         /* it holds a batch */
-    uint64_t cache_since_ms; /* clock_mono_us()/1000 when it took that batch */
+    uint64_t cache_since_ms; /* clock_mono_us()/1000 when it took its batch; 0: it holds none */
     sem_t cache_wake;
     pthread_t cache_tid;
 };
@@ -409,8 +410,9 @@ static bool s_take_request(server_t *s, wakes_t *w)
     if ((op == PROTO_OP_QUIZ_GET || op == PROTO_OP_QUIZ_LIST || op == PROTO_OP_USER_ME) &&
         s->cache && !s->draining && s->nparked < s->cfg->queue_max) {
         queued_t *q = &s->parked[s->nparked++];
-        *q = (queued_t){.id = id, .body = body, .at_us = clock_mono_us()};
+        *q = (queued_t){.id = id, .body = body, .at_us = clock_mono_us(), .op = op};
         memcpy(q->tenant, tenant, 16);
+        memcpy(q->request_id, request_id, 16);
         w->cache = w->cache || s->cache_asleep;
         s->cache_asleep = false;
         return true;
@@ -467,7 +469,7 @@ static void s_thread_done(server_t *s, wk_thread_t *t, bool replied, wakes_t *w)
 
 static bool s_all_idle(const server_t *s)
 {
-    if (s->nparked > 0 || s->cache_busy)
+    if (s->nparked > 0 || s->cache_since_ms)
         return false;
     for (int l = 0; l < 2; l++)
         if (s->lanes[l].nidle < s->lanes[l].nthreads || s->lanes[l].count > 0)
@@ -584,19 +586,19 @@ typedef struct {
 
 /* Takes the parked reads for a round, at most CACHE_TENANT_MAX of each tenant: the rest wait
  * for the next, so a tenant's flood of reads makes a neighbour's wait one short round, not a
- * batch of the flood. Under the mutex; how many into batch. */
-static int s_take_parked(server_t *s, queued_t *batch)
+ * batch of the flood. The round's tenants, each once, into tenants (taken: as many counts, the
+ * caller's scratch); how many into *nt. Under the mutex; how many reads into batch. */
+static int s_take_parked(server_t *s, queued_t *batch, wk_coherence_tenant_t *tenants, int *taken,
+                         int *nt)
 {
-    uint8_t(*seen)[16] = mem_alloc(sizeof *seen * (size_t)s->nparked);
-    int *taken = mem_alloc(sizeof *taken * (size_t)s->nparked);
     int nseen = 0, n = 0, kept = 0;
     for (int i = 0; i < s->nparked; i++) {
         queued_t *q = &s->parked[i];
         int j = 0;
-        while (j < nseen && memcmp(seen[j], q->tenant, 16) != 0)
+        while (j < nseen && memcmp(tenants[j].tenant, q->tenant, 16) != 0)
             j++;
-        if (j == nseen) {
-            memcpy(seen[nseen], q->tenant, 16);
+        if (j == nseen) { /* a tenant's first read is always taken: each one is in the round */
+            memcpy(tenants[nseen].tenant, q->tenant, 16);
             taken[nseen++] = 0;
         }
         if (taken[j] < CACHE_TENANT_MAX) {
@@ -609,23 +611,8 @@ static int s_take_parked(server_t *s, queued_t *batch)
         }
     }
     s->nparked = kept;
-    free(seen);
-    free(taken);
+    *nt = nseen;
     return n;
-}
-
-/* The tenants of a batch, each once. */
-static int s_batch_tenants(const queued_t *batch, int n, wk_coherence_tenant_t *tenants)
-{
-    int nt = 0;
-    for (int i = 0; i < n; i++) {
-        int j = 0;
-        while (j < nt && memcmp(tenants[j].tenant, batch[i].tenant, 16) != 0)
-            j++;
-        if (j == nt)
-            memcpy(tenants[nt++].tenant, batch[i].tenant, 16);
-    }
-    return nt;
 }
 
 /* Answers a batch after its round (validated: the round succeeded) outside the mutex. */
@@ -671,6 +658,7 @@ static void *s_cache_main(void *arg)
     queued_t *batch = mem_alloc(sizeof *batch * (size_t)cfg->queue_max);
     cached_t *out = mem_alloc(sizeof *out * (size_t)cfg->queue_max);
     wk_coherence_tenant_t *tenants = mem_alloc(sizeof *tenants * (size_t)cfg->queue_max);
+    int *taken = mem_alloc(sizeof *taken * (size_t)cfg->queue_max);
     unsigned long long rounds = 0, reads = 0, hit_total = 0;
     uint64_t last_round_us = 0;
     pthread_mutex_lock(&s->lock);
@@ -694,19 +682,20 @@ static void *s_cache_main(void *arg)
             pthread_mutex_lock(&s->lock);
         }
         last_round_us = clock_mono_us();
-        int n = s_take_parked(s, batch);
-        s->cache_busy = true;
+        int nt;
+        int n = s_take_parked(s, batch, tenants, taken, &nt);
         s->cache_since_ms = clock_mono_us() / 1000;
         pthread_mutex_unlock(&s->lock);
 
-        int nt = s_batch_tenants(batch, n, tenants);
         bool validated = wk_coherence_round(co, tenants, nt) == 0;
         s_answer_batch(&ctx, batch, n, tenants, nt, validated, out);
 
         wakes_t w = {.nposts = 0};
+        int hits = 0;
         pthread_mutex_lock(&s->lock);
         for (int i = 0; i < n; i++) {
             if (out[i].reply) {
+                hits++;
                 zmq_msg_t msg;
                 zmq_msg_init_data(&msg, out[i].reply, out[i].len, s_free_buf, NULL);
                 zmq_msg_send(&batch[i].id, s->frontend, ZMQ_SNDMORE);
@@ -716,18 +705,13 @@ static void *s_cache_main(void *arg)
                 zmq_msg_close(&batch[i].id);
                 zmq_msg_close(&batch[i].body);
             } else {
-                uint8_t request_id[16], tenant[16];
-                int op = proto_request_peek(zmq_msg_data(&batch[i].body),
-                                            zmq_msg_size(&batch[i].body), request_id, tenant);
-                s_admit(s, op, &batch[i].id, &batch[i].body, request_id, tenant, true, &w);
+                queued_t *q = &batch[i];
+                s_admit(s, q->op, &q->id, &q->body, q->request_id, q->tenant, true, &w);
             }
         }
-        s->cache_busy = false;
+        s->cache_since_ms = 0;
         s_thread_take_ready(s, &w);
         pthread_mutex_unlock(&s->lock);
-        int hits = 0;
-        for (int i = 0; i < n; i++)
-            hits += out[i].reply != NULL;
         size_t entries, bytes;
         wk_cache_size(s->cache, &entries, &bytes);
         wk_metrics_cache_round(validated, n, hits, entries, bytes);
@@ -744,6 +728,7 @@ static void *s_cache_main(void *arg)
     free(batch);
     free(out);
     free(tenants);
+    free(taken);
     wk_coherence_destroy(&co);
     return NULL;
 }
@@ -913,7 +898,7 @@ static bool s_check_stalled(server_t *s)
             which = i;
         }
     }
-    bool cache_stalled = s->cache_busy && now - s->cache_since_ms > (uint64_t)s->cfg->stall_ms;
+    bool cache_stalled = s->cache_since_ms && now - s->cache_since_ms > (uint64_t)s->cfg->stall_ms;
     bool stalled = cache_stalled || (which >= 0 && oldest > (uint64_t)s->cfg->stall_ms);
     if (stalled && !s->stalled && cache_stalled)
         log_error("the cache thread has been on one validation round for %llu ms: stalled; the"

@@ -15,8 +15,9 @@ CREATE INDEX quiz_changes_xid_idx ON quiz.quiz_changes (xid);
 
 -- One validation round, in one snapshot: its xmin ('x', a), the log rows from `since` on ('c': id,
 -- tenant, row_id or NULL), and for each role name given whether the caller (a shard's login) may
--- still enter it ('t': name, oid or NULL when there is no such role, 'true'/'false'). PL/pgSQL so
--- that each server session plans it once: the round is the cache's whole cost to the database.
+-- still enter it ('t': its place in roles from 1, oid or NULL when there is no such role,
+-- 'true'/'false'). PL/pgSQL so that each server session plans it once: the round is the cache's
+-- whole cost to the database.
 CREATE FUNCTION quiz.cache_round(since xid8, roles text[])
 RETURNS TABLE (kind text, a text, b text, c text) LANGUAGE plpgsql AS $$
 BEGIN
@@ -26,9 +27,9 @@ BEGIN
         SELECT 'c', q.id::text, q.tenant::text, q.row_id::text FROM quiz.quiz_changes q
          WHERE q.xid >= since
         UNION ALL
-        SELECT 't', r, to_regrole(r)::oid::text,
-               CASE WHEN to_regrole(r) IS NOT NULL THEN pg_has_role(r, 'MEMBER')::text END
-          FROM unnest(roles) r;
+        SELECT 't', u.i::text, to_regrole(u.r)::oid::text,
+               CASE WHEN to_regrole(u.r) IS NOT NULL THEN pg_has_role(u.r, 'MEMBER')::text END
+          FROM unnest(roles) WITH ORDINALITY AS u(r, i);
 END $$;
 
 -- AFTER each statement on a tenant's quizzes or users (sql/tenant/006_quiz_changes.sql,
