@@ -19,20 +19,11 @@
 #include "worker/wk_read.h"
 #include "worker/wk_reply.h"
 
-/* Columns a read the cache may keep adds: the tenant role's oid and whether the tenant's quizzes
- * log their changes (the trigger of sql/tenant/006_quiz_changes.sql: a tenant not yet migrated
- * to it is never cached). */
-#define CACHE_CHECK_COLUMNS(logs) " to_regrole(current_schema())::oid, " logs
-#define LOGS_LOOK                                                            \
-    "EXISTS (SELECT FROM pg_trigger WHERE tgrelid = 'quizzes'::regclass AND" \
-    " tgname = 'quizzes_changed_truncate')"
-#define LOGS_KNOWN "true" /* seen before (wk_cache_tenant_logs), or no cache to keep it */
-
 /* The quiz as the caller may see it ($1 quiz, $2 admin, $3 user), with the columns above. */
 /* clang-format off */
 #define QUIZ_VIEW_SQL(logs)                                                                     \
     "SELECT CASE WHEN f.author_view THEN doc_full ELSE doc_member END, version, f.author_view," \
-    " author_id," CACHE_CHECK_COLUMNS(logs) " FROM quizzes,"                                    \
+    " author_id," WK_CACHE_COLUMNS(logs) " FROM quizzes,"                                    \
     " LATERAL (SELECT $2::boolean OR coalesce(author_id = $3::uuid, false) AS author_view) f"   \
     " WHERE id = $1"
 /* clang-format on */
@@ -43,7 +34,7 @@
 /* clang-format off */
 #define QUIZ_LIST_SQL(logs)                                                       \
     "SELECT q.doc_summary," WK_PAGE_KEYS("q.created_at", "q.id") ","              \
-    CACHE_CHECK_COLUMNS(logs)                                                     \
+    WK_CACHE_COLUMNS(logs)                                                     \
     " FROM quizzes q WHERE ($4::uuid IS NULL OR q.author_id = $4::uuid)"          \
     " AND ($5::text IS NULL OR"                                                   \
     "  to_tsvector('simple', q.title) @@ plainto_tsquery('simple', $5))"          \
@@ -150,21 +141,21 @@ int wk_quiz_touch(wk_tx_t *tx, const proto_request_t *req, proto_reply_t *rep)
 
 /* Keeps the view just read in the cache, if the tenant's schema logs its changes (the trigger
  * of sql/tenant/006_quiz_changes.sql: a tenant not yet migrated to it is never cached). */
-static void s_fill(wk_cache_t *cache, uint64_t epoch, const proto_request_t *req,
+static void s_fill(const wk_ctx_t *ctx, uint64_t epoch, const proto_request_t *req,
                    const PGresult *res)
 {
+    uint32_t oid = wk_read_keepable(ctx, req, res, 4, WK_LOGS_QUIZZES);
+    if (!oid)
+        return;
     uint8_t author[16];
     bool has_author =
         !PQgetisnull(res, 0, 3) &&
         ident_uuid_parse(PQgetvalue(res, 0, 3), strlen(PQgetvalue(res, 0, 3)), author) == 0;
-    if (PQgetisnull(res, 0, 4) || PQgetvalue(res, 0, 5)[0] != 't')
-        return;
-    wk_cache_note_logs(cache, req->tenant, WK_LOGS_QUIZZES);
-    wk_cache_put(cache, epoch,
+    wk_cache_put(ctx->cache, epoch,
                  &(wk_cache_fill_t){.tenant = req->tenant,
                                     .quiz = req->params[0],
                                     .author = has_author ? author : NULL,
-                                    .role_oid = (uint32_t)strtoul(PQgetvalue(res, 0, 4), NULL, 10),
+                                    .role_oid = oid,
                                     .version = strtoll(PQgetvalue(res, 0, 1), NULL, 10),
                                     .full = PQgetvalue(res, 0, 2)[0] == 't',
                                     .doc = PQgetvalue(res, 0, 0),
@@ -173,21 +164,21 @@ static void s_fill(wk_cache_t *cache, uint64_t epoch, const proto_request_t *req
 
 /* The quiz as the caller may see it; kept in cache (if not NULL) as of epoch. */
 static int s_reply_view(wk_tx_t *tx, const proto_request_t *req, proto_reply_t *rep,
-                        proto_status_t status, bool last, wk_cache_t *cache, uint64_t epoch)
+                        proto_status_t status, bool last, const wk_ctx_t *keep, uint64_t epoch)
 {
     caller_t c;
     s_caller(req, &c);
     const char *v[3] = {c.quiz, c.admin, c.user};
-    bool look = cache && !wk_cache_tenant_logs(cache, req->tenant, WK_LOGS_QUIZZES);
+    bool look = keep && wk_read_must_look(keep, req, WK_LOGS_QUIZZES);
     PGresult *res = (last ? wk_tx_exec_last : wk_tx_exec)(
-        tx, look ? QUIZ_VIEW_SQL(LOGS_LOOK) : QUIZ_VIEW_SQL(LOGS_KNOWN), 3, v);
+        tx, look ? QUIZ_VIEW_SQL(WK_CACHE_LOOK("quizzes")) : QUIZ_VIEW_SQL("true"), 3, v);
     if (!res)
         return -1;
     wk_reply_row(rep, status, res, "quiz not found");
     if (PQntuples(res) == 1) {
         s_etag(rep, PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2)[0] == 't');
-        if (cache && req->nparams > 0)
-            s_fill(cache, epoch, req, res);
+        if (keep && req->nparams > 0)
+            s_fill(keep, epoch, req, res);
     }
     PQclear(res);
     return 0;
@@ -244,7 +235,7 @@ void wk_quiz_get(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
     uint64_t epoch = ctx->cache ? wk_cache_epoch(ctx->cache) : 0;
     wk_tx_t tx;
     if (wk_tx_begin(&tx, ctx->db, req->tenant, req->deadline_ms) < 0 ||
-        s_reply_view(&tx, req, rep, PROTO_STATUS_OK, true, ctx->cache, epoch) < 0)
+        s_reply_view(&tx, req, rep, PROTO_STATUS_OK, true, ctx->cache ? ctx : NULL, epoch) < 0)
         wk_reply_tx_error(rep, &tx);
     wk_tx_end(&tx);
     s_not_modified(req, rep);
@@ -330,29 +321,18 @@ void wk_quiz_list(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
     crypto_generichash(key, sizeof key, (const unsigned char *)what, strlen(what), NULL, 0);
     free(what);
     if (ctx->cache_only) {
-        uint32_t oid = wk_coherence_oid(ctx->checked);
-        char *doc = oid ? wk_cache_get_doc(ctx->cache, WK_CACHE_LIST, req->tenant, key, oid) : NULL;
-        if (doc)
-            wk_reply_body(rep, PROTO_STATUS_OK, doc);
-        else
-            ctx->missed = true;
+        wk_read_cached(ctx, rep, WK_CACHE_LIST, req->tenant, key);
         return;
     }
     uint64_t epoch = ctx->cache ? wk_cache_epoch(ctx->cache) : 0;
-    bool look = ctx->cache && !wk_cache_tenant_logs(ctx->cache, req->tenant, WK_LOGS_QUIZZES);
+    bool look = wk_read_must_look(ctx, req, WK_LOGS_QUIZZES);
     wk_tx_t tx;
-    PGresult *res =
-        wk_read_run(ctx, req, rep, req->tenant,
-                    look ? QUIZ_LIST_SQL(LOGS_LOOK) : QUIZ_LIST_SQL(LOGS_KNOWN), 5, v, &tx);
+    PGresult *res = wk_read_run(
+        ctx, req, rep, req->tenant,
+        look ? QUIZ_LIST_SQL(WK_CACHE_LOOK("quizzes")) : QUIZ_LIST_SQL("true"), 5, v, &tx);
     if (res) {
         wk_reply_body(rep, PROTO_STATUS_OK, wk_page_json(res, &page));
-        if (ctx->cache && PQntuples(res) > 0 && !PQgetisnull(res, 0, 3) &&
-            PQgetvalue(res, 0, 4)[0] == 't') {
-            wk_cache_note_logs(ctx->cache, req->tenant, WK_LOGS_QUIZZES);
-            wk_cache_put_doc(ctx->cache, epoch, WK_CACHE_LIST, req->tenant, key,
-                             (uint32_t)strtoul(PQgetvalue(res, 0, 3), NULL, 10), rep->body,
-                             rep->body_len);
-        }
+        wk_read_keep(ctx, req, res, 3, WK_LOGS_QUIZZES, epoch, WK_CACHE_LIST, key, rep);
     }
     PQclear(res);
     wk_tx_end(&tx);

@@ -3,14 +3,12 @@
 #include "worker/wk_user.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "common/ident.h"
 #include "common/mem.h"
 #include "worker/wk_audit.h"
 #include "worker/wk_auth.h"
-#include "worker/wk_coherence.h"
 #include "worker/wk_idem.h"
 #include "worker/wk_json.h"
 #include "worker/wk_page.h"
@@ -32,43 +30,26 @@ static void s_one_user(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t 
 
 /* The caller's own user, with the tenant role's oid and whether its users log their changes
  * (sql/tenant/007_user_changes.sql): what the cache needs to keep it. */
-#define USER_ME_SQL(logs) \
-    "SELECT " USER_JSON ", to_regrole(current_schema())::oid, " logs " FROM users WHERE id = $1"
-#define USERS_LOG_LOOK                                                     \
-    "EXISTS (SELECT FROM pg_trigger WHERE tgrelid = 'users'::regclass AND" \
-    " tgname = 'users_changed_truncate')"
+#define USER_ME_SQL(logs) "SELECT " USER_JSON "," WK_CACHE_COLUMNS(logs) " FROM users WHERE id = $1"
 
 void wk_user_me(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *rep)
 {
     if (ctx->cache_only) { /* the server's cache thread (wk_handle.h) */
-        uint32_t oid = wk_coherence_oid(ctx->checked);
-        char *doc =
-            oid ? wk_cache_get_doc(ctx->cache, WK_CACHE_USER, req->tenant, req->user_id, oid)
-                : NULL;
-        if (doc)
-            wk_reply_body(rep, PROTO_STATUS_OK, doc);
-        else
-            ctx->missed = true;
+        wk_read_cached(ctx, rep, WK_CACHE_USER, req->tenant, req->user_id);
         return;
     }
     char id[IDENT_UUID_STR_LEN + 1];
     ident_uuid_format(req->user_id, id);
     const char *v[1] = {id};
     uint64_t epoch = ctx->cache ? wk_cache_epoch(ctx->cache) : 0;
-    bool look = ctx->cache && !wk_cache_tenant_logs(ctx->cache, req->tenant, WK_LOGS_USERS);
+    bool look = wk_read_must_look(ctx, req, WK_LOGS_USERS);
     wk_tx_t tx;
     PGresult *res =
         wk_read_run(ctx, req, rep, req->tenant,
-                    look ? USER_ME_SQL(USERS_LOG_LOOK) : USER_ME_SQL("true"), 1, v, &tx);
+                    look ? USER_ME_SQL(WK_CACHE_LOOK("users")) : USER_ME_SQL("true"), 1, v, &tx);
     if (res) {
         wk_reply_row(rep, PROTO_STATUS_OK, res, "user not found");
-        if (ctx->cache && PQntuples(res) == 1 && !PQgetisnull(res, 0, 1) &&
-            PQgetvalue(res, 0, 2)[0] == 't') {
-            wk_cache_note_logs(ctx->cache, req->tenant, WK_LOGS_USERS);
-            wk_cache_put_doc(ctx->cache, epoch, WK_CACHE_USER, req->tenant, req->user_id,
-                             (uint32_t)strtoul(PQgetvalue(res, 0, 1), NULL, 10), rep->body,
-                             rep->body_len);
-        }
+        wk_read_keep(ctx, req, res, 1, WK_LOGS_USERS, epoch, WK_CACHE_USER, req->user_id, rep);
     }
     PQclear(res);
     wk_tx_end(&tx);
