@@ -75,15 +75,20 @@ json_t *reads_me(void *sock, const reads_caller_t *c, proto_status_t *st)
     return s_call(sock, c, PROTO_OP_USER_ME, NULL, st);
 }
 
+void reads_expect_string(const json_t *obj, const char *key, const char *want, const char *when)
+{
+    const char *got = json_string_value(json_object_get(obj, key));
+    cr_expect(got && strcmp(got, want) == 0, "%s: %s %s, want %s", when, key, got ? got : "(none)",
+              want);
+}
+
 void reads_expect_title(void *sock, const reads_caller_t *c, const char *quiz, const char *want,
                         const char *when)
 {
     proto_status_t st;
     json_t *doc = reads_get(sock, c, quiz, &st);
     cr_assert_eq(st, PROTO_STATUS_OK, "%s: status %d", when, st);
-    const char *title = json_string_value(json_object_get(doc, "title"));
-    cr_expect(title && strcmp(title, want) == 0, "%s: title %s, want %s", when,
-              title ? title : "(none)", want);
+    reads_expect_string(doc, "title", want, when);
     json_decref(doc);
 }
 

@@ -29,6 +29,8 @@ json_t *reads_get(void *sock, const reads_caller_t *c, const char *quiz, proto_s
 json_t *reads_list(void *sock, const reads_caller_t *c, proto_status_t *st);
 /* GET /api/users/me from that worker, the same way. */
 json_t *reads_me(void *sock, const reads_caller_t *c, proto_status_t *st);
+/* Expects obj's string member key to be want; when says which step. */
+void reads_expect_string(const json_t *obj, const char *key, const char *want, const char *when);
 /* Expects the quiz's title from that worker to be want (asserts a 200); when says which step. */
 void reads_expect_title(void *sock, const reads_caller_t *c, const char *quiz, const char *want,
                         const char *when);

@@ -267,11 +267,9 @@ static void s_expect_list(void *w, const reads_caller_t *c, size_t n, const char
     cr_assert_eq(st, PROTO_STATUS_OK, "%s: status %d", when, st);
     json_t *items = json_object_get(list, "items");
     cr_expect_eq(json_array_size(items), n, "%s: %zu quizzes", when, json_array_size(items));
-    const char *title = json_string_value(json_object_get(json_array_get(items, 0), "title"));
-    cr_expect(title && strcmp(title, first) == 0, "%s: first %s", when, title ? title : "-");
-    title = json_string_value(json_object_get(json_array_get(items, 1), "title"));
-    cr_expect(!second || (title && strcmp(title, second) == 0), "%s: second %s", when,
-              title ? title : "-");
+    reads_expect_string(json_array_get(items, 0), "title", first, when);
+    if (second)
+        reads_expect_string(json_array_get(items, 1), "title", second, when);
     json_decref(list);
 }
 
@@ -384,9 +382,7 @@ static void s_expect_username(void *w, const reads_caller_t *c, const char *want
     proto_status_t st;
     json_t *me = reads_me(w, c, &st);
     cr_assert_eq(st, PROTO_STATUS_OK, "%s: status %d", when, st);
-    const char *name = json_string_value(json_object_get(me, "username"));
-    cr_expect(name && strcmp(name, want) == 0, "%s: username %s, want %s", when,
-              name ? name : "(none)", want);
+    reads_expect_string(me, "username", want, when);
     json_decref(me);
 }
 
