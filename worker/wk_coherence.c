@@ -51,6 +51,7 @@ wk_coherence_t *wk_coherence_new(const char *dsn, const char *user, wk_cache_t *
     co->prune_every_ms = co->retain_ms / 10;
     co->db = wk_db_new(dsn, user, false, false);
     co->cache = cache;
+    wk_db_conn(co->db); /* now, as the database threads do: the first round does not pay for it */
     return co;
 }
 
