@@ -235,8 +235,9 @@ void wk_tenant_stats(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *r
         wk_reply_tx_error(rep, &tx);
         return;
     }
-    /* Counts run in the tenant's schema, exact; a deleted tenant has none, which reads as 404.
-       The storage is sampled (wk_sample.h): measured when this worker has no figure of the last
+    /* Counts are the tenant's row_counts (sql/shared/015_row_counts.sql): exact, kept by the
+       writes, a few rows to read; a deleted tenant has none, which reads as 404. The storage is
+       sampled (wk_sample.h): measured when this worker has no figure of the last
        few seconds (COALESCE evaluates the sizes only then). */
     int64_t sampled;
     char storage[24];
@@ -248,18 +249,17 @@ void wk_tenant_stats(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *r
     PGresult *res = wk_tx_exec_last(
         &tx,
         "SELECT json_build_object("
-        " 'users_count', (SELECT count(*) FROM users),"
-        " 'quizzes_count', (SELECT count(*) FROM quizzes),"
-        " 'questions_count', (SELECT count(*) FROM questions),"
-        " 'attempts_count', (SELECT count(*) FROM attempts),"
-        " 'storage_bytes', s.bytes), s.bytes"
+        " 'users_count', c.users, 'quizzes_count', c.quizzes,"
+        " 'questions_count', c.questions, 'attempts_count', c.attempts,"
+        " 'storage_bytes', s.bytes), s.bytes FROM quiz.tenant_counts() c,"
         /* Named tables resolve through search_path by index; scanning pg_class for the
            schema would grow with the number of tenants. Tables with indexes and TOAST. */
-        " FROM (SELECT coalesce($1::bigint,"
+        " (SELECT coalesce($1::bigint,"
         "   pg_total_relation_size('users') + pg_total_relation_size('quizzes')"
         "   + pg_total_relation_size('questions') + pg_total_relation_size('attempts')"
         "   + pg_total_relation_size('refresh_tokens') + pg_total_relation_size('audit_log')"
-        "   + pg_total_relation_size('schema_migrations')) AS bytes) s",
+        "   + pg_total_relation_size('schema_migrations')"
+        "   + coalesce(pg_total_relation_size(to_regclass('row_counts')), 0)) AS bytes) s",
         1, v);
     if (res) {
         wk_reply_row(rep, PROTO_STATUS_OK, res, "tenant not found");

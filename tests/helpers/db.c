@@ -83,14 +83,24 @@ int db_forced_failure_end(void)
     return db_exec(sql);
 }
 
-PGconn *db_lock_users(const char *tenant)
+PGconn *db_lock_table(const char *tenant, const char *table)
 {
     uint8_t u[16];
     char schema[IDENT_SCHEMA_LEN + 1], sql[200];
     cr_assert_eq(ident_uuid_parse(tenant, 36, u), 0);
     ident_schema_name(u, schema);
-    snprintf(sql, sizeof sql, "LOCK TABLE %s.users IN ACCESS EXCLUSIVE MODE", schema);
+    snprintf(sql, sizeof sql, "LOCK TABLE %s.%s IN ACCESS EXCLUSIVE MODE", schema, table);
     return db_begin(sql);
+}
+
+PGconn *db_lock_users(const char *tenant)
+{
+    return db_lock_table(tenant, "users");
+}
+
+PGconn *db_lock_counts(const char *tenant)
+{
+    return db_lock_table(tenant, "row_counts");
 }
 
 PGconn *db_begin(const char *sql)

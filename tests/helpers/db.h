@@ -33,9 +33,12 @@ char *db_tenant_roles(const char *url);
  * frees roles. */
 void db_drop_database(const char *base, const char *name, char *roles);
 
-/* Holds ACCESS EXCLUSIVE on a tenant's users table from a connection of the test's own, so a
- * request touching it blocks, until db_unlock. Asserts on failure. */
+/* Holds ACCESS EXCLUSIVE on a tenant's table from a connection of the test's own, so a request
+ * touching it blocks, until db_unlock. Asserts on failure. db_lock_users: its users table;
+ * db_lock_counts: its row_counts, which the tenant stats read. */
+PGconn *db_lock_table(const char *tenant, const char *table);
 PGconn *db_lock_users(const char *tenant);
+PGconn *db_lock_counts(const char *tenant);
 /* Runs sql in a transaction of a connection of the test's own, left open until db_unlock
  * commits it. Asserts on failure. */
 PGconn *db_begin(const char *sql);

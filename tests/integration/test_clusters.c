@@ -437,6 +437,16 @@ Test(clusters, a_move_between_clusters_keeps_every_acknowledged_write)
         cr_expect_str_eq(left, "", "cluster %d keeps %s", c, left);
         free(left);
     }
+    /* The stats count at the new home what was carried there (its row counts came along). */
+    char url[256];
+    const char *headers[] = {S.auth, NULL};
+    http_url(url, sizeof url, S.url, "/api/tenants/%s/stats", t.id);
+    cr_expect_eq(http_do(&q, "GET", url, NULL, headers), 200, "%s", q.body);
+    json_t *stats = http_json(&q);
+    cr_expect_eq(json_integer_value(json_object_get(stats, "quizzes_count")), acked + 1, "%s",
+                 q.body);
+    json_decref(stats);
+    http_resp_clear(&q);
     /* It serves from its new home, the admin's login included (users and sequences came). */
     cr_expect_eq(api_status(&S, "GET", "/api/users/me", t.id, t.token, NULL), 200);
     char token[1024];

@@ -149,7 +149,7 @@ Test(fleet, a_failed_tenant_is_named_the_rest_go_on_and_a_rerun_completes_it)
     char victim[37], out[65536], sql[512], schema[IDENT_SCHEMA_LEN + 1];
     s_tenants(TENANTS, victim);
     cr_assert_eq(s_count("SELECT count(*) FROM quiz.tenants WHERE schema_version ="
-                         " '007_user_changes'"),
+                         " '008_row_counts'"),
                  TENANTS, "tenants are created with their version recorded");
     /* A no-op run over a migrated fleet costs one registry query. */
     json_t *doc;
@@ -161,10 +161,10 @@ Test(fleet, a_failed_tenant_is_named_the_rest_go_on_and_a_rerun_completes_it)
     s_schema(victim, schema);
     snprintf(sql, sizeof sql, "CREATE TABLE %s.quizzes_fleet_note_idx (x int)", schema);
     free(db_at(s_own, sql));
-    s_file("008_fleet_note.sql", s_note);
+    s_file("009_fleet_note.sql", s_note);
     int rc = s_migrate("--jobs 4", true, &doc, out, sizeof out);
     cr_expect_eq(rc, 1, "a failed tenant must fail the run: %s", out);
-    cr_expect_str_eq(json_string_value(json_object_get(doc, "target")), "008_fleet_note");
+    cr_expect_str_eq(json_string_value(json_object_get(doc, "target")), "009_fleet_note");
     cr_expect_eq(s_int(doc, "registered"), 1);
     cr_expect_eq(s_int(doc, "migrated"), TENANTS - 1, "%s", out);
     json_t *failed = json_object_get(doc, "failed");
@@ -172,16 +172,16 @@ Test(fleet, a_failed_tenant_is_named_the_rest_go_on_and_a_rerun_completes_it)
     cr_expect_str_eq(json_string_value(json_object_get(json_array_get(failed, 0), "tenant_id")),
                      victim);
     cr_expect(strstr(json_string_value(json_object_get(json_array_get(failed, 0), "error")),
-                     "008_fleet_note"),
+                     "009_fleet_note"),
               "%s", out);
     json_decref(doc);
     /* The database agrees: every other tenant migrated and recorded, the victim untouched. */
     cr_expect_eq(s_count("SELECT count(*) FROM quiz.tenants WHERE schema_version ="
-                         " '008_fleet_note' AND migration_error IS NULL"),
+                         " '009_fleet_note' AND migration_error IS NULL"),
                  TENANTS - 1);
     char *err = db_at(s_own, "SELECT migration_error FROM quiz.tenants WHERE migration_error IS"
                              " NOT NULL");
-    cr_expect(err && strstr(err, "008_fleet_note"), "%s", err);
+    cr_expect(err && strstr(err, "009_fleet_note"), "%s", err);
     free(err);
     cr_expect_not(s_has_column(victim, "fleet_note"), "the failed tenant's change was kept");
     char any[37];
@@ -196,7 +196,7 @@ Test(fleet, a_failed_tenant_is_named_the_rest_go_on_and_a_rerun_completes_it)
     size_t i;
     int at_new = 0, failures = 0;
     json_array_foreach (json_object_get(doc, "versions"), i, v) {
-        if (strcmp(json_string_value(json_object_get(v, "version")), "008_fleet_note") == 0)
+        if (strcmp(json_string_value(json_object_get(v, "version")), "009_fleet_note") == 0)
             at_new = (int)s_int(v, "tenants");
         failures += (int)s_int(v, "failed");
     }
@@ -211,7 +211,7 @@ Test(fleet, a_failed_tenant_is_named_the_rest_go_on_and_a_rerun_completes_it)
     cr_expect(s_has_column(born, "fleet_note"));
     snprintf(sql, sizeof sql, "SELECT schema_version FROM quiz.tenants WHERE id = '%s'", born);
     char *version = db_at(s_own, sql);
-    cr_expect_str_eq(version, "008_fleet_note");
+    cr_expect_str_eq(version, "009_fleet_note");
     free(version);
 
     /* Fixed, and held by a transaction for 1 s: the re-run waits through its lock_timeout
@@ -233,7 +233,7 @@ Test(fleet, a_failed_tenant_is_named_the_rest_go_on_and_a_rerun_completes_it)
     json_decref(doc);
     cr_expect(s_has_column(victim, "fleet_note"));
     cr_expect_eq(s_count("SELECT count(*) FROM quiz.tenants WHERE schema_version IS DISTINCT FROM"
-                         " '008_fleet_note' OR migration_error IS NOT NULL"),
+                         " '009_fleet_note' OR migration_error IS NOT NULL"),
                  0);
     /* The workers served throughout, the new column unknown to them. */
     api_tenant_t t;
@@ -249,13 +249,13 @@ Test(fleet, refused_migrations_change_nothing)
     static const struct {
         const char *file, *sql, *says;
     } bad[] = {
-        {"008_drop.sql", "ALTER TABLE quizzes DROP COLUMN title;\n",
+        {"009_drop.sql", "ALTER TABLE quizzes DROP COLUMN title;\n",
          "breaks the version that is serving"},
-        {"008_tight.sql", "ALTER TABLE quizzes ADD COLUMN must text NOT NULL;\n",
+        {"009_tight.sql", "ALTER TABLE quizzes ADD COLUMN must text NOT NULL;\n",
          "NOT NULL without DEFAULT"},
-        {"008_broken.sql", "ALTER TABLE no_such_table ADD COLUMN x int;\n",
+        {"009_broken.sql", "ALTER TABLE no_such_table ADD COLUMN x int;\n",
          "does not apply to a new schema"},
-        {"008_contract.sql",
+        {"009_contract.sql",
          "-- contract: the serving version no longer reads description\n"
          "ALTER TABLE quizzes DROP COLUMN description;\n",
          "contract migration"},
@@ -268,30 +268,30 @@ Test(fleet, refused_migrations_change_nothing)
         cr_expect_eq(s_migrate("", true, NULL, out, sizeof out), 1, "%s: %s", bad[i].file, out);
         cr_expect(strstr(out, bad[i].says), "%s: %s", bad[i].file, out);
         cr_expect_eq(s_count("SELECT count(*) FROM quiz.tenant_migrations WHERE version LIKE"
-                             " '008%'"),
+                             " '009%'"),
                      0, "%s was registered", bad[i].file);
     }
     /* A dry run names what it would do and does nothing. */
-    s_file("008_fleet_note.sql", s_note);
+    s_file("009_fleet_note.sql", s_note);
     char rm[300];
-    snprintf(rm, sizeof rm, "rm -f %s/008_contract.sql", s_dir);
+    snprintf(rm, sizeof rm, "rm -f %s/009_contract.sql", s_dir);
     cr_assert_eq(system(rm), 0);
     json_t *doc;
     cr_expect_eq(s_migrate("--dry-run", true, &doc, out, sizeof out), 0, "%s", out);
     cr_expect_eq(s_int(doc, "tenants"), 3, "%s", out);
     cr_expect_str_eq(json_string_value(json_array_get(json_object_get(doc, "register"), 0)),
-                     "008_fleet_note");
+                     "009_fleet_note");
     json_decref(doc);
     cr_expect_eq(s_count("SELECT count(*) FROM quiz.tenant_migrations WHERE version ="
-                         " '008_fleet_note'"),
+                         " '009_fleet_note'"),
                  0);
     cr_expect_not(s_has_column(last, "fleet_note"));
     /* Registered, it may never change, and nothing older may follow it. */
     cr_assert_eq(s_migrate("", true, NULL, out, sizeof out), 0, "%s", out);
-    s_file("008_fleet_note.sql", "ALTER TABLE quizzes ADD COLUMN other text;\n");
+    s_file("009_fleet_note.sql", "ALTER TABLE quizzes ADD COLUMN other text;\n");
     cr_expect_eq(s_migrate("", true, NULL, out, sizeof out), 1, "%s", out);
-    cr_expect(strstr(out, "differs from migration 008_fleet_note"), "%s", out);
-    s_file("008_fleet_note.sql", s_note);
+    cr_expect(strstr(out, "differs from migration 009_fleet_note"), "%s", out);
+    s_file("009_fleet_note.sql", s_note);
     s_file("004_late.sql", "ALTER TABLE quizzes ADD COLUMN late text;\n");
     cr_expect_eq(s_migrate("", true, NULL, out, sizeof out), 1, "%s", out);
     cr_expect(strstr(out, "only appended"), "%s", out);

@@ -251,7 +251,7 @@ Test(metrics, a_stalled_database_thread_makes_the_workers_healthz_503_until_it_i
     api_tenant_t t;
     api_tenant(&S, &t);
     cr_assert_eq(s_worker_health(t.shard), 200);
-    PGconn *lock = db_lock_users(t.id);
+    PGconn *lock = db_lock_counts(t.id);
     stats_call_t call = {t.id, 0};
     pthread_t th;
     pthread_create(&th, NULL, s_stats_call, &call);

@@ -82,7 +82,7 @@ Test(worker, a_blocked_query_does_not_stall_its_shard)
 {
     char a[37], b[37];
     s_two_on_shard0(a, b);
-    PGconn *lock = db_lock_users(a);
+    PGconn *lock = db_lock_counts(a);
     call_t slow = {.status = 0};
     snprintf(slow.path, sizeof slow.path, "/api/tenants/%s/stats", a);
     pthread_t t;
@@ -100,7 +100,7 @@ Test(worker, sigterm_drains_requests_in_flight)
 {
     char a[37], b[37];
     s_two_on_shard0(a, b);
-    PGconn *lock = db_lock_users(a);
+    PGconn *lock = db_lock_counts(a);
     call_t slow = {.status = 0};
     snprintf(slow.path, sizeof slow.path, "/api/tenants/%s/stats", a);
     pthread_t t;
@@ -123,7 +123,7 @@ Test(worker, passed_deadline_is_504_and_the_next_request_gets_its_own_answer)
 {
     char a[37], b[37];
     s_two_on_shard0(a, b);
-    PGconn *lock = db_lock_users(a);
+    PGconn *lock = db_lock_counts(a);
     call_t slow = {.status = 0};
     snprintf(slow.path, sizeof slow.path, "/api/tenants/%s/stats", a);
     s_call_thread(&slow);
@@ -175,7 +175,7 @@ Test(worker, a_busy_worker_paces_logins_and_answers_them)
         found += t[found].shard == 0;
     }
     cr_assert_eq(found, 2, "no two tenants on shard 0");
-    PGconn *lock = db_lock_users(t[0].id);
+    PGconn *lock = db_lock_counts(t[0].id);
     call_t busy = {.status = 0};
     snprintf(busy.path, sizeof busy.path, "/api/tenants/%s/stats", t[0].id);
     pthread_t th;
