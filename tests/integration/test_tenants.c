@@ -186,6 +186,74 @@ Test(tenants, stats_count_exactly_and_sample_the_storage)
     cr_expect_gt(s_stat(id, "storage_bytes"), before, "the storage was never measured again");
 }
 
+/* Runs sql in a transaction of its own connection and rolls it back. */
+static void s_rolled_back(const char *sql)
+{
+    PGconn *c = db_begin(sql);
+    PQclear(PQexec(c, "ROLLBACK"));
+    PQfinish(c);
+}
+
+Test(tenants, stats_counts_follow_every_write_however_made_and_read_no_table_they_count)
+{
+    json_t *t = s_create("Counted", "c@counted.example");
+    char id[37], schema[64], sql[512];
+    snprintf(id, sizeof id, "%s", json_string_value(json_object_get(t, "tenant_id")));
+    json_decref(t);
+    s_schema_of(id, schema);
+    cr_expect_eq(s_stat(id, "users_count"), 1, "the owner");
+    cr_expect_eq(s_stat(id, "attempts_count"), 0);
+    /* With every counted table locked, the stats still answer: they count none of them. (The
+       storage, which would wait, was measured by the calls just made: the sample is fresh.) */
+    snprintf(sql, sizeof sql,
+             "LOCK TABLE %s.users, %s.quizzes, %s.questions, %s.attempts IN ACCESS EXCLUSIVE"
+             " MODE",
+             schema, schema, schema, schema);
+    PGconn *lock = db_begin(sql);
+    cr_expect_eq(s_stat(id, "users_count"), 1);
+    cr_expect_eq(s_stat(id, "attempts_count"), 0);
+    db_unlock(lock);
+    /* Behind the API's back: a quiz, its questions, attempts from two transactions at once (on
+       two backends, so on two slots most likely) and one rolled back. */
+    const char *quiz = "7e57c0de-0000-4000-8000-000000000001";
+    snprintf(sql, sizeof sql, "INSERT INTO %s.quizzes (id, title) VALUES ('%s', 'Counted')", schema,
+             quiz);
+    cr_assert_eq(db_exec(sql), 0);
+    snprintf(sql, sizeof sql,
+             "INSERT INTO %s.questions (quiz_id, kind, prompt, correct, position)"
+             " SELECT '%s', 'true_false', 'p', 'true', g FROM generate_series(1, 3) g",
+             schema, quiz);
+    cr_assert_eq(db_exec(sql), 0);
+    snprintf(sql, sizeof sql,
+             "INSERT INTO %s.attempts (quiz_id, score, max_score, results)"
+             " SELECT '%s', 1, 1, '[]' FROM generate_series(1, 1000)",
+             schema, quiz);
+    PGconn *a = db_begin(sql), *b = db_begin(sql);
+    s_rolled_back(sql);
+    db_unlock(a);
+    db_unlock(b);
+    cr_expect_eq(s_stat(id, "quizzes_count"), 1);
+    cr_expect_eq(s_stat(id, "questions_count"), 3);
+    cr_expect_eq(s_stat(id, "attempts_count"), 2000, "the rolled back 1000 counted");
+    /* A quiz deleted takes its questions with it (a cascade): both counted. */
+    snprintf(sql, sizeof sql, "DELETE FROM %s.quizzes WHERE id = '%s'", schema, quiz);
+    cr_assert_eq(db_exec(sql), 0);
+    cr_expect_eq(s_stat(id, "quizzes_count"), 0);
+    cr_expect_eq(s_stat(id, "questions_count"), 0);
+    snprintf(sql, sizeof sql, "TRUNCATE %s.attempts", schema);
+    cr_assert_eq(db_exec(sql), 0);
+    cr_expect_eq(s_stat(id, "attempts_count"), 0);
+    /* A schema the fleet migration has not brought row_counts to yet is counted. */
+    snprintf(sql, sizeof sql,
+             "DROP TABLE %s.row_counts; DROP TRIGGER attempts_counted_insert ON %s.attempts;"
+             " INSERT INTO %s.attempts (quiz_id, score, max_score, results)"
+             " SELECT gen_random_uuid(), 1, 1, '[]' FROM generate_series(1, 5)",
+             schema, schema, schema);
+    cr_assert_eq(db_exec(sql), 0);
+    cr_expect_eq(s_stat(id, "attempts_count"), 5);
+    cr_expect_eq(s_stat(id, "users_count"), 1);
+}
+
 Test(tenants, failed_creation_leaves_nothing_behind)
 {
     /* Make the very last step of creation (the platform audit row) fail for one tenant name. */
