@@ -37,7 +37,7 @@ static json_t *s_registry_row(ctl_dbs_t *d, const char *id, int *cluster, char *
 /* The schema's tables in load order (a table after those its foreign keys reference), each with
  * its columns and row count, and its sequences' values: the manifest's "tables" and
  * "sequences". schema_migrations is rebuilt by the import's migrations, not copied; nor is
- * row_counts, which the import's loads count as they go (sql/shared/015_row_counts.sql). */
+ * row_counts, which the import's loads count as they go (sql/tenant/008_row_counts.sql). */
 static const char *const s_tables_sql =
     "WITH RECURSIVE t AS (SELECT oid, relname FROM pg_class WHERE relkind = 'r'"
     "   AND relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())"

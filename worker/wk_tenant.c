@@ -235,7 +235,7 @@ void wk_tenant_stats(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *r
         wk_reply_tx_error(rep, &tx);
         return;
     }
-    /* Counts are the tenant's row_counts (sql/shared/015_row_counts.sql): exact, kept by the
+    /* Counts are the tenant's row_counts (sql/tenant/008_row_counts.sql): exact, kept by the
        writes, a few rows to read; a deleted tenant has none, which reads as 404. The storage is
        sampled (wk_sample.h): measured when this worker has no figure of the last
        few seconds (COALESCE evaluates the sizes only then). */
