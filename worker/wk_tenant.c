@@ -237,8 +237,8 @@ void wk_tenant_stats(wk_ctx_t *ctx, const proto_request_t *req, proto_reply_t *r
     }
     /* Counts are the tenant's row_counts (sql/tenant/008_row_counts.sql): exact, kept by the
        writes, a few rows to read; a deleted tenant has none, which reads as 404. The storage is
-       sampled (wk_sample.h): measured when this worker has no figure of the last
-       few seconds (COALESCE evaluates the sizes only then). */
+       sampled (wk_sample.h): measured when this worker has no figure of the last few seconds
+       (COALESCE evaluates the sizes only then). */
     int64_t sampled;
     char storage[24];
     const char *v[1] = {NULL};

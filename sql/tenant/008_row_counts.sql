@@ -14,7 +14,9 @@ CREATE TABLE row_counts (
 -- The schema's own function, its search_path this schema (the migration's, FROM CURRENT): its
 -- statements are planned once per session and reach this row_counts whatever search_path the
 -- caller has. One shared function would have to build each statement for the caller's schema
--- (EXECUTE), which measured a third dearer on every insert.
+-- (EXECUTE): pgbench, one-row inserts into 100 such schemas, 8-13 % fewer transactions per
+-- second. Memory is the same either way: PL/pgSQL compiles a trigger function once per table it
+-- fires on in each session.
 CREATE FUNCTION count_rows() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 DECLARE
     n bigint;
@@ -26,7 +28,8 @@ BEGIN
     SELECT count(*) INTO n FROM counted;
     IF n > 0 THEN
         INSERT INTO row_counts AS c (tbl, slot, n)
-            VALUES (TG_TABLE_NAME, pg_backend_pid() % 16, CASE TG_OP WHEN 'DELETE' THEN -n ELSE n END)
+            VALUES (TG_TABLE_NAME, pg_backend_pid() % 16,
+                    CASE TG_OP WHEN 'DELETE' THEN -n ELSE n END)
             ON CONFLICT (tbl, slot) DO UPDATE SET n = c.n + excluded.n;
     END IF;
     RETURN NULL;
