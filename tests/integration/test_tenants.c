@@ -79,6 +79,15 @@ static void s_schema_of(const char *id, char *schema)
     ident_schema_name(u, schema);
 }
 
+/* A new tenant's id and schema name. */
+static void s_create_tenant(const char *name, const char *email, char id[37], char schema[64])
+{
+    json_t *t = s_create(name, email);
+    snprintf(id, 37, "%s", json_string_value(json_object_get(t, "tenant_id")));
+    json_decref(t);
+    s_schema_of(id, schema);
+}
+
 Test(tenants, create_list_stats_delete)
 {
     json_t *t = s_create("Acme Learning", "Owner@Acme.example");
@@ -166,11 +175,8 @@ Test(tenants, create_list_stats_delete)
 
 Test(tenants, stats_count_exactly_and_sample_the_storage)
 {
-    json_t *t = s_create("Sampled", "s@sampled.example");
     char id[37], schema[64], sql[256];
-    snprintf(id, sizeof id, "%s", json_string_value(json_object_get(t, "tenant_id")));
-    json_decref(t);
-    s_schema_of(id, schema);
+    s_create_tenant("Sampled", "s@sampled.example", id, schema);
     json_int_t before = s_stat(id, "storage_bytes");
     cr_assert_gt(before, 0);
     /* Rows written behind the API's back, enough to take new pages. */
@@ -196,11 +202,8 @@ static void s_rolled_back(const char *sql)
 
 Test(tenants, stats_counts_follow_every_write_however_made_and_read_no_table_they_count)
 {
-    json_t *t = s_create("Counted", "c@counted.example");
     char id[37], schema[64], sql[512];
-    snprintf(id, sizeof id, "%s", json_string_value(json_object_get(t, "tenant_id")));
-    json_decref(t);
-    s_schema_of(id, schema);
+    s_create_tenant("Counted", "c@counted.example", id, schema);
     cr_expect_eq(s_stat(id, "users_count"), 1, "the owner");
     cr_expect_eq(s_stat(id, "attempts_count"), 0);
     /* With every counted table locked, the stats still answer: they count none of them. (The
