@@ -16,21 +16,25 @@ CREATE TABLE row_counts (
 -- caller has. One shared function would have to build each statement for the caller's schema
 -- (EXECUTE): pgbench, one-row inserts into 100 such schemas, 8-13 % fewer transactions per
 -- second. Memory is the same either way: PL/pgSQL compiles a trigger function once per table it
--- fires on in each session.
+-- fires on in each session. A write UPDATEs its slot's row (the slot's first write inserts it):
+-- a third cheaper than INSERT ... ON CONFLICT DO UPDATE every time (pgbench, one-row attempt
+-- inserts: 10.7k tps without the trigger, 8.3k with the upsert, 9.1k like this).
 CREATE FUNCTION count_rows() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 DECLARE
-    n bigint;
+    d bigint;
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
         DELETE FROM row_counts WHERE tbl = TG_TABLE_NAME;
         RETURN NULL;
     END IF;
-    SELECT count(*) INTO n FROM counted;
-    IF n > 0 THEN
-        INSERT INTO row_counts AS c (tbl, slot, n)
-            VALUES (TG_TABLE_NAME, pg_backend_pid() % 16,
-                    CASE TG_OP WHEN 'DELETE' THEN -n ELSE n END)
-            ON CONFLICT (tbl, slot) DO UPDATE SET n = c.n + excluded.n;
+    SELECT CASE TG_OP WHEN 'DELETE' THEN -count(*) ELSE count(*) END INTO d FROM counted;
+    IF d <> 0 THEN
+        UPDATE row_counts SET n = n + d WHERE tbl = TG_TABLE_NAME AND slot = pg_backend_pid() % 16;
+        IF NOT FOUND THEN
+            INSERT INTO row_counts AS c (tbl, slot, n)
+                VALUES (TG_TABLE_NAME, pg_backend_pid() % 16, d)
+                ON CONFLICT (tbl, slot) DO UPDATE SET n = c.n + excluded.n;
+        END IF;
     END IF;
     RETURN NULL;
 END $$;
