@@ -39,6 +39,20 @@ void api_field(const http_resp_t *r, const char *name, char *out, size_t len)
     json_decref(j);
 }
 
+json_int_t api_tenant_stat(const qstack_t *s, const char *tenant, const char *key)
+{
+    char url[256];
+    const char *headers[] = {s->auth, NULL};
+    http_url(url, sizeof url, s->url, "/api/tenants/%s/stats", tenant);
+    http_resp_t r;
+    cr_assert_eq(http_do(&r, "GET", url, NULL, headers), 200, "stats: %s", r.body);
+    json_t *j = http_json(&r);
+    json_int_t v = json_integer_value(json_object_get(j, key));
+    json_decref(j);
+    http_resp_clear(&r);
+    return v;
+}
+
 long api_login(const qstack_t *s, const char *tenant, const char *email, const char *password,
                char *token, char *refresh, int *pcr)
 {

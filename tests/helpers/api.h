@@ -33,6 +33,9 @@ void api_tenant(const qstack_t *s, api_tenant_t *t);
  * token is not NULL, logs it in (1024 bytes). */
 void api_user(const qstack_t *s, const api_tenant_t *t, const char *email, const char *role,
               char *id, char *token);
+/* GET /api/tenants/{tenant}/stats with the platform token, asserting 200: the body's integer
+ * member key. */
+json_int_t api_tenant_stat(const qstack_t *s, const char *tenant, const char *key);
 /* A string member of the JSON body copied into out, or "" if absent. */
 void api_field(const http_resp_t *r, const char *name, char *out, size_t len);
 

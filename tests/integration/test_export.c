@@ -96,19 +96,10 @@ static char *s_fingerprint(const char *id)
 /* The tenant's stats counts, "users/quizzes/questions/attempts". */
 static void s_stats(const char *id, char *out, size_t len)
 {
-    char url[256];
-    http_url(url, sizeof url, S.url, "/api/tenants/%s/stats", id);
-    http_resp_t r;
-    const char *h[] = {S.auth, NULL};
-    cr_assert_eq(http_do(&r, "GET", url, NULL, h), 200, "%s", r.body);
-    json_t *j = http_json(&r);
-    snprintf(out, len, "%lld/%lld/%lld/%lld",
-             (long long)json_integer_value(json_object_get(j, "users_count")),
-             (long long)json_integer_value(json_object_get(j, "quizzes_count")),
-             (long long)json_integer_value(json_object_get(j, "questions_count")),
-             (long long)json_integer_value(json_object_get(j, "attempts_count")));
-    json_decref(j);
-    http_resp_clear(&r);
+    snprintf(out, len, "%lld/%lld/%lld/%lld", (long long)api_tenant_stat(&S, id, "users_count"),
+             (long long)api_tenant_stat(&S, id, "quizzes_count"),
+             (long long)api_tenant_stat(&S, id, "questions_count"),
+             (long long)api_tenant_stat(&S, id, "attempts_count"));
 }
 
 /* A tenant with content: a member, a quiz of three questions, an attempt. The quiz id in quiz. */

@@ -9,6 +9,7 @@
 
 #include "common/ident.h"
 #include "common/shard.h"
+#include "tests/helpers/api.h"
 #include "tests/helpers/db.h"
 #include "tests/helpers/http.h"
 #include "tests/helpers/stack.h"
@@ -57,19 +58,6 @@ static long s_status(const char *method, const char *path, const char *body)
     long st = s_call(method, path, body, &r);
     http_resp_clear(&r);
     return st;
-}
-
-static json_int_t s_stat(const char *id, const char *key)
-{
-    char path[128];
-    snprintf(path, sizeof path, "/api/tenants/%s/stats", id);
-    http_resp_t r;
-    cr_assert_eq(s_call("GET", path, NULL, &r), 200, "stats: %s", r.body);
-    json_t *j = http_json(&r);
-    json_int_t v = json_integer_value(json_object_get(j, key));
-    json_decref(j);
-    http_resp_clear(&r);
-    return v;
 }
 
 static void s_schema_of(const char *id, char *schema)
@@ -142,10 +130,10 @@ Test(tenants, create_list_stats_delete)
     http_resp_clear(&r);
 
     /* Stats count the admin and report the schema's storage. */
-    cr_expect_eq(s_stat(id, "users_count"), 1);
-    cr_expect_eq(s_stat(id, "quizzes_count"), 0);
-    cr_expect_eq(s_stat(id, "attempts_count"), 0);
-    cr_expect_gt(s_stat(id, "storage_bytes"), 0);
+    cr_expect_eq(api_tenant_stat(&S, id, "users_count"), 1);
+    cr_expect_eq(api_tenant_stat(&S, id, "quizzes_count"), 0);
+    cr_expect_eq(api_tenant_stat(&S, id, "attempts_count"), 0);
+    cr_expect_gt(api_tenant_stat(&S, id, "storage_bytes"), 0);
 
     /* Delete: absent at once for everything in the tenant's scope; the registry shows it deleted
        and the schema is kept for the grace period (test_lifecycle.c follows it to the purge). */
@@ -177,7 +165,7 @@ Test(tenants, stats_count_exactly_and_sample_the_storage)
 {
     char id[37], schema[64], sql[256];
     s_create_tenant("Sampled", "s@sampled.example", id, schema);
-    json_int_t before = s_stat(id, "storage_bytes");
+    json_int_t before = api_tenant_stat(&S, id, "storage_bytes");
     cr_assert_gt(before, 0);
     /* Rows written behind the API's back, enough to take new pages. */
     snprintf(sql, sizeof sql,
@@ -186,10 +174,12 @@ Test(tenants, stats_count_exactly_and_sample_the_storage)
              schema);
     cr_assert_eq(db_exec(sql), 0);
     /* The counts at once; the storage is the figure of a few seconds ago. */
-    cr_expect_eq(s_stat(id, "attempts_count"), 3000);
-    cr_expect_eq(s_stat(id, "storage_bytes"), before, "the storage was measured again at once");
+    cr_expect_eq(api_tenant_stat(&S, id, "attempts_count"), 3000);
+    cr_expect_eq(api_tenant_stat(&S, id, "storage_bytes"), before,
+                 "the storage was measured again at once");
     usleep((WK_SAMPLE_MAX_AGE_MS + 300) * 1000);
-    cr_expect_gt(s_stat(id, "storage_bytes"), before, "the storage was never measured again");
+    cr_expect_gt(api_tenant_stat(&S, id, "storage_bytes"), before,
+                 "the storage was never measured again");
 }
 
 /* Runs sql in a transaction left open on a connection of its own whose row_counts slot
@@ -217,8 +207,8 @@ Test(tenants, stats_counts_follow_every_write_however_made_and_read_no_table_the
 {
     char id[37], schema[64], sql[512];
     s_create_tenant("Counted", "c@counted.example", id, schema);
-    cr_expect_eq(s_stat(id, "users_count"), 1, "the owner");
-    cr_expect_eq(s_stat(id, "attempts_count"), 0);
+    cr_expect_eq(api_tenant_stat(&S, id, "users_count"), 1, "the owner");
+    cr_expect_eq(api_tenant_stat(&S, id, "attempts_count"), 0);
     /* With every counted table locked, the stats still answer: they count none of them. (The
        storage, which would wait, was measured by the calls just made: the sample is fresh.) */
     snprintf(sql, sizeof sql,
@@ -226,8 +216,8 @@ Test(tenants, stats_counts_follow_every_write_however_made_and_read_no_table_the
              " MODE",
              schema, schema, schema, schema);
     PGconn *lock = db_begin(sql);
-    cr_expect_eq(s_stat(id, "users_count"), 1);
-    cr_expect_eq(s_stat(id, "attempts_count"), 0);
+    cr_expect_eq(api_tenant_stat(&S, id, "users_count"), 1);
+    cr_expect_eq(api_tenant_stat(&S, id, "attempts_count"), 0);
     db_unlock(lock);
     /* Behind the API's back: a quiz, its questions, attempts from two transactions at once (on
        two slots) and one rolled back. */
@@ -251,23 +241,23 @@ Test(tenants, stats_counts_follow_every_write_however_made_and_read_no_table_the
     PQfinish(rolled_back);
     db_unlock(a);
     db_unlock(b);
-    cr_expect_eq(s_stat(id, "quizzes_count"), 1);
-    cr_expect_eq(s_stat(id, "questions_count"), 3);
-    cr_expect_eq(s_stat(id, "attempts_count"), 2000, "the rolled back 1000 counted");
+    cr_expect_eq(api_tenant_stat(&S, id, "quizzes_count"), 1);
+    cr_expect_eq(api_tenant_stat(&S, id, "questions_count"), 3);
+    cr_expect_eq(api_tenant_stat(&S, id, "attempts_count"), 2000, "the rolled back 1000 counted");
     /* A quiz deleted takes its questions with it (a cascade): both counted. */
     snprintf(sql, sizeof sql, "DELETE FROM %s.quizzes WHERE id = '%s'", schema, quiz);
     cr_assert_eq(db_exec(sql), 0);
-    cr_expect_eq(s_stat(id, "quizzes_count"), 0);
-    cr_expect_eq(s_stat(id, "questions_count"), 0);
+    cr_expect_eq(api_tenant_stat(&S, id, "quizzes_count"), 0);
+    cr_expect_eq(api_tenant_stat(&S, id, "questions_count"), 0);
     snprintf(sql, sizeof sql, "TRUNCATE %s.attempts", schema);
     cr_assert_eq(db_exec(sql), 0);
-    cr_expect_eq(s_stat(id, "attempts_count"), 0);
+    cr_expect_eq(api_tenant_stat(&S, id, "attempts_count"), 0);
     snprintf(sql, sizeof sql,
              "INSERT INTO %s.attempts (quiz_id, score, max_score, results)"
              " SELECT gen_random_uuid(), 1, 1, '[]' FROM generate_series(1, 2)",
              schema);
     cr_assert_eq(db_exec(sql), 0);
-    cr_expect_eq(s_stat(id, "attempts_count"), 2, "counting again after the truncate");
+    cr_expect_eq(api_tenant_stat(&S, id, "attempts_count"), 2, "counting again after the truncate");
     /* A schema the fleet migration has not brought row_counts to yet is counted. */
     snprintf(sql, sizeof sql,
              "DROP TABLE %s.row_counts; DROP TRIGGER attempts_counted_insert ON %s.attempts;"
@@ -275,8 +265,8 @@ Test(tenants, stats_counts_follow_every_write_however_made_and_read_no_table_the
              " SELECT gen_random_uuid(), 1, 1, '[]' FROM generate_series(1, 5)",
              schema, schema, schema);
     cr_assert_eq(db_exec(sql), 0);
-    cr_expect_eq(s_stat(id, "attempts_count"), 7);
-    cr_expect_eq(s_stat(id, "users_count"), 1);
+    cr_expect_eq(api_tenant_stat(&S, id, "attempts_count"), 7);
+    cr_expect_eq(api_tenant_stat(&S, id, "users_count"), 1);
 }
 
 Test(tenants, failed_creation_leaves_nothing_behind)
@@ -338,8 +328,8 @@ Test(tenants, tenants_on_two_shards_never_mix)
                           "\"correct horse\"}"),
                  409);
 
-    cr_expect_eq(s_stat(a, "users_count"), 2);
-    cr_expect_eq(s_stat(b, "users_count"), 1);
+    cr_expect_eq(api_tenant_stat(&S, a, "users_count"), 2);
+    cr_expect_eq(api_tenant_stat(&S, b, "users_count"), 1);
     char schema_a[IDENT_SCHEMA_LEN + 1], schema_b[IDENT_SCHEMA_LEN + 1], sql[200];
     s_schema_of(a, schema_a);
     s_schema_of(b, schema_b);
