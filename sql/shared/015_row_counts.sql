@@ -9,10 +9,10 @@ BEGIN
                (SELECT count(*) FROM questions), (SELECT count(*) FROM attempts)
           INTO users, quizzes, questions, attempts;
     ELSE
-        EXECUTE 'SELECT coalesce(sum(n) FILTER (WHERE tbl = ''users''), 0),'
-                ' coalesce(sum(n) FILTER (WHERE tbl = ''quizzes''), 0),'
-                ' coalesce(sum(n) FILTER (WHERE tbl = ''questions''), 0),'
-                ' coalesce(sum(n) FILTER (WHERE tbl = ''attempts''), 0) FROM row_counts'
-          INTO users, quizzes, questions, attempts;
+        SELECT coalesce(sum(n) FILTER (WHERE tbl = 'users'), 0),
+               coalesce(sum(n) FILTER (WHERE tbl = 'quizzes'), 0),
+               coalesce(sum(n) FILTER (WHERE tbl = 'questions'), 0),
+               coalesce(sum(n) FILTER (WHERE tbl = 'attempts'), 0)
+          INTO users, quizzes, questions, attempts FROM row_counts;
     END IF;
 END $$;
